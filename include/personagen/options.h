@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace personagen {
+
+// Everything a command needs, filled by cli.cpp from flags, then the environment, then defaults
+// (in that order of precedence). Plain data: no behaviour beyond defaults.
+struct Options {
+  std::string command;  // "synth", "render" or "tasks"
+
+  // Input and selection.
+  std::string input;                // JSONL path; .gz/.zst read transparently; "-" is stdin
+  std::vector<std::string> fields;  // persona fields, first present wins
+  uint64_t limit = 0;               // at most this many personas; 0 = all
+
+  // Prompting.
+  std::string task;  // a built-in task; empty with --template
+  std::string method = "zero-shot";
+  std::string prompts_dir;    // override the embedded templates
+  std::string template_file;  // a custom task from one template file
+  std::string world_file;     // the npc world
+  uint64_t seed = 0;
+  int shots = 3;
+
+  // The endpoint.
+  std::string model;
+  std::string base_url;      // flag, else $OPENAI_BASE_URL, else the OpenAI API
+  std::string api_key_file;  // else $OPENAI_API_KEY
+  int concurrency = 64;
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::optional<int64_t> max_tokens;
+  double timeout_seconds = 120;
+  int max_retries = 5;
+
+  // Output.
+  std::string output;             // shard directory, or "-" for stdout
+  std::string format = "record";  // record | personahub | chat
+  uint64_t shard_size = 10000;
+  std::string summary_file;
+  bool restart = false;  // discard an existing run in the output directory
+
+  // Behaviour.
+  double grace_seconds = 30;      // after SIGINT/SIGTERM, for requests in flight
+  double checkpoint_seconds = 2;  // how often progress is made durable
+  double progress_seconds = 5;    // plain progress line interval (non-TTY)
+  bool quiet = false;             // no progress; the summary only on failure
+  std::string log_level = "warn";
+};
+
+}  // namespace personagen

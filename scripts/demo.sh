@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The main job end to end on the bundled examples: installs what is missing, builds, and
+# synthesizes every task from examples/personas.jsonl into out/demo/<task>/.
+#
+# Without $OPENAI_BASE_URL it starts the bundled local test server (canned replies) and says so.
+# With it, it uses that endpoint, $OPENAI_MODEL and $OPENAI_API_KEY, and LIMIT personas per task
+# (default 10) so a first try costs little.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh release >/dev/null
+bin=build/release/personagen
+out=${OUT:-out/demo}
+method=${METHOD:-persona-few-shot}
+limit=${LIMIT:-0}
+
+if [ -z "${OPENAI_BASE_URL:-}" ]; then
+  echo "demo: \$OPENAI_BASE_URL is not set: using the bundled local test server (canned replies, no real LLM)." >&2
+  port_file=$(mktemp -u)
+  build/release/personagen-test-server --port 0 --port-file "$port_file" >/dev/null &
+  server=$!
+  trap 'kill $server 2>/dev/null; rm -f "$port_file"' EXIT
+  for _ in $(seq 100); do [ -s "$port_file" ] && break; sleep 0.1; done
+  [ -s "$port_file" ] || { echo "demo: the test server did not start" >&2; exit 1; }
+  export OPENAI_BASE_URL="http://127.0.0.1:$(cat "$port_file")/v1"
+  export OPENAI_MODEL=${OPENAI_MODEL:-test-model}
+else
+  echo "demo: using $OPENAI_BASE_URL" >&2
+  : "${OPENAI_MODEL:?set OPENAI_MODEL to the model to use}"
+  [ "$limit" = 0 ] && limit=10
+fi
+
+for task in math reasoning instruction knowledge npc tool; do
+  "$bin" synth -i examples/personas.jsonl -t "$task" -m "$method" --limit "$limit" \
+    -o "$out/$task" --summary "$out/$task.summary.json"
+done
+
+echo
+echo "demo: done. Records are in $out/<task>/; for example:"
+echo "  jq -c '{persona, output: .output[:80]}' $out/math/math-*.jsonl | head -3"
+jq -c '{persona, output: .output[:80]}' "$out"/math/math-*.jsonl | head -3
