@@ -1,0 +1,85 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "personagen/input_record.h"
+
+namespace personagen {
+
+// Where a reader starts: line 1 at offset 0, or a checkpointed position on resume.
+struct ReadPosition {
+  uint64_t line = 1;    // 1-based number of the next line to read
+  uint64_t offset = 0;  // its byte offset in the decompressed stream
+};
+
+struct ReaderOptions {
+  // The persona is the first of these fields that is present in a line.
+  std::vector<std::string> persona_fields{"persona", "input persona"};
+  // Fields copied into InputRecord::fields (for custom templates). A line that lacks one is a
+  // reject.
+  std::vector<std::string> extra_fields;
+  // A longer line is a reject; it is skipped without being held in memory.
+  size_t max_line_bytes = 8u << 20;
+};
+
+class ByteSource;
+
+// Streams JSONL records from a file or stdin ("-"), with gzip and zstd detected by their
+// magic bytes. Memory stays bounded by max_line_bytes whatever the input size.
+// A UTF-8 BOM and CRLF line endings are accepted. Blank lines are skipped silently.
+class RecordReader {
+ public:
+  // Opens the input and positions it at `start`. Throws Error naming the file if it cannot be
+  // opened or read.
+  RecordReader(const std::string& path, ReaderOptions options, ReadPosition start = {});
+  ~RecordReader();
+  RecordReader(const RecordReader&) = delete;
+  RecordReader& operator=(const RecordReader&) = delete;
+
+  // The next non-blank line, as a record or a reject; nullopt at the end of the input.
+  // Throws Error naming the file and offset if the stream is corrupt or truncated
+  // (for example a cut-off .gz), or if a read fails.
+  std::optional<InputRecord> next();
+
+  // The position of the line next() would read next.
+  ReadPosition position() const;
+
+  // For progress: bytes consumed from the underlying file (compressed bytes for .gz/.zst)
+  // and the file's size, or 0 when unknown (stdin, pipes).
+  uint64_t raw_bytes_read() const;
+  uint64_t raw_size() const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  // Moves past the next line and sets `text` to it without its terminator, CR or a leading BOM;
+  // false at the end of the input. A line longer than max_line_bytes sets `too_long` and
+  // `text` to its first bytes only: the rest is skipped without being held in memory.
+  bool read_line(std::string_view& text, bool& too_long);
+  // Appends input after end_, first moving or growing the buffer if it is full.
+  // Returns false at the end of the input.
+  bool fill();
+  // Discards the rest of an over-long line whose start is buffer_[begin_, end_).
+  void skip_long_line();
+  InputRecord parse(uint64_t line_no, uint64_t offset, std::string_view text);
+
+  class Fields;  // the fields of the current line; reused so that parsing allocates little
+
+  std::string path_;
+  ReaderOptions options_;
+  std::unique_ptr<ByteSource> source_;
+  std::vector<char> buffer_;  // buffer_[begin_, end_) is read but not yet split into lines
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  bool eof_ = false;
+  ReadPosition position_;
+  std::string long_head_;  // the first bytes of the last over-long line, for its excerpt
+  std::unique_ptr<Fields> fields_;
+};
+
+}  // namespace personagen
