@@ -1,0 +1,54 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace personagen {
+
+// How a request ended below HTTP. `none` means an HTTP status arrived.
+enum class TransportError { none, timeout, connect, send_recv, bad_response, other };
+
+// One POST to the transport's URL. `tag` comes back in the response.
+struct HttpRequest {
+  uint64_t tag = 0;
+  std::string body;
+};
+
+struct HttpResponse {
+  uint64_t tag = 0;
+  long status = 0;  // 0 when error != none
+  std::string body;
+  std::string retry_after;     // the Retry-After header, if any
+  std::string retry_after_ms;  // the retry-after-ms header, if any
+  TransportError error = TransportError::none;
+  std::string error_text;  // one line, when error != none
+};
+
+struct TransportOptions {
+  std::string url;      // full URL, e.g. http://127.0.0.1:8000/v1/chat/completions
+  std::string api_key;  // sent as "Authorization: Bearer"; never logged. May be empty.
+  double timeout_seconds = 120;
+  size_t max_connections = 64;  // connection cache size; keep >= concurrency
+};
+
+// The seam between the request pool and the network. The real implementation drives libcurl's
+// multi interface from the calling thread; tests use a fake that records what it was sent.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Starts a request; it finishes in a later wait().
+  virtual void start(HttpRequest request) = 0;
+  // Waits up to timeout_ms for activity and appends every finished request to `finished`.
+  // Returns early when something finished.
+  virtual void wait(int timeout_ms, std::vector<HttpResponse>& finished) = 0;
+  // Requests started and not yet returned by wait().
+  virtual size_t in_flight() const = 0;
+};
+
+// The libcurl implementation: keep-alive connections, one multi handle, reused easy handles.
+// Throws Error if libcurl cannot be initialised.
+std::unique_ptr<Transport> make_curl_transport(const TransportOptions& options);
+
+}  // namespace personagen

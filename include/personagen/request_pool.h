@@ -1,0 +1,129 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+
+#include "personagen/http_transport.h"
+
+namespace personagen {
+
+// Why a request did not produce a record. A closed set: summaries and failures.jsonl use these
+// names.
+enum class FailureKind {
+  http_status,     // a non-retryable or exhausted HTTP status
+  timeout,         // no full reply within --timeout
+  transport,       // connection refused, reset or dropped; TLS; truncated transfer
+  bad_json,        // the reply body was not a chat completion
+  empty,           // the completion's content was empty
+  truncated,       // finish_reason "length"
+  invalid_output,  // the task's parser rejected the content
+  auth,            // 401 or 403: the run stops
+};
+std::string_view to_string(FailureKind kind);
+
+// What to do with one reply.
+struct Verdict {
+  enum class Action { accept, retry, fail, fatal };
+  Action action = Action::accept;
+  FailureKind kind = FailureKind::http_status;
+  std::string reason;  // one line, for failures.jsonl and logs
+
+  static Verdict accept() { return {}; }
+  static Verdict retry(FailureKind k, std::string why) {
+    return {Action::retry, k, std::move(why)};
+  }
+  static Verdict fail(FailureKind k, std::string why) { return {Action::fail, k, std::move(why)}; }
+  static Verdict fatal(FailureKind k, std::string why) {
+    return {Action::fatal, k, std::move(why)};
+  }
+};
+
+// Judges a reply at the HTTP level, the one place that maps transport errors and status codes
+// onto actions: transport errors, 408, 409, 429 and 5xx retry; 401 and 403 are fatal; other
+// non-2xx statuses fail; 2xx is accepted (its body still has to be judged).
+Verdict classify_http(const HttpResponse& response);
+
+struct RetryPolicy {
+  int max_retries = 5;  // retries after the first attempt
+  double base_seconds = 0.5;
+  double cap_seconds = 30;               // cap of the exponential backoff
+  double max_retry_after_seconds = 300;  // a server's Retry-After is honoured up to this
+};
+
+// Parses a Retry-After value: delta-seconds ("3", "1.5") or an HTTP date, relative to `now`.
+// Returns nullopt when the value is neither. Negative results are clamped to 0.
+std::optional<double> parse_retry_after(std::string_view value, std::time_t now);
+
+// Seconds to wait before retry number `retry` (1 = first retry). The server's retry-after-ms or
+// Retry-After wins when present; otherwise full jitter: uniform in [0, min(cap, base *
+// 2^(retry-1))].
+double retry_delay(int retry, const RetryPolicy& policy, const HttpResponse& response,
+                   std::mt19937_64& rng, std::time_t now);
+
+struct PoolOptions {
+  size_t concurrency = 64;  // requests in flight, at most
+  RetryPolicy retry;
+  double grace_seconds = 30;  // after an interrupt, how long requests in flight may finish
+  uint64_t seed = 0;          // jitter
+};
+
+// A request the pool manages. `tag` refers to the caller's own state for the request.
+struct Job {
+  uint64_t tag = 0;
+  std::string body;
+  int attempts = 0;  // requests sent so far, including the one that just finished
+};
+
+// Drives a Transport in one loop: starts jobs while fewer than `concurrency` are in flight,
+// waits, judges what finished, and schedules retries. A job waiting for its retry does not hold
+// an in-flight slot. Only the thread that calls run() touches the pool and the hooks' state.
+class RequestPool {
+ public:
+  struct Hooks {
+    // Fills `job` (tag and body; attempts is 0) with the next new request. Returns false when
+    // there is none right now; the pool asks again on its next turn.
+    std::function<bool(Job& job)> next;
+    // Judges a reply that classify_http accepted: parse, validate. May return retry or fail.
+    std::function<Verdict(const Job& job, const HttpResponse& response)> judge;
+    // Called exactly once per job that is done for good, with an accept or fail verdict.
+    std::function<void(const Job& job, const HttpResponse& response, const Verdict& verdict)>
+        finish;
+    // Called once per loop turn, for progress and checkpoints.
+    std::function<void()> tick;
+  };
+
+  enum class Stop {
+    drained,      // next() returned false with nothing in flight or waiting
+    interrupted,  // the interrupt level rose; unfinished jobs were dropped, never finished
+    fatal,        // a verdict was fatal; see fatal_reason()
+  };
+
+  RequestPool(Transport& transport, PoolOptions options);
+  ~RequestPool();
+
+  // Runs until drained, interrupted or fatal. `interrupt` at 1 stops starting requests and lets
+  // those in flight finish within the grace period; at 2 it returns at once.
+  Stop run(Hooks& hooks, const std::atomic<int>& interrupt);
+
+  const std::string& fatal_reason() const { return fatal_reason_; }
+  size_t in_flight() const;
+  size_t waiting() const;  // jobs waiting for a retry
+  uint64_t retries() const { return retries_; }
+
+ private:
+  struct Impl;
+  Transport& transport_;
+  PoolOptions options_;
+  std::string fatal_reason_;
+  uint64_t retries_ = 0;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace personagen

@@ -1,0 +1,318 @@
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "personagen/http_transport.h"
+
+namespace personagen {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A port on 127.0.0.1 with no listener: bound once to learn a free number, then closed.
+int unused_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class CurlTransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // One thread per keep-alive connection, and connections are never closed by the server.
+    server_.new_task_queue = [] { return new httplib::ThreadPool(40); };
+    server_.set_keep_alive_max_count(100000);
+    server_.set_tcp_nodelay(true);  // else Nagle and delayed ACKs add 40 ms per reply
+    server_.Post("/echo", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::lock_guard lock(mutex_);
+        client_ports_.insert(req.remote_port);
+        ++requests_;
+      }
+      res.set_content(req.body, "application/json");
+    });
+    server_.Post("/headers", [](const httplib::Request& req, httplib::Response& res) {
+      auto value = [&](const char* name) {
+        return req.has_header(name) ? req.get_header_value(name) : std::string("<none>");
+      };
+      res.set_content("authorization=" + value("Authorization") +
+                          "\ncontent-type=" + value("Content-Type") +
+                          "\naccept=" + value("Accept") + "\nexpect=" + value("Expect") +
+                          "\naccept-encoding=" + value("Accept-Encoding"),
+                      "text/plain");
+    });
+    server_.Post("/busy", [](const httplib::Request&, httplib::Response& res) {
+      res.status = 503;
+      res.set_header("Retry-After", "2");
+      res.set_content(R"({"error":{"message":"busy"}})", "application/json");
+    });
+    server_.Post("/busy-ms", [](const httplib::Request&, httplib::Response& res) {
+      res.status = 429;
+      res.set_header("retry-after-ms", " 250 ");
+      res.set_content("slow down", "text/plain");
+    });
+    server_.Post("/slow", [this](const httplib::Request&, httplib::Response& res) {
+      std::unique_lock lock(mutex_);
+      released_cv_.wait_for(lock, std::chrono::seconds(10), [this] { return released_; });
+      res.set_content("late", "text/plain");
+    });
+    // httplib listens with a backlog of 5: a burst of 16 connects would overflow it, the kernel
+    // would drop SYNs, and clients would stall a second for the retransmit. Raise it.
+    server_.set_socket_options([this](int sock) {
+      httplib::default_socket_options(sock);
+      if (listen_fd_ < 0) listen_fd_ = sock;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    ASSERT_GT(port_, 0);
+    ASSERT_EQ(::listen(listen_fd_, 128), 0);
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (!server_.is_running() && Clock::now() < deadline) std::this_thread::yield();
+    ASSERT_TRUE(server_.is_running());
+  }
+
+  void TearDown() override {
+    {
+      std::lock_guard lock(mutex_);
+      released_ = true;
+    }
+    released_cv_.notify_all();
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  TransportOptions options(const std::string& path) const {
+    TransportOptions options;
+    options.url = "http://127.0.0.1:" + std::to_string(port_) + path;
+    options.timeout_seconds = 5;
+    options.max_connections = 16;
+    return options;
+  }
+
+  // Waits until `count` replies arrived or 10 s passed.
+  static std::vector<HttpResponse> collect(Transport& transport, size_t count) {
+    std::vector<HttpResponse> finished;
+    auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (finished.size() < count && Clock::now() < deadline) transport.wait(100, finished);
+    return finished;
+  }
+
+  static HttpResponse send_one(Transport& transport, const std::string& body) {
+    transport.start(HttpRequest{1, body});
+    std::vector<HttpResponse> finished = collect(transport, 1);
+    return finished.empty() ? HttpResponse{} : finished[0];
+  }
+
+  size_t connections_seen() {
+    std::lock_guard lock(mutex_);
+    return client_ports_.size();
+  }
+
+  size_t requests_seen() {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  int listen_fd_ = -1;
+  std::mutex mutex_;
+  std::condition_variable released_cv_;
+  bool released_ = false;
+  std::set<int> client_ports_;
+  size_t requests_ = 0;
+};
+
+TEST_F(CurlTransportTest, PostsTheBodyAndReturnsStatusAndBody) {
+  // Given a transport to the echo handler
+  auto transport = make_curl_transport(options("/echo"));
+
+  // When a request is sent
+  transport->start(HttpRequest{42, R"({"hello":"world"})"});
+  EXPECT_EQ(transport->in_flight(), 1u);
+  std::vector<HttpResponse> finished = collect(*transport, 1);
+
+  // Then the reply carries the tag, status 200 and the echoed body
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_EQ(finished[0].tag, 42u);
+  EXPECT_EQ(finished[0].status, 200);
+  EXPECT_EQ(finished[0].error, TransportError::none);
+  EXPECT_EQ(finished[0].body, R"({"hello":"world"})");
+  EXPECT_EQ(transport->in_flight(), 0u);
+}
+
+TEST_F(CurlTransportTest, LargeBodiesRoundTrip) {
+  // Given a 2 MB body, beyond curl's default Expect: 100-continue threshold
+  auto transport = make_curl_transport(options("/echo"));
+  std::string body = "[\"" + std::string(2 << 20, 'x') + "\"]";
+
+  // When it is sent; then it comes back whole (compressed on the wire when the server can)
+  HttpResponse response = send_one(*transport, body);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, body);
+}
+
+TEST_F(CurlTransportTest, SendsJsonHeadersAndTheKeyOnlyWhenSet) {
+  // Given one transport with a key and one without
+  TransportOptions with_key = options("/headers");
+  with_key.api_key = "sk-test-123";
+  auto keyed = make_curl_transport(with_key);
+  auto anonymous = make_curl_transport(options("/headers"));
+
+  // When each sends a request
+  HttpResponse a = send_one(*keyed, "{}");
+  HttpResponse b = send_one(*anonymous, "{}");
+
+  // Then the bearer token is sent only by the first, and both send JSON without Expect
+  ASSERT_EQ(a.status, 200);
+  ASSERT_EQ(b.status, 200);
+  EXPECT_NE(a.body.find("authorization=Bearer sk-test-123\n"), std::string::npos) << a.body;
+  EXPECT_NE(b.body.find("authorization=<none>\n"), std::string::npos) << b.body;
+  for (const std::string& body : {a.body, b.body}) {
+    EXPECT_NE(body.find("content-type=application/json\n"), std::string::npos) << body;
+    EXPECT_NE(body.find("accept=application/json\n"), std::string::npos) << body;
+    EXPECT_NE(body.find("expect=<none>\n"), std::string::npos) << body;
+    EXPECT_NE(body.find("gzip"), std::string::npos) << body;  // curl decodes compressed replies
+  }
+}
+
+TEST_F(CurlTransportTest, CapturesRetryAfterHeaders) {
+  // Given handlers that answer 503 with Retry-After and 429 with retry-after-ms
+  auto busy = make_curl_transport(options("/busy"));
+  auto busy_ms = make_curl_transport(options("/busy-ms"));
+
+  // When each is called
+  HttpResponse a = send_one(*busy, "{}");
+  HttpResponse b = send_one(*busy_ms, "{}");
+
+  // Then the status, body and trimmed header values are captured
+  EXPECT_EQ(a.status, 503);
+  EXPECT_EQ(a.error, TransportError::none);
+  EXPECT_EQ(a.retry_after, "2");
+  EXPECT_EQ(a.retry_after_ms, "");
+  EXPECT_EQ(a.body, R"({"error":{"message":"busy"}})");
+  EXPECT_EQ(b.status, 429);
+  EXPECT_EQ(b.retry_after_ms, "250");
+  EXPECT_EQ(b.retry_after, "");
+}
+
+TEST_F(CurlTransportTest, SlowServerTimesOut) {
+  // Given a 200 ms timeout, a key, and a handler that does not answer
+  TransportOptions slow = options("/slow");
+  slow.timeout_seconds = 0.2;
+  slow.api_key = "sk-never-shown";
+  auto transport = make_curl_transport(slow);
+
+  // When a request is sent
+  auto begin = Clock::now();
+  HttpResponse response = send_one(*transport, "{}");
+  double elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
+
+  // Then it ends as a timeout, soon, with a one-line reason that does not show the key
+  EXPECT_EQ(response.error, TransportError::timeout);
+  EXPECT_EQ(response.status, 0);
+  EXPECT_FALSE(response.error_text.empty());
+  EXPECT_EQ(response.error_text.find('\n'), std::string::npos);
+  EXPECT_EQ(response.error_text.find("sk-never-shown"), std::string::npos);
+  EXPECT_LT(elapsed, 3.0);
+}
+
+TEST_F(CurlTransportTest, RefusedConnectionIsAConnectError) {
+  // Given a port with no listener
+  int port = unused_port();
+  ASSERT_GT(port, 0);
+  TransportOptions refused = options("/echo");
+  refused.url = "http://127.0.0.1:" + std::to_string(port) + "/v1/chat/completions";
+  auto transport = make_curl_transport(refused);
+
+  // When a request is sent; then it fails to connect
+  HttpResponse response = send_one(*transport, "{}");
+  EXPECT_EQ(response.error, TransportError::connect);
+  EXPECT_EQ(response.status, 0);
+  EXPECT_FALSE(response.error_text.empty());
+}
+
+TEST_F(CurlTransportTest, ManyRequestsCompleteOverFewConnections) {
+  // Given 100 requests with at most 16 in flight
+  auto transport = make_curl_transport(options("/echo"));
+  std::vector<HttpResponse> finished;
+  size_t started = 0;
+  size_t max_in_flight = 0;
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+
+  // When they are sent, topping up as replies arrive
+  while (finished.size() < 100 && Clock::now() < deadline) {
+    while (started < 100 && transport->in_flight() < 16) {
+      transport->start(HttpRequest{started, "{\"n\":" + std::to_string(started) + "}"});
+      ++started;
+    }
+    max_in_flight = std::max(max_in_flight, transport->in_flight());
+    transport->wait(100, finished);
+  }
+
+  // Then every reply arrives once with its own body, over kept-alive connections
+  ASSERT_EQ(finished.size(), 100u);
+  std::set<uint64_t> tags;
+  for (const HttpResponse& response : finished) {
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.body, "{\"n\":" + std::to_string(response.tag) + "}");
+    tags.insert(response.tag);
+  }
+  EXPECT_EQ(tags.size(), 100u);
+  EXPECT_EQ(max_in_flight, 16u);
+  EXPECT_LE(connections_seen(), 16u);
+}
+
+TEST_F(CurlTransportTest, SequentialRequestsReuseOneConnection) {
+  // Given one transport
+  auto transport = make_curl_transport(options("/echo"));
+
+  // When 20 requests are sent one after another
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(send_one(*transport, "{}").status, 200);
+  }
+
+  // Then the server saw them all on a single connection
+  EXPECT_EQ(requests_seen(), 20u);
+  EXPECT_EQ(connections_seen(), 1u);
+}
+
+TEST_F(CurlTransportTest, DestroyingWithRequestsInFlightIsSafe) {
+  // Given three requests the server will not answer yet
+  auto transport = make_curl_transport(options("/slow"));
+  for (uint64_t tag = 0; tag < 3; ++tag) transport->start(HttpRequest{tag, "{}"});
+  std::vector<HttpResponse> finished;
+  transport->wait(50, finished);
+
+  // When the transport is destroyed; then nothing finished and nothing leaks or crashes
+  EXPECT_EQ(transport->in_flight(), 3u);
+  EXPECT_TRUE(finished.empty());
+  transport.reset();
+  EXPECT_EQ(transport, nullptr);
+}
+
+}  // namespace
+}  // namespace personagen
