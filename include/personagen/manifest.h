@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "personagen/record_reader.h"
+#include "personagen/shard_writer.h"
+
+namespace personagen {
+
+// The configuration a run was started with, as ordered (name, value) pairs: task, method, model,
+// template ids and hashes, seed, shots, sampling parameters, format, ... A rerun into the same
+// directory must present the same pairs.
+using RunConfig = std::vector<std::pair<std::string, std::string>>;
+
+// One line naming every difference, in the order of `now`, then the names that are gone, e.g.
+// `model was "a", now "b"; shots is new ("3"); top_p is gone (was "0.9")`.
+// Empty when the two are equal. Names present on one side only count as differences.
+std::string describe_config_difference(const RunConfig& before, const RunConfig& now);
+
+// Counters that survive a resume. The summary and the exit code come from these.
+struct Totals {
+  uint64_t records = 0;   // written to shards
+  uint64_t failed = 0;    // written to failures.jsonl
+  uint64_t rejected = 0;  // written to rejects.jsonl
+  uint64_t requests = 0;  // HTTP requests sent, retries included
+  uint64_t retries = 0;
+  uint64_t prompt_tokens = 0;
+  uint64_t completion_tokens = 0;
+  double seconds = 0;  // wall time summed over all runs
+};
+
+// Where a run stands. Every input line before `next` is finished (in a shard, in
+// failures.jsonl or in rejects.jsonl); of the lines from `next` on, exactly those in
+// `done_above` are finished. Its size is bounded by the lines in progress, not the input size.
+struct Checkpoint {
+  ReadPosition next;
+  uint64_t accepted_below = 0;  // usable (non-reject) lines before next.line, for --limit
+  std::vector<uint64_t> done_above;
+  WriterState writer;
+  Totals totals;
+};
+
+// manifest.json: what a run was asked to do, and how far it got.
+struct Manifest {
+  std::string tool_version;
+  RunConfig config;
+  Checkpoint checkpoint;
+  bool complete = false;  // the run finished; a rerun has nothing left to do
+};
+
+// Writes the manifest atomically: a .tmp file, fsync, rename, fsync of the directory.
+// Throws Error naming the file on an I/O error.
+void write_manifest(const std::string& path, const Manifest& manifest);
+
+// Reads a manifest; nullopt if the file does not exist. Throws Error naming the file if it is
+// not a manifest this version understands.
+std::optional<Manifest> read_manifest(const std::string& path);
+
+}  // namespace personagen

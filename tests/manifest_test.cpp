@@ -1,0 +1,353 @@
+#include "personagen/manifest.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include "personagen/error.h"
+#include "personagen/shard_writer.h"
+#include "personagen/watermark.h"
+
+namespace personagen {
+namespace {
+
+namespace fs = std::filesystem;
+
+Manifest sample_manifest() {
+  Manifest manifest;
+  manifest.tool_version = "0.1.0";
+  // Not in alphabetical order, so a reordering would show.
+  manifest.config = {{"task", "math"},
+                     {"model", "gpt-4o"},
+                     {"seed", "1"},
+                     {"template", "zero-shot 3f2a"},
+                     {"base", "with \"quotes\" and ünïcode"}};
+  manifest.complete = false;
+  Checkpoint& checkpoint = manifest.checkpoint;
+  checkpoint.next = {1000001, 123456789012ull};
+  checkpoint.accepted_below = 999990;
+  checkpoint.done_above = {1000003, 1000007};
+  checkpoint.writer.shards = {{"math-00000.jsonl", 1000, 523400, false},
+                              {"math-00001.jsonl", 17, 9000, true}};
+  checkpoint.writer.failures_bytes = 300;
+  checkpoint.writer.failures_lines = 3;
+  checkpoint.writer.rejects_bytes = 45;
+  checkpoint.writer.rejects_lines = 1;
+  Totals& totals = checkpoint.totals;
+  totals.records = 1017;
+  totals.failed = 3;
+  totals.rejected = 1;
+  totals.requests = 1100;
+  totals.retries = 79;
+  totals.prompt_tokens = 18446744073709551615ull;  // the largest value survives
+  totals.completion_tokens = 77;
+  totals.seconds = 12.345678901234567;
+  return manifest;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+class ManifestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "manifest_XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    path_ = dir_ + "/manifest.json";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Expects read_manifest to throw an Error whose message holds `part` and names the file.
+  void expect_error(const std::string& part) {
+    try {
+      read_manifest(path_);
+      ADD_FAILURE() << "expected an Error";
+    } catch (const Error& e) {
+      std::string what = e.what();
+      EXPECT_NE(what.find(path_), std::string::npos) << what;
+      EXPECT_NE(what.find(part), std::string::npos) << what;
+    }
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+TEST_F(ManifestTest, RoundTripsEveryField) {
+  // Given a manifest with every field set
+  Manifest written = sample_manifest();
+  // When it is written and read back
+  write_manifest(path_, written);
+  std::optional<Manifest> read = read_manifest(path_);
+  // Then every field is the same, the config in the same order
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->tool_version, written.tool_version);
+  EXPECT_EQ(read->config, written.config);
+  EXPECT_EQ(read->complete, written.complete);
+  const Checkpoint& a = written.checkpoint;
+  const Checkpoint& b = read->checkpoint;
+  EXPECT_EQ(b.next.line, a.next.line);
+  EXPECT_EQ(b.next.offset, a.next.offset);
+  EXPECT_EQ(b.accepted_below, a.accepted_below);
+  EXPECT_EQ(b.done_above, a.done_above);
+  ASSERT_EQ(b.writer.shards.size(), a.writer.shards.size());
+  for (size_t i = 0; i < a.writer.shards.size(); ++i) {
+    EXPECT_EQ(b.writer.shards[i].name, a.writer.shards[i].name);
+    EXPECT_EQ(b.writer.shards[i].records, a.writer.shards[i].records);
+    EXPECT_EQ(b.writer.shards[i].bytes, a.writer.shards[i].bytes);
+    EXPECT_EQ(b.writer.shards[i].open, a.writer.shards[i].open);
+  }
+  EXPECT_EQ(b.writer.failures_bytes, a.writer.failures_bytes);
+  EXPECT_EQ(b.writer.failures_lines, a.writer.failures_lines);
+  EXPECT_EQ(b.writer.rejects_bytes, a.writer.rejects_bytes);
+  EXPECT_EQ(b.writer.rejects_lines, a.writer.rejects_lines);
+  EXPECT_EQ(b.totals.records, a.totals.records);
+  EXPECT_EQ(b.totals.failed, a.totals.failed);
+  EXPECT_EQ(b.totals.rejected, a.totals.rejected);
+  EXPECT_EQ(b.totals.requests, a.totals.requests);
+  EXPECT_EQ(b.totals.retries, a.totals.retries);
+  EXPECT_EQ(b.totals.prompt_tokens, a.totals.prompt_tokens);
+  EXPECT_EQ(b.totals.completion_tokens, a.totals.completion_tokens);
+  EXPECT_EQ(b.totals.seconds, a.totals.seconds);
+}
+
+TEST_F(ManifestTest, IsReadableJsonWithTheDocumentedKeys) {
+  // Given a written manifest
+  write_manifest(path_, sample_manifest());
+  // When the file is parsed as plain JSON
+  std::string text = read_file(path_);
+  auto json = nlohmann::ordered_json::parse(text);
+  // Then it has the documented shape, pretty-printed, with the config in run order
+  EXPECT_EQ(json["tool"], "personagen");
+  EXPECT_EQ(json["version"], "0.1.0");
+  EXPECT_EQ(json["complete"], false);
+  EXPECT_EQ(json["config"].begin().key(), "task");
+  EXPECT_EQ(json["checkpoint"]["next_line"], 1000001u);
+  EXPECT_EQ(json["checkpoint"]["totals"]["retries"], 79u);
+  EXPECT_EQ(json["shards"][1]["open"], true);
+  EXPECT_EQ(json["failures"]["lines"], 3u);
+  EXPECT_EQ(json["rejects"]["bytes"], 45u);
+  EXPECT_NE(text.find("\n  \"config\": {"), std::string::npos) << text;
+}
+
+TEST_F(ManifestTest, WriteIsAtomicAndReplacesTheOldOne) {
+  // Given a manifest already written
+  Manifest manifest = sample_manifest();
+  write_manifest(path_, manifest);
+  // When a newer one is written over it
+  manifest.complete = true;
+  manifest.checkpoint.done_above.clear();
+  write_manifest(path_, manifest);
+  // Then the new one is read back and no .tmp is left
+  EXPECT_TRUE(read_manifest(path_)->complete);
+  EXPECT_TRUE(read_manifest(path_)->checkpoint.done_above.empty());
+  EXPECT_FALSE(fs::exists(path_ + ".tmp"));
+}
+
+TEST_F(ManifestTest, MissingFileIsNoManifest) {
+  // Given no manifest; then reading it gives nullopt
+  EXPECT_FALSE(read_manifest(path_).has_value());
+}
+
+TEST_F(ManifestTest, UnwritableDirectoryIsAnErrorNamingTheFile) {
+  // Given a path in a directory that does not exist; then writing names the file
+  std::string path = dir_ + "/absent/manifest.json";
+  try {
+    write_manifest(path, sample_manifest());
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path + ".tmp"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ManifestTest, CorruptFileIsAnErrorNamingTheFileAndPosition) {
+  // Given a manifest cut off in the middle (e.g. edited by hand)
+  write_file(path_, "{\n  \"tool\": \"personagen\",\n  \"version\": ");
+  // Then reading it names the file and where the parse failed
+  expect_error("line 3");
+}
+
+TEST_F(ManifestTest, MissingKeyIsAnErrorNamingIt) {
+  // Given a valid manifest with the checkpoint's next_offset removed
+  write_manifest(path_, sample_manifest());
+  auto json = nlohmann::ordered_json::parse(read_file(path_));
+  json["checkpoint"].erase("next_offset");
+  write_file(path_, json.dump());
+  // Then reading it names the field
+  expect_error("checkpoint.next_offset");
+}
+
+TEST_F(ManifestTest, WrongTypesAndOtherToolsAreErrors) {
+  // Given a shard count that is negative
+  write_manifest(path_, sample_manifest());
+  auto json = nlohmann::ordered_json::parse(read_file(path_));
+  json["shards"][0]["records"] = -1;
+  write_file(path_, json.dump());
+  // Then the field is named
+  expect_error("shards[].records");
+  // Given a JSON file from another tool
+  write_file(path_, "{\"tool\": \"other\"}");
+  expect_error("tool");
+  // Given a config value that is not a string
+  write_manifest(path_, sample_manifest());
+  json = nlohmann::ordered_json::parse(read_file(path_));
+  json["config"]["seed"] = 1;
+  write_file(path_, json.dump());
+  expect_error("config.seed");
+}
+
+// The whole exactly-once contract: a simulated run reads lines, finishes them out of order into
+// shards, failures.jsonl and rejects.jsonl, checkpoints into manifest.json at random, and is
+// killed at random. Each restart resumes from the manifest alone. In the end every input line
+// must be in exactly one place.
+class ExactlyOnceTest : public ManifestTest {
+ protected:
+  static constexpr uint64_t kLines = 1500;
+  static bool blank(uint64_t line) { return line % 17 == 0; }
+  static bool reject(uint64_t line) { return line % 13 == 0; }
+  static bool failure(uint64_t line) { return line % 11 == 0; }
+  static uint64_t offset_of(uint64_t line) { return 100 * (line - 1); }
+  static std::string json_of(uint64_t line) { return "{\"line\":" + std::to_string(line) + "}"; }
+
+  // Runs until the input is done or a random crash; returns whether it finished.
+  bool run(std::mt19937& random) {
+    std::optional<Manifest> previous = read_manifest(path_);
+    Manifest manifest = previous.value_or(Manifest{});
+    const Checkpoint& cp = manifest.checkpoint;
+    EXPECT_EQ(cp.next.offset, offset_of(cp.next.line));
+    Watermark watermark(cp.next, cp.accepted_below, cp.done_above);
+    ShardWriter writer(dir_, "math", 17, cp.writer);
+    uint64_t next = cp.next.line;
+    std::vector<uint64_t> in_flight;
+    auto finish = [&](uint64_t line) {
+      if (reject(line)) {
+        writer.write_reject(json_of(line));
+      } else if (failure(line)) {
+        writer.write_failure(json_of(line));
+      } else {
+        writer.write_record(json_of(line));
+      }
+      watermark.finish(line);
+    };
+    auto checkpoint = [&](bool complete) {
+      manifest.checkpoint.writer = complete ? writer.close() : writer.sync();
+      manifest.checkpoint.next = watermark.low();
+      manifest.checkpoint.accepted_below = watermark.accepted_below();
+      manifest.checkpoint.done_above = watermark.done_above();
+      manifest.complete = complete;
+      write_manifest(path_, manifest);
+    };
+    while (next <= kLines || !in_flight.empty()) {
+      if (random() % 400 == 0) return false;  // kill -9
+      if (random() % 30 == 0) checkpoint(false);
+      if (next <= kLines && (in_flight.size() < 8 && random() % 2 == 0)) {
+        uint64_t line = next++;
+        if (!blank(line)) {
+          // A line finished by an earlier run is counted, not redone.
+          watermark.begin(line, offset_of(line), !reject(line));
+          if (watermark.done_before(line)) {
+            watermark.finish(line);
+          } else if (reject(line)) {
+            finish(line);
+          } else {
+            in_flight.push_back(line);
+          }
+        }
+        watermark.set_read_position({next, offset_of(next)});
+      } else if (!in_flight.empty()) {
+        size_t pick = random() % in_flight.size();
+        finish(in_flight[pick]);
+        in_flight.erase(in_flight.begin() + static_cast<std::ptrdiff_t>(pick));
+      }
+    }
+    checkpoint(true);
+    return true;
+  }
+};
+
+TEST_F(ExactlyOnceTest, CrashAnywhereThenResumeFinishesTheJob) {
+  // Given a run that is killed at random and restarted from its manifest until it completes
+  std::mt19937 random(7);
+  int runs = 1;
+  while (!run(random)) ++runs;
+  // Then every non-blank line is in exactly one of the outputs, in the right one
+  std::map<uint64_t, std::string> where;
+  auto collect = [&](const std::string& name) {
+    std::ifstream in(dir_ + "/" + name);
+    for (std::string line; std::getline(in, line);) {
+      uint64_t number = nlohmann::json::parse(line)["line"].get<uint64_t>();
+      EXPECT_TRUE(where.emplace(number, name.substr(0, 4)).second) << "line " << number << " twice";
+    }
+  };
+  std::optional<Manifest> manifest = read_manifest(path_);
+  ASSERT_TRUE(manifest.has_value());
+  EXPECT_TRUE(manifest->complete);
+  for (const ShardInfo& shard : manifest->checkpoint.writer.shards) collect(shard.name);
+  collect("failures.jsonl");
+  collect("rejects.jsonl");
+  uint64_t accepted = 0;
+  for (uint64_t line = 1; line <= kLines; ++line) {
+    if (blank(line)) {
+      EXPECT_FALSE(where.contains(line)) << line;
+      continue;
+    }
+    accepted += reject(line) ? 0 : 1;
+    std::string expected = reject(line) ? "reje" : failure(line) ? "fail" : "math";
+    EXPECT_EQ(where[line], expected) << "line " << line;
+  }
+  EXPECT_EQ(where.size(), kLines - kLines / 17);
+  // And the checkpoint's counters agree with the files
+  EXPECT_EQ(manifest->checkpoint.next.line, kLines + 1);
+  EXPECT_TRUE(manifest->checkpoint.done_above.empty());
+  EXPECT_EQ(manifest->checkpoint.accepted_below, accepted);
+  EXPECT_GT(runs, 3);
+}
+
+TEST(DescribeConfigDifferenceTest, EqualConfigsHaveNoDifference) {
+  // Given two equal configs, then the description is empty
+  RunConfig config = {{"model", "a"}, {"seed", "1"}};
+  EXPECT_EQ(describe_config_difference(config, config), "");
+  EXPECT_EQ(describe_config_difference({}, {}), "");
+}
+
+TEST(DescribeConfigDifferenceTest, NamesEveryChangeInOrder) {
+  // Given a config where values changed, one name is new and one is gone
+  RunConfig before = {{"model", "gpt-4o"}, {"task", "math"}, {"seed", "1"}, {"top_p", "0.9"}};
+  RunConfig now = {{"model", "qwen2"}, {"task", "math"}, {"seed", "2"}, {"shots", "3"}};
+  // Then every difference is named, in the order of the new config, then the gone ones
+  EXPECT_EQ(describe_config_difference(before, now),
+            "model was \"gpt-4o\", now \"qwen2\"; seed was \"1\", now \"2\"; "
+            "shots is new (\"3\"); top_p is gone (was \"0.9\")");
+}
+
+TEST(DescribeConfigDifferenceTest, OrderAloneIsNoDifference) {
+  // Given the same pairs in a different order, then there is no difference
+  EXPECT_EQ(describe_config_difference({{"a", "1"}, {"b", "2"}}, {{"b", "2"}, {"a", "1"}}), "");
+}
+
+TEST(DescribeConfigDifferenceTest, EmptyValuesAreStillNamed) {
+  // Given a value that became empty, then the change shows the empty quotes
+  EXPECT_EQ(describe_config_difference({{"stop", "###"}}, {{"stop", ""}}),
+            "stop was \"###\", now \"\"");
+}
+
+}  // namespace
+}  // namespace personagen
