@@ -1,0 +1,23 @@
+#pragma once
+
+#include "personagen/error.h"
+#include "personagen/options.h"
+
+namespace personagen {
+
+// `personagen synth`: the main job. Streams personas, requests completions, writes shards.
+// Resumes a run found in the output directory. Returns the exit code; throws Error for
+// configuration and fatal errors (401/403, I/O).
+ExitCode run_synth(const Options& options);
+
+// `personagen render`: prints the exact request bodies synth would send, one per line, to stdout.
+// No network.
+ExitCode run_render(const Options& options);
+
+// `personagen tasks`: lists tasks, methods and where each template comes from.
+ExitCode run_tasks(const Options& options);
+
+// Parses the command line and runs the command. The whole program, minus main().
+int run(int argc, char** argv);
+
+}  // namespace personagen

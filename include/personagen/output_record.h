@@ -1,0 +1,77 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "personagen/input_record.h"
+#include "personagen/openai_client.h"
+
+namespace personagen {
+
+// The shapes a record can be written in (--format).
+enum class OutputFormat {
+  record,      // the full record: provenance, output, parsed, usage, attempts, synthetic
+  personahub,  // {"input persona", "synthesized text", "description"}, as Persona Hub ships
+  chat,        // {"messages": [user prompt, assistant output]}, for chat fine-tuning
+};
+std::optional<OutputFormat> parse_output_format(std::string_view name);
+
+// One synthesized record, as views into the caller's data.
+struct OutputRecord {
+  std::string_view custom_id;
+  std::string_view persona;
+  std::string_view persona_id;  // empty if the input had none
+  std::string_view task;
+  std::string_view method;
+  std::string_view model;
+  std::string_view template_id;  // "math/zero-shot"
+  uint64_t template_hash = 0;
+  std::string_view description;  // the Persona Hub "description" of the task
+  std::string_view prompt;       // the user message that was sent (for chat)
+  std::string_view output;       // the raw completion content
+  std::string_view parsed;       // compact JSON for npc and tool; empty otherwise
+  bool parsed_is_tool = false;   // Persona Hub's tool.jsonl JSON-encodes "synthesized text"
+  std::string_view finish_reason;
+  Usage usage;
+  int attempts = 0;
+};
+
+// A request that failed for good.
+struct FailureRecord {
+  std::string_view custom_id;
+  uint64_t line = 0;
+  std::string_view persona;
+  std::string_view persona_id;
+  std::string_view task;
+  std::string_view kind;  // a FailureKind name
+  std::string_view reason;
+  long status = 0;  // last HTTP status, 0 if none
+  int attempts = 0;
+};
+
+// Each function writes one JSON document (no newline) into `out`, replacing its content.
+void format_record(OutputFormat format, const OutputRecord& record, std::string& out);
+void format_failure(const FailureRecord& failure, std::string& out);
+void format_reject(const InputRecord& reject, std::string_view input_path, std::string& out);
+
+}  // namespace personagen
+
+#include "personagen/manifest.h"
+
+namespace personagen {
+
+// The --summary file: one JSON object for cron and scripts to check.
+struct RunSummary {
+  std::string_view status;  // "ok", "some_failed", "interrupted", "error"
+  int exit_code = 0;
+  std::string_view message;          // the error, if any
+  std::string_view output;           // the output directory, or "-"
+  const Totals* totals = nullptr;    // all runs into this directory
+  const Totals* this_run = nullptr;  // this invocation only
+  size_t shards = 0;
+};
+std::string format_summary_json(const RunSummary& summary);
+
+}  // namespace personagen

@@ -1,0 +1,67 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "personagen/manifest.h"
+#include "personagen/openai_client.h"
+#include "personagen/options.h"
+#include "personagen/output_record.h"
+#include "personagen/prompt_template.h"
+#include "personagen/record_reader.h"
+#include "personagen/tasks.h"
+
+namespace personagen {
+
+// What a synth or render run will do, resolved and validated from Options before anything is
+// read or sent. Both commands build requests from the same plan, so `render` shows exactly
+// what `synth` would send.
+struct SynthPlan {
+  std::string task;  // built-in task name, or the custom template's name
+  OutputKind kind = OutputKind::text;
+  std::string description;  // the Persona Hub "description"
+  Method method = Method::zero_shot;
+  OutputFormat format = OutputFormat::record;
+  TaskPrompts prompts;
+  std::string template_id;  // "<task>/<method>"
+  std::string model;
+  SamplingParams sampling;
+  uint64_t seed = 0;
+  size_t shots = 0;  // demonstrations per request (0 for zero-shot)
+  ReaderOptions reader;
+  RunConfig config;  // what must match when a run resumes
+
+  const Template& templ() const { return prompts.for_method(method); }
+};
+
+// Resolves the task, loads and checks the templates, and fixes the run configuration.
+// Throws a usage Error (exit code 2) naming the flag or file that is wrong.
+SynthPlan make_plan(const Options& options);
+
+// Builds the request for one persona: its demonstrations, prompt, body and custom_id.
+// The custom_id is a hash of everything that shapes the request, so any change of persona,
+// task, method, template, demonstrations, model or sampling gives a new key.
+class RequestBuilder {
+ public:
+  explicit RequestBuilder(const SynthPlan& plan);
+
+  // Fills prompt(), body() and custom_id() for this record, reusing buffers across calls.
+  void build(const InputRecord& record);
+
+  const std::string& prompt() const { return prompt_; }
+  const std::string& body() const { return body_; }
+  const std::string& custom_id() const { return custom_id_; }
+  // The demonstrations chosen by the last build().
+  const std::vector<const Demonstration*>& shots() const { return shots_; }
+
+ private:
+  const SynthPlan& plan_;
+  std::string sampling_key_;
+  std::vector<uint64_t> demo_hashes_;
+  std::vector<const Demonstration*> shots_;
+  std::string prompt_;
+  std::string body_;
+  std::string custom_id_;
+};
+
+}  // namespace personagen

@@ -1,0 +1,156 @@
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdlib>
+
+#include "personagen/commands.h"
+#include "personagen/tasks.h"
+
+namespace personagen {
+
+namespace {
+
+constexpr const char* kDefaultBaseUrl = "https://api.openai.com/v1";
+
+// Flags shared by synth and render: what to read and how to build each request.
+void add_request_flags(CLI::App& app, Options& o) {
+  std::string task_names;
+  for (const TaskInfo& task : builtin_tasks())
+    task_names += (task_names.empty() ? "" : " | ") + std::string(task.name);
+  app.add_option("-i,--input", o.input,
+                 "Personas as JSONL; .gz and .zst are read transparently; - is stdin")
+      ->required();
+  app.add_option("-t,--task", o.task, "Task: " + task_names);
+  app.add_option("-m,--method", o.method,
+                 "Prompting method: zero-shot | few-shot | persona-few-shot")
+      ->capture_default_str();
+  app.add_option("--field", o.fields,
+                 "Persona field; repeat for fallbacks (default: persona, then \"input persona\")");
+  app.add_option("--limit", o.limit, "Use at most N personas (0 = all)")->capture_default_str();
+  app.add_option("--seed", o.seed, "Seed for demonstration sampling")->capture_default_str();
+  app.add_option("--shots", o.shots, "Demonstrations per request for the few-shot methods")
+      ->capture_default_str();
+  app.add_option("--model", o.model, "Model name sent as \"model\" (default: $OPENAI_MODEL)");
+  app.add_option_function<double>(
+      "--temperature", [&o](const double& v) { o.temperature = v; },
+      "Sampling temperature (default: the server's)");
+  app.add_option_function<double>(
+      "--top-p", [&o](const double& v) { o.top_p = v; },
+      "Nucleus sampling top_p (default: the server's)");
+  app.add_option_function<int64_t>(
+      "--max-tokens", [&o](const int64_t& v) { o.max_tokens = v; },
+      "Maximum completion tokens (default: the server's)");
+  app.add_option(
+      "--prompts", o.prompts_dir,
+      "Directory of templates replacing the embedded ones (layout: <task>/<method>.txt)");
+  app.add_option("--template", o.template_file,
+                 "A custom task from one template file; its {{placeholders}} are input fields");
+  app.add_option("--world", o.world_file,
+                 "Game world description for the npc task (default: built in)");
+}
+
+void add_synth_flags(CLI::App& app, Options& o) {
+  app.add_option("-o,--output", o.output, "Shard directory; - writes records to stdout")
+      ->required();
+  app.add_option("--base-url", o.base_url,
+                 std::string("OpenAI-compatible API base URL (default: $OPENAI_BASE_URL, else ") +
+                     kDefaultBaseUrl + ")");
+  app.add_option("--api-key-file", o.api_key_file,
+                 "File holding the API key (default: $OPENAI_API_KEY); the key is never logged");
+  app.add_option("-j,--concurrency", o.concurrency, "Requests in flight")->capture_default_str();
+  app.add_option("--timeout", o.timeout_seconds, "Per-request timeout, seconds")
+      ->capture_default_str();
+  app.add_option("--max-retries", o.max_retries, "Retries per request before it fails")
+      ->capture_default_str();
+  app.add_option("--format", o.format, "Record shape: record | personahub | chat")
+      ->capture_default_str();
+  app.add_option("--shard-size", o.shard_size, "Records per shard")->capture_default_str();
+  app.add_option("--summary", o.summary_file, "Write a JSON summary of the run to FILE");
+  app.add_flag("--restart", o.restart, "Discard the run already in --output and start over");
+  app.add_option("--grace", o.grace_seconds,
+                 "After SIGINT/SIGTERM, seconds to let requests in flight finish")
+      ->capture_default_str();
+  app.add_option("--checkpoint-interval", o.checkpoint_seconds, "Seconds between checkpoints")
+      ->capture_default_str();
+  app.add_option("--progress-interval", o.progress_seconds,
+                 "Seconds between progress lines when stderr is not a terminal")
+      ->capture_default_str();
+}
+
+// The one place that decides precedence: flags, then the environment, then defaults.
+void apply_environment(Options& o) {
+  auto env = [](const char* name) -> std::string {
+    const char* value = std::getenv(name);
+    return value ? value : "";
+  };
+  if (o.model.empty()) o.model = env("OPENAI_MODEL");
+  if (o.base_url.empty()) o.base_url = env("OPENAI_BASE_URL");
+  if (o.base_url.empty()) o.base_url = kDefaultBaseUrl;
+}
+
+void setup_logging(const Options& o) {
+  auto logger = spdlog::stderr_color_mt("personagen");
+  logger->set_pattern("personagen: %l: %v");
+  spdlog::set_default_logger(logger);
+  auto level = spdlog::level::from_str(o.log_level);
+  if (level == spdlog::level::off && o.log_level != "off")
+    throw usage_error("unknown --log-level \"" + o.log_level +
+                      "\" (trace, debug, info, warn, error, off)");
+  spdlog::set_level(o.quiet && level < spdlog::level::err ? spdlog::level::err : level);
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  // A closed stdout pipe must become a clear write error, not a silent death.
+  std::signal(SIGPIPE, SIG_IGN);
+  Options options;
+  CLI::App app{"personagen: synthetic data from personas, the Persona Hub method, at scale"};
+  app.set_version_flag("--version", PERSONAGEN_VERSION);
+  app.require_subcommand(1);
+  app.add_option("--log-level", options.log_level,
+                 "Diagnostics: trace, debug, info, warn, error, off")
+      ->capture_default_str();
+  app.add_flag("-q,--quiet", options.quiet,
+               "No progress output; the summary only if something failed");
+  app.fallthrough();
+
+  CLI::App* synth =
+      app.add_subcommand("synth", "Synthesize data: one request per persona, records to shards");
+  add_request_flags(*synth, options);
+  add_synth_flags(*synth, options);
+  CLI::App* render =
+      app.add_subcommand("render", "Print the exact request bodies synth would send; no network");
+  add_request_flags(*render, options);
+  CLI::App* tasks =
+      app.add_subcommand("tasks", "List the tasks, the methods and where each template comes from");
+  tasks->add_option("--prompts", options.prompts_dir,
+                    "Directory of templates replacing the embedded ones");
+  tasks->add_option("--world", options.world_file, "Game world description for the npc task");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : static_cast<int>(ExitCode::usage);
+  }
+  setup_logging(options);
+  apply_environment(options);
+
+  ExitCode code = ExitCode::ok;
+  if (synth->parsed()) {
+    options.command = "synth";
+    code = run_synth(options);
+  } else if (render->parsed()) {
+    options.command = "render";
+    code = run_render(options);
+  } else if (tasks->parsed()) {
+    options.command = "tasks";
+    code = run_tasks(options);
+  }
+  return static_cast<int>(code);
+}
+
+}  // namespace personagen

@@ -1,0 +1,124 @@
+#include "personagen/synth_plan.h"
+
+#include <sstream>
+
+#include "personagen/error.h"
+#include "personagen/hash.h"
+
+namespace personagen {
+
+namespace {
+
+std::string join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& part : parts) out += (out.empty() ? "" : ",") + part;
+  return out;
+}
+
+template <typename T>
+std::string optional_text(const std::optional<T>& value) {
+  if (!value) return "server default";
+  std::ostringstream text;
+  text << *value;
+  return text.str();
+}
+
+uint64_t demos_hash(const std::vector<Demonstration>& demos) {
+  std::string all;
+  for (const auto& demo : demos) all += demo.id + '\0' + demo.persona + '\0' + demo.output + '\0';
+  return hash64(all);
+}
+
+}  // namespace
+
+SynthPlan make_plan(const Options& options) {
+  SynthPlan plan;
+  if (!options.template_file.empty()) {
+    if (!options.task.empty()) throw usage_error("--task and --template cannot be used together");
+    plan.prompts = load_custom_prompts(options.template_file, options.world_file);
+    plan.task = plan.prompts.task;
+    plan.description = plan.task;
+    // Every placeholder of a custom template other than the built-ins is an input field.
+    for (const auto& name : plan.prompts.zero_shot.placeholders())
+      if (name != "persona" && name != "world") plan.reader.extra_fields.push_back(name);
+  } else {
+    if (options.task.empty()) throw usage_error("--task is required (see `personagen tasks`)");
+    const TaskInfo* info = find_task(options.task);
+    if (!info) throw usage_error("unknown task \"" + options.task + "\" (see `personagen tasks`)");
+    plan.task = info->name;
+    plan.kind = info->kind;
+    plan.description = info->description;
+    plan.prompts = load_task_prompts(info->name, options.prompts_dir, options.world_file);
+  }
+  auto method = parse_method(options.method);
+  if (!method)
+    throw usage_error("unknown method \"" + options.method +
+                      "\" (expected zero-shot, few-shot or persona-few-shot)");
+  plan.method = *method;
+  auto format = parse_output_format(options.format);
+  if (!format)
+    throw usage_error("unknown format \"" + options.format +
+                      "\" (expected record, personahub or chat)");
+  plan.format = *format;
+  if (options.shots < 0) throw usage_error("--shots must be 0 or more");
+  plan.shots = plan.method == Method::zero_shot ? 0 : static_cast<size_t>(options.shots);
+  if (plan.shots > 0 && plan.prompts.demos.empty())
+    throw usage_error(plan.prompts.source + ": " + std::string(to_string(plan.method)) +
+                      " needs demonstrations, and there are none");
+  plan.template_id = plan.task + "/" + std::string(to_string(plan.method));
+  plan.model = options.model;
+  plan.seed = options.seed;
+  plan.sampling = {options.temperature, options.top_p, options.max_tokens};
+  if (!options.fields.empty()) plan.reader.persona_fields = options.fields;
+
+  plan.config = {
+      {"input", options.input},
+      {"field", join(plan.reader.persona_fields)},
+      {"limit", options.limit ? std::to_string(options.limit) : "none"},
+      {"task", plan.task},
+      {"method", std::string(to_string(plan.method))},
+      {"template", plan.template_id + "@" + hex64(plan.templ().hash())},
+      {"demonstrations", plan.shots ? hex64(demos_hash(plan.prompts.demos)) : "none"},
+      {"world", plan.prompts.world.empty() ? "none" : hex64(hash64(plan.prompts.world))},
+      {"model", plan.model},
+      {"seed", std::to_string(plan.seed)},
+      {"shots", std::to_string(plan.shots)},
+      {"temperature", optional_text(plan.sampling.temperature)},
+      {"top_p", optional_text(plan.sampling.top_p)},
+      {"max_tokens", optional_text(plan.sampling.max_tokens)},
+      {"format", options.format},
+      {"shard_size", std::to_string(options.shard_size)},
+  };
+  return plan;
+}
+
+RequestBuilder::RequestBuilder(const SynthPlan& plan) : plan_(plan) {
+  sampling_key_ = optional_text(plan.sampling.temperature) + "|" +
+                  optional_text(plan.sampling.top_p) + "|" +
+                  optional_text(plan.sampling.max_tokens);
+  for (const auto& demo : plan.prompts.demos)
+    demo_hashes_.push_back(hash64(demo.persona + '\0' + demo.output));
+}
+
+void RequestBuilder::build(const InputRecord& record) {
+  shots_.clear();
+  KeyHasher key;
+  key.add("personagen/1").add(plan_.task).add(to_string(plan_.method)).add(plan_.templ().hash());
+  if (plan_.shots > 0) {
+    for (size_t index :
+         sample_shots(plan_.prompts.demos.size(), plan_.shots, plan_.seed, record.persona)) {
+      shots_.push_back(&plan_.prompts.demos[index]);
+      key.add(plan_.prompts.demos[index].id).add(demo_hashes_[index]);
+    }
+  }
+  key.add(plan_.model).add(sampling_key_).add(record.persona);
+  for (const auto& [name, value] : record.fields) key.add(name).add(value);
+  key.add(hash64(plan_.prompts.world)).add(uint64_t{0});  // sample index: one sample per persona
+  custom_id_ = "pg-" + key.hex128();
+
+  TemplateValues values{record.persona, plan_.prompts.world, &record.fields};
+  plan_.templ().render(values, shots_, prompt_);
+  body_ = build_chat_body(plan_.model, prompt_, plan_.sampling);
+}
+
+}  // namespace personagen

@@ -1,0 +1,388 @@
+// End-to-end tests: the real personagen binary against the local OpenAI-compatible test server.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "test_server.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using personagen::testing::ServerOptions;
+using personagen::testing::TestServer;
+
+const char* const kTasks[] = {"math", "reasoning", "instruction", "knowledge", "npc", "tool"};
+const char* const kMethods[] = {"zero-shot", "few-shot", "persona-few-shot"};
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<json> read_jsonl(const std::string& text) {
+  std::vector<json> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(json::parse(line));  // throws on a torn line
+  return lines;
+}
+
+// Every record of every shard in `dir` for `task`, in shard order.
+std::vector<json> read_shards(const fs::path& dir, const std::string& task) {
+  std::vector<fs::path> shards;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::string name = entry.path().filename();
+    if (name.rfind(task + "-", 0) == 0 && name.ends_with(".jsonl")) shards.push_back(entry.path());
+  }
+  std::sort(shards.begin(), shards.end());
+  std::vector<json> records;
+  for (const auto& shard : shards)
+    for (auto& record : read_jsonl(read_file(shard))) records.push_back(std::move(record));
+  return records;
+}
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// A temporary directory per test, removed at the end.
+class E2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/personagen-e2e-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path write_personas(const std::string& name, const std::vector<std::string>& personas) {
+    fs::path path = dir_ / name;
+    std::ofstream out(path);
+    for (const auto& p : personas) out << json{{"persona", p}}.dump() << "\n";
+    return path;
+  }
+
+  // Starts the binary with `args` and the test endpoint in its environment; returns its pid.
+  pid_t spawn(const std::vector<std::string>& args, const std::string& base_url,
+              const std::map<std::string, std::string>& env = {}) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      int out = ::open((dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int err = ::open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(out, 1);
+      dup2(err, 2);
+      setenv("OPENAI_BASE_URL", base_url.c_str(), 1);
+      setenv("OPENAI_MODEL", "test-model", 1);
+      unsetenv("OPENAI_API_KEY");
+      for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+      std::vector<char*> argv{const_cast<char*>(PERSONAGEN_BINARY)};
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(PERSONAGEN_BINARY, argv.data());
+      _exit(127);
+    }
+    return pid;
+  }
+
+  Result wait(pid_t pid) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    Result r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = read_file(dir_ / "stdout");
+    r.err = read_file(dir_ / "stderr");
+    return r;
+  }
+
+  Result run(const std::vector<std::string>& args, const std::string& base_url,
+             const std::map<std::string, std::string>& env = {}) {
+    return wait(spawn(args, base_url, env));
+  }
+
+  fs::path dir_;
+};
+
+std::vector<std::string> personas(int n, const std::string& prefix = "persona") {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back("A " + prefix + " number " + std::to_string(i) + " who likes tea");
+  return out;
+}
+
+// The demonstrations of a task, as shipped in prompts/<task>/examples.jsonl.
+std::vector<json> demos(const std::string& task) {
+  return read_jsonl(
+      read_file(fs::path(PERSONAGEN_SOURCE_DIR) / "prompts" / task / "examples.jsonl"));
+}
+
+TEST_F(E2E, EveryTaskAndMethodGivesOneRecordPerPersonaFromItsOwnRequest) {
+  TestServer server;
+  auto input = write_personas("in.jsonl", personas(7));
+  for (const char* task : kTasks) {
+    auto task_demos = demos(task);
+    for (const char* method : kMethods) {
+      SCOPED_TRACE(std::string(task) + " " + method);
+      size_t before = server.chat_request_count();
+      fs::path out = dir_ / (std::string(task) + "-" + method);
+      // Given 7 personas and shards of 3, when synth runs, then it exits 0 with 3 shards.
+      Result r = run({"synth", "-i", input, "-t", task, "-m", method, "-o", out, "--shots", "2",
+                      "--shard-size", "3", "-q"},
+                     server.base_url());
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_TRUE(fs::exists(out / (std::string(task) + "-00002.jsonl")));
+      EXPECT_FALSE(fs::exists(out / (std::string(task) + "-00003.jsonl")));
+      EXPECT_TRUE(fs::exists(out / "manifest.json"));
+
+      // Each persona gives exactly one record, whose output echoes its own prompt.
+      std::vector<json> records = read_shards(out, task);
+      ASSERT_EQ(records.size(), 7u);
+      std::multiset<std::string> seen;
+      for (const json& rec : records) {
+        std::string persona = rec["persona"];
+        seen.insert(persona);
+        json echoed = json::parse(rec["output"].get<std::string>());
+        EXPECT_NE(echoed["prompt"].get<std::string>().find(persona), std::string::npos);
+        EXPECT_EQ(rec["task"], task);
+        EXPECT_EQ(rec["method"], method);
+        EXPECT_EQ(rec["synthetic"], true);
+        EXPECT_EQ(rec["attempts"], 1);
+        EXPECT_EQ(rec["custom_id"].get<std::string>().rfind("pg-", 0), 0u);
+        bool structured = std::string(task) == "npc" || std::string(task) == "tool";
+        EXPECT_EQ(rec["parsed"].is_object(), structured);
+        if (std::string(task) == "tool") {
+          EXPECT_EQ(rec["parsed"]["type"], "function");
+        }
+        if (std::string(task) == "npc") {
+          EXPECT_TRUE(rec["parsed"].contains("dialogue"));
+        }
+      }
+      auto expected = personas(7);
+      EXPECT_EQ(seen, std::multiset<std::string>(expected.begin(), expected.end()));
+
+      // The bodies carry the persona and the right number of demonstrations.
+      auto bodies = server.chat_requests();
+      ASSERT_EQ(bodies.size() - before, 7u);
+      size_t want_shots = std::string(method) == "zero-shot" ? 0 : 2;
+      for (size_t i = before; i < bodies.size(); ++i) {
+        json body = json::parse(bodies[i]);
+        EXPECT_EQ(body["model"], "test-model");
+        std::string prompt = body["messages"][0]["content"];
+        size_t shown = 0, shown_personas = 0;
+        for (const json& demo : task_demos) {
+          shown += prompt.find(demo["output"].get<std::string>()) != std::string::npos;
+          shown_personas += prompt.find(demo["persona"].get<std::string>()) != std::string::npos;
+        }
+        EXPECT_EQ(shown, want_shots);
+        EXPECT_EQ(shown_personas, std::string(method) == "persona-few-shot" ? 2u : 0u);
+      }
+    }
+  }
+}
+
+TEST_F(E2E, StdoutStreamsValidJsonl) {
+  TestServer server;
+  auto input = write_personas("in.jsonl", personas(5));
+  Result r = run({"synth", "-i", input, "-t", "math", "-o", "-", "-q"}, server.base_url());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<json> records = read_jsonl(r.out);
+  EXPECT_EQ(records.size(), 5u);
+  for (const json& rec : records) EXPECT_EQ(rec["task"], "math");
+}
+
+TEST_F(E2E, OtherFormats) {
+  TestServer server;
+  auto input = write_personas("in.jsonl", personas(2));
+  Result r = run({"synth", "-i", input, "-t", "tool", "-o", "-", "--format", "personahub", "-q"},
+                 server.base_url());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const json& rec : read_jsonl(r.out)) {
+    EXPECT_TRUE(rec.contains("input persona"));
+    EXPECT_EQ(rec["description"], "tool development");
+    json decoded =
+        json::parse(json::parse(rec["synthesized text"].get<std::string>()).get<std::string>());
+    EXPECT_EQ(decoded["type"], "function");
+  }
+  r = run({"synth", "-i", input, "-t", "math", "-o", "-", "--format", "chat", "-q"},
+          server.base_url());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const json& rec : read_jsonl(r.out)) {
+    ASSERT_EQ(rec["messages"].size(), 2u);
+    EXPECT_EQ(rec["messages"][1]["role"], "assistant");
+  }
+}
+
+TEST_F(E2E, RetriesFailuresAndRejectsAreRecorded) {
+  TestServer server;
+  fs::path input = dir_ / "in.jsonl";
+  {
+    std::ofstream out(input);
+    out << json{{"persona", "retry me [[fault:503*2]]"}}.dump() << "\n";
+    out << json{{"persona", "rate limited [[fault:429ra*1]]"}}.dump() << "\n";
+    out << json{{"persona", "not found [[fault:404*always]]"}}.dump() << "\n";
+    out << "this is not json\n";
+    out << json{{"name", "no persona field"}}.dump() << "\n";
+    out << json{{"persona", "fine"}}.dump() << "\r\n";
+    out << json{{"persona", "cut off once [[fault:length*1]]"}}.dump() << "\n";
+  }
+  fs::path out = dir_ / "out";
+  fs::path summary = dir_ / "summary.json";
+  Result r = run({"synth", "-i", input, "-t", "math", "-o", out, "--summary", summary, "-q"},
+                 server.base_url());
+  // Done, but one record failed: exit code 3.
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  std::map<std::string, int> attempts;
+  for (const json& rec : read_shards(out, "math")) attempts[rec["persona"]] = rec["attempts"];
+  EXPECT_EQ(attempts.size(), 4u);
+  EXPECT_EQ(attempts["retry me [[fault:503*2]]"], 3);
+  EXPECT_EQ(attempts["rate limited [[fault:429ra*1]]"], 2);
+  EXPECT_EQ(attempts["fine"], 1);
+  EXPECT_EQ(attempts["cut off once [[fault:length*1]]"], 2);
+
+  auto failures = read_jsonl(read_file(out / "failures.jsonl"));
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0]["status"], 404);
+  EXPECT_EQ(failures[0]["line"], 3);
+  EXPECT_EQ(failures[0]["attempts"], 1);
+
+  auto rejects = read_jsonl(read_file(out / "rejects.jsonl"));
+  ASSERT_EQ(rejects.size(), 2u);
+  EXPECT_EQ(rejects[0]["line"], 4);
+  EXPECT_EQ(rejects[1]["line"], 5);
+
+  json s = json::parse(read_file(summary));
+  EXPECT_EQ(s["status"], "some_failed");
+  EXPECT_EQ(s["totals"]["records"], 4);
+  EXPECT_EQ(s["totals"]["failed"], 1);
+  EXPECT_EQ(s["totals"]["rejected"], 2);
+}
+
+TEST_F(E2E, RerunIsIdempotentAndADifferentConfigIsRefused) {
+  TestServer server;
+  auto input = write_personas("in.jsonl", personas(4));
+  fs::path out = dir_ / "out";
+  std::vector<std::string> args{"synth", "-i", input, "-t", "math", "-o", out, "-q"};
+  ASSERT_EQ(run(args, server.base_url()).exit_code, 0);
+  size_t requests = server.chat_request_count();
+
+  // Rerunning the same command does nothing more.
+  Result again = run(args, server.base_url());
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(server.chat_request_count(), requests);
+  EXPECT_EQ(read_shards(out, "math").size(), 4u);
+
+  // Another model into the same directory is refused, naming the difference.
+  auto other = args;
+  other.insert(other.end(), {"--model", "other-model"});
+  Result refused = run(other, server.base_url());
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("model"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("other-model"), std::string::npos) << refused.err;
+
+  // --restart starts over.
+  other.push_back("--restart");
+  EXPECT_EQ(run(other, server.base_url()).exit_code, 0);
+  EXPECT_EQ(server.chat_request_count(), requests + 4);
+}
+
+TEST_F(E2E, AuthFailureStopsAtOnceWithOneLineAndNeverShowsTheKey) {
+  ServerOptions options;
+  options.api_key = "right-key";
+  TestServer server(options);
+  auto input = write_personas("in.jsonl", personas(50));
+  fs::path key_file = dir_ / "key";
+  std::ofstream(key_file) << "sk-wrong-secret-key\n";
+  Result r = run({"synth", "-i", input, "-t", "math", "-o", dir_ / "out", "--api-key-file",
+                  key_file, "-j", "2"},
+                 server.base_url());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("401"), std::string::npos) << r.err;
+  EXPECT_LT(server.chat_request_count(), 50u);
+  EXPECT_EQ(r.err.find("sk-wrong-secret-key"), std::string::npos);
+  EXPECT_EQ(r.out.find("sk-wrong-secret-key"), std::string::npos);
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / "out"))
+    EXPECT_EQ(read_file(entry.path()).find("sk-wrong-secret-key"), std::string::npos)
+        << entry.path();
+
+  // With the right key, from the environment, the same run resumes and completes.
+  Result ok = run({"synth", "-i", input, "-t", "math", "-o", dir_ / "out", "-q"}, server.base_url(),
+                  {{"OPENAI_API_KEY", "right-key"}});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(read_shards(dir_ / "out", "math").size(), 50u);
+  // The key goes only where it belongs: in the Authorization header.
+  for (const auto& header : server.authorization_headers()) {
+    EXPECT_TRUE(header == "Bearer right-key" || header == "Bearer sk-wrong-secret-key") << header;
+  }
+}
+
+TEST_F(E2E, SigtermCheckpointsExits130AndTheRerunFinishesExactlyOnce) {
+  auto input = write_personas("in.jsonl", personas(200));
+  fs::path out = dir_ / "out";
+  std::vector<std::string> args{"synth", "-i", input,          "-t", "math",    "-o", out,
+                                "-j",    "8",  "--shard-size", "16", "--grace", "5",  "-q"};
+  {
+    ServerOptions slow;
+    slow.delay_ms = 50;
+    TestServer server(slow);
+    pid_t pid = spawn(args, server.base_url());
+    // Wait (bounded) until the run is well under way, then interrupt it.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (server.chat_request_count() < 40 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polls the condition
+    ASSERT_GE(server.chat_request_count(), 40u);
+    kill(pid, SIGTERM);
+    Result r = wait(pid);
+    EXPECT_EQ(r.exit_code, 130) << r.err;
+    EXPECT_LT(read_shards(out, "math").size(), 200u);
+  }
+  TestServer server;
+  Result r = run(args, server.base_url());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<json> records = read_shards(out, "math");
+  std::multiset<std::string> seen;
+  for (const json& rec : records) seen.insert(rec["persona"]);
+  auto expected = personas(200);
+  EXPECT_EQ(seen, std::multiset<std::string>(expected.begin(), expected.end()));
+}
+
+TEST_F(E2E, RenderPrintsBodiesWithoutNetwork) {
+  auto input = write_personas("in.jsonl", personas(3));
+  Result r = run({"render", "-i", input, "-t", "npc", "-m", "few-shot", "--model", "m"},
+                 "http://127.0.0.1:9/v1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<json> bodies = read_jsonl(r.out);
+  ASSERT_EQ(bodies.size(), 3u);
+  EXPECT_EQ(bodies[0]["model"], "m");
+  EXPECT_NE(bodies[0]["messages"][0]["content"].get<std::string>().find(personas(3)[0]),
+            std::string::npos);
+}
+
+TEST_F(E2E, UsageErrorsExitWith2) {
+  auto input = write_personas("in.jsonl", personas(1));
+  EXPECT_EQ(
+      run({"synth", "-i", input, "-t", "poetry", "-o", "-"}, "http://127.0.0.1:9/v1").exit_code, 2);
+  EXPECT_EQ(run({"synth", "-i", input, "-t", "math"}, "http://127.0.0.1:9/v1").exit_code, 2);
+  Result missing =
+      run({"synth", "-i", dir_ / "nope.jsonl", "-t", "math", "-o", "-"}, "http://127.0.0.1:9/v1");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("nope.jsonl"), std::string::npos) << missing.err;
+  Result tasks = run({"tasks"}, "http://127.0.0.1:9/v1");
+  EXPECT_EQ(tasks.exit_code, 0);
+  for (const char* task : kTasks) EXPECT_NE(tasks.out.find(task), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,128 @@
+#include "personagen/output_record.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace personagen {
+namespace {
+
+using nlohmann::json;
+
+OutputRecord sample() {
+  OutputRecord r;
+  r.custom_id = "pg-1";
+  r.persona = "a \"quoted\" nurse\n";
+  r.persona_id = "p7";
+  r.task = "tool";
+  r.method = "few-shot";
+  r.model = "m";
+  r.template_id = "tool/few-shot";
+  r.template_hash = 0xabc;
+  r.description = "tool development";
+  r.prompt = "the prompt";
+  r.output = "```json\n{\"type\":\"function\"}\n```";
+  r.parsed = R"({"type":"function","function":{"name":"f"}})";
+  r.parsed_is_tool = true;
+  r.finish_reason = "stop";
+  r.usage = {10, 5, 15};
+  r.attempts = 2;
+  return r;
+}
+
+TEST(OutputRecord, RecordFormatCarriesProvenanceAndIsLabelledSynthetic) {
+  std::string out;
+  format_record(OutputFormat::record, sample(), out);
+  json j = json::parse(out);
+  EXPECT_EQ(j["custom_id"], "pg-1");
+  EXPECT_EQ(j["persona"], "a \"quoted\" nurse\n");
+  EXPECT_EQ(j["persona_id"], "p7");
+  EXPECT_EQ(j["template"]["id"], "tool/few-shot");
+  EXPECT_EQ(j["template"]["hash"], "0000000000000abc");
+  EXPECT_EQ(j["parsed"]["function"]["name"], "f");
+  EXPECT_EQ(j["usage"]["total_tokens"], 15);
+  EXPECT_EQ(j["attempts"], 2);
+  EXPECT_EQ(j["synthetic"], true);
+  EXPECT_EQ(out.find('\n'), std::string::npos);
+}
+
+TEST(OutputRecord, TextTaskHasNullParsedAndNoPersonaIdWhenAbsent) {
+  OutputRecord r = sample();
+  r.parsed = "";
+  r.persona_id = "";
+  std::string out;
+  format_record(OutputFormat::record, r, out);
+  json j = json::parse(out);
+  EXPECT_TRUE(j["parsed"].is_null());
+  EXPECT_FALSE(j.contains("persona_id"));
+}
+
+TEST(OutputRecord, PersonaHubToolEncodesTheToolAsAString) {
+  // Persona Hub's tool.jsonl stores "synthesized text" as a JSON-encoded string of the object.
+  std::string out;
+  format_record(OutputFormat::personahub, sample(), out);
+  json j = json::parse(out);
+  EXPECT_EQ(j["input persona"], "a \"quoted\" nurse\n");
+  EXPECT_EQ(j["description"], "tool development");
+  json inner = json::parse(j["synthesized text"].get<std::string>());
+  ASSERT_TRUE(inner.is_string());
+  EXPECT_EQ(json::parse(inner.get<std::string>())["function"]["name"], "f");
+}
+
+TEST(OutputRecord, ChatFormatIsUserPromptThenAssistantOutput) {
+  std::string out;
+  format_record(OutputFormat::chat, sample(), out);
+  json j = json::parse(out);
+  ASSERT_EQ(j["messages"].size(), 2u);
+  EXPECT_EQ(j["messages"][0]["role"], "user");
+  EXPECT_EQ(j["messages"][0]["content"], "the prompt");
+  EXPECT_EQ(j["messages"][1]["role"], "assistant");
+  EXPECT_EQ(j["messages"][1]["content"], sample().output);
+}
+
+TEST(OutputRecord, FailureAndRejectAreJson) {
+  FailureRecord f{"pg-2", 12, "p", "", "math", "http_status", "HTTP 404: no", 404, 1};
+  std::string out;
+  format_failure(f, out);
+  json j = json::parse(out);
+  EXPECT_EQ(j["line"], 12);
+  EXPECT_EQ(j["status"], 404);
+  EXPECT_EQ(j["reason"], "HTTP 404: no");
+
+  InputRecord reject;
+  reject.line = 3;
+  reject.offset = 40;
+  reject.reject = "not valid JSON";
+  reject.excerpt = "{oops";
+  format_reject(reject, "in.jsonl", out);
+  j = json::parse(out);
+  EXPECT_EQ(j["file"], "in.jsonl");
+  EXPECT_EQ(j["line"], 3);
+  EXPECT_EQ(j["offset"], 40);
+  EXPECT_EQ(j["excerpt"], "{oops");
+}
+
+TEST(OutputRecord, SummaryJson) {
+  Totals t;
+  t.records = 5;
+  t.failed = 1;
+  RunSummary s;
+  s.status = "some_failed";
+  s.exit_code = 3;
+  s.output = "out";
+  s.totals = &t;
+  s.shards = 2;
+  json j = json::parse(format_summary_json(s));
+  EXPECT_EQ(j["status"], "some_failed");
+  EXPECT_EQ(j["exit_code"], 3);
+  EXPECT_EQ(j["totals"]["records"], 5);
+  EXPECT_FALSE(j.contains("this_run"));
+}
+
+TEST(OutputFormat, Names) {
+  EXPECT_EQ(parse_output_format("chat"), OutputFormat::chat);
+  EXPECT_FALSE(parse_output_format("csv"));
+}
+
+}  // namespace
+}  // namespace personagen

@@ -1,0 +1,104 @@
+// personagen-test-server: the tests' OpenAI-compatible server as a process, for end-to-end tests,
+// scripts and the README demo. It runs until SIGINT or SIGTERM.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "test_server.h"
+
+namespace {
+
+// Writes the port to `path` through a temporary file and a rename, so a script that waits for
+// the file never reads half of it.
+void write_port_file(const std::string& path, int port) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << '\n';
+    out.close();
+    if (!out) throw std::runtime_error("cannot write port file " + tmp);
+  }
+  std::error_code error;
+  std::filesystem::rename(tmp, path, error);
+  if (error)
+    throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + error.message());
+}
+
+int run(int argc, char** argv) {
+  personagen::testing::ServerOptions options;
+  std::string port_file;
+  std::string api_key_env;
+  CLI::App app("Local OpenAI-compatible server with fault injection, for personagen's tests.",
+               "personagen-test-server");
+  app.add_option("--port", options.port, "Port on 127.0.0.1; 0 picks a free one")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--port-file", port_file, "Write the port to this file once listening");
+  app.add_option("--threads", options.threads, "Worker threads (at least the client concurrency)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--api-key-env", api_key_env,
+                 "Require 'Authorization: Bearer <key>' with the key from this environment "
+                 "variable");
+  app.add_option("--delay-ms", options.delay_ms, "Delay before every chat reply")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--fault-rate", options.fault_rate, "Probability of a random fault per request")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--faults", options.fault_kinds, "Fault kinds for random faults (k1,k2,...)")
+      ->delimiter(',');
+  app.add_option("--seed", options.seed, "Seed of the random faults");
+  app.add_option("--model", options.model, "Model listed by /v1/models");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!api_key_env.empty()) {
+    const char* key = std::getenv(api_key_env.c_str());
+    if (key == nullptr || *key == '\0') {
+      std::cerr << "personagen-test-server: environment variable " << api_key_env
+                << " is not set\n";
+      return 2;
+    }
+    options.api_key = key;
+  }
+
+  // Block the signals before any thread starts, so every thread inherits the mask and only
+  // sigwait() below receives them. SIGPIPE is ignored: clients may vanish mid-reply.
+  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  personagen::testing::TestServer server(options);
+  if (!port_file.empty()) write_port_file(port_file, server.port());
+  std::cout << "listening on " << server.base_url() << std::endl;
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  server.stop();
+  std::cerr << "personagen-test-server: stopped after " << server.chat_request_count()
+            << " chat requests\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "personagen-test-server: " << e.what() << '\n';
+    return 2;
+  }
+}
