@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "personagen/openai_client.h"
+#include "personagen/rate_limiter.h"
 
 namespace personagen {
 
@@ -134,6 +135,12 @@ struct LaterFirst {
   }
 };
 
+// A job in the transport, with its start's number for the adaptive limit.
+struct Flight {
+  Job job;
+  uint64_t start = 0;
+};
+
 constexpr auto kMaxWait = std::chrono::milliseconds(100);  // how soon an interrupt is seen
 constexpr double kMaxDelaySeconds = 1e6;                   // keeps time_point arithmetic finite
 
@@ -145,18 +152,51 @@ Clock::duration to_duration(double seconds) {
 
 struct RequestPool::Impl {
   // Jobs in the transport, by the pool's own transport tag, so callers' tags need not be unique.
-  std::unordered_map<uint64_t, Job> flying;
+  std::unordered_map<uint64_t, Flight> flying;
   std::vector<WaitingJob> waiting;  // a min-heap on `due`, ordered by LaterFirst
+  // A new job taken from hooks.next() that the rate limits do not allow yet (its size is known
+  // only once taken). It starts before any other new job; next() is not asked while it waits.
+  std::optional<Job> held;
+  TokenBucket requests;  // --rpm
+  TokenBucket tokens;    // --tpm
+  AdaptiveLimit limit;
+  int stop_level = 0;  // from request_stop()
   uint64_t next_transport_tag = 1;
   uint64_t next_order = 0;
   std::mt19937_64 rng;
   std::vector<HttpResponse> finished;
 
-  void launch(Transport& transport, Job job) {
+  explicit Impl(const PoolOptions& options)
+      : requests(TokenBucket::per_minute(options.requests_per_minute, Clock::now())),
+        tokens(TokenBucket::per_minute(options.tokens_per_minute, Clock::now())),
+        limit(options.concurrency),
+        rng(options.seed) {}
+
+  bool can_start_more() const { return flying.size() < limit.limit(); }
+
+  bool retry_due(Clock::time_point now) const {
+    return !waiting.empty() && waiting.front().due <= now;
+  }
+
+  // The job that starts next, if one is ready: a due retry, else the held job.
+  const Job* head(Clock::time_point now) const {
+    if (retry_due(now)) return &waiting.front().job;
+    return held ? &*held : nullptr;
+  }
+
+  // How long until both rate limits allow `job` to start; zero when they do now.
+  Clock::duration rate_wait(const Job& job, Clock::time_point now) const {
+    return std::max(requests.wait_for(1, now),
+                    tokens.wait_for(static_cast<double>(job.estimated_tokens), now));
+  }
+
+  void launch(Transport& transport, Job job, Clock::time_point now) {
+    requests.charge(1, now);
+    tokens.charge(static_cast<double>(job.estimated_tokens), now);
     uint64_t transport_tag = next_transport_tag++;
     // The body is copied: the job keeps it for a retry. One copy per attempt; bodies are small.
     transport.start(HttpRequest{transport_tag, job.body});
-    flying.emplace(transport_tag, std::move(job));
+    flying.emplace(transport_tag, Flight{std::move(job), limit.on_start()});
   }
 
   void wait_for_retry(Clock::time_point due, Job job) {
@@ -170,15 +210,38 @@ struct RequestPool::Impl {
     waiting.pop_back();
     return job;
   }
+
+  Job take_held() {
+    Job job = std::move(*held);
+    held.reset();
+    return job;
+  }
+
+  // The server's count of the tokens a reply used replaces the estimate taken at the start.
+  void correct_tokens(const Job& job, const Verdict& verdict, Clock::time_point now) {
+    if (verdict.tokens_used < 0) return;
+    double used = static_cast<double>(verdict.tokens_used);
+    double estimated = static_cast<double>(job.estimated_tokens);
+    if (used > estimated) tokens.charge(used - estimated, now);
+    if (used < estimated) tokens.give_back(estimated - used, now);
+  }
 };
 
 RequestPool::RequestPool(Transport& transport, PoolOptions options)
-    : transport_(transport), options_(std::move(options)), impl_(std::make_unique<Impl>()) {
-  impl_->rng.seed(options_.seed);
+    : transport_(transport), options_(std::move(options)) {
   options_.concurrency = std::max<size_t>(options_.concurrency, 1);
+  impl_ = std::make_unique<Impl>(options_);
 }
 
 RequestPool::~RequestPool() = default;
+
+void RequestPool::request_stop(int level) {
+  impl_->stop_level = std::max(impl_->stop_level, level);
+}
+
+size_t RequestPool::concurrency_limit() const {
+  return impl_->limit.limit();
+}
 
 size_t RequestPool::in_flight() const {
   return impl_->flying.size();
@@ -192,85 +255,109 @@ RequestPool::Stop RequestPool::run(Hooks& hooks, const std::atomic<int>& interru
   Impl& s = *impl_;
   std::optional<Clock::time_point> grace_deadline;
   for (;;) {
-    int level = interrupt.load(std::memory_order_relaxed);
+    int level = std::max(interrupt.load(std::memory_order_relaxed), s.stop_level);
     Clock::time_point now = Clock::now();
     if (level >= 1) {
-      // Jobs waiting for a retry are dropped unfinished; the caller redoes them next run. Jobs
-      // still in flight at the return stay with the transport and are never finished either.
+      // Jobs not in flight are dropped unfinished; the caller redoes them next run. Jobs still in
+      // flight at the return stay with the transport and are never finished either.
       s.waiting.clear();
+      s.held.reset();
       if (!grace_deadline) {
         grace_deadline = now + to_duration(std::clamp(options_.grace_seconds, 0.0, 1e6));
       }
       if (level >= 2 || s.flying.empty() || now >= *grace_deadline) return Stop::interrupted;
+    } else {
+      bool next_dry = start_jobs(hooks, now);
+      if (next_dry && s.flying.empty() && s.waiting.empty()) return Stop::drained;
     }
 
-    bool next_dry = false;
-    if (level == 0) {
-      // Retries first: they are older work, and finishing them moves the caller's watermark.
-      while (s.flying.size() < options_.concurrency && !s.waiting.empty() &&
-             s.waiting.front().due <= now) {
-        s.launch(transport_, s.take_first_waiting());
-      }
-      while (s.flying.size() < options_.concurrency) {
-        Job job;
-        if (!hooks.next(job)) {
-          next_dry = true;
-          break;
-        }
-        job.attempts = 0;
-        s.launch(transport_, std::move(job));
-      }
-      if (s.flying.empty() && s.waiting.empty() && next_dry) return Stop::drained;
-    }
-
-    auto timeout = kMaxWait;
-    if (level == 0 && !s.waiting.empty() && s.flying.size() < options_.concurrency) {
-      auto until_due = std::chrono::ceil<std::chrono::milliseconds>(s.waiting.front().due - now);
-      timeout = std::clamp(until_due, std::chrono::milliseconds(0), kMaxWait);
-    } else if (grace_deadline) {
-      auto until_deadline = std::chrono::ceil<std::chrono::milliseconds>(*grace_deadline - now);
-      timeout = std::clamp(until_deadline, std::chrono::milliseconds(0), kMaxWait);
-    }
     s.finished.clear();
-    transport_.wait(static_cast<int>(timeout.count()), s.finished);
-
+    transport_.wait(wait_ms(level, now, grace_deadline), s.finished);
     for (HttpResponse& response : s.finished) {
-      auto it = s.flying.find(response.tag);
-      if (it == s.flying.end()) continue;
-      Job job = std::move(it->second);
-      s.flying.erase(it);
-      response.tag = job.tag;
-      ++job.attempts;
-
-      Verdict verdict = classify_http(response);
-      if (verdict.action == Verdict::Action::accept && hooks.judge) {
-        verdict = hooks.judge(job, response);
-      }
-      switch (verdict.action) {
-        case Verdict::Action::accept:
-        case Verdict::Action::fail:
-          hooks.finish(job, response, verdict);
-          break;
-        case Verdict::Action::retry:
-          if (job.attempts > options_.retry.max_retries) {
-            std::string reason =
-                verdict.reason + " (after " + std::to_string(job.attempts) + " attempts)";
-            hooks.finish(job, response, Verdict::fail(verdict.kind, std::move(reason)));
-          } else {
-            double delay =
-                retry_delay(job.attempts, options_.retry, response, s.rng, std::time(nullptr));
-            s.wait_for_retry(Clock::now() + to_duration(std::min(delay, kMaxDelaySeconds)),
-                             std::move(job));
-            ++retries_;
-          }
-          break;
-        case Verdict::Action::fatal:
-          fatal_reason_ = verdict.reason;
-          return Stop::fatal;
-      }
+      if (!take_reply(hooks, response)) return Stop::fatal;
     }
     if (hooks.tick) hooks.tick();
   }
+}
+
+bool RequestPool::start_jobs(Hooks& hooks, Clock::time_point now) {
+  Impl& s = *impl_;
+  while (s.can_start_more()) {
+    // Retries first: they are older work, and finishing them moves the caller's watermark.
+    bool retry = s.retry_due(now);
+    if (!retry && !s.held) {
+      Job job;
+      if (!hooks.next(job)) return true;
+      job.attempts = 0;
+      s.held = std::move(job);
+    }
+    // Rate limits only delay: the job that is next stays next until the buckets allow it.
+    if (s.rate_wait(*s.head(now), now) > Clock::duration::zero()) return false;
+    s.launch(transport_, retry ? s.take_first_waiting() : s.take_held(), now);
+  }
+  return false;
+}
+
+int RequestPool::wait_ms(int level, Clock::time_point now,
+                         const std::optional<Clock::time_point>& grace_deadline) const {
+  const Impl& s = *impl_;
+  Clock::duration wait = kMaxWait;  // a reply ends the wait sooner
+  if (level >= 1) {
+    if (grace_deadline) wait = std::min(wait, *grace_deadline - now);
+  } else if (s.can_start_more()) {
+    // A ready job that did not start is held back by a rate limit.
+    if (const Job* job = s.head(now)) wait = std::min(wait, s.rate_wait(*job, now));
+    if (!s.waiting.empty() && !s.retry_due(now)) {
+      wait = std::min(wait, s.waiting.front().due - now);
+    }
+  }
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait);
+  return static_cast<int>(std::clamp(ms, std::chrono::milliseconds(0), kMaxWait).count());
+}
+
+bool RequestPool::take_reply(Hooks& hooks, HttpResponse& response) {
+  Impl& s = *impl_;
+  auto it = s.flying.find(response.tag);
+  if (it == s.flying.end()) return true;
+  Flight flight = std::move(it->second);
+  s.flying.erase(it);
+  Job& job = flight.job;
+  response.tag = job.tag;
+  ++job.attempts;
+
+  Verdict verdict = classify_http(response);
+  if (options_.adaptive) {
+    if (verdict.action == Verdict::Action::accept) s.limit.on_success();
+    if (response.status == 429) s.limit.on_rate_limited(flight.start);
+  }
+  if (verdict.action == Verdict::Action::accept && hooks.judge) {
+    verdict = hooks.judge(job, response);
+  }
+  s.correct_tokens(job, verdict, Clock::now());
+
+  switch (verdict.action) {
+    case Verdict::Action::accept:
+    case Verdict::Action::fail:
+      hooks.finish(job, response, verdict);
+      return true;
+    case Verdict::Action::retry:
+      if (job.attempts > options_.retry.max_retries) {
+        std::string reason =
+            verdict.reason + " (after " + std::to_string(job.attempts) + " attempts)";
+        hooks.finish(job, response, Verdict::fail(verdict.kind, std::move(reason)));
+      } else {
+        double delay =
+            retry_delay(job.attempts, options_.retry, response, s.rng, std::time(nullptr));
+        s.wait_for_retry(Clock::now() + to_duration(std::min(delay, kMaxDelaySeconds)),
+                         std::move(job));
+        ++retries_;
+      }
+      return true;
+    case Verdict::Action::fatal:
+      fatal_reason_ = verdict.reason;
+      return false;
+  }
+  return true;
 }
 
 }  // namespace personagen

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <limits>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "personagen/http_transport.h"
+#include "personagen/request_pool.h"
 
 namespace personagen {
 
@@ -44,7 +47,9 @@ class FakeTransport : public Transport {
   void start(HttpRequest request) override {
     int attempt = ++attempts_[request.body];
     started.push_back(request);
+    start_times.push_back(std::chrono::steady_clock::now());
     pending_.push_back({std::move(request), attempt});
+    in_flight_at_start.push_back(pending_.size());
     max_in_flight = std::max(max_in_flight, pending_.size());
   }
 
@@ -89,6 +94,8 @@ class FakeTransport : public Transport {
 
   // What happened, for assertions.
   std::vector<HttpRequest> started;
+  std::vector<std::chrono::steady_clock::time_point> start_times;  // one per start
+  std::vector<size_t> in_flight_at_start;  // requests in flight just after each start
   size_t max_in_flight = 0;
   size_t waits = 0;
 
@@ -101,5 +108,50 @@ class FakeTransport : public Transport {
   std::deque<Pending> pending_;
   std::map<std::string, int> attempts_;
 };
+
+// Feeds a RequestPool `count` jobs with tags 0..count-1 and bodies "job-<tag>", and records every
+// finish. Tests replace or wrap its hooks as they need.
+struct PoolHarness {
+  struct Finished {
+    uint64_t tag = 0;
+    int attempts = 0;
+    Verdict verdict;
+  };
+
+  explicit PoolHarness(size_t count) : total(count) {
+    hooks.next = [this](Job& job) {
+      if (issued == total) return false;
+      job.tag = issued;
+      job.body = body(issued);
+      ++issued;
+      return true;
+    };
+    hooks.judge = [](const Job&, const HttpResponse&) { return Verdict::accept(); };
+    hooks.finish = [this](const Job& job, const HttpResponse&, const Verdict& verdict) {
+      finished.push_back({job.tag, job.attempts, verdict});
+      ++finish_count[job.tag];
+    };
+    hooks.tick = [] {};
+  }
+
+  static std::string body(uint64_t tag) { return "job-" + std::to_string(tag); }
+
+  size_t total;
+  size_t issued = 0;
+  std::vector<Finished> finished;
+  std::map<uint64_t, int> finish_count;
+  RequestPool::Hooks hooks;
+  std::atomic<int> interrupt{0};
+};
+
+// Pool options with millisecond backoff, so retries do not slow tests down.
+inline PoolOptions fast_pool_options(size_t concurrency) {
+  PoolOptions options;
+  options.concurrency = concurrency;
+  options.retry.base_seconds = 0.001;
+  options.retry.cap_seconds = 0.005;
+  options.grace_seconds = 5;
+  return options;
+}
 
 }  // namespace personagen

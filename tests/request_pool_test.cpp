@@ -2,66 +2,16 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
-#include <map>
 #include <string>
-#include <vector>
 
 #include "fake_transport.h"
 
 namespace personagen {
 namespace {
 
-struct Finished {
-  uint64_t tag = 0;
-  int attempts = 0;
-  Verdict verdict;
-};
-
-// Feeds `count` jobs with tags 0..count-1 and bodies "job-<tag>", and records every finish.
-struct Harness {
-  explicit Harness(size_t count) : total(count) {
-    hooks.next = [this](Job& job) {
-      if (issued == total) return false;
-      job.tag = issued;
-      job.body = body(issued);
-      ++issued;
-      return true;
-    };
-    hooks.judge = [](const Job&, const HttpResponse&) { return Verdict::accept(); };
-    hooks.finish = [this](const Job& job, const HttpResponse&, const Verdict& verdict) {
-      finished.push_back({job.tag, job.attempts, verdict});
-      ++finish_count[job.tag];
-    };
-    hooks.tick = [] {};
-  }
-
-  static std::string body(uint64_t tag) { return "job-" + std::to_string(tag); }
-
-  const Finished* find(uint64_t tag) const {
-    for (const Finished& f : finished) {
-      if (f.tag == tag) return &f;
-    }
-    return nullptr;
-  }
-
-  size_t total;
-  size_t issued = 0;
-  std::vector<Finished> finished;
-  std::map<uint64_t, int> finish_count;
-  RequestPool::Hooks hooks;
-  std::atomic<int> interrupt{0};
-};
-
-PoolOptions fast_options(size_t concurrency) {
-  PoolOptions options;
-  options.concurrency = concurrency;
-  options.retry.base_seconds = 0.001;
-  options.retry.cap_seconds = 0.005;
-  options.grace_seconds = 5;
-  return options;
-}
+using Finished = PoolHarness::Finished;
 
 HttpResponse with_retry_after(long code, std::string retry_after) {
   HttpResponse response = FakeTransport::status(code);
@@ -71,11 +21,11 @@ HttpResponse with_retry_after(long code, std::string retry_after) {
 
 TEST(RequestPoolTest, EveryJobFinishesExactlyOnceWithinTheConcurrencyBound) {
   // Given 100 jobs, a pool of 8 and a transport that answers newest first, two at a time
-  Harness harness(100);
+  PoolHarness harness(100);
   FakeTransport transport;
   transport.newest_first = true;
   transport.completions_per_wait = 2;
-  RequestPool pool(transport, fast_options(8));
+  RequestPool pool(transport, fast_pool_options(8));
   size_t max_pool_in_flight = 0;
   harness.hooks.tick = [&] { max_pool_in_flight = std::max(max_pool_in_flight, pool.in_flight()); };
 
@@ -99,15 +49,15 @@ TEST(RequestPoolTest, EveryJobFinishesExactlyOnceWithinTheConcurrencyBound) {
 
 TEST(RequestPoolTest, CallerTagsNeedNotBeUnique) {
   // Given jobs that all carry the caller's tag 7 but different bodies
-  Harness harness(5);
+  PoolHarness harness(5);
   harness.hooks.next = [&](Job& job) {
     if (harness.issued == harness.total) return false;
     job.tag = 7;
-    job.body = Harness::body(harness.issued++);
+    job.body = PoolHarness::body(harness.issued++);
     return true;
   };
   FakeTransport transport;
-  RequestPool pool(transport, fast_options(5));
+  RequestPool pool(transport, fast_pool_options(5));
 
   // When the pool runs
   RequestPool::Stop stop = pool.run(harness.hooks, harness.interrupt);
@@ -120,11 +70,11 @@ TEST(RequestPoolTest, CallerTagsNeedNotBeUnique) {
 
 TEST(RequestPoolTest, ServiceUnavailableIsRetriedThenAccepted) {
   // Given a server that answers 503 to the first attempt and 200 to the second
-  Harness harness(3);
+  PoolHarness harness(3);
   FakeTransport transport([](const HttpRequest&, int attempt) {
     return attempt == 1 ? FakeTransport::status(503) : FakeTransport::ok();
   });
-  RequestPool pool(transport, fast_options(4));
+  RequestPool pool(transport, fast_pool_options(4));
 
   // When the pool runs
   RequestPool::Stop stop = pool.run(harness.hooks, harness.interrupt);
@@ -142,9 +92,9 @@ TEST(RequestPoolTest, ServiceUnavailableIsRetriedThenAccepted) {
 
 TEST(RequestPoolTest, ExhaustedRetriesFailWithTheLastKindAndAttemptCount) {
   // Given a server that always answers 503 and a policy of 2 retries
-  Harness harness(1);
+  PoolHarness harness(1);
   FakeTransport transport([](const HttpRequest&, int) { return FakeTransport::status(503); });
-  PoolOptions options = fast_options(1);
+  PoolOptions options = fast_pool_options(1);
   options.retry.max_retries = 2;
   RequestPool pool(transport, options);
 
@@ -160,20 +110,20 @@ TEST(RequestPoolTest, ExhaustedRetriesFailWithTheLastKindAndAttemptCount) {
   EXPECT_EQ(f.verdict.reason.rfind("HTTP 503", 0), 0u) << f.verdict.reason;
   EXPECT_NE(f.verdict.reason.find("(after 3 attempts)"), std::string::npos) << f.verdict.reason;
   EXPECT_EQ(f.attempts, 3);
-  EXPECT_EQ(transport.attempts(Harness::body(0)), 3);
+  EXPECT_EQ(transport.attempts(PoolHarness::body(0)), 3);
   EXPECT_EQ(pool.retries(), 2u);
 }
 
 TEST(RequestPoolTest, TimeoutsRetryAsTimeoutKind) {
   // Given a transport whose requests always time out and no retries allowed
-  Harness harness(1);
+  PoolHarness harness(1);
   FakeTransport transport([](const HttpRequest&, int) {
     HttpResponse response;
     response.error = TransportError::timeout;
     response.error_text = "Timeout was reached";
     return response;
   });
-  PoolOptions options = fast_options(1);
+  PoolOptions options = fast_pool_options(1);
   options.retry.max_retries = 0;
   RequestPool pool(transport, options);
 
@@ -189,9 +139,9 @@ TEST(RequestPoolTest, TimeoutsRetryAsTimeoutKind) {
 
 TEST(RequestPoolTest, NotFoundFailsWithoutRetry) {
   // Given a server that answers 404
-  Harness harness(1);
+  PoolHarness harness(1);
   FakeTransport transport([](const HttpRequest&, int) { return FakeTransport::status(404); });
-  RequestPool pool(transport, fast_options(1));
+  RequestPool pool(transport, fast_pool_options(1));
 
   // When the pool runs
   RequestPool::Stop stop = pool.run(harness.hooks, harness.interrupt);
@@ -208,11 +158,11 @@ TEST(RequestPoolTest, NotFoundFailsWithoutRetry) {
 
 TEST(RequestPoolTest, UnauthorizedStopsTheRun) {
   // Given a server that refuses the key
-  Harness harness(10);
+  PoolHarness harness(10);
   FakeTransport transport([](const HttpRequest&, int) {
     return FakeTransport::status(401, R"({"error":{"message":"bad key"}})");
   });
-  RequestPool pool(transport, fast_options(2));
+  RequestPool pool(transport, fast_pool_options(2));
 
   // When the pool runs
   RequestPool::Stop stop = pool.run(harness.hooks, harness.interrupt);
@@ -227,7 +177,7 @@ TEST(RequestPoolTest, UnauthorizedStopsTheRun) {
 
 TEST(RequestPoolTest, JudgeCanAskForARetry) {
   // Given a judge that rejects a truncated completion and a server that truncates once
-  Harness harness(1);
+  PoolHarness harness(1);
   FakeTransport transport([](const HttpRequest&, int attempt) {
     return FakeTransport::ok(attempt == 1 ? "length" : "stop");
   });
@@ -235,7 +185,7 @@ TEST(RequestPoolTest, JudgeCanAskForARetry) {
     if (response.body == "length") return Verdict::retry(FailureKind::truncated, "cut off");
     return Verdict::accept();
   };
-  RequestPool pool(transport, fast_options(1));
+  RequestPool pool(transport, fast_pool_options(1));
 
   // When the pool runs
   pool.run(harness.hooks, harness.interrupt);
@@ -249,12 +199,12 @@ TEST(RequestPoolTest, JudgeCanAskForARetry) {
 
 TEST(RequestPoolTest, JobWaitingForRetryFreesItsSlot) {
   // Given one slot, and job 0 told to retry after 0.3 s while job 1 succeeds
-  Harness harness(2);
+  PoolHarness harness(2);
   FakeTransport transport([](const HttpRequest& request, int attempt) {
-    if (request.body == Harness::body(0) && attempt == 1) return with_retry_after(429, "0.3");
+    if (request.body == PoolHarness::body(0) && attempt == 1) return with_retry_after(429, "0.3");
     return FakeTransport::ok();
   });
-  RequestPool pool(transport, fast_options(1));
+  RequestPool pool(transport, fast_pool_options(1));
   size_t max_waiting = 0;
   harness.hooks.tick = [&] { max_waiting = std::max(max_waiting, pool.waiting()); };
   auto begin = std::chrono::steady_clock::now();
@@ -266,9 +216,9 @@ TEST(RequestPoolTest, JobWaitingForRetryFreesItsSlot) {
   // Then job 1 runs while job 0 waits, and job 0 is retried no sooner than the server asked
   EXPECT_EQ(stop, RequestPool::Stop::drained);
   ASSERT_EQ(transport.started.size(), 3u);
-  EXPECT_EQ(transport.started[0].body, Harness::body(0));
-  EXPECT_EQ(transport.started[1].body, Harness::body(1));
-  EXPECT_EQ(transport.started[2].body, Harness::body(0));
+  EXPECT_EQ(transport.started[0].body, PoolHarness::body(0));
+  EXPECT_EQ(transport.started[1].body, PoolHarness::body(1));
+  EXPECT_EQ(transport.started[2].body, PoolHarness::body(0));
   ASSERT_EQ(harness.finished.size(), 2u);
   EXPECT_EQ(harness.finished[0].tag, 1u);
   EXPECT_EQ(harness.finished[1].tag, 0u);
@@ -279,7 +229,7 @@ TEST(RequestPoolTest, JobWaitingForRetryFreesItsSlot) {
 
 TEST(RequestPoolTest, InterruptOneLetsRequestsInFlightFinish) {
   // Given 10 jobs, 4 slots, and a transport holding its replies until the interrupt
-  Harness harness(10);
+  PoolHarness harness(10);
   FakeTransport transport;
   transport.hold = true;
   transport.on_wait = [&] {
@@ -288,7 +238,7 @@ TEST(RequestPoolTest, InterruptOneLetsRequestsInFlightFinish) {
       transport.hold = false;
     }
   };
-  RequestPool pool(transport, fast_options(4));
+  RequestPool pool(transport, fast_pool_options(4));
 
   // When the pool runs and is interrupted once 4 requests are in flight
   RequestPool::Stop stop = pool.run(harness.hooks, harness.interrupt);
@@ -302,12 +252,12 @@ TEST(RequestPoolTest, InterruptOneLetsRequestsInFlightFinish) {
 
 TEST(RequestPoolTest, InterruptOneDropsJobsWaitingForRetry) {
   // Given job 0 told to retry in 10 s, and an interrupt once it waits
-  Harness harness(2);
+  PoolHarness harness(2);
   FakeTransport transport([](const HttpRequest& request, int) {
-    if (request.body == Harness::body(0)) return with_retry_after(503, "10");
+    if (request.body == PoolHarness::body(0)) return with_retry_after(503, "10");
     return FakeTransport::ok();
   });
-  RequestPool pool(transport, fast_options(2));
+  RequestPool pool(transport, fast_pool_options(2));
   harness.hooks.tick = [&] {
     if (pool.waiting() == 1) harness.interrupt = 1;
   };
@@ -327,10 +277,10 @@ TEST(RequestPoolTest, InterruptOneDropsJobsWaitingForRetry) {
 
 TEST(RequestPoolTest, InterruptOneGivesUpAfterTheGracePeriod) {
   // Given a transport that never answers and a 50 ms grace period
-  Harness harness(10);
+  PoolHarness harness(10);
   FakeTransport transport;
   transport.hold = true;
-  PoolOptions options = fast_options(3);
+  PoolOptions options = fast_pool_options(3);
   options.grace_seconds = 0.05;
   RequestPool pool(transport, options);
   harness.hooks.tick = [&] { harness.interrupt = 1; };
@@ -346,10 +296,10 @@ TEST(RequestPoolTest, InterruptOneGivesUpAfterTheGracePeriod) {
 
 TEST(RequestPoolTest, InterruptTwoReturnsAtOnce) {
   // Given a transport that holds its replies, and a long grace period
-  Harness harness(10);
+  PoolHarness harness(10);
   FakeTransport transport;
   transport.hold = true;
-  RequestPool pool(transport, fast_options(4));
+  RequestPool pool(transport, fast_pool_options(4));
   harness.hooks.tick = [&] { harness.interrupt = 2; };
 
   // When the interrupt level is 2
@@ -366,9 +316,9 @@ TEST(RequestPoolTest, InterruptTwoReturnsAtOnce) {
 
 TEST(RequestPoolTest, NextReturningFalseWithNothingLeftDrains) {
   // Given no jobs at all
-  Harness harness(0);
+  PoolHarness harness(0);
   FakeTransport transport;
-  RequestPool pool(transport, fast_options(4));
+  RequestPool pool(transport, fast_pool_options(4));
 
   // When the pool runs
   RequestPool::Stop stop = pool.run(harness.hooks, harness.interrupt);
@@ -376,6 +326,71 @@ TEST(RequestPoolTest, NextReturningFalseWithNothingLeftDrains) {
   // Then it drains without touching the transport
   EXPECT_EQ(stop, RequestPool::Stop::drained);
   EXPECT_EQ(transport.waits, 0u);
+}
+
+TEST(RequestPoolTest, RequestStopOneFromAHookWindsDown) {
+  // Given 10 jobs, 4 slots, a transport finishing one request per wait, and a finish hook that
+  // asks the pool to stop at the first finish
+  PoolHarness harness(10);
+  FakeTransport transport;
+  transport.completions_per_wait = 1;
+  RequestPool pool(transport, fast_pool_options(4));
+  auto finish = harness.hooks.finish;
+  harness.hooks.finish = [&](const Job& job, const HttpResponse& response, const Verdict& v) {
+    finish(job, response, v);
+    pool.request_stop(1);
+  };
+
+  // When the pool runs
+  RequestPool::Stop stop = pool.run(harness.hooks, harness.interrupt);
+
+  // Then no new job starts, the 4 in flight finish, and the run reports an interrupt
+  EXPECT_EQ(stop, RequestPool::Stop::interrupted);
+  EXPECT_EQ(transport.started.size(), 4u);
+  EXPECT_EQ(harness.issued, 4u);
+  EXPECT_EQ(harness.finished.size(), 4u);
+  EXPECT_EQ(pool.in_flight(), 0u);
+}
+
+TEST(RequestPoolTest, RequestStopTwoFromAHookReturnsAtOnce) {
+  // Given 10 jobs, 4 slots, a transport finishing one request per wait, and a finish hook that
+  // asks the pool to stop now
+  PoolHarness harness(10);
+  FakeTransport transport;
+  transport.completions_per_wait = 1;
+  RequestPool pool(transport, fast_pool_options(4));
+  auto finish = harness.hooks.finish;
+  harness.hooks.finish = [&](const Job& job, const HttpResponse& response, const Verdict& v) {
+    finish(job, response, v);
+    pool.request_stop(2);
+  };
+
+  // When the pool runs
+  RequestPool::Stop stop = pool.run(harness.hooks, harness.interrupt);
+
+  // Then it returns after that one finish, leaving the other 3 in flight unfinished
+  EXPECT_EQ(stop, RequestPool::Stop::interrupted);
+  EXPECT_EQ(harness.finished.size(), 1u);
+  EXPECT_EQ(transport.waits, 1u);
+  EXPECT_EQ(pool.in_flight(), 3u);
+}
+
+TEST(RequestPoolTest, RequestStopNeverLowersTheLevel) {
+  // Given a hook that asks to stop now, then to wind down
+  PoolHarness harness(10);
+  FakeTransport transport;
+  transport.completions_per_wait = 1;
+  RequestPool pool(transport, fast_pool_options(4));
+  harness.hooks.tick = [&] {
+    pool.request_stop(2);
+    pool.request_stop(1);
+  };
+
+  // When the pool runs; then the stronger request wins and it returns at once
+  RequestPool::Stop stop = pool.run(harness.hooks, harness.interrupt);
+  EXPECT_EQ(stop, RequestPool::Stop::interrupted);
+  EXPECT_EQ(transport.waits, 1u);
+  EXPECT_EQ(pool.in_flight(), 3u);
 }
 
 HttpResponse transport_error(TransportError error) {

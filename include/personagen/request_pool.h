@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <ctime>
 #include <functional>
@@ -34,6 +35,9 @@ struct Verdict {
   Action action = Action::accept;
   FailureKind kind = FailureKind::http_status;
   std::string reason;  // one line, for failures.jsonl and logs
+  // Tokens the reply actually used (usage.total_tokens), when known; the --tpm bucket is
+  // corrected by the difference from the job's estimate. Negative: unknown.
+  int64_t tokens_used = -1;
 
   static Verdict accept() { return {}; }
   static Verdict retry(FailureKind k, std::string why) {
@@ -70,15 +74,21 @@ double retry_delay(int retry, const RetryPolicy& policy, const HttpResponse& res
 struct PoolOptions {
   size_t concurrency = 64;  // requests in flight, at most
   RetryPolicy retry;
-  double grace_seconds = 30;  // after an interrupt, how long requests in flight may finish
-  uint64_t seed = 0;          // jitter
+  double grace_seconds = 30;       // after an interrupt, how long requests in flight may finish
+  uint64_t seed = 0;               // jitter
+  double requests_per_minute = 0;  // --rpm token bucket; 0 = unlimited
+  double tokens_per_minute = 0;    // --tpm token bucket; 0 = unlimited
+  // Multiplicative decrease of the in-flight limit on a burst of 429s, additive increase on
+  // success, never above `concurrency`.
+  bool adaptive = true;
 };
 
 // A request the pool manages. `tag` refers to the caller's own state for the request.
 struct Job {
   uint64_t tag = 0;
   std::string body;
-  int attempts = 0;  // requests sent so far, including the one that just finished
+  int attempts = 0;               // requests sent so far, including the one that just finished
+  uint64_t estimated_tokens = 0;  // prompt + expected completion tokens, for --tpm
 };
 
 // Drives a Transport in one loop: starts jobs while fewer than `concurrency` are in flight,
@@ -112,13 +122,31 @@ class RequestPool {
   // those in flight finish within the grace period; at 2 it returns at once.
   Stop run(Hooks& hooks, const std::atomic<int>& interrupt);
 
+  // Asks run() to stop as if interrupted: 1 winds down (no new starts, in-flight requests may
+  // finish within the grace period), 2 stops at once. For hooks, e.g. --max-failures.
+  void request_stop(int level);
+
   const std::string& fatal_reason() const { return fatal_reason_; }
+  // The in-flight limit now: `concurrency`, or less while the adaptive limit backs off.
+  size_t concurrency_limit() const;
   size_t in_flight() const;
   size_t waiting() const;  // jobs waiting for a retry
   uint64_t retries() const { return retries_; }
 
  private:
+  using Clock = std::chrono::steady_clock;
   struct Impl;
+
+  // Starts due retries first, then new jobs, while can_start_more() and the rate limits allow the
+  // next one. Returns true when hooks.next() ran dry.
+  bool start_jobs(Hooks& hooks, Clock::time_point now);
+  // How long the transport may wait this turn: until something could start, or the grace period
+  // ends, and never long enough to miss an interrupt.
+  int wait_ms(int level, Clock::time_point now,
+              const std::optional<Clock::time_point>& grace_deadline) const;
+  // Judges a finished request, then finishes it or schedules its retry. False on a fatal verdict.
+  bool take_reply(Hooks& hooks, HttpResponse& response);
+
   Transport& transport_;
   PoolOptions options_;
   std::string fatal_reason_;
