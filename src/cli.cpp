@@ -14,6 +14,23 @@ namespace {
 
 constexpr const char* kDefaultBaseUrl = "https://api.openai.com/v1";
 
+// Parses "100" (a count) or "5%" (a rate) for --max-failures and --max-rejects.
+Threshold parse_threshold(const std::string& flag, const std::string& text) {
+  Threshold t;
+  t.set = true;
+  std::string number = text;
+  if (!number.empty() && number.back() == '%') {
+    t.is_rate = true;
+    number.pop_back();
+  }
+  char* end = nullptr;
+  t.value = std::strtod(number.c_str(), &end);
+  if (number.empty() || *end != '\0' || t.value < 0 || (t.is_rate && t.value > 100))
+    throw usage_error(flag + " takes a count (100) or a percentage (5%), not \"" + text + "\"");
+  if (t.is_rate) t.value /= 100;
+  return t;
+}
+
 // Flags shared by synth and render: what to read and how to build each request.
 void add_request_flags(CLI::App& app, Options& o) {
   std::string task_names;
@@ -64,6 +81,23 @@ void add_synth_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--max-retries", o.max_retries, "Retries per request before it fails")
       ->capture_default_str();
+  app.add_option("--rpm", o.rpm, "Requests per minute, at most (0 = unlimited)")
+      ->capture_default_str();
+  app.add_option("--tpm", o.tpm,
+                 "Tokens per minute, at most, estimated before sending (0 = unlimited)")
+      ->capture_default_str();
+  app.add_option_function<std::string>(
+      "--max-failures",
+      [&o](const std::string& v) { o.max_failures = parse_threshold("--max-failures", v); },
+      "Stop early (exit 4, resumable) when more requests than this fail: a count or a rate like 5% "
+      "(default: no limit)");
+  app.add_option_function<std::string>(
+      "--max-rejects",
+      [&o](const std::string& v) { o.max_rejects = parse_threshold("--max-rejects", v); },
+      "Fail the run (exit 4) when more input lines than this are rejected: a count or a rate "
+      "(default: no limit)");
+  app.add_flag("--retry-failed", o.retry_failed,
+               "Re-request only the records in failures.jsonl of a finished run");
   app.add_option("--format", o.format, "Record shape: record | personahub | chat")
       ->capture_default_str();
   app.add_option("--shard-size", o.shard_size, "Records per shard")->capture_default_str();

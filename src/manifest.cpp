@@ -44,6 +44,7 @@ Json to_json(const Manifest& manifest, const std::string& path) {
       {"tool", "personagen"},
       {"version", manifest.tool_version},
       {"complete", manifest.complete},
+      {"retry_pass", manifest.retry_pass},
       {"config", std::move(config)},
       {"checkpoint",
        {{"next_line", checkpoint.next.line},
@@ -108,6 +109,7 @@ Manifest from_json(const Json& json, const std::string& path) {
   Manifest manifest;
   manifest.tool_version = f.text(json, "version");
   manifest.complete = f.flag(json, "complete");
+  manifest.retry_pass = json.contains("retry_pass") && f.flag(json, "retry_pass");
 
   const Json& config = f.at(json, "config", "");
   if (!config.is_object()) f.bad("config", "not an object");

@@ -1,6 +1,8 @@
 #include "run_support.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -65,6 +67,19 @@ std::string read_api_key(const Options& options) {
   auto first = key.find_first_not_of(" \t\r\n");
   auto last = key.find_last_not_of(" \t\r\n");
   return first == std::string::npos ? std::string() : key.substr(first, last - first + 1);
+}
+
+void ensure_file_limit(size_t connections) {
+  // Each connection is a socket; leave room for the input, the shards and libcurl's own.
+  rlim_t needed = static_cast<rlim_t>(connections) + 64;
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= needed) return;
+  rlim_t wanted = limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
+  limit.rlim_cur = wanted;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0 || wanted < needed)
+    spdlog::warn(
+        "the open-file limit ({}) is below the {} that -j {} needs; raise it with ulimit -n",
+        wanted, needed, connections);
 }
 
 void write_file_atomic(const std::string& path, std::string_view content) {

@@ -29,6 +29,10 @@ bool is_smart_terminal(FILE* out);
 // Throws a usage Error naming the file if it cannot be read.
 std::string read_api_key(const Options& options);
 
+// Raises the soft limit on open files so `connections` sockets fit, up to the hard limit.
+// Warns when the hard limit is too low.
+void ensure_file_limit(size_t connections);
+
 // Writes `content` to `path` atomically: a .tmp file, then rename. Throws Error naming the file.
 void write_file_atomic(const std::string& path, std::string_view content);
 

@@ -19,44 +19,22 @@
 #include "personagen/status_printer.h"
 #include "personagen/synth_plan.h"
 #include "personagen/watermark.h"
+#include "run_dir.h"
 #include "run_support.h"
 
 namespace personagen {
 
 namespace {
 
-// A finished run leaves its manifest with complete = true; a rerun then has nothing to do.
-constexpr const char* kManifest = "manifest.json";
+// A rate threshold (--max-failures 5%) only counts once this many outcomes are in, so the
+// first few cannot trip it by chance.
+constexpr uint64_t kMinOutcomesForRate = 100;
 
 // How far the reader may run ahead of the oldest unfinished line. It bounds the memory that
 // resume state and the done-above list can take when one request keeps failing and retrying.
 uint64_t max_read_ahead(const Options& options) {
   return std::max<uint64_t>(100000, 64 * static_cast<uint64_t>(options.concurrency));
 }
-
-// The output directory of a run: locked for the run's lifetime so two runs cannot interleave.
-class OutputDir {
- public:
-  explicit OutputDir(const std::string& dir) : dir_(dir) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) throw Error(dir + ": cannot create the output directory: " + ec.message());
-    std::string lock = dir + "/.lock";
-    fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error(lock + ": cannot open: " + std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
-      throw Error(dir + ": another personagen run is using this directory");
-  }
-  ~OutputDir() { ::close(fd_); }
-  OutputDir(const OutputDir&) = delete;
-  OutputDir& operator=(const OutputDir&) = delete;
-
-  std::string manifest_path() const { return dir_ + "/" + kManifest; }
-
- private:
-  std::string dir_;
-  int fd_ = -1;
-};
 
 // What one request is about while it is in flight or waiting for a retry.
 struct Pending {
@@ -71,14 +49,15 @@ struct Pending {
 // judge(), finish() and tick() from its loop.
 class SynthRun {
  public:
-  SynthRun(const Options& options, const SynthPlan& plan, RecordSink& sink,
-           std::optional<Manifest> manifest, const std::string& manifest_path)
+  SynthRun(const Options& options, const SynthPlan& plan, RecordSink& sink, RunStart start,
+           const std::string& manifest_path)
       : options_(options),
         plan_(plan),
         builder_(plan),
         sink_(sink),
         manifest_path_(manifest_path),
-        manifest_(manifest ? std::move(*manifest) : Manifest{}),
+        manifest_(start.manifest ? std::move(*start.manifest) : Manifest{}),
+        retry_lines_(std::move(start.retry_lines)),
         watermark_(manifest_.checkpoint.next, manifest_.checkpoint.accepted_below,
                    manifest_.checkpoint.done_above),
         reader_(options.input, plan.reader, manifest_.checkpoint.next),
@@ -93,6 +72,9 @@ class SynthRun {
     manifest_.complete = false;
   }
 
+  // Why the run stopped early on its own (--max-failures), or empty.
+  const std::string& aborted() const { return aborted_; }
+
   // Runs the pool to the end and returns how it ended. Checkpoints on every way out.
   ExitCode run(Transport& transport) {
     PoolOptions pool_options;
@@ -100,6 +82,8 @@ class SynthRun {
     pool_options.retry.max_retries = options_.max_retries;
     pool_options.grace_seconds = options_.grace_seconds;
     pool_options.seed = options_.seed;
+    pool_options.requests_per_minute = options_.rpm;
+    pool_options.tokens_per_minute = options_.tpm;
     RequestPool pool(transport, pool_options);
     pool_ = &pool;
 
@@ -124,13 +108,30 @@ class SynthRun {
     if (stop == RequestPool::Stop::interrupted) {
       checkpoint();
       finish_status(false);
+      if (!aborted_.empty()) {
+        spdlog::error("{}; stopped early, rerun the same command to resume", aborted_);
+        return ExitCode::aborted;
+      }
       spdlog::warn("interrupted; rerun the same command to resume");
       return ExitCode::interrupted;
     }
     complete();
-    finish_status(true);
+    if (lines_read_ == 0 && manifest_.checkpoint.next.line <= 1)
+      spdlog::warn("{}: the input has no records", options_.input);
+    Totals run = this_run();
+    bool too_many_rejects =
+        options_.max_rejects.exceeded(run.rejected, lines_read_, /*min_total=*/0);
+    finish_status(!too_many_rejects);
+    if (too_many_rejects) {
+      aborted_ = "too many rejected input lines (" + std::to_string(run.rejected) + " of " +
+                 std::to_string(lines_read_) + ", --max-rejects)";
+      spdlog::error("{}; see rejects.jsonl", aborted_);
+      return ExitCode::aborted;
+    }
     return totals().failed > 0 ? ExitCode::some_failed : ExitCode::ok;
   }
+
+  bool retry_pass() const { return manifest_.retry_pass; }
 
   const Totals& totals() const { return manifest_.checkpoint.totals; }
   Totals this_run() const {
@@ -153,7 +154,7 @@ class SynthRun {
   bool next(Job& job) {
     while (!input_done_) {
       if (watermark_.span() >= max_read_ahead(options_)) return false;
-      if (options_.limit && accepted_ >= options_.limit) {
+      if (!retry_pass() && options_.limit && accepted_ >= options_.limit) {
         input_done_ = true;
         break;
       }
@@ -162,10 +163,11 @@ class SynthRun {
         input_done_ = true;
         break;
       }
+      ++lines_read_;
       watermark_.begin(record->line, record->offset, record->ok());
       watermark_.set_read_position(reader_.position());
       if (record->ok()) ++accepted_;
-      if (watermark_.done_before(record->line)) {
+      if (watermark_.done_before(record->line) || !wanted(*record)) {
         watermark_.finish(record->line);
         continue;
       }
@@ -174,11 +176,16 @@ class SynthRun {
         sink_.write_reject(line_);
         ++counters().rejected;
         watermark_.finish(record->line);
+        Totals run = this_run();
+        if (options_.max_rejects.exceeded(run.rejected, lines_read_, kMinOutcomesForRate))
+          stop_early("too many rejected input lines (" + std::to_string(run.rejected) + " of " +
+                     std::to_string(lines_read_) + ", --max-rejects)");
         continue;
       }
       builder_.build(*record);
       job.tag = record->line;
       job.body = builder_.body();
+      job.estimated_tokens = estimate_tokens(job.body);
       Pending& pending = pending_[record->line];
       pending.custom_id = builder_.custom_id();
       if (plan_.format == OutputFormat::chat) pending.prompt = builder_.prompt();
@@ -189,22 +196,48 @@ class SynthRun {
     return false;
   }
 
+  // In a retry pass only the lines listed in failures.retry.jsonl are requested again; the
+  // rest of the input, rejects included, is already settled.
+  bool wanted(const InputRecord& record) {
+    if (!retry_pass()) return true;
+    if (!retry_lines_.empty() && record.line > retry_lines_.back()) input_done_ = true;
+    return record.ok() && std::binary_search(retry_lines_.begin(), retry_lines_.end(), record.line);
+  }
+
+  // What a request may cost against --tpm before its reply says: the prompt at about four
+  // bytes a token, plus the completion it may produce. usage corrects it afterwards.
+  uint64_t estimate_tokens(const std::string& body) const {
+    uint64_t completion =
+        plan_.sampling.max_tokens ? static_cast<uint64_t>(*plan_.sampling.max_tokens) : 512;
+    return body.size() / 4 + completion;
+  }
+
+  void stop_early(std::string why) {
+    if (!aborted_.empty()) return;
+    aborted_ = std::move(why);
+    if (pool_) pool_->request_stop(1);
+  }
+
   // A 2xx reply: is it a usable completion for this task?
   Verdict judge(const Job& job, const HttpResponse& response) {
     Pending& pending = pending_.at(job.tag);
     std::string error;
     std::optional<Completion> completion = parse_completion(response.body, error);
     if (!completion) return Verdict::retry(FailureKind::bad_json, error);
-    if (completion->finish_reason == "length")
-      return Verdict::retry(FailureKind::truncated,
-                            "the output was cut off (finish_reason \"length\")");
-    if (completion->content.find_first_not_of(" \t\r\n") == std::string::npos)
-      return Verdict::retry(FailureKind::empty, "the output is empty");
-    ParsedOutput parsed = parse_output(plan_.kind, completion->content);
-    if (!parsed.ok) return Verdict::retry(FailureKind::invalid_output, parsed.reason);
-    pending.completion = std::move(*completion);
-    pending.parsed = std::move(parsed);
-    return Verdict::accept();
+    Verdict verdict = Verdict::accept();
+    if (completion->finish_reason == "length") {
+      verdict = Verdict::retry(FailureKind::truncated,
+                               "the output was cut off (finish_reason \"length\")");
+    } else if (completion->content.find_first_not_of(" \t\r\n") == std::string::npos) {
+      verdict = Verdict::retry(FailureKind::empty, "the output is empty");
+    } else if (ParsedOutput parsed = parse_output(plan_.kind, completion->content); !parsed.ok) {
+      verdict = Verdict::retry(FailureKind::invalid_output, parsed.reason);
+    } else {
+      pending.parsed = std::move(parsed);
+    }
+    verdict.tokens_used = completion->usage.total_tokens;
+    if (verdict.action == Verdict::Action::accept) pending.completion = std::move(*completion);
+    return verdict;
   }
 
   // A request is done for good: write its record or its failure, and settle its line.
@@ -251,6 +284,11 @@ class SynthRun {
       format_failure(f, line_);
       sink_.write_failure(line_);
       ++t.failed;
+      Totals run = this_run();
+      if (options_.max_failures.exceeded(run.failed, run.records + run.failed, kMinOutcomesForRate))
+        stop_early("too many failed requests (" + std::to_string(run.failed) + " of " +
+                   std::to_string(run.records + run.failed) +
+                   ", --max-failures; last: " + verdict.reason + ")");
     }
     watermark_.finish(job.tag);
     pending_.erase(it);
@@ -298,9 +336,14 @@ class SynthRun {
     p.retries = pool_ ? pool_->retries() : run.retries;
     p.prompt_tokens = run.prompt_tokens;
     p.completion_tokens = run.completion_tokens;
-    if (reader_.raw_size() > 0)
-      p.fraction = std::min(1.0, static_cast<double>(reader_.raw_bytes_read()) /
-                                     static_cast<double>(reader_.raw_size()));
+    if (reader_.raw_size() > 0) {
+      // The reader fetches the file in large chunks, so for plain input the offset of the next
+      // line is the truer measure; for compressed input (whose offsets count decompressed
+      // bytes) the compressed bytes read are.
+      double consumed =
+          static_cast<double>(std::min(reader_.position().offset, reader_.raw_bytes_read()));
+      p.fraction = std::min(1.0, consumed / static_cast<double>(reader_.raw_size()));
+    }
     return p;
   }
 
@@ -320,10 +363,13 @@ class SynthRun {
   RecordSink& sink_;
   std::string manifest_path_;
   Manifest manifest_;
+  std::vector<uint64_t> retry_lines_;  // a retry pass's lines, sorted
   Watermark watermark_;
   RecordReader reader_;
   uint64_t accepted_ = 0;
+  uint64_t lines_read_ = 0;  // this invocation
   bool input_done_ = false;
+  std::string aborted_;
   Totals start_totals_;
   std::unordered_map<uint64_t, Pending> pending_;
   std::string line_;
@@ -344,50 +390,49 @@ ExitCode run_synth(const Options& options) {
     throw usage_error("--output is required (a directory, or - for stdout)");
   if (options.concurrency < 1) throw usage_error("--concurrency must be at least 1");
   if (options.shard_size < 1) throw usage_error("--shard-size must be at least 1");
+  if (options.output == "-" && (options.restart || options.retry_failed))
+    throw usage_error("--restart and --retry-failed need an output directory, not -o -");
 
   TransportOptions transport_options;
   transport_options.url = chat_completions_url(options.base_url);
   transport_options.api_key = read_api_key(options);
   transport_options.timeout_seconds = options.timeout_seconds;
   transport_options.max_connections = static_cast<size_t>(options.concurrency);
+  ensure_file_limit(static_cast<size_t>(options.concurrency));
 
-  // Decide between a fresh run, a resume and nothing to do, and lock the directory.
-  std::unique_ptr<OutputDir> dir;
-  std::optional<Manifest> manifest;
+  // Decide between a fresh run, a resume and nothing to do.
+  std::unique_ptr<RunDir> dir;
+  RunStart start;
   std::unique_ptr<RecordSink> sink;
-  std::string manifest_path;
   if (options.output == "-") {
     sink = make_stdout_sink();
   } else {
-    dir = std::make_unique<OutputDir>(options.output);
+    dir = std::make_unique<RunDir>(options.output);
     // From here on the output directory is locked.
-    manifest_path = dir->manifest_path();
-    if (options.restart) {
-      clear_output_dir(options.output, plan.task);
-    } else {
-      manifest = read_manifest(manifest_path);
+    start = dir->prepare(options, plan.config, plan.task);
+    if (start.kind == RunStart::Kind::complete) {
+      const Totals& t = start.manifest->checkpoint.totals;
+      ExitCode code = t.failed ? ExitCode::some_failed : ExitCode::ok;
+      if (!options.quiet)
+        std::fprintf(stderr, "personagen: %s: already complete (%llu records, %llu failed)%s\n",
+                     options.output.c_str(), static_cast<unsigned long long>(t.records),
+                     static_cast<unsigned long long>(t.failed),
+                     t.failed ? "; --retry-failed re-requests the failures" : "; nothing to do");
+      write_summary(options, t.failed ? "some_failed" : "ok", code, "", &t, nullptr,
+                    start.manifest->checkpoint.writer.shards.size());
+      return code;
     }
-    if (manifest) {
-      std::string difference = describe_config_difference(manifest->config, plan.config);
-      if (!difference.empty())
-        throw usage_error(options.output + ": holds a run with another configuration: " +
-                          difference + " (use --restart to start over, or another --output)");
-      if (manifest->complete) {
-        const Totals& t = manifest->checkpoint.totals;
-        if (!options.quiet)
-          spdlog::info("{}: already complete ({} records, {} failed)", options.output, t.records,
-                       t.failed);
-        write_summary(options, "ok", t.failed ? ExitCode::some_failed : ExitCode::ok, "", &t,
-                      nullptr, manifest->checkpoint.writer.shards.size());
-        return t.failed ? ExitCode::some_failed : ExitCode::ok;
-      }
-      spdlog::info("{}: resuming at input line {}", options.output, manifest->checkpoint.next.line);
-    }
-    sink = std::make_unique<ShardWriter>(options.output, plan.task, options.shard_size,
-                                         manifest ? manifest->checkpoint.writer : WriterState{});
+    if (start.kind == RunStart::Kind::resume)
+      spdlog::info("{}: resuming {}at input line {}", options.output,
+                   start.manifest->retry_pass ? "the --retry-failed pass " : "",
+                   start.manifest->checkpoint.next.line);
+    sink = std::make_unique<ShardWriter>(
+        options.output, plan.task, options.shard_size,
+        start.manifest ? start.manifest->checkpoint.writer : WriterState{});
   }
 
-  SynthRun run(options, plan, *sink, std::move(manifest), manifest_path);
+  std::string manifest_path = dir ? dir->manifest_path() : "";
+  SynthRun run(options, plan, *sink, std::move(start), manifest_path);
   std::unique_ptr<Transport> transport = make_curl_transport(transport_options);
   ExitCode code = ExitCode::ok;
   try {
@@ -398,11 +443,16 @@ ExitCode run_synth(const Options& options) {
                   run.shard_count());
     throw;
   }
+  // The retry pass is recorded as complete; its list of lines has served.
+  if (dir && run.retry_pass() && (code == ExitCode::ok || code == ExitCode::some_failed))
+    dir->remove_retry_source();
+
   Totals this_run = run.this_run();
   std::string_view status = code == ExitCode::ok            ? "ok"
                             : code == ExitCode::some_failed ? "some_failed"
+                            : code == ExitCode::aborted     ? "aborted"
                                                             : "interrupted";
-  write_summary(options, status, code, "", &run.totals(), &this_run, run.shard_count());
+  write_summary(options, status, code, run.aborted(), &run.totals(), &this_run, run.shard_count());
   return code;
 }
 

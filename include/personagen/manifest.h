@@ -50,6 +50,9 @@ struct Manifest {
   RunConfig config;
   Checkpoint checkpoint;
   bool complete = false;  // the run finished; a rerun has nothing left to do
+  // The checkpoint belongs to a --retry-failed pass: it re-requests only the input lines listed
+  // in failures.retry.jsonl, which the pass deletes when it completes.
+  bool retry_pass = false;
 };
 
 // Writes the manifest atomically: a .tmp file, fsync, rename, fsync of the directory.

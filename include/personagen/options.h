@@ -7,6 +7,22 @@
 
 namespace personagen {
 
+// A limit given as a count ("100") or a rate ("5%"), for --max-failures and --max-rejects.
+struct Threshold {
+  bool set = false;
+  bool is_rate = false;
+  double value = 0;  // a count, or a fraction in [0, 1]
+
+  // True when `bad` out of `total` outcomes is over the limit. A rate only counts from
+  // `min_total` outcomes on, so the first few outcomes cannot trip it by chance.
+  bool exceeded(uint64_t bad, uint64_t total, uint64_t min_total) const {
+    if (!set) return false;
+    if (!is_rate) return static_cast<double>(bad) > value;
+    return total >= min_total && total > 0 &&
+           static_cast<double>(bad) > value * static_cast<double>(total);
+  }
+};
+
 // Everything a command needs, filled by cli.cpp from flags, then the environment, then defaults
 // (in that order of precedence). Plain data: no behaviour beyond defaults.
 struct Options {
@@ -36,13 +52,18 @@ struct Options {
   std::optional<int64_t> max_tokens;
   double timeout_seconds = 120;
   int max_retries = 5;
+  double rpm = 0;          // requests per minute; 0 = unlimited
+  double tpm = 0;          // tokens per minute; 0 = unlimited
+  Threshold max_failures;  // stop early when requests fail this much
+  Threshold max_rejects;   // fail the run when input lines are rejected this much
 
   // Output.
   std::string output;             // shard directory, or "-" for stdout
   std::string format = "record";  // record | personahub | chat
   uint64_t shard_size = 10000;
   std::string summary_file;
-  bool restart = false;  // discard an existing run in the output directory
+  bool restart = false;       // discard an existing run in the output directory
+  bool retry_failed = false;  // re-request only the records in failures.jsonl
 
   // Behaviour.
   double grace_seconds = 30;      // after SIGINT/SIGTERM, for requests in flight
