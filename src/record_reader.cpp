@@ -102,12 +102,26 @@ std::string in_quotes(const std::string& name) {
   return "\"" + name + "\"";
 }
 
+// Drops the optional fields that are also extra fields or repeated, so that each is copied once.
+ReaderOptions without_repeats(ReaderOptions options) {
+  std::vector<std::string> optional;
+  for (std::string& name : options.optional_fields) {
+    if (std::find(options.extra_fields.begin(), options.extra_fields.end(), name) ==
+            options.extra_fields.end() &&
+        std::find(optional.begin(), optional.end(), name) == optional.end()) {
+      optional.push_back(std::move(name));
+    }
+  }
+  options.optional_fields = std::move(optional);
+  return options;
+}
+
 }  // namespace
 
 // Validates a whole line but keeps only the top-level fields the reader asks for, so wide
-// records (Nemotron, Elite) cost no DOM. Slots: the persona fields, "id", "uuid", then the
-// extra fields. It is nlohmann's SAX handler, and also has a fast path of its own for the
-// common shape of a line.
+// records (Nemotron, Elite) cost no DOM. Slots: the persona fields, "id", "uuid", the extra
+// fields, then the optional fields. It is nlohmann's SAX handler, and also has a fast path of its
+// own for the common shape of a line.
 class RecordReader::Fields {
  public:
   using json = nlohmann::json;
@@ -115,7 +129,8 @@ class RecordReader::Fields {
 
   explicit Fields(const ReaderOptions& options)
       : options_(options),
-        values_(options.persona_fields.size() + 2 + options.extra_fields.size()) {}
+        values_(options.persona_fields.size() + 2 + options.extra_fields.size() +
+                options.optional_fields.size()) {}
 
   // Parses `text` into the slots; false if it is not a JSON object (problem() says why).
   bool parse(std::string_view text) {
@@ -130,6 +145,9 @@ class RecordReader::Fields {
   const FieldValue& uuid() const { return values_[options_.persona_fields.size() + 1]; }
   const FieldValue& extra(size_t i) const {
     return values_[options_.persona_fields.size() + 2 + i];
+  }
+  const FieldValue& optional(size_t i) const {
+    return values_[options_.persona_fields.size() + 2 + options_.extra_fields.size() + i];
   }
   const std::string& problem() const { return problem_; }
 
@@ -175,6 +193,10 @@ class RecordReader::Fields {
     if (name == "uuid") current_.push_back(personas + 1);
     for (size_t i = 0; i < options_.extra_fields.size(); ++i) {
       if (options_.extra_fields[i] == name) current_.push_back(personas + 2 + i);
+    }
+    const size_t optional = personas + 2 + options_.extra_fields.size();
+    for (size_t i = 0; i < options_.optional_fields.size(); ++i) {
+      if (options_.optional_fields[i] == name) current_.push_back(optional + i);
     }
   }
 
@@ -302,7 +324,7 @@ class RecordReader::Fields {
 
 RecordReader::RecordReader(const std::string& path, ReaderOptions options, ReadPosition start)
     : path_(path),
-      options_(std::move(options)),
+      options_(without_repeats(std::move(options))),
       source_(open_byte_source(path)),
       buffer_(kBufferSize),
       position_(start),
@@ -479,7 +501,7 @@ InputRecord RecordReader::parse(uint64_t line_no, uint64_t offset, std::string_v
     return reject("field " + in_quotes(*persona_name) + " is empty");
   }
 
-  record.fields.reserve(options_.extra_fields.size());
+  record.fields.reserve(options_.extra_fields.size() + options_.optional_fields.size());
   for (size_t i = 0; i < options_.extra_fields.size(); ++i) {
     const FieldValue& value = fields.extra(i);
     const std::string& name = options_.extra_fields[i];
@@ -497,6 +519,14 @@ InputRecord RecordReader::parse(uint64_t line_no, uint64_t offset, std::string_v
         record.fields.clear();
         return reject("field " + in_quotes(name) + " is not a string, number or boolean but " +
                       kind_name(value.kind));
+    }
+  }
+
+  for (size_t i = 0; i < options_.optional_fields.size(); ++i) {
+    const FieldValue& value = fields.optional(i);
+    if (value.kind == FieldValue::Kind::string || value.kind == FieldValue::Kind::integer ||
+        value.kind == FieldValue::Kind::number || value.kind == FieldValue::Kind::boolean) {
+      record.fields.emplace_back(options_.optional_fields[i], value.text);
     }
   }
 

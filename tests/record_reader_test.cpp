@@ -548,5 +548,51 @@ TEST_F(RecordReaderTest, ExtraFieldsAreCopiedInTheOrderAsked) {
   EXPECT_TRUE(records[1].fields.empty());
 }
 
+TEST_F(RecordReaderTest, OptionalFieldsAreCopiedWhenPresentAndNeverReject) {
+  // Given lines where the optional fields are scalars, missing, null, nested or escaped, in
+  // both the fast-path shape and one that needs the full parser
+  const std::string text =
+      "{\"persona\": \"a\", \"level\": 3, \"domain\": \"math\", \"elite\": true}\n"
+      "{\"persona\": \"b\"}\n"
+      "{\"persona\": \"c\", \"domain\": null, \"level\": 1.50}\n"
+      "{\"persona\": \"d\", \"domain\": [\"x\"], \"level\": {\"n\": 1}, \"elite\": false}\n"
+      "{\"persona\": \"e\", \"domain\": \"bio\\u00e9\", \"meta\": {\"domain\": \"nested\"}}\n";
+  ReaderOptions options;
+  options.optional_fields = {"domain", "level", "elite"};
+  // When it is read
+  auto records = read_file("optional.jsonl", text, options);
+  // Then every line is a record; present scalars are copied in the order asked, strings as is
+  // and others as JSON text; missing, null, objects and arrays are left out
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  ASSERT_EQ(records.size(), 5u);
+  for (const auto& record : records) ASSERT_TRUE(record.ok()) << record.reject;
+  EXPECT_EQ(records[0].fields, (Fields{{"domain", "math"}, {"level", "3"}, {"elite", "true"}}));
+  EXPECT_EQ(records[1].fields, Fields{});
+  EXPECT_EQ(records[2].fields, (Fields{{"level", "1.50"}}));
+  EXPECT_EQ(records[3].fields, (Fields{{"elite", "false"}}));
+  EXPECT_EQ(records[4].fields, (Fields{{"domain", "bio\u00e9"}}));
+}
+
+TEST_F(RecordReaderTest, OptionalFieldsFollowExtraFieldsAndAreCopiedOnce) {
+  // Given a required extra field and optional fields that repeat it and each other
+  const std::string text =
+      "{\"persona\": \"a\", \"topic\": \"t\", \"domain\": \"math\"}\n"
+      "{\"persona\": \"b\", \"domain\": \"bio\"}\n";
+  ReaderOptions options;
+  options.extra_fields = {"topic"};
+  options.optional_fields = {"domain", "topic", "domain", "persona"};
+  // When it is read
+  auto records = read_file("both.jsonl", text, options);
+  // Then the extra fields come first, each name appears once, and a missing extra field is still
+  // a reject
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  ASSERT_EQ(records.size(), 2u);
+  ASSERT_TRUE(records[0].ok()) << records[0].reject;
+  EXPECT_EQ(records[0].persona, "a");
+  EXPECT_EQ(records[0].fields, (Fields{{"topic", "t"}, {"domain", "math"}, {"persona", "a"}}));
+  EXPECT_EQ(records[1].reject, "missing field \"topic\"");
+  EXPECT_TRUE(records[1].fields.empty());
+}
+
 }  // namespace
 }  // namespace personagen

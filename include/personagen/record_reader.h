@@ -23,6 +23,11 @@ struct ReaderOptions {
   // Fields copied into InputRecord::fields (for custom templates). A line that lacks one is a
   // reject.
   std::vector<std::string> extra_fields;
+  // Fields copied into InputRecord::fields after the extra fields, in the order asked, when
+  // present (for --where). A missing or null one is no reject: it is simply not in `fields`;
+  // neither is an object or an array. A name that is also an extra field, or repeated, is
+  // copied once.
+  std::vector<std::string> optional_fields;
   // A longer line is a reject; it is skipped without being held in memory.
   size_t max_line_bytes = 8u << 20;
 };
