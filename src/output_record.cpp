@@ -26,6 +26,14 @@ void number_field(std::string& out, std::string_view key, int64_t value) {
   raw_field(out, key, std::to_string(value));
 }
 
+void append_usage(std::string& out, const Usage& usage) {
+  out += ",\"usage\":{";
+  number_field(out, "prompt_tokens", usage.prompt_tokens);
+  number_field(out, "completion_tokens", usage.completion_tokens);
+  number_field(out, "total_tokens", usage.total_tokens);
+  out += '}';
+}
+
 }  // namespace
 
 std::optional<OutputFormat> parse_output_format(std::string_view name) {
@@ -73,16 +81,38 @@ void format_record(OutputFormat format, const OutputRecord& r, std::string& out)
       field(out, "output", r.output);
       raw_field(out, "parsed", r.parsed.empty() ? std::string_view("null") : r.parsed);
       field(out, "finish_reason", r.finish_reason);
-      out += ",\"usage\":{";
-      number_field(out, "prompt_tokens", r.usage.prompt_tokens);
-      number_field(out, "completion_tokens", r.usage.completion_tokens);
-      number_field(out, "total_tokens", r.usage.total_tokens);
-      out += '}';
+      append_usage(out, r.usage);
       number_field(out, "attempts", r.attempts);
       raw_field(out, "synthetic", "true");
       break;
     }
   }
+  out += '}';
+}
+
+void format_persona_record(const PersonaRecord& r, std::string& out) {
+  out.assign("{");
+  field(out, "persona", r.persona);
+  if (r.source.empty()) {
+    raw_field(out, "source", "null");
+  } else {
+    field(out, "source", r.source);
+  }
+  field(out, "relation", r.relation);
+  number_field(out, "hop", static_cast<int64_t>(r.hop));
+  field(out, "custom_id", r.custom_id);
+  field(out, "input", r.input);
+  field(out, "task", r.task);
+  field(out, "method", r.method);
+  field(out, "model", r.model);
+  out += ",\"template\":{";
+  field(out, "id", r.template_id);
+  field(out, "hash", hex64(r.template_hash));
+  out += '}';
+  field(out, "finish_reason", r.finish_reason);
+  append_usage(out, r.usage);
+  number_field(out, "attempts", r.attempts);
+  raw_field(out, "synthetic", "true");
   out += '}';
 }
 

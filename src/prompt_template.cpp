@@ -20,6 +20,23 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// A placeholder name as it may appear in a one-line error message: a name can span lines, so
+// control characters show as '?', and a long one is cut (never inside a UTF-8 sequence).
+std::string printable(std::string_view name) {
+  constexpr size_t kMaxBytes = 60;
+  size_t end = name.size();
+  if (end > kMaxBytes) {
+    end = kMaxBytes;
+    while (end > 0 && (static_cast<unsigned char>(name[end]) & 0xC0) == 0x80) --end;
+  }
+  std::string out(name.substr(0, end));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
+  }
+  if (end < name.size()) out += "...";
+  return out;
+}
+
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
@@ -74,12 +91,13 @@ std::vector<Demonstration> parse_demos(const std::string& text, const std::strin
   return demos;
 }
 
-// Built-in templates may only use {{persona}} and {{world}}; custom ones may use input fields.
+// Built-in templates may only use {{persona}}, {{world}} and {{relation}} (text-to-persona);
+// custom ones may use input fields.
 void check_builtin_names(const Template& t) {
   for (const auto& name : t.placeholders())
-    if (name != "persona" && name != "world")
-      throw usage_error(t.origin() + ": unknown placeholder {{" + name +
-                        "}} (expected {{persona}} or {{world}})");
+    if (name != "persona" && name != "world" && name != "relation")
+      throw usage_error(t.origin() + ": unknown placeholder {{" + printable(name) +
+                        "}} (expected {{persona}}, {{world}} or {{relation}})");
 }
 
 }  // namespace
@@ -140,7 +158,7 @@ Template Template::parse(std::string text, std::string origin) {
     if (name.front() == '#' || name.front() == '/') {
       bool begin = name.front() == '#';
       if (trim(name.substr(1)) != kSection)
-        fail(open, "unknown section \"" + std::string(name) + "\" (only #examples exists)");
+        fail(open, "unknown section \"" + printable(name) + "\" (only #examples exists)");
       if (begin && (in_section || t.has_section_))
         fail(open, "only one {{#examples}} section is allowed");
       if (!begin && !in_section) fail(open, "{{/examples}} without {{#examples}}");
@@ -165,6 +183,7 @@ void Template::render(const TemplateValues& values, std::span<const Demonstratio
   auto value_of = [&](const std::string& name) -> std::string_view {
     if (name == "persona") return values.persona;
     if (name == "world") return values.world;
+    if (name == "relation") return values.relation;
     if (values.fields)
       for (const auto& [key, value] : *values.fields)
         if (key == name) return value;

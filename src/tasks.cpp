@@ -4,6 +4,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "json_text.h"
+#include "persona_parser.h"
+
 namespace personagen {
 
 namespace {
@@ -23,12 +26,22 @@ constexpr std::array<TaskInfo, 6> kTasks = {{
      OutputKind::tool},
 }};
 
+constexpr std::array<TaskInfo, 2> kPersonaTasks = {{
+    {"text-to-persona", "a persona who would read, write, like or dislike a text", "persona",
+     OutputKind::persona},
+    {"persona-to-persona", "personas in a close relationship with a persona", "persona",
+     OutputKind::persona_list},
+}};
+
 // How many '{' the object search tries before giving up; bounds the work on hostile input.
 constexpr int kMaxObjectCandidates = 16;
 constexpr size_t kMaxReasonBytes = 160;
+// An object nested deeper is not parsed: `parsed` is made with dump(), which recurses once per
+// level, so a hostile reply could overflow the stack. No real NPC or tool nests this deep.
+constexpr size_t kMaxJsonDepth = 128;
 
 ParsedOutput fail(std::string reason) {
-  return {false, {}, std::move(reason)};
+  return {false, {}, {}, std::move(reason)};
 }
 
 bool is_blank(char c) {
@@ -106,7 +119,8 @@ std::optional<Json> find_object(std::string_view region, std::string& reason) {
     reason = "no JSON object in output";
     return std::nullopt;
   }
-  if (region.front() == '{' || region.front() == '[') {
+  if ((region.front() == '{' || region.front() == '[') &&
+      json_nesting_depth(region) <= kMaxJsonDepth) {
     Json whole = Json::parse(region, nullptr, false);
     if (!whole.is_discarded()) {
       if (whole.is_object()) return whole;
@@ -124,15 +138,22 @@ std::optional<Json> find_object(std::string_view region, std::string& reason) {
     // An unclosed '{' may be a stray brace in prose (or a quote may have thrown the scan off),
     // so a later one still gets its chance.
     if (const size_t end = matching_brace(region, start); end != std::string_view::npos) {
-      try {
-        return Json::parse(region.substr(start, end - start));
-      } catch (const std::exception& e) {
-        if (first_error.empty()) first_error = short_what(e);
+      const std::string_view candidate = region.substr(start, end - start);
+      if (json_nesting_depth(candidate) > kMaxJsonDepth) {
+        if (first_error.empty()) {
+          first_error = "JSON nests more than " + std::to_string(kMaxJsonDepth) + " levels deep";
+        }
+      } else {
+        try {
+          return Json::parse(candidate);
+        } catch (const std::exception& e) {
+          if (first_error.empty()) first_error = "invalid JSON: " + short_what(e);
+        }
       }
     }
     start = region.find('{', start + 1);
   }
-  reason = first_error.empty() ? "no JSON object in output" : "invalid JSON: " + first_error;
+  reason = first_error.empty() ? "no JSON object in output" : first_error;
   return std::nullopt;
 }
 
@@ -246,7 +267,7 @@ ParsedOutput parse_json_output(OutputKind kind, std::string_view content) {
   if (kind == OutputKind::tool) *object = normalize_tool(std::move(*object));
   reason = kind == OutputKind::npc ? check_npc(*object) : check_tool(*object);
   if (!reason.empty()) return fail(std::move(reason));
-  return {true, object->dump(-1, ' ', false, Json::error_handler_t::replace), {}};
+  return {true, object->dump(-1, ' ', false, Json::error_handler_t::replace), {}, {}};
 }
 
 }  // namespace
@@ -255,9 +276,15 @@ std::span<const TaskInfo> builtin_tasks() {
   return kTasks;
 }
 
+std::span<const TaskInfo> persona_tasks() {
+  return kPersonaTasks;
+}
+
 const TaskInfo* find_task(std::string_view name) {
-  for (const TaskInfo& task : kTasks) {
-    if (task.name == name) return &task;
+  for (std::span<const TaskInfo> table : {builtin_tasks(), persona_tasks()}) {
+    for (const TaskInfo& task : table) {
+      if (task.name == name) return &task;
+    }
   }
   return nullptr;
 }
@@ -266,8 +293,10 @@ ParsedOutput parse_output(OutputKind kind, std::string_view content) {
   try {
     if (kind == OutputKind::text) {
       if (trim(content).empty()) return fail("empty output");
-      return {true, {}, {}};
+      return {true, {}, {}, {}};
     }
+    if (kind == OutputKind::persona) return parse_persona(content);
+    if (kind == OutputKind::persona_list) return parse_persona_list(content);
     return parse_json_output(kind, content);
   } catch (const std::exception& e) {
     // The checks above guard every access, so this is a last resort (e.g. out of memory).

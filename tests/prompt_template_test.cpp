@@ -15,7 +15,7 @@ namespace {
 std::string render(const Template& t, std::string_view persona,
                    std::vector<const Demonstration*> shots = {}, std::string_view world = "") {
   std::string out;
-  t.render({persona, world, nullptr}, shots, out);
+  t.render({persona, world, {}, nullptr}, shots, out);
   return out;
 }
 
@@ -106,7 +106,7 @@ TEST(TaskPrompts, EveryBuiltinTaskLoadsFromTheEmbeddedCopy) {
     EXPECT_TRUE(p.few_shot.has_examples_section()) << info.name;
     EXPECT_TRUE(p.persona_few_shot.has_examples_section()) << info.name;
     std::string out;
-    p.zero_shot.render({"UNIQUE-PERSONA", p.world, nullptr}, {}, out);
+    p.zero_shot.render({"UNIQUE-PERSONA", p.world, {}, nullptr}, {}, out);
     EXPECT_NE(out.find("UNIQUE-PERSONA"), std::string::npos) << info.name;
     EXPECT_EQ(p.world.empty(), info.kind != OutputKind::npc) << info.name;
     for (const auto& demo : p.demos) {
@@ -119,8 +119,8 @@ TEST(TaskPrompts, PersonaFewShotShowsThePairsAndFewShotOnlyOutputs) {
   TaskPrompts p = load_task_prompts("math", "", "");
   std::vector<const Demonstration*> shots{&p.demos[0], &p.demos[1]};
   std::string few, persona_few;
-  p.few_shot.render({"me", "", nullptr}, shots, few);
-  p.persona_few_shot.render({"me", "", nullptr}, shots, persona_few);
+  p.few_shot.render({"me", "", {}, nullptr}, shots, few);
+  p.persona_few_shot.render({"me", "", {}, nullptr}, shots, persona_few);
   EXPECT_NE(few.find(p.demos[0].output), std::string::npos);
   EXPECT_EQ(few.find(p.demos[0].persona), std::string::npos);
   EXPECT_NE(persona_few.find(p.demos[0].persona), std::string::npos);
@@ -147,7 +147,7 @@ TEST(TaskPrompts, CustomTemplateUsesInputFieldsAndSiblingExamples) {
   EXPECT_EQ(p.demos.size(), 1u);
   std::vector<std::pair<std::string, std::string>> fields{{"topic", "rain"}};
   std::string out;
-  p.zero_shot.render({"a poet", "", &fields}, {}, out);
+  p.zero_shot.render({"a poet", "", {}, &fields}, {}, out);
   EXPECT_EQ(out, "Write a haiku about rain as a poet.\n");
 }
 
@@ -163,6 +163,24 @@ TEST(TaskPrompts, BadExamplesLineNamesFileAndLine) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("math/examples.jsonl:2:"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Template, ErrorMessagesStayOnOneLine) {
+  // Given templates whose bad names span lines or run long
+  const std::string long_name = "{{#" + std::string(500, 'x') + "}}";
+  for (const std::string& bad : {std::string("{{#exam\nples}}"), long_name}) {
+    try {
+      // When they are parsed
+      Template::parse(bad, "my.txt");
+      ADD_FAILURE() << "accepted: " << bad;
+    } catch (const Error& e) {
+      // Then the message is one short line that still names the file
+      const std::string message = e.what();
+      EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+      EXPECT_LT(message.size(), 200u) << message;
+      EXPECT_EQ(message.rfind("my.txt: offset 0: unknown section", 0), 0u) << message;
+    }
   }
 }
 

@@ -38,6 +38,25 @@ struct OutputRecord {
   int attempts = 0;
 };
 
+// One persona created by text-to-persona or persona-to-persona. Its "persona" field is the new
+// persona, so the file is a valid input for synth, render and dedup.
+struct PersonaRecord {
+  std::string_view persona;
+  std::string_view source;    // the parent's custom_id, or the text's id; empty -> null
+  std::string_view relation;  // read, write, like, dislike; "related" for persona-to-persona
+  uint64_t hop = 0;           // 0 for personas from text; the parent's hop + 1 otherwise
+  std::string_view custom_id;
+  std::string_view input;  // the text or the parent persona it came from
+  std::string_view task;
+  std::string_view method;
+  std::string_view model;
+  std::string_view template_id;
+  uint64_t template_hash = 0;
+  std::string_view finish_reason;
+  Usage usage;  // of the request, shared by all personas of one reply
+  int attempts = 0;
+};
+
 // A request that failed for good.
 struct FailureRecord {
   std::string_view custom_id;
@@ -53,6 +72,7 @@ struct FailureRecord {
 
 // Each function writes one JSON document (no newline) into `out`, replacing its content.
 void format_record(OutputFormat format, const OutputRecord& record, std::string& out);
+void format_persona_record(const PersonaRecord& record, std::string& out);
 void format_failure(const FailureRecord& failure, std::string& out);
 void format_reject(const InputRecord& reject, std::string_view input_path, std::string& out);
 

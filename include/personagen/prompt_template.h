@@ -23,11 +23,12 @@ struct Demonstration {
   std::string output;
 };
 
-// The values a template can refer to. `persona` and `world` are built in; anything else is
-// looked up in `fields` (the input record's extra fields, for custom templates).
+// The values a template can refer to. `persona`, `world` and `relation` are built in; anything else
+// is looked up in `fields` (the input record's extra fields, for custom templates).
 struct TemplateValues {
   std::string_view persona;
   std::string_view world;
+  std::string_view relation;  // text-to-persona: read, write, like or dislike
   const std::vector<std::pair<std::string, std::string>>* fields = nullptr;
 };
 

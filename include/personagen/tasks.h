@@ -3,15 +3,18 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace personagen {
 
 // How a task's reply is checked before it becomes a record.
 enum class OutputKind {
-  text,  // any non-empty text (math, reasoning, instruction, knowledge)
-  npc,   // a JSON object describing a game NPC
-  tool,  // an OpenAI function tool:
-         // {"type":"function","function":{"name","description","parameters"}}
+  text,          // any non-empty text (math, reasoning, instruction, knowledge)
+  npc,           // a JSON object describing a game NPC
+  tool,          // an OpenAI function tool:
+                 // {"type":"function","function":{"name","description","parameters"}}
+  persona,       // one persona description (text-to-persona)
+  persona_list,  // a JSON array of persona descriptions (persona-to-persona)
 };
 
 // One row of the task table.
@@ -25,13 +28,20 @@ struct TaskInfo {
 // The paper's six synthesis tasks, in a fixed order.
 std::span<const TaskInfo> builtin_tasks();
 
-// The task with this name, or nullptr.
+// The two persona-creation tasks: text-to-persona and persona-to-persona. Their records are
+// persona records that synth, render and dedup take as input.
+std::span<const TaskInfo> persona_tasks();
+
+// The synthesis or persona-creation task with this name, or nullptr.
 const TaskInfo* find_task(std::string_view name);
 
 // The result of checking one reply.
 struct ParsedOutput {
   bool ok = false;
-  std::string parsed;  // for npc and tool: the validated object as compact JSON; else empty
+  // For npc and tool: the validated object as compact JSON; for persona, a JSON string; for
+  // persona_list, a JSON array of strings; empty for text.
+  std::string parsed;
+  std::vector<std::string> personas;  // persona and persona_list: the cleaned personas
   std::string reason;  // when !ok: one line saying what was wrong ("not a JSON object", ...)
 };
 
