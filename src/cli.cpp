@@ -34,8 +34,9 @@ Threshold parse_threshold(const std::string& flag, const std::string& text) {
 // Flags shared by synth and render: what to read and how to build each request.
 void add_request_flags(CLI::App& app, Options& o) {
   std::string task_names;
-  for (const TaskInfo& task : builtin_tasks())
-    task_names += (task_names.empty() ? "" : " | ") + std::string(task.name);
+  for (std::span<const TaskInfo> table : {builtin_tasks(), persona_tasks()})
+    for (const TaskInfo& task : table)
+      task_names += (task_names.empty() ? "" : " | ") + std::string(task.name);
   app.add_option("-i,--input", o.input,
                  "Personas as JSONL; .gz and .zst are read transparently; - is stdin")
       ->required();
@@ -59,6 +60,25 @@ void add_request_flags(CLI::App& app, Options& o) {
   app.add_option_function<int64_t>(
       "--max-tokens", [&o](const int64_t& v) { o.max_tokens = v; },
       "Maximum completion tokens (default: the server's)");
+  app.add_option("--match", o.match,
+                 "Keep personas matching this POSIX extended regex (case-insensitive; repeatable)");
+  app.add_option("--exclude", o.exclude,
+                 "Drop personas matching this regex (case-insensitive; repeatable)");
+  app.add_option("--where", o.where,
+                 "Keep records whose FIELD equals VALUE: FIELD=VALUE or FIELD!=VALUE (repeatable)");
+  app.add_option("--sample", o.sample,
+                 "A uniform random sample of N personas (reservoir sampling, seeded by --seed)")
+      ->capture_default_str();
+  app.add_option(
+         "--relation", o.relations,
+         "text-to-persona: read, write, like or dislike; several with commas (default: read)")
+      ->delimiter(',');
+  app.add_option("--max-input-bytes", o.max_input_bytes,
+                 "text-to-persona: cut longer texts to this many bytes before prompting")
+      ->capture_default_str();
+  app.add_option("--hops", o.hops,
+                 "persona-to-persona: expansion rounds, each hop's personas feeding the next (1-6)")
+      ->capture_default_str();
   app.add_option(
       "--prompts", o.prompts_dir,
       "Directory of templates replacing the embedded ones (layout: <task>/<method>.txt)");

@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <limits>
 #include <unordered_map>
 
 #include "personagen/commands.h"
@@ -36,13 +38,27 @@ uint64_t max_read_ahead(const Options& options) {
   return std::max<uint64_t>(100000, 64 * static_cast<uint64_t>(options.concurrency));
 }
 
-// What one request is about while it is in flight or waiting for a retry.
-struct Pending {
-  InputRecord record;
+// A job's tag is line * kMaxRequestsPerLine + the request's index within its line (one per
+// text-to-persona relation).
+constexpr uint64_t kMaxRequestsPerLine = 8;
+
+// One request while it is in flight or waiting for a retry.
+struct Request {
   std::string custom_id;
   std::string prompt;  // kept only for --format chat
   Completion completion;
   ParsedOutput parsed;
+};
+
+// One input line while any of its requests is unfinished. Its outputs wait here until all of
+// them are done, so a line is written whole or not at all, and the line-level checkpoint stays
+// exact even when a line makes several requests.
+struct Pending {
+  InputRecord record;
+  std::vector<Request> requests;
+  size_t remaining = 0;
+  std::vector<std::string> records;
+  std::vector<std::string> failures;
 };
 
 // The state of one synth invocation. Only the pool's thread touches it: the pool calls next(),
@@ -60,7 +76,9 @@ class SynthRun {
         retry_lines_(std::move(start.retry_lines)),
         watermark_(manifest_.checkpoint.next, manifest_.checkpoint.accepted_below,
                    manifest_.checkpoint.done_above),
-        reader_(options.input, plan.reader, manifest_.checkpoint.next),
+        reader_(options.input, plan.reader,
+                plan.selection.sample ? ReadPosition{} : manifest_.checkpoint.next),
+        selection_(plan.selection),
         accepted_(manifest_.checkpoint.accepted_below),
         start_totals_(manifest_.checkpoint.totals),
         printer_(stderr, is_smart_terminal(stderr)),
@@ -70,6 +88,9 @@ class SynthRun {
     manifest_.tool_version = PERSONAGEN_VERSION;
     manifest_.config = plan.config;
     manifest_.complete = false;
+    // A sample depends on the whole input, so it is drawn again on every run (the same for the
+    // same seed); lines before the checkpoint are then skipped.
+    if (selection_.sample() > 0) sampled_ = read_sample(reader_, selection_);
   }
 
   // Why the run stopped early on its own (--max-failures), or empty.
@@ -152,22 +173,23 @@ class SynthRun {
   // The pool asks for the next request. Rejects and lines finished by an earlier run are
   // settled here without a request.
   bool next(Job& job) {
-    while (!input_done_) {
+    while (ready_.empty() && !input_done_) {
       if (watermark_.span() >= max_read_ahead(options_)) return false;
       if (!retry_pass() && options_.limit && accepted_ >= options_.limit) {
         input_done_ = true;
         break;
       }
-      std::optional<InputRecord> record = reader_.next();
+      std::optional<InputRecord> record = read();
       if (!record) {
         input_done_ = true;
         break;
       }
       ++lines_read_;
       watermark_.begin(record->line, record->offset, record->ok());
-      watermark_.set_read_position(reader_.position());
+      watermark_.set_read_position(read_position(*record));
       if (record->ok()) ++accepted_;
-      if (watermark_.done_before(record->line) || !wanted(*record)) {
+      if (watermark_.done_before(record->line) || !wanted(*record) ||
+          (record->ok() && !selection_.selected(*record))) {
         watermark_.finish(record->line);
         continue;
       }
@@ -182,18 +204,43 @@ class SynthRun {
                      std::to_string(lines_read_) + ", --max-rejects)");
         continue;
       }
-      builder_.build(*record);
-      job.tag = record->line;
-      job.body = builder_.body();
-      job.estimated_tokens = estimate_tokens(job.body);
       Pending& pending = pending_[record->line];
-      pending.custom_id = builder_.custom_id();
-      if (plan_.format == OutputFormat::chat) pending.prompt = builder_.prompt();
+      pending.requests.resize(plan_.relations.size());
+      pending.remaining = plan_.relations.size();
+      for (size_t sub = 0; sub < plan_.relations.size(); ++sub) {
+        builder_.build(*record, sub);
+        Job ready;
+        ready.tag = record->line * kMaxRequestsPerLine + sub;
+        ready.body = builder_.body();
+        ready.estimated_tokens = estimate_tokens(ready.body);
+        ready_.push_back(std::move(ready));
+        pending.requests[sub].custom_id = builder_.custom_id();
+        if (plan_.format == OutputFormat::chat) pending.requests[sub].prompt = builder_.prompt();
+      }
       pending.record = std::move(*record);
+      break;
+    }
+    if (!ready_.empty()) {
+      job = std::move(ready_.front());
+      ready_.pop_front();
       return true;
     }
-    watermark_.set_read_position(reader_.position());
+    if (!sampled_) watermark_.set_read_position(reader_.position());
     return false;
+  }
+
+  // The next input line: from the reader, or from the sample drawn at start-up.
+  std::optional<InputRecord> read() {
+    if (!sampled_) return reader_.next();
+    while (sample_next_ < sampled_->size()) {
+      InputRecord& record = (*sampled_)[sample_next_++];
+      if (record.line >= manifest_start_line_) return std::move(record);
+    }
+    return std::nullopt;
+  }
+  ReadPosition read_position(const InputRecord& record) const {
+    // A sample is never resumed by seeking, so only the line number matters.
+    return sampled_ ? ReadPosition{record.line + 1, 0} : reader_.position();
   }
 
   // In a retry pass only the lines listed in failures.retry.jsonl are requested again; the
@@ -220,7 +267,8 @@ class SynthRun {
 
   // A 2xx reply: is it a usable completion for this task?
   Verdict judge(const Job& job, const HttpResponse& response) {
-    Pending& pending = pending_.at(job.tag);
+    Request& request =
+        pending_.at(job.tag / kMaxRequestsPerLine).requests[job.tag % kMaxRequestsPerLine];
     std::string error;
     std::optional<Completion> completion = parse_completion(response.body, error);
     if (!completion) return Verdict::retry(FailureKind::bad_json, error);
@@ -233,46 +281,35 @@ class SynthRun {
     } else if (ParsedOutput parsed = parse_output(plan_.kind, completion->content); !parsed.ok) {
       verdict = Verdict::retry(FailureKind::invalid_output, parsed.reason);
     } else {
-      pending.parsed = std::move(parsed);
+      request.parsed = std::move(parsed);
     }
     verdict.tokens_used = completion->usage.total_tokens;
-    if (verdict.action == Verdict::Action::accept) pending.completion = std::move(*completion);
+    if (verdict.action == Verdict::Action::accept) request.completion = std::move(*completion);
     return verdict;
   }
 
-  // A request is done for good: write its record or its failure, and settle its line.
+  // A request is done for good: format its records or its failure; once every request of its
+  // line is done, write them all and settle the line.
   void finish(const Job& job, const HttpResponse& response, const Verdict& verdict) {
-    auto it = pending_.find(job.tag);
+    uint64_t line = job.tag / kMaxRequestsPerLine;
+    size_t sub = job.tag % kMaxRequestsPerLine;
+    auto it = pending_.find(line);
     Pending& p = it->second;
+    Request& request = p.requests[sub];
     Totals& t = counters();
     t.requests += static_cast<uint64_t>(job.attempts);
     t.retries += static_cast<uint64_t>(job.attempts - 1);
     if (verdict.action == Verdict::Action::accept) {
-      OutputRecord r;
-      r.custom_id = p.custom_id;
-      r.persona = p.record.persona;
-      r.persona_id = p.record.id;
-      r.task = plan_.task;
-      r.method = to_string(plan_.method);
-      r.model = plan_.model;
-      r.template_id = plan_.template_id;
-      r.template_hash = plan_.templ().hash();
-      r.description = plan_.description;
-      r.prompt = p.prompt;
-      r.output = p.completion.content;
-      r.parsed = p.parsed.parsed;
-      r.parsed_is_tool = plan_.kind == OutputKind::tool;
-      r.finish_reason = p.completion.finish_reason;
-      r.usage = p.completion.usage;
-      r.attempts = job.attempts;
-      format_record(plan_.format, r, line_);
-      sink_.write_record(line_);
-      ++t.records;
-      t.prompt_tokens += static_cast<uint64_t>(p.completion.usage.prompt_tokens);
-      t.completion_tokens += static_cast<uint64_t>(p.completion.usage.completion_tokens);
+      if (plan_.creates_personas) {
+        add_persona_records(p, sub, job.attempts);
+      } else {
+        add_record(p, request, job.attempts);
+      }
+      t.prompt_tokens += static_cast<uint64_t>(request.completion.usage.prompt_tokens);
+      t.completion_tokens += static_cast<uint64_t>(request.completion.usage.completion_tokens);
     } else {
       FailureRecord f;
-      f.custom_id = p.custom_id;
+      f.custom_id = request.custom_id;
       f.line = p.record.line;
       f.persona = p.record.persona;
       f.persona_id = p.record.id;
@@ -282,16 +319,80 @@ class SynthRun {
       f.status = response.status;
       f.attempts = job.attempts;
       format_failure(f, line_);
-      sink_.write_failure(line_);
-      ++t.failed;
-      Totals run = this_run();
-      if (options_.max_failures.exceeded(run.failed, run.records + run.failed, kMinOutcomesForRate))
-        stop_early("too many failed requests (" + std::to_string(run.failed) + " of " +
-                   std::to_string(run.records + run.failed) +
-                   ", --max-failures; last: " + verdict.reason + ")");
+      p.failures.push_back(line_);
+      last_failure_ = verdict.reason;
     }
-    watermark_.finish(job.tag);
+    if (--p.remaining > 0) return;
+
+    for (const std::string& record : p.records) sink_.write_record(record);
+    for (const std::string& failure : p.failures) sink_.write_failure(failure);
+    t.records += p.records.size();
+    t.failed += p.failures.size();
+    bool failed = !p.failures.empty();
+    watermark_.finish(line);
     pending_.erase(it);
+    Totals run = this_run();
+    if (failed &&
+        options_.max_failures.exceeded(run.failed, run.records + run.failed, kMinOutcomesForRate))
+      stop_early("too many failed requests (" + std::to_string(run.failed) + " of " +
+                 std::to_string(run.records + run.failed) +
+                 ", --max-failures; last: " + last_failure_ + ")");
+  }
+
+  void add_record(Pending& p, const Request& request, int attempts) {
+    OutputRecord r;
+    r.custom_id = request.custom_id;
+    r.persona = p.record.persona;
+    r.persona_id = p.record.id;
+    r.task = plan_.task;
+    r.method = to_string(plan_.method);
+    r.model = plan_.model;
+    r.template_id = plan_.template_id;
+    r.template_hash = plan_.templ().hash();
+    r.description = plan_.description;
+    r.prompt = request.prompt;
+    r.output = request.completion.content;
+    r.parsed = request.parsed.parsed;
+    r.parsed_is_tool = plan_.kind == OutputKind::tool;
+    r.finish_reason = request.completion.finish_reason;
+    r.usage = request.completion.usage;
+    r.attempts = attempts;
+    format_record(plan_.format, r, line_);
+    p.records.push_back(line_);
+  }
+
+  // text-to-persona and persona-to-persona write one persona record per persona created, each
+  // a valid input for synth, render and dedup.
+  void add_persona_records(Pending& p, size_t sub, int attempts) {
+    const Request& request = p.requests[sub];
+    const std::vector<std::string>& personas = request.parsed.personas;
+    std::string_view parent_id = p.record.id;
+    uint64_t parent_hop = 0;
+    for (const auto& [name, value] : p.record.fields) {
+      if (name == "custom_id") parent_id = value;
+      if (name == "hop") parent_hop = std::strtoull(value.c_str(), nullptr, 10);
+    }
+    for (size_t i = 0; i < personas.size(); ++i) {
+      PersonaRecord r;
+      std::string custom_id = request.custom_id + "-" + std::to_string(i);
+      r.persona = personas[i];
+      r.source = parent_id;
+      r.relation =
+          plan_.kind == OutputKind::persona ? std::string_view(plan_.relations[sub]) : "related";
+      r.hop = plan_.kind == OutputKind::persona ? 0 : parent_hop + 1;
+      r.custom_id = custom_id;
+      r.input = p.record.persona;
+      r.task = plan_.task;
+      r.method = to_string(plan_.method);
+      r.model = plan_.model;
+      r.template_id = plan_.template_id;
+      r.template_hash = plan_.templ().hash();
+      r.finish_reason = request.completion.finish_reason;
+      r.usage = request.completion.usage;
+      r.attempts = attempts;
+      format_persona_record(r, line_);
+      p.records.push_back(line_);
+    }
   }
 
   void tick() {
@@ -366,12 +467,18 @@ class SynthRun {
   std::vector<uint64_t> retry_lines_;  // a retry pass's lines, sorted
   Watermark watermark_;
   RecordReader reader_;
+  Selection selection_;
+  std::optional<std::vector<InputRecord>> sampled_;
+  size_t sample_next_ = 0;
+  uint64_t manifest_start_line_ = manifest_.checkpoint.next.line;
   uint64_t accepted_ = 0;
   uint64_t lines_read_ = 0;  // this invocation
   bool input_done_ = false;
   std::string aborted_;
   Totals start_totals_;
-  std::unordered_map<uint64_t, Pending> pending_;
+  std::unordered_map<uint64_t, Pending> pending_;  // by input line
+  std::deque<Job> ready_;  // built for the line just read, not yet handed to the pool
+  std::string last_failure_;
   std::string line_;
   RequestPool* pool_ = nullptr;
   LinePrinter printer_;
@@ -382,7 +489,9 @@ class SynthRun {
 
 }  // namespace
 
-ExitCode run_synth(const Options& options) {
+namespace {
+
+ExitCode run_one_synth(const Options& options) {
   // Resolve the task, templates and configuration; nothing is read or written yet.
   SynthPlan plan = make_plan(options);
   if (plan.model.empty()) throw usage_error("--model is required (or set $OPENAI_MODEL)");
@@ -454,6 +563,34 @@ ExitCode run_synth(const Options& options) {
                                                             : "interrupted";
   write_summary(options, status, code, run.aborted(), &run.totals(), &this_run, run.shard_count());
   return code;
+}
+
+}  // namespace
+
+ExitCode run_synth(const Options& options) {
+  if (options.hops <= 1) return run_one_synth(options);
+  // persona-to-persona over several hops: hop h is a complete run of its own in
+  // <output>/hop-<h>/, whose input is hop h-1's personas. Each hop resumes like any run, so
+  // the whole expansion does; a finished hop is skipped on a rerun. A hop writes a single
+  // shard, so the next hop reads one file.
+  if (options.output == "-") throw usage_error("--hops needs an output directory, not -o -");
+  ExitCode worst = ExitCode::ok;
+  for (int hop = 1; hop <= options.hops; ++hop) {
+    Options h = options;
+    h.hops = 1;
+    h.output = options.output + "/hop-" + std::to_string(hop);
+    if (hop > 1) {
+      h.input =
+          options.output + "/hop-" + std::to_string(hop - 1) + "/" + options.task + "-00000.jsonl";
+      h.limit = 0;
+    }
+    h.shard_size = std::numeric_limits<uint64_t>::max();
+    if (!options.summary_file.empty() && hop < options.hops) h.summary_file.clear();
+    ExitCode code = run_one_synth(h);
+    if (code != ExitCode::ok && code != ExitCode::some_failed) return code;
+    if (code == ExitCode::some_failed) worst = code;
+  }
+  return worst;
 }
 
 }  // namespace personagen

@@ -1,5 +1,7 @@
 #include "personagen/synth_plan.h"
 
+#include <algorithm>
+#include <iterator>
 #include <sstream>
 
 #include "personagen/error.h"
@@ -65,6 +67,29 @@ SynthPlan make_plan(const Options& options) {
   if (plan.shots > 0 && plan.prompts.demos.empty())
     throw usage_error(plan.prompts.source + ": " + std::string(to_string(plan.method)) +
                       " needs demonstrations, and there are none");
+  plan.creates_personas = plan.kind == OutputKind::persona || plan.kind == OutputKind::persona_list;
+  if (plan.creates_personas && plan.format != OutputFormat::record)
+    throw usage_error("--format applies to synthesis tasks; " + plan.task +
+                      " writes persona records");
+  if (plan.kind == OutputKind::persona) {
+    plan.relations =
+        options.relations.empty() ? std::vector<std::string>{"read"} : options.relations;
+    for (const auto& relation : plan.relations)
+      if (relation != "read" && relation != "write" && relation != "like" && relation != "dislike")
+        throw usage_error("unknown --relation \"" + relation +
+                          "\" (expected read, write, like or dislike)");
+    plan.max_input_bytes = options.max_input_bytes;
+    if (options.fields.empty()) plan.reader.persona_fields = {"text", "persona"};
+  } else if (!options.relations.empty()) {
+    throw usage_error("--relation applies to text-to-persona only");
+  }
+  if (options.hops < 1 || options.hops > 6) throw usage_error("--hops must be 1 to 6");
+  if (options.hops > 1 && plan.kind != OutputKind::persona_list)
+    throw usage_error("--hops applies to persona-to-persona only");
+  if (plan.creates_personas) plan.reader.optional_fields = {"custom_id", "hop"};
+  plan.selection = {options.match, options.exclude, options.where, options.sample, options.seed};
+  for (const auto& field : Selection(plan.selection).fields())  // also checks the flags
+    plan.reader.optional_fields.push_back(field);
   plan.template_id = plan.task + "/" + std::string(to_string(plan.method));
   plan.model = options.model;
   plan.seed = options.seed;
@@ -89,7 +114,34 @@ SynthPlan make_plan(const Options& options) {
       {"format", options.format},
       {"shard_size", std::to_string(options.shard_size)},
   };
+  auto list = [](const std::vector<std::string>& values) {
+    std::string out;
+    for (const auto& v : values) out += (out.empty() ? "" : " | ") + v;
+    return out.empty() ? std::string("none") : out;
+  };
+  plan.config.emplace_back("match", list(options.match));
+  plan.config.emplace_back("exclude", list(options.exclude));
+  plan.config.emplace_back("where", list(options.where));
+  plan.config.emplace_back("sample", options.sample ? std::to_string(options.sample) : "none");
+  if (plan.kind == OutputKind::persona) {
+    plan.config.emplace_back("relations", join(plan.relations));
+    plan.config.emplace_back("max_input_bytes", std::to_string(plan.max_input_bytes));
+  }
   return plan;
+}
+
+std::vector<InputRecord> read_sample(RecordReader& reader, const Selection& selection) {
+  std::vector<InputRecord> rejects;
+  std::vector<InputRecord> sample = reservoir_sample(
+      reader, selection.sample(), selection.seed(),
+      [&selection](const InputRecord& record) { return selection.selected(record); }, rejects);
+  std::vector<InputRecord> merged;
+  merged.reserve(sample.size() + rejects.size());
+  std::merge(std::make_move_iterator(sample.begin()), std::make_move_iterator(sample.end()),
+             std::make_move_iterator(rejects.begin()), std::make_move_iterator(rejects.end()),
+             std::back_inserter(merged),
+             [](const InputRecord& a, const InputRecord& b) { return a.line < b.line; });
+  return merged;
 }
 
 RequestBuilder::RequestBuilder(const SynthPlan& plan) : plan_(plan) {
@@ -100,8 +152,20 @@ RequestBuilder::RequestBuilder(const SynthPlan& plan) : plan_(plan) {
     demo_hashes_.push_back(hash64(demo.persona + '\0' + demo.output));
 }
 
-void RequestBuilder::build(const InputRecord& record) {
+// Cuts `text` to at most `max` bytes at a UTF-8 boundary, at a space if one is near the end.
+std::string_view cut_text(std::string_view text, size_t max) {
+  if (max == 0 || text.size() <= max) return text;
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  size_t space = text.rfind(' ', end);
+  if (space != std::string_view::npos && space + 200 > end) end = space;
+  return text.substr(0, end);
+}
+
+void RequestBuilder::build(const InputRecord& record, size_t sub) {
   shots_.clear();
+  std::string_view persona = cut_text(record.persona, plan_.max_input_bytes);
+  std::string_view relation = plan_.relations[sub];
   KeyHasher key;
   key.add("personagen/1").add(plan_.task).add(to_string(plan_.method)).add(plan_.templ().hash());
   if (plan_.shots > 0) {
@@ -111,12 +175,12 @@ void RequestBuilder::build(const InputRecord& record) {
       key.add(plan_.prompts.demos[index].id).add(demo_hashes_[index]);
     }
   }
-  key.add(plan_.model).add(sampling_key_).add(record.persona);
+  key.add(plan_.model).add(sampling_key_).add(persona).add(relation);
   for (const auto& [name, value] : record.fields) key.add(name).add(value);
   key.add(hash64(plan_.prompts.world)).add(uint64_t{0});  // sample index: one sample per persona
   custom_id_ = "pg-" + key.hex128();
 
-  TemplateValues values{record.persona, plan_.prompts.world, &record.fields};
+  TemplateValues values{persona, plan_.prompts.world, relation, &record.fields};
   plan_.templ().render(values, shots_, prompt_);
   body_ = build_chat_body(plan_.model, prompt_, plan_.sampling);
 }

@@ -31,7 +31,12 @@ struct Options {
   // Input and selection.
   std::string input;                // JSONL path; .gz/.zst read transparently; "-" is stdin
   std::vector<std::string> fields;  // persona fields, first present wins
-  uint64_t limit = 0;               // at most this many personas; 0 = all
+  uint64_t limit = 0;
+  std::vector<std::string> match;    // --match REGEX: keep personas matching one of these
+  std::vector<std::string> exclude;  // --exclude REGEX: drop personas matching any of these
+  std::vector<std::string> where;    // --where FIELD=VALUE or FIELD!=VALUE: all must hold
+  uint64_t sample = 0;  // --sample N: a uniform sample of N (0 = all)               // at most this
+                        // many personas; 0 = all
 
   // Prompting.
   std::string task;  // a built-in task; empty with --template
@@ -40,6 +45,9 @@ struct Options {
   std::string template_file;  // a custom task from one template file
   std::string world_file;     // the npc world
   uint64_t seed = 0;
+  std::vector<std::string> relations;  // text-to-persona: read, write, like, dislike
+  size_t max_input_bytes = 4000;       // text-to-persona: longer texts are cut
+  int hops = 1;                        // persona-to-persona: expansion rounds
   int shots = 3;
 
   // The endpoint.

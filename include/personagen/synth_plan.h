@@ -9,6 +9,7 @@
 #include "personagen/output_record.h"
 #include "personagen/prompt_template.h"
 #include "personagen/record_reader.h"
+#include "personagen/selection.h"
 #include "personagen/tasks.h"
 
 namespace personagen {
@@ -28,6 +29,11 @@ struct SynthPlan {
   SamplingParams sampling;
   uint64_t seed = 0;
   size_t shots = 0;  // demonstrations per request (0 for zero-shot)
+  // Requests per input record: one per relation for text-to-persona, else one with no relation.
+  std::vector<std::string> relations{""};
+  size_t max_input_bytes = 0;  // cut longer inputs before prompting (0 = never)
+  bool creates_personas = false;
+  SelectionOptions selection;  // --match, --exclude, --where, --sample
   ReaderOptions reader;
   RunConfig config;  // what must match when a run resumes
 
@@ -38,6 +44,10 @@ struct SynthPlan {
 // Throws a usage Error (exit code 2) naming the flag or file that is wrong.
 SynthPlan make_plan(const Options& options);
 
+// --sample: reads the whole input once and returns a uniform sample of the selected records,
+// merged in line order with every reject, so both flow through the usual path.
+std::vector<InputRecord> read_sample(RecordReader& reader, const Selection& selection);
+
 // Builds the request for one persona: its demonstrations, prompt, body and custom_id.
 // The custom_id is a hash of everything that shapes the request, so any change of persona,
 // task, method, template, demonstrations, model or sampling gives a new key.
@@ -45,8 +55,9 @@ class RequestBuilder {
  public:
   explicit RequestBuilder(const SynthPlan& plan);
 
-  // Fills prompt(), body() and custom_id() for this record, reusing buffers across calls.
-  void build(const InputRecord& record);
+  // Fills prompt(), body() and custom_id() for request `sub` (an index into plan.relations) of
+  // this record, reusing buffers across calls.
+  void build(const InputRecord& record, size_t sub = 0);
 
   const std::string& prompt() const { return prompt_; }
   const std::string& body() const { return body_; }
