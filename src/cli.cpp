@@ -47,7 +47,8 @@ void add_request_flags(CLI::App& app, Options& o) {
   app.add_option("--field", o.fields,
                  "Persona field; repeat for fallbacks (default: persona, then \"input persona\")");
   app.add_option("--limit", o.limit, "Use at most N personas (0 = all)")->capture_default_str();
-  app.add_option("--seed", o.seed, "Seed for demonstration sampling")->capture_default_str();
+  app.add_option("--seed", o.seed, "Seed for demonstration sampling and --sample")
+      ->capture_default_str();
   app.add_option("--shots", o.shots, "Demonstrations per request for the few-shot methods")
       ->capture_default_str();
   app.add_option("--model", o.model, "Model name sent as \"model\" (default: $OPENAI_MODEL)");

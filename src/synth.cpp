@@ -137,8 +137,11 @@ class SynthRun {
       return ExitCode::interrupted;
     }
     complete();
-    if (lines_read_ == 0 && manifest_.checkpoint.next.line <= 1)
-      spdlog::warn("{}: the input has no records", options_.input);
+    const Totals& all = totals();
+    if (all.records + all.failed + all.rejected == 0 && !retry_pass())
+      spdlog::warn(
+          "{}: {}", options_.input,
+          lines_read_ > 0 ? "no persona passed the selection" : "the input has no records");
     Totals run = this_run();
     bool too_many_rejects =
         options_.max_rejects.exceeded(run.rejected, lines_read_, /*min_total=*/0);

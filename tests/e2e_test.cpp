@@ -1,9 +1,6 @@
 // End-to-end tests: the real personagen binary against the local OpenAI-compatible test server.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -11,118 +8,18 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
-#include <thread>
 
+#include "e2e_support.h"
 #include "test_server.h"
 
+namespace personagen::e2e {
 namespace {
 
-namespace fs = std::filesystem;
-using nlohmann::json;
 using personagen::testing::ServerOptions;
 using personagen::testing::TestServer;
 
 const char* const kTasks[] = {"math", "reasoning", "instruction", "knowledge", "npc", "tool"};
 const char* const kMethods[] = {"zero-shot", "few-shot", "persona-few-shot"};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::vector<json> read_jsonl(const std::string& text) {
-  std::vector<json> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(json::parse(line));  // throws on a torn line
-  return lines;
-}
-
-// Every record of every shard in `dir` for `task`, in shard order.
-std::vector<json> read_shards(const fs::path& dir, const std::string& task) {
-  std::vector<fs::path> shards;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    std::string name = entry.path().filename();
-    if (name.rfind(task + "-", 0) == 0 && name.ends_with(".jsonl")) shards.push_back(entry.path());
-  }
-  std::sort(shards.begin(), shards.end());
-  std::vector<json> records;
-  for (const auto& shard : shards)
-    for (auto& record : read_jsonl(read_file(shard))) records.push_back(std::move(record));
-  return records;
-}
-
-struct Result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// A temporary directory per test, removed at the end.
-class E2E : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/personagen-e2e-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  fs::path write_personas(const std::string& name, const std::vector<std::string>& personas) {
-    fs::path path = dir_ / name;
-    std::ofstream out(path);
-    for (const auto& p : personas) out << json{{"persona", p}}.dump() << "\n";
-    return path;
-  }
-
-  // Starts the binary with `args` and the test endpoint in its environment; returns its pid.
-  pid_t spawn(const std::vector<std::string>& args, const std::string& base_url,
-              const std::map<std::string, std::string>& env = {}) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      int out = ::open((dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int err = ::open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(out, 1);
-      dup2(err, 2);
-      setenv("OPENAI_BASE_URL", base_url.c_str(), 1);
-      setenv("OPENAI_MODEL", "test-model", 1);
-      unsetenv("OPENAI_API_KEY");
-      for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-      std::vector<char*> argv{const_cast<char*>(PERSONAGEN_BINARY)};
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(PERSONAGEN_BINARY, argv.data());
-      _exit(127);
-    }
-    return pid;
-  }
-
-  Result wait(pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    Result r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = read_file(dir_ / "stdout");
-    r.err = read_file(dir_ / "stderr");
-    return r;
-  }
-
-  Result run(const std::vector<std::string>& args, const std::string& base_url,
-             const std::map<std::string, std::string>& env = {}) {
-    return wait(spawn(args, base_url, env));
-  }
-
-  fs::path dir_;
-};
-
-std::vector<std::string> personas(int n, const std::string& prefix = "persona") {
-  std::vector<std::string> out;
-  for (int i = 0; i < n; ++i)
-    out.push_back("A " + prefix + " number " + std::to_string(i) + " who likes tea");
-  return out;
-}
 
 // The demonstrations of a task, as shipped in prompts/<task>/examples.jsonl.
 std::vector<json> demos(const std::string& task) {
@@ -386,3 +283,4 @@ TEST_F(E2E, UsageErrorsExitWith2) {
 }
 
 }  // namespace
+}  // namespace personagen::e2e

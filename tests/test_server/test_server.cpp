@@ -1,9 +1,11 @@
 #include "test_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
@@ -61,6 +63,10 @@ constexpr auto kHangLimit = std::chrono::seconds(60);
 // idle this long, and stop() joins those workers: short, so a client that outlives the server
 // delays stop() little; not too short, so clients rarely reuse a connection as it closes.
 constexpr time_t kKeepAliveSeconds = 2;
+// httplib compresses "application/json" replies whenever the client accepts an encoding, with
+// brotli at its slowest setting: milliseconds of CPU per reply. With a charset parameter the
+// type is not on its list, so replies go out as they are.
+constexpr const char* kJsonType = "application/json; charset=utf-8";
 
 std::optional<Fault> parse_fault(std::string_view name) {
   if (name.size() == 3 &&
@@ -155,7 +161,7 @@ std::string error_body(std::string_view message, std::string_view type, const Js
 void reply_error(httplib::Response& res, int status, std::string_view message,
                  std::string_view type, const Json& code) {
   res.status = status;
-  res.set_content(error_body(message, type, code), "application/json");
+  res.set_content(error_body(message, type, code), kJsonType);
 }
 
 struct ChatRequest {
@@ -205,7 +211,17 @@ std::optional<ChatRequest> parse_chat_request(const std::string& body, std::stri
 }
 
 // The content of a normal reply: one object that the text, npc and tool parsers all accept.
+// Persona-creation prompts (recognised by the paper's wording, which our templates keep) get
+// persona-shaped replies instead, unique to the prompt: one persona, or a JSON array of three.
 std::string echo_content(const std::string& prompt, size_t index) {
+  std::string tag = echo_tool_name(prompt).substr(std::string_view("echo_tool_").size());
+  if (prompt.find("Who is likely to") != std::string::npos)
+    return "A reader number " + tag + " who found this text in a test server.";
+  if (prompt.find("close relationship") != std::string::npos)
+    return Json::array({"A colleague of echo persona " + tag + ".",
+                        "A sibling of echo persona " + tag + ".",
+                        "A neighbour of echo persona " + tag + "."})
+        .dump();
   Json content = {{"type", "function"},
                   {"function",
                    {{"name", echo_tool_name(prompt)},
@@ -251,7 +267,61 @@ std::string http_date(std::time_t when) {
   return text;
 }
 
+// The texts of an embeddings request: "input" as one string or an array of strings.
+std::optional<std::vector<std::string>> parse_embedding_inputs(const Json& request,
+                                                               std::string& error) {
+  auto input = request.find("input");
+  if (input == request.end() || !(input->is_string() || input->is_array())) {
+    error = "request has no \"input\" string or array of strings";
+    return std::nullopt;
+  }
+  if (input->is_string()) return std::vector<std::string>{input->get<std::string>()};
+  std::vector<std::string> texts;
+  for (const Json& text : *input) {
+    if (!text.is_string()) {
+      error = "\"input\" holds something other than strings";
+      return std::nullopt;
+    }
+    texts.push_back(text.get<std::string>());
+  }
+  if (texts.empty()) {
+    error = "\"input\" is empty";
+    return std::nullopt;
+  }
+  return texts;
+}
+
 }  // namespace
+
+std::vector<float> test_embedding(std::string_view text) {
+  std::vector<double> sum(kTestEmbeddingDimension, 0.0);
+  auto is_word_byte = [](unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+  };
+  std::string word;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    auto c = i < text.size() ? static_cast<unsigned char>(text[i]) : '\0';
+    if (i < text.size() && is_word_byte(c)) {
+      word += static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+      continue;
+    }
+    if (word.empty()) continue;
+    uint64_t seed = fnv1a(word);
+    for (size_t d = 0; d < kTestEmbeddingDimension; ++d) {
+      sum[d] += static_cast<double>(splitmix64(seed + d) >> 11) * 0x1.0p-52 - 1.0;
+    }
+    word.clear();
+  }
+  double norm = 0;
+  for (double v : sum) norm += v * v;
+  norm = std::sqrt(norm);
+  std::vector<float> vector(kTestEmbeddingDimension, 0.0f);
+  if (norm == 0) return vector;
+  for (size_t d = 0; d < kTestEmbeddingDimension; ++d) {
+    vector[d] = static_cast<float>(sum[d] / norm);
+  }
+  return vector;
+}
 
 std::vector<std::string> default_fault_kinds() {
   return {"500", "502", "503", "429ra", "drop", "truncate", "malformed", "empty", "length"};
@@ -275,12 +345,14 @@ class TestServer::Impl {
   httplib::Server server_;
   std::thread listener_;
   int port_ = 0;
+  socket_t listen_socket_ = -1;  // set by httplib's socket_options callback
 
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;  // ready_, stopping_ or the request lists changed
   bool ready_ = false;
   bool stopping_ = false;
   std::vector<std::string> chat_bodies_;
+  std::vector<std::string> embedding_bodies_;
   std::vector<std::string> authorizations_;
   std::unordered_map<uint64_t, uint64_t> attempts_;  // body hash -> requests seen
   size_t in_flight_ = 0;
@@ -291,6 +363,7 @@ class TestServer::Impl {
 
  private:
   void on_chat(const httplib::Request& req, httplib::Response& res);
+  void on_embeddings(const httplib::Request& req, httplib::Response& res);
   void apply_fault(const Fault& fault, httplib::Response& res, const std::string& full_reply);
   std::optional<Fault> random_fault(uint64_t body_hash, uint64_t attempt) const;
   bool authorized(const httplib::Request& req) const;
@@ -314,6 +387,17 @@ TestServer::Impl::Impl(ServerOptions options) : options_(std::move(options)) {
     random_faults_.push_back(*fault);
   }
 
+  // httplib listens with a backlog of 5: a burst of new connections overflows it, and every
+  // SYN dropped costs its client a 1 s retransmit. So the socket is caught here, as it is made,
+  // and its backlog raised once it listens (below).
+  server_.set_socket_options([this](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_socket_ = sock;
+  });
+  // httplib writes a reply's headers and body separately; with Nagle's algorithm on, the body
+  // waits for the client's delayed ACK (~40 ms) on every keep-alive request.
+  server_.set_tcp_nodelay(true);
   server_.set_keep_alive_max_count(1000);
   server_.set_keep_alive_timeout(kKeepAliveSeconds);
   server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
@@ -328,21 +412,24 @@ TestServer::Impl::Impl(ServerOptions options) : options_(std::move(options)) {
     Json body = {
         {"object", "list"},
         {"data", {{{"id", options_.model}, {"object", "model"}, {"owned_by", "personagen-test"}}}}};
-    res.set_content(body.dump(), "application/json");
+    res.set_content(body.dump(), kJsonType);
   });
   server_.Post("/v1/chat/completions",
                [this](const httplib::Request& req, httplib::Response& res) { on_chat(req, res); });
+  server_.Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) {
+    on_embeddings(req, res);
+  });
   // Called for every status >= 400; only fills in a body where none was set (e.g. no route).
-  server_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
-                                                                    httplib::Response& res) {
-    if (!res.body.empty() || res.content_provider_) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    std::string message = "test server: no route for " + req.method + " " + req.path;
-    if (res.status != 404) message = "test server: status " + std::to_string(res.status);
-    res.set_content(error_body(message, "invalid_request_error", res.status), "application/json");
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+  server_.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty() || res.content_provider_) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        std::string message = "test server: no route for " + req.method + " " + req.path;
+        if (res.status != 404) message = "test server: status " + std::to_string(res.status);
+        res.set_content(error_body(message, "invalid_request_error", res.status), kJsonType);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   server_.set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr error) {
         std::string message = "test server: internal error";
@@ -371,6 +458,9 @@ TestServer::Impl::Impl(ServerOptions options) : options_(std::move(options)) {
   }
   if (port_ <= 0) {
     throw std::runtime_error("test server: cannot bind 127.0.0.1:" + std::to_string(options_.port));
+  }
+  if (listen_socket_ < 0 || ::listen(listen_socket_, SOMAXCONN) != 0) {
+    throw std::runtime_error("test server: cannot raise the listen backlog");
   }
   listener_ = std::thread([this] {
     server_.listen_after_bind();
@@ -476,7 +566,64 @@ void TestServer::Impl::on_chat(const httplib::Request& req, httplib::Response& r
   if (fault && fault->kind == FaultKind::length) finish_reason = "length";
   std::string reply = completion_body(index, model, chat->prompt, content, finish_reason);
   if (fault) return apply_fault(*fault, res, reply);
-  res.set_content(reply, "application/json");
+  res.set_content(reply, kJsonType);
+}
+
+// Fault markers in any of the texts apply to the whole request, as they do to a chat prompt.
+void TestServer::Impl::on_embeddings(const httplib::Request& req, httplib::Response& res) {
+  {
+    std::lock_guard lock(mutex_);
+    embedding_bodies_.push_back(req.body);
+  }
+  changed_.notify_all();
+  if (!authorized(req)) {
+    return reply_error(res, 401, "invalid api key", "invalid_request_error", "invalid_api_key");
+  }
+  Json request = Json::parse(req.body, nullptr, false);
+  std::string error = "request body is not a JSON object";
+  std::optional<std::vector<std::string>> texts;
+  if (!request.is_discarded() && request.is_object()) texts = parse_embedding_inputs(request, error);
+  if (!texts) return reply_error(res, 400, error, "invalid_request_error", 400);
+  std::string all_text;
+  for (const std::string& text : *texts) all_text += text;
+  std::string bad_marker;
+  std::vector<Marker> markers = parse_markers(all_text, bad_marker);
+  if (!bad_marker.empty()) {
+    return reply_error(res, 400, "test server: bad fault marker " + bad_marker,
+                       "invalid_request_error", 400);
+  }
+  uint64_t body_hash = fnv1a(req.body);
+  uint64_t attempt = 0;
+  {
+    std::lock_guard lock(mutex_);
+    attempt = attempts_[body_hash]++;
+  }
+  std::optional<Fault> fault;
+  uint64_t remaining = attempt;
+  for (const Marker& marker : markers) {
+    if (remaining < marker.count) {
+      fault = marker.fault;
+      break;
+    }
+    remaining -= marker.count;
+  }
+  if (!fault) fault = random_fault(body_hash, attempt);
+
+  Json data = Json::array();
+  for (size_t i = 0; i < texts->size(); ++i) {
+    data.push_back(
+        {{"object", "embedding"}, {"index", i}, {"embedding", test_embedding((*texts)[i])}});
+  }
+  size_t tokens = tokens_for(all_text.size());
+  std::string model = request.contains("model") && request["model"].is_string()
+                          ? request["model"].get<std::string>()
+                          : options_.model;
+  Json body = {{"object", "list"},
+               {"data", std::move(data)},
+               {"model", model},
+               {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
+  if (fault) return apply_fault(*fault, res, body.dump());
+  res.set_content(body.dump(), kJsonType);
 }
 
 void TestServer::Impl::apply_fault(const Fault& fault, httplib::Response& res,
@@ -497,10 +644,10 @@ void TestServer::Impl::apply_fault(const Fault& fault, httplib::Response& res,
     case FaultKind::drop:
       // httplib hands no socket to handlers, so the closest to a dropped connection is the
       // status line and headers, then a close with none of the declared body.
-      return res.set_content_provider(full_reply.size(), "application/json",
+      return res.set_content_provider(full_reply.size(), kJsonType,
                                       [](size_t, size_t, httplib::DataSink&) { return false; });
     case FaultKind::truncate:
-      return res.set_content_provider(full_reply.size(), "application/json",
+      return res.set_content_provider(full_reply.size(), kJsonType,
                                       [half = full_reply.substr(0, full_reply.size() / 2)](
                                           size_t offset, size_t, httplib::DataSink& sink) {
                                         if (offset == 0) sink.write(half.data(), half.size());
@@ -508,14 +655,14 @@ void TestServer::Impl::apply_fault(const Fault& fault, httplib::Response& res,
                                       });
     case FaultKind::malformed:
       return res.set_content(full_reply.substr(0, full_reply.size() / 2) + "\"<<not json",
-                             "application/json");
+                             kJsonType);
     case FaultKind::hang:
       wait_unless_stopping(kHangLimit);
       return reply_error(res, 504, "injected hang", "test", 504);
     case FaultKind::empty:
     case FaultKind::length:
     case FaultKind::badjson:
-      return res.set_content(full_reply, "application/json");
+      return res.set_content(full_reply, kJsonType);
   }
 }
 
@@ -559,6 +706,11 @@ std::vector<std::string> TestServer::authorization_headers() const {
 size_t TestServer::max_concurrent() const {
   std::lock_guard lock(impl_->mutex_);
   return impl_->max_in_flight_;
+}
+
+std::vector<std::string> TestServer::embedding_requests() const {
+  std::lock_guard lock(impl_->mutex_);
+  return impl_->embedding_bodies_;
 }
 
 }  // namespace personagen::testing
