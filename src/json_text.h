@@ -1,8 +1,10 @@
 #pragma once
 
 // Writing JSON text directly into a string, for the hot paths (request bodies, output records)
-// where building a nlohmann DOM per record would cost more than the rest of the work.
+// where building a nlohmann DOM per record would cost more than the rest of the work; and
+// measuring the nesting of JSON text before it is parsed.
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -117,6 +119,32 @@ inline void append_json_double(std::string& out, double value) {
   char buffer[32];
   const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
   out.append(buffer, result.ptr);
+}
+
+// The deepest nesting of arrays and objects in `text`, read as JSON but not validated: brackets
+// inside strings do not count. For valid JSON it is exact. Why: nlohmann parses and destroys
+// iteratively, but dump() and copies recurse once per level, so text from outside (a reply, a
+// model's output) is checked against a limit before it is parsed into something that is dumped.
+inline size_t json_nesting_depth(std::string_view text) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
 }
 
 // Appends an integer in decimal.

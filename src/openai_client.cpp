@@ -12,6 +12,9 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kMaxErrorBytes = 300;
+// Deeper bodies are not parsed: message_of() dumps "detail", and dump() recurses once per level.
+// No real reply nests anywhere near this deep.
+constexpr size_t kMaxJsonDepth = 256;
 
 // At most `max` bytes of `s`, never ending inside a UTF-8 sequence.
 std::string_view cut_at_utf8_boundary(std::string_view s, size_t max) {
@@ -117,6 +120,10 @@ std::string build_chat_body(std::string_view model, std::string_view user_messag
 }
 
 std::optional<Completion> parse_completion(std::string_view body, std::string& error) {
+  if (json_nesting_depth(body) > kMaxJsonDepth) {
+    error = "reply nests more than " + std::to_string(kMaxJsonDepth) + " levels deep";
+    return std::nullopt;
+  }
   try {
     const json reply = json::parse(body);
     const json* choices =
@@ -166,7 +173,9 @@ std::optional<Completion> parse_completion(std::string_view body, std::string& e
 std::string error_message(std::string_view body) {
   std::string message;
   try {
-    message = one_line(message_of(json::parse(body)));
+    if (json_nesting_depth(body) <= kMaxJsonDepth) {
+      message = one_line(message_of(json::parse(body)));
+    }
   } catch (const std::exception&) {
     // Not JSON (an HTML page from a proxy, a plain-text error): the body itself is the message.
   }

@@ -44,7 +44,8 @@ std::optional<OutputFormat> parse_output_format(std::string_view name) {
 }
 
 void format_record(OutputFormat format, const OutputRecord& r, std::string& out) {
-  out.assign("{");
+  out.clear();
+  out += '{';
   switch (format) {
     case OutputFormat::personahub: {
       field(out, "input persona", r.persona);
@@ -91,7 +92,8 @@ void format_record(OutputFormat format, const OutputRecord& r, std::string& out)
 }
 
 void format_persona_record(const PersonaRecord& r, std::string& out) {
-  out.assign("{");
+  out.clear();
+  out += '{';
   field(out, "persona", r.persona);
   if (r.source.empty()) {
     raw_field(out, "source", "null");
@@ -117,7 +119,8 @@ void format_persona_record(const PersonaRecord& r, std::string& out) {
 }
 
 void format_failure(const FailureRecord& f, std::string& out) {
-  out.assign("{");
+  out.clear();
+  out += '{';
   field(out, "custom_id", f.custom_id);
   number_field(out, "line", static_cast<int64_t>(f.line));
   field(out, "persona", f.persona);
@@ -131,7 +134,8 @@ void format_failure(const FailureRecord& f, std::string& out) {
 }
 
 void format_reject(const InputRecord& reject, std::string_view input_path, std::string& out) {
-  out.assign("{");
+  out.clear();
+  out += '{';
   field(out, "file", input_path);
   number_field(out, "line", static_cast<int64_t>(reject.line));
   number_field(out, "offset", static_cast<int64_t>(reject.offset));

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "json_text.h"
@@ -250,6 +251,37 @@ TEST(OpenAiClientTest, ErrorMessageIsCutAt300BytesOnAUtf8Boundary) {
   // And a long JSON message is cut the same way
   const std::string long_json = R"({"error":{"message":")" + std::string(500, 'a') + "\"}}";
   EXPECT_EQ(error_message(long_json), std::string(300, 'a'));
+}
+
+TEST(OpenAiClientTest, NestingDepthCountsBracketsOutsideStrings) {
+  EXPECT_EQ(json_nesting_depth(""), 0u);
+  EXPECT_EQ(json_nesting_depth("42"), 0u);
+  EXPECT_EQ(json_nesting_depth(R"({"a":[1,{"b":[]}],"c":{}})"), 4u);
+  // Brackets inside strings, escaped quotes included, do not count.
+  EXPECT_EQ(json_nesting_depth(R"({"a":"[[{\"[[","b":"\\"})"), 1u);
+  EXPECT_EQ(json_nesting_depth("]]]]{"), 1u);
+}
+
+TEST(OpenAiClientTest, DeeplyNestedBodiesAreReadWithoutOverflowingTheStack) {
+  // Given bodies nested a million levels deep, which a recursive dump() cannot survive
+  const size_t depth = 1000000;
+  const std::string nested = std::string(depth, '[') + std::string(depth, ']');
+  const std::string error_body = R"({"detail":)" + nested + "}";
+  const std::string reply = R"({"choices":[{"message":{"content":"hi"}}],"extra":)" + nested + "}";
+
+  // When their message is taken, or they are parsed as a reply
+  const std::string message = error_message(error_body);
+  std::string error;
+  const std::optional<Completion> completion = parse_completion(reply, error);
+
+  // Then the message is the start of the body, and the reply is an error, not a crash
+  EXPECT_EQ(message.substr(0, 12), R"({"detail":[[)");
+  EXPECT_LE(message.size(), 300u);
+  EXPECT_FALSE(completion.has_value());
+  EXPECT_NE(error.find("levels deep"), std::string::npos) << error;
+
+  // And a detail nested a few levels still reads as JSON
+  EXPECT_EQ(error_message(R"({"detail":[[["too short"]]]})"), R"([[["too short"]]])");
 }
 
 }  // namespace

@@ -366,5 +366,27 @@ TEST(TasksTest, HostileContentNeverThrows) {
   }
 }
 
+TEST(TasksTest, DeeplyNestedObjectIsRejectedWithoutOverflowingTheStack) {
+  // Given a valid npc with a value nested a million levels deep, bare and with prose around it
+  const size_t depth = 1000000;
+  const std::string nested = std::string(depth, '[') + std::string(depth, ']');
+  const std::string deep = R"({"extra":)" + nested + "," + std::string(kNpc).substr(1);
+
+  for (const std::string& content : {deep, "Here it is: " + deep + " Enjoy."}) {
+    // When it is checked
+    const ParsedOutput out = parse_output(OutputKind::npc, content);
+
+    // Then it is a failure that says why, not a crash
+    EXPECT_FALSE(out.ok);
+    EXPECT_NE(out.reason.find("levels deep"), std::string::npos) << out.reason;
+  }
+
+  // And a value nested a few levels deep is kept
+  const std::string shallow = std::string("{\"extra\":[[[1]]],") + std::string(kNpc).substr(1);
+  const ParsedOutput out = parse_output(OutputKind::npc, shallow);
+  EXPECT_TRUE(out.ok) << out.reason;
+  EXPECT_EQ(json::parse(out.parsed)["extra"], json::parse("[[[1]]]"));
+}
+
 }  // namespace
 }  // namespace personagen

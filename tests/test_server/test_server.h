@@ -30,13 +30,24 @@ std::vector<std::string> default_fault_kinds();
 // The tool name in the reply to this prompt: "echo_tool_" and 8 hex digits of its hash.
 std::string echo_tool_name(std::string_view prompt);
 
+// The dimension of test_embedding() vectors.
+inline constexpr size_t kTestEmbeddingDimension = 64;
+
+// The vector POST /v1/embeddings returns for `text`: the sum over its words (runs of ASCII
+// letters and digits, lowercased, and non-ASCII bytes) of a pseudo-random vector seeded by each
+// word, scaled to norm 1 (all zeros without words). Texts with the same words, in any order,
+// get the same vector; texts that share most of their words get close ones.
+std::vector<float> test_embedding(std::string_view text);
+
 // A local OpenAI-compatible server for tests and demos.
 //
 // POST /v1/chat/completions answers a chat.completion whose content is one JSON object that
 // every task's parser accepts (a function tool, an NPC, and the prompt echoed back with the
 // request's arrival index). A prompt containing `[[fault:KIND*N]]` gets that fault on the first
 // N attempts of its exact body (the kinds are listed in test_server.cpp), and with fault_rate > 0
-// any request may get a random one. GET /v1/models lists the model. Anything else is a 404 with
+// any request may get a random one. POST /v1/embeddings answers test_embedding() of each
+// text of "input" (a string or an array of strings), with the same fault markers and random
+// faults. GET /v1/models lists the model. Anything else is a 404 with
 // an OpenAI error body.
 class TestServer {
  public:
@@ -60,6 +71,9 @@ class TestServer {
   // ones refused for auth or a bad body).
   std::vector<std::string> chat_requests() const;
   size_t chat_request_count() const;
+
+  // Raw bodies of every /v1/embeddings request received, in arrival order.
+  std::vector<std::string> embedding_requests() const;
 
   // Waits until at least n chat requests have arrived; false on timeout.
   bool wait_for_chat_requests(size_t n, std::chrono::milliseconds timeout) const;
