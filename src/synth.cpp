@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -415,6 +416,9 @@ class SynthRun {
     c.done_above = watermark_.done_above();
     c.totals.seconds = start_totals_.seconds + elapsed();
     if (!manifest_path_.empty()) write_manifest(manifest_path_, manifest_);
+    // Give freed memory back: request and reply buffers of many sizes come and go, and
+    // without this glibc's heap creeps up over a long run (seen as ~3 MB per million records).
+    ::malloc_trim(0);
   }
 
   void complete() {

@@ -1,0 +1,69 @@
+# shellcheck shell=bash disable=SC2016,SC2034
+# Sourced by bench/run.sh and bench/profile.sh from the repository root.
+# start_server DIR: renders bench/nginx.conf.in into DIR, starts nginx with one worker on a free
+# 127.0.0.1 port ($PORT if set), waits until it answers with bench/completion.json, and stops it
+# when the calling script exits, at niceness $NICE (default 0). Sets base (http://127.0.0.1:PORT),
+# nginx_pid and nginx_worker.
+# add_on_exit COMMAND: runs COMMAND when the calling script exits, after those added later.
+on_exit=""
+add_on_exit() {
+  on_exit="$1; $on_exit"
+  trap 'eval "$on_exit"' EXIT
+}
+
+start_server() {
+  local prefix=$1 port module
+  module=$(dpkg -L libnginx-mod-http-echo | grep -m1 '/ngx_http_echo_module\.so$')
+  # A port the kernel just handed out and nobody holds; nginx fails loudly if it was taken since.
+  port=${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')}
+  rm -rf "$prefix" && mkdir -p "$prefix"
+  python3 - "$prefix" "$port" "$module" <<'EOF'
+import pathlib, sys
+prefix, port, module = sys.argv[1:4]
+reply = pathlib.Path("bench/completion.json").read_text().strip()
+if "$" in reply or "\n" in reply:
+    sys.exit("bench/completion.json: must be one line without '$' (echo expands variables)")
+# Inside an nginx single-quoted string a backslash escapes the next character.
+escaped = reply.replace("\\", "\\\\").replace("'", "\\'")
+conf = pathlib.Path("bench/nginx.conf.in").read_text()
+for key, value in {"@PREFIX@": prefix, "@PORT@": port, "@ECHO_MODULE@": module,
+                   "@COMPLETION@": escaped}.items():
+    conf = conf.replace(key, value)
+pathlib.Path(prefix, "nginx.conf").write_text(conf)
+EOF
+  nice -n "${NICE:-0}" nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" &
+  nginx_pid=$!
+  add_on_exit 'kill "$nginx_pid" 2>/dev/null; wait "$nginx_pid" 2>/dev/null || true'
+  base=http://127.0.0.1:$port
+  for _ in $(seq 50); do
+    curl -sf -o "$prefix/reply.json" -X POST -H 'Content-Type: application/json' -d '{}' \
+      "$base/v1/chat/completions" && break
+    sleep 0.1
+  done
+  if [ "$(tr -d '\n' <"$prefix/reply.json" 2>/dev/null)" != "$(tr -d '\n' <bench/completion.json)" ]
+  then
+    cat "$prefix/error.log" >&2
+    echo "bench: nginx does not answer with bench/completion.json" >&2
+    exit 1
+  fi
+  nginx_worker=$(pgrep -P "$nginx_pid" | head -n 1)
+}
+
+# personas_file DIR N: a file of N deterministic personas in DIR, made once and kept. Every such
+# file is a prefix of the largest one, so it is cut from any larger file already there.
+personas_file() {
+  local dir=$1 n=$2 f larger
+  f=$dir/personas-$n.jsonl
+  if [ ! -f "$f" ] || [ "$(wc -l <"$f")" != "$n" ]; then
+    larger=$(find "$dir" -maxdepth 1 -name 'personas-*.jsonl' |
+      sed -n 's/.*personas-\([0-9]*\)\.jsonl$/\1/p' | sort -n | awk -v n="$n" '$1 > n { print; exit }')
+    if [ -n "$larger" ]; then
+      head -n "$n" "$dir/personas-$larger.jsonl" >"$f.tmp" && mv "$f.tmp" "$f"
+    else
+      echo "bench: writing $n personas" >&2
+      bench/gen_personas.py "$n" "$f"
+    fi
+  fi
+  echo "$f"
+}
