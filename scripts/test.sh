@@ -29,7 +29,7 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 
 if [ -x scripts/fuzz.sh ]; then
   echo "== fuzz (short, fixed time per target)"
-  scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+  scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
 fi
 
 echo "== all tests passed in $((SECONDS - start))s"

@@ -13,7 +13,7 @@ namespace {
 constexpr size_t kMaxPersonas = 10;
 
 bool blank(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+  return static_cast<unsigned char>(c) <= 0x20;  // spaces and control characters
 }
 
 std::string_view trim(std::string_view s) {

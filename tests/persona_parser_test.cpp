@@ -31,6 +31,16 @@ TEST(PersonaParser, RejectsWhatIsNotOnePersona) {
   EXPECT_NE(parse_persona(long_text).reason.find("too long"), std::string::npos);
 }
 
+TEST(PersonaParser, ControlCharactersAreBlank) {
+  // Found by fuzzing: a form feed alone was accepted as a persona.
+  EXPECT_FALSE(parse_persona("\f").ok);
+  EXPECT_FALSE(parse_persona("\v\n").ok);
+  EXPECT_FALSE(parse_persona_list(R"(["\f","a"])").ok);
+  ParsedOutput out = parse_persona("A cook\f");
+  ASSERT_TRUE(out.ok);
+  EXPECT_EQ(out.personas.at(0), "A cook");
+}
+
 TEST(PersonaParser, ListTakesAJsonArrayInOrFenceAndDropsDuplicates) {
   ParsedOutput out = parse_persona_list("```json\n[\"A nurse\", \"A doctor\", \"A nurse\"]\n```");
   ASSERT_TRUE(out.ok) << out.reason;

@@ -1,0 +1,100 @@
+// Feeds arbitrary bytes, as a server reply body or a model's output, to everything that reads
+// them: parse_completion, error_message and parse_output for the OutputKind of every task. None of
+// them may throw; what they return must keep the promises of openai_client.h and tasks.h.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fuzz_check.h"
+#include "personagen/openai_client.h"
+#include "personagen/tasks.h"
+
+namespace personagen::fuzz {
+namespace {
+
+void check_completion(std::string_view body) {
+  std::string error;
+  const std::optional<Completion> completion = parse_completion(body, error);
+  if (completion) {
+    FUZZ_CHECK(nlohmann::json::accept(body));
+    FUZZ_CHECK(is_valid_utf8(completion->content));
+  } else {
+    FUZZ_CHECK(!error.empty());
+    FUZZ_CHECK(is_one_line(error));
+  }
+}
+
+void check_error_message(std::string_view body) {
+  const std::string message = error_message(body);
+  FUZZ_CHECK(!message.empty());
+  FUZZ_CHECK(message.size() <= 300);
+  FUZZ_CHECK(is_one_line(message));
+}
+
+bool is_blank(std::string_view text) {
+  return text.find_first_not_of(" \t\r\n\f\v") == std::string_view::npos;
+}
+
+void check_output(OutputKind kind, std::string_view content) {
+  const ParsedOutput output = parse_output(kind, content);
+  if (!output.ok) {
+    FUZZ_CHECK(!output.reason.empty());
+    FUZZ_CHECK(is_one_line(output.reason));
+    FUZZ_CHECK(output.parsed.empty());
+    FUZZ_CHECK(output.personas.empty());
+    return;
+  }
+  FUZZ_CHECK(output.reason.empty());
+  for (const std::string& persona : output.personas) {
+    FUZZ_CHECK(!is_blank(persona));
+    FUZZ_CHECK(is_valid_utf8(persona));
+  }
+  if (kind == OutputKind::text) {
+    FUZZ_CHECK(output.parsed.empty());
+    FUZZ_CHECK(output.personas.empty());
+    return;
+  }
+  // Every other kind hands on what it parsed as JSON, ready to be written into a record.
+  FUZZ_CHECK(nlohmann::json::accept(output.parsed));
+  FUZZ_CHECK(is_valid_utf8(output.parsed));
+  if (kind != OutputKind::npc && kind != OutputKind::tool) return;
+  FUZZ_CHECK(nlohmann::json::parse(output.parsed).is_object());
+  // What was accepted is accepted again as it stands, and comes out unchanged.
+  const ParsedOutput again = parse_output(kind, output.parsed);
+  FUZZ_CHECK(again.ok);
+  FUZZ_CHECK(again.parsed == output.parsed);
+}
+
+// Every kind of output a task can ask for.
+std::vector<OutputKind> all_kinds() {
+  std::vector<OutputKind> kinds;
+  for (std::span<const TaskInfo> table : {builtin_tasks(), persona_tasks()}) {
+    for (const TaskInfo& task : table) {
+      if (std::find(kinds.begin(), kinds.end(), task.kind) == kinds.end()) {
+        kinds.push_back(task.kind);
+      }
+    }
+  }
+  return kinds;
+}
+
+}  // namespace
+}  // namespace personagen::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace personagen;
+  using namespace personagen::fuzz;
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  check_completion(input);
+  check_error_message(input);
+  static const std::vector<OutputKind> kinds = all_kinds();
+  for (OutputKind kind : kinds) check_output(kind, input);
+  return 0;
+}
