@@ -6,7 +6,9 @@
 #include <cstdlib>
 
 #include "personagen/commands.h"
+#include "personagen/dedup.h"
 #include "personagen/tasks.h"
+#include "run_support.h"
 
 namespace personagen {
 
@@ -145,6 +147,60 @@ void apply_environment(Options& o) {
   if (o.base_url.empty()) o.base_url = kDefaultBaseUrl;
 }
 
+void add_dedup_flags(CLI::App& app, DedupOptions& d, Options& o) {
+  app.add_option("-i,--input", d.input,
+                 "JSONL to deduplicate; .gz/.zst read transparently; - is stdin")
+      ->required();
+  app.add_option("-o,--output", d.output, "Where the kept records go, in input order; - is stdout")
+      ->required();
+  app.add_option("--field", d.field, "The text field compared (e.g. output for synth records)")
+      ->capture_default_str();
+  app.add_option("--report", d.report,
+                 "Write one JSON line per dropped record: what it duplicates");
+  app.add_option("--ngram", d.ngram, "Word n-grams for MinHash")->capture_default_str();
+  app.add_option("--num-perm", d.num_perm, "MinHash permutations")->capture_default_str();
+  app.add_option("--threshold", d.threshold, "Jaccard similarity of a near duplicate")
+      ->capture_default_str();
+  app.add_option("--bands", d.bands,
+                 "LSH bands (default: chosen to catch >= 99% at the threshold)");
+  app.add_option("--rows", d.rows, "LSH rows per band (bands x rows = num-perm)");
+  app.add_option("--seed", d.seed, "Seed for the MinHash permutations")->capture_default_str();
+  app.add_option("--embed-model", d.embed_model,
+                 "Also drop semantic duplicates, with embeddings from this model's /v1/embeddings");
+  app.add_option("--cosine", d.cosine, "Cosine similarity of a semantic duplicate")
+      ->capture_default_str();
+  app.add_option("--base-url", o.base_url,
+                 std::string("Embeddings endpoint base URL (default: $OPENAI_BASE_URL, else ") +
+                     kDefaultBaseUrl + ")");
+  app.add_option("--api-key-file", o.api_key_file,
+                 "File holding the API key (default: $OPENAI_API_KEY)");
+  app.add_option("-j,--concurrency", d.concurrency, "Embedding requests in flight")
+      ->capture_default_str();
+  app.add_option("--batch", d.batch, "Texts per embeddings request")->capture_default_str();
+  app.add_option("--timeout", d.timeout_seconds, "Per-request timeout, seconds")
+      ->capture_default_str();
+  app.add_option("--max-retries", d.max_retries, "Retries per request")->capture_default_str();
+}
+
+ExitCode run_dedup_command(DedupOptions& d, const Options& o) {
+  d.base_url = o.base_url;
+  if (!d.embed_model.empty()) d.api_key = read_api_key(o);
+  DedupStats stats = run_dedup(d);
+  if (!o.quiet)
+    std::fprintf(stderr,
+                 "personagen: dedup kept %llu of %llu records (%llu exact, %llu near%s duplicates "
+                 "dropped; %llu rejected) in %.1fs -> %s\n",
+                 static_cast<unsigned long long>(stats.kept),
+                 static_cast<unsigned long long>(stats.read),
+                 static_cast<unsigned long long>(stats.exact_dropped),
+                 static_cast<unsigned long long>(stats.near_dropped),
+                 d.embed_model.empty()
+                     ? ""
+                     : (", " + std::to_string(stats.semantic_dropped) + " semantic").c_str(),
+                 static_cast<unsigned long long>(stats.rejected), stats.seconds, d.output.c_str());
+  return ExitCode::ok;
+}
+
 void setup_logging(const Options& o) {
   auto logger = spdlog::stderr_color_mt("personagen");
   logger->set_pattern("personagen: %l: %v");
@@ -179,6 +235,10 @@ int run(int argc, char** argv) {
   CLI::App* render =
       app.add_subcommand("render", "Print the exact request bodies synth would send; no network");
   add_request_flags(*render, options);
+  DedupOptions dedup_options;
+  CLI::App* dedup = app.add_subcommand(
+      "dedup", "Drop exact, near (MinHash) and optionally semantic duplicates from any JSONL");
+  add_dedup_flags(*dedup, dedup_options, options);
   CLI::App* tasks =
       app.add_subcommand("tasks", "List the tasks, the methods and where each template comes from");
   tasks->add_option("--prompts", options.prompts_dir,
@@ -201,6 +261,9 @@ int run(int argc, char** argv) {
   } else if (render->parsed()) {
     options.command = "render";
     code = run_render(options);
+  } else if (dedup->parsed()) {
+    options.command = "dedup";
+    code = run_dedup_command(dedup_options, options);
   } else if (tasks->parsed()) {
     options.command = "tasks";
     code = run_tasks(options);

@@ -316,7 +316,7 @@ class SynthRun {
       f.custom_id = request.custom_id;
       f.line = p.record.line;
       f.persona = p.record.persona;
-      f.persona_id = p.record.id;
+      f.persona_id = persona_id(p.record);
       f.task = plan_.task;
       f.kind = to_string(verdict.kind);
       f.reason = verdict.reason;
@@ -343,11 +343,20 @@ class SynthRun {
                  ", --max-failures; last: " + last_failure_ + ")");
   }
 
+  // The input's own id; for persona records (from text-to-persona or persona-to-persona),
+  // their custom_id.
+  static std::string_view persona_id(const InputRecord& record) {
+    if (!record.id.empty()) return record.id;
+    for (const auto& [name, value] : record.fields)
+      if (name == "custom_id") return value;
+    return {};
+  }
+
   void add_record(Pending& p, const Request& request, int attempts) {
     OutputRecord r;
     r.custom_id = request.custom_id;
     r.persona = p.record.persona;
-    r.persona_id = p.record.id;
+    r.persona_id = persona_id(p.record);
     r.task = plan_.task;
     r.method = to_string(plan_.method);
     r.model = plan_.model;

@@ -86,7 +86,9 @@ SynthPlan make_plan(const Options& options) {
   if (options.hops < 1 || options.hops > 6) throw usage_error("--hops must be 1 to 6");
   if (options.hops > 1 && plan.kind != OutputKind::persona_list)
     throw usage_error("--hops applies to persona-to-persona only");
-  if (plan.creates_personas) plan.reader.optional_fields = {"custom_id", "hop"};
+  // A persona record's custom_id identifies the persona downstream (its persona_id).
+  plan.reader.optional_fields = {"custom_id"};
+  if (plan.creates_personas) plan.reader.optional_fields.push_back("hop");
   plan.selection = {options.match, options.exclude, options.where, options.sample, options.seed};
   for (const auto& field : Selection(plan.selection).fields())  // also checks the flags
     plan.reader.optional_fields.push_back(field);
@@ -176,7 +178,11 @@ void RequestBuilder::build(const InputRecord& record, size_t sub) {
     }
   }
   key.add(plan_.model).add(sampling_key_).add(persona).add(relation);
-  for (const auto& [name, value] : record.fields) key.add(name).add(value);
+  // Only the fields a custom template uses shape the request; provenance fields do not.
+  for (const auto& [name, value] : record.fields)
+    if (std::find(plan_.reader.extra_fields.begin(), plan_.reader.extra_fields.end(), name) !=
+        plan_.reader.extra_fields.end())
+      key.add(name).add(value);
   key.add(hash64(plan_.prompts.world)).add(uint64_t{0});  // sample index: one sample per persona
   custom_id_ = "pg-" + key.hex128();
 

@@ -582,7 +582,9 @@ void TestServer::Impl::on_embeddings(const httplib::Request& req, httplib::Respo
   Json request = Json::parse(req.body, nullptr, false);
   std::string error = "request body is not a JSON object";
   std::optional<std::vector<std::string>> texts;
-  if (!request.is_discarded() && request.is_object()) texts = parse_embedding_inputs(request, error);
+  if (!request.is_discarded() && request.is_object()) {
+    texts = parse_embedding_inputs(request, error);
+  }
   if (!texts) return reply_error(res, 400, error, "invalid_request_error", 400);
   std::string all_text;
   for (const std::string& text : *texts) all_text += text;

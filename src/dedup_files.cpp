@@ -1,0 +1,153 @@
+#include "dedup_files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "personagen/error.h"
+
+namespace personagen {
+namespace {
+
+constexpr size_t kBufferSize = 1 << 20;
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+}  // namespace
+
+RawLineReader::RawLineReader(const std::string& path)
+    : source_(open_byte_source(path)), buffer_(kBufferSize) {}
+
+bool RawLineReader::next(std::string* line) {
+  if (line) line->clear();
+  bool found = false;  // a byte of the line, or its newline
+  for (;;) {
+    if (begin_ == end_) {
+      if (eof_) break;
+      begin_ = 0;
+      end_ = source_->read(buffer_.data(), buffer_.size());
+      if (end_ == 0) {
+        eof_ = true;
+        break;
+      }
+    }
+    const char* start = buffer_.data() + begin_;
+    const auto* newline = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
+    const size_t length = newline ? static_cast<size_t>(newline - start) : end_ - begin_;
+    if (line) line->append(start, length);
+    found = found || length > 0 || newline;
+    begin_ += length + (newline ? 1 : 0);
+    if (newline) break;
+  }
+  if (!found) return false;
+  if (line) {
+    if (!line->empty() && line->back() == '\r') line->pop_back();
+    if (first_ && std::string_view(*line).starts_with(kBom)) line->erase(0, kBom.size());
+  }
+  first_ = false;
+  return true;
+}
+
+OutputFile::OutputFile(const std::string& path) : path_(path) {
+  if (path == "-") {
+    file_ = stdout;
+    return;
+  }
+  tmp_path_ = path + ".tmp";
+  file_ = std::fopen(tmp_path_.c_str(), "wb");
+  if (file_ == nullptr) throw Error(tmp_path_ + ": cannot create: " + errno_text());
+  std::setvbuf(file_, nullptr, _IOFBF, kBufferSize);
+}
+
+OutputFile::~OutputFile() {
+  if (committed_ || file_ == stdout) return;
+  std::fclose(file_);
+  std::remove(tmp_path_.c_str());
+}
+
+void OutputFile::write(std::string_view data) {
+  if (std::fwrite(data.data(), 1, data.size(), file_) != data.size()) {
+    throw Error((file_ == stdout ? std::string("stdout") : tmp_path_) +
+                ": cannot write: " + errno_text());
+  }
+}
+
+void OutputFile::commit() {
+  if (file_ == stdout) {
+    if (std::fflush(stdout) != 0) throw Error("stdout: cannot write: " + errno_text());
+    committed_ = true;
+    return;
+  }
+  if (std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0) {
+    throw Error(tmp_path_ + ": cannot write: " + errno_text());
+  }
+  committed_ = true;
+  const bool closed = std::fclose(file_) == 0;
+  if (!closed || std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
+    const std::string reason = errno_text();
+    std::remove(tmp_path_.c_str());
+    throw Error(path_ + ": cannot write (rename from .tmp): " + reason);
+  }
+}
+
+std::string make_temp_path(const std::string& prefix) {
+  std::error_code error;
+  std::filesystem::path dir = std::filesystem::temp_directory_path(error);
+  if (error) dir = "/tmp";
+  std::string path = (dir / (prefix + ".XXXXXX")).string();
+  int fd = ::mkstemp(path.data());
+  if (fd < 0) throw Error(path + ": cannot create a temporary file: " + errno_text());
+  ::close(fd);
+  return path;
+}
+
+TempFileRemover::~TempFileRemover() {
+  std::remove(path_.c_str());
+}
+
+SpooledStdin::SpooledStdin() : path_(make_temp_path("personagen-stdin")) {
+  int out = ::open(path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (out < 0) {
+    std::remove(path_.c_str());
+    throw Error(path_ + ": cannot open: " + errno_text());
+  }
+  std::vector<char> buffer(kBufferSize);
+  std::string failure;
+  for (;;) {
+    ssize_t n = ::read(STDIN_FILENO, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      failure = "stdin: cannot read: " + errno_text();
+      break;
+    }
+    if (n == 0) break;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::write(out, buffer.data() + done, static_cast<size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        failure = path_ + ": cannot write a copy of stdin: " + errno_text();
+        break;
+      }
+      done += w;
+    }
+    if (!failure.empty()) break;
+  }
+  ::close(out);
+  if (!failure.empty()) {
+    std::remove(path_.c_str());
+    throw Error(failure);
+  }
+}
+
+SpooledStdin::~SpooledStdin() {
+  std::remove(path_.c_str());
+}
+
+}  // namespace personagen

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace personagen {
+
+// The normalized texts seen so far, as 128-bit hashes mapped to the id of the record that holds
+// each. Two different texts share a hash with probability about n^2 / 2^129: never, in practice.
+// Memory: 24 bytes per slot, at most 70% full.
+class ExactDupIndex {
+ public:
+  struct Key {
+    uint64_t low = 0;
+    uint64_t high = 0;
+  };
+  // The key of a text; a pure function, so it may be computed on another thread.
+  static Key key_of(std::string_view text);
+
+  ExactDupIndex();
+
+  // The id stored for `key`, if any.
+  std::optional<uint32_t> find(const Key& key) const;
+  // Stores `id` for `key`; a key already present keeps its first id.
+  void add(const Key& key, uint32_t id);
+
+  size_t size() const { return used_; }
+  size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }
+
+ private:
+  struct Slot {
+    uint64_t low = 0;
+    uint64_t high = 0;
+    uint32_t id_plus_one = 0;  // 0: empty
+  };
+  // The slot holding `key`, or the empty slot where it would go.
+  size_t locate(const Key& key) const;
+  void grow();
+
+  std::vector<Slot> slots_;
+  size_t used_ = 0;
+};
+
+}  // namespace personagen
