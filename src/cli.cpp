@@ -163,7 +163,7 @@ void add_dedup_flags(CLI::App& app, DedupOptions& d, Options& o) {
       ->capture_default_str();
   app.add_option("--bands", d.bands,
                  "LSH bands (default: chosen to catch >= 99% at the threshold)");
-  app.add_option("--rows", d.rows, "LSH rows per band (bands x rows = num-perm)");
+  app.add_option("--rows", d.rows, "LSH rows per band (bands x rows <= num-perm)");
   app.add_option("--seed", d.seed, "Seed for the MinHash permutations")->capture_default_str();
   app.add_option("--embed-model", d.embed_model,
                  "Also drop semantic duplicates, with embeddings from this model's /v1/embeddings");
