@@ -1,6 +1,7 @@
 #include "personagen/shard_writer.h"
 
 #include <fcntl.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -405,6 +406,10 @@ class StdoutSink final : public RecordSink {
 }  // namespace
 
 std::unique_ptr<RecordSink> make_stdout_sink() {
+  // Records own stdout. spdlog's built-in default logger (the one with no name) writes there
+  // too, so if nobody has replaced it yet, diagnostics move to stderr before a record is written.
+  if (spdlog::default_logger()->name().empty())
+    spdlog::set_default_logger(spdlog::stderr_color_mt("personagen"));
   return std::make_unique<StdoutSink>();
 }
 
