@@ -3,12 +3,16 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -38,12 +42,39 @@ int unused_port() {
   return ntohs(addr.sin_port);
 }
 
+// Sets (or, given null, unsets) an environment variable for one scope, then restores it.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
 class CurlTransportTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // One thread per keep-alive connection, and connections are never closed by the server.
-    server_.new_task_queue = [] { return new httplib::ThreadPool(40); };
+    server_.new_task_queue = [this] { return new httplib::ThreadPool(server_threads_); };
     server_.set_keep_alive_max_count(100000);
+    server_.set_keep_alive_timeout(keep_alive_seconds_);
     server_.set_tcp_nodelay(true);  // else Nagle and delayed ACKs add 40 ms per reply
     server_.Post("/echo", [this](const httplib::Request& req, httplib::Response& res) {
       {
@@ -73,6 +104,18 @@ class CurlTransportTest : public ::testing::Test {
       res.set_header("retry-after-ms", " 250 ");
       res.set_content("slow down", "text/plain");
     });
+    // Holds every request until `barrier_` of them are inside at once (or 10 s passed), so all
+    // of them answer only if the client kept them all in flight together.
+    server_.Post("/barrier", [this](const httplib::Request&, httplib::Response& res) {
+      std::unique_lock lock(mutex_);
+      ++inside_;
+      max_inside_ = std::max(max_inside_, inside_);
+      barrier_cv_.notify_all();
+      barrier_cv_.wait_for(lock, std::chrono::seconds(10),
+                           [this] { return max_inside_ >= barrier_ || released_; });
+      --inside_;
+      res.set_content("met", "text/plain");
+    });
     server_.Post("/slow", [this](const httplib::Request&, httplib::Response& res) {
       std::unique_lock lock(mutex_);
       released_cv_.wait_for(lock, std::chrono::seconds(10), [this] { return released_; });
@@ -86,7 +129,7 @@ class CurlTransportTest : public ::testing::Test {
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     ASSERT_GT(port_, 0);
-    ASSERT_EQ(::listen(listen_fd_, 128), 0);
+    ASSERT_EQ(::listen(listen_fd_, 1024), 0);
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     auto deadline = Clock::now() + std::chrono::seconds(5);
     while (!server_.is_running() && Clock::now() < deadline) std::this_thread::yield();
@@ -99,6 +142,7 @@ class CurlTransportTest : public ::testing::Test {
       released_ = true;
     }
     released_cv_.notify_all();
+    barrier_cv_.notify_all();
     server_.stop();
     if (thread_.joinable()) thread_.join();
   }
@@ -141,7 +185,13 @@ class CurlTransportTest : public ::testing::Test {
   int listen_fd_ = -1;
   std::mutex mutex_;
   std::condition_variable released_cv_;
+  std::condition_variable barrier_cv_;
   bool released_ = false;
+  size_t server_threads_ = 40;
+  time_t keep_alive_seconds_ = 5;
+  size_t barrier_ = 0;
+  size_t inside_ = 0;
+  size_t max_inside_ = 0;
   std::set<int> client_ports_;
   size_t requests_ = 0;
 };
@@ -312,6 +362,157 @@ TEST_F(CurlTransportTest, DestroyingWithRequestsInFlightIsSafe) {
   EXPECT_TRUE(finished.empty());
   transport.reset();
   EXPECT_EQ(transport, nullptr);
+}
+
+TEST_F(CurlTransportTest, SequentialRequestsReuseOneConnectionAtHighConcurrency) {
+  // Given a transport sized for 1,000 connections, which spreads them over several multi handles
+  TransportOptions wide = options("/echo");
+  wide.max_connections = 1000;
+  auto transport = make_curl_transport(wide);
+
+  // When 20 requests are sent one after another
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(send_one(*transport, "{}").status, 200);
+  }
+
+  // Then they still shared a single connection
+  EXPECT_EQ(requests_seen(), 20u);
+  EXPECT_EQ(connections_seen(), 1u);
+}
+
+TEST_F(CurlTransportTest, TimeoutEndsOneLongWaitWithoutSocketActivity) {
+  // Given a 200 ms timeout and a request the server will not answer
+  TransportOptions slow = options("/slow");
+  slow.timeout_seconds = 0.2;
+  auto transport = make_curl_transport(slow);
+  transport->start(HttpRequest{7, "{}"});
+
+  // When the caller waits once, for up to 5 s
+  std::vector<HttpResponse> finished;
+  auto begin = Clock::now();
+  transport->wait(5000, finished);
+  double elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
+
+  // Then libcurl's timer ends that wait with the timed-out request, long before 5 s
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_EQ(finished[0].tag, 7u);
+  EXPECT_EQ(finished[0].error, TransportError::timeout);
+  EXPECT_LT(elapsed, 3.0);
+  EXPECT_EQ(transport->in_flight(), 0u);
+}
+
+TEST_F(CurlTransportTest, WaitWithNothingInFlightSleepsForItsTimeout) {
+  // Given a transport with nothing to do
+  auto transport = make_curl_transport(options("/echo"));
+
+  // When the caller waits 60 ms
+  std::vector<HttpResponse> finished;
+  auto begin = Clock::now();
+  transport->wait(60, finished);
+  double elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
+
+  // Then it slept that long instead of returning at once, and nothing finished
+  EXPECT_GE(elapsed, 0.055);
+  EXPECT_TRUE(finished.empty());
+}
+
+TEST_F(CurlTransportTest, HostNamesAreResolved) {
+  // Given a URL that names the server's host rather than its address
+  TransportOptions named = options("/echo");
+  named.url = "http://localhost:" + std::to_string(port_) + "/echo";
+  auto transport = make_curl_transport(named);
+
+  // When a request is sent; then it arrives and comes back
+  HttpResponse response = send_one(*transport, R"({"n":1})");
+  EXPECT_EQ(response.status, 200) << response.error_text;
+  EXPECT_EQ(response.body, R"({"n":1})");
+}
+
+TEST_F(CurlTransportTest, ProxyFromTheEnvironmentIsUsed) {
+  // Given http_proxy naming the test server, and a URL whose host cannot resolve
+  ScopedEnv proxy("http_proxy", ("http://127.0.0.1:" + std::to_string(port_)).c_str());
+  ScopedEnv no_proxy("no_proxy", nullptr);
+  ScopedEnv no_proxy_upper("NO_PROXY", nullptr);
+  TransportOptions proxied = options("/echo");
+  proxied.url = "http://proxied.invalid/echo";
+  auto transport = make_curl_transport(proxied);
+
+  // When a request is sent
+  HttpResponse response = send_one(*transport, "{}");
+
+  // Then an HTTP server answered it: the proxy, since the URL's own host does not exist
+  EXPECT_EQ(response.error, TransportError::none) << response.error_text;
+  EXPECT_GT(response.status, 0);
+}
+
+// The same server with a thread for each of many connections.
+class CurlTransportManyTest : public CurlTransportTest {
+ protected:
+  CurlTransportManyTest() { server_threads_ = 256; }
+};
+
+TEST_F(CurlTransportManyTest, TwoHundredRequestsAreInFlightTogether) {
+  // Given a handler that answers only once 200 requests are inside it at the same time
+  {
+    std::lock_guard lock(mutex_);
+    barrier_ = 200;
+  }
+  TransportOptions many = options("/barrier");
+  many.max_connections = 200;
+  auto transport = make_curl_transport(many);
+
+  // When 200 requests are started at once
+  auto begin = Clock::now();
+  for (uint64_t tag = 0; tag < 200; ++tag) transport->start(HttpRequest{tag, "{}"});
+  EXPECT_EQ(transport->in_flight(), 200u);
+  std::vector<HttpResponse> finished = collect(*transport, 200);
+  double elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
+
+  // Then they overlapped: the server held all 200 at once, and each was answered once, soon
+  ASSERT_EQ(finished.size(), 200u);
+  std::set<uint64_t> tags;
+  for (const HttpResponse& response : finished) {
+    EXPECT_EQ(response.status, 200) << response.error_text;
+    EXPECT_EQ(response.body, "met");
+    tags.insert(response.tag);
+  }
+  EXPECT_EQ(tags.size(), 200u);
+  EXPECT_EQ(transport->in_flight(), 0u);
+  std::lock_guard lock(mutex_);
+  EXPECT_EQ(max_inside_, 200u);
+  EXPECT_LT(elapsed, 5.0);
+}
+
+// The same server, closing connections idle for a second.
+class CurlTransportIdleCloseTest : public CurlTransportTest {
+ protected:
+  CurlTransportIdleCloseTest() { keep_alive_seconds_ = 1; }
+};
+
+double thread_cpu_seconds() {
+  timespec now{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+TEST_F(CurlTransportIdleCloseTest, AConnectionTheServerClosedWhileIdleIsReplaced) {
+  // Given one request done over a keep-alive connection
+  auto transport = make_curl_transport(options("/echo"));
+  ASSERT_EQ(send_one(*transport, "{}").status, 200);
+
+  // When the caller waits while the server closes that idle connection
+  std::vector<HttpResponse> finished;
+  double cpu_before = thread_cpu_seconds();
+  transport->wait(2000, finished);
+  double cpu = thread_cpu_seconds() - cpu_before;
+
+  // Then the wait did not spin on the closed socket, and the next request opens a new connection
+  EXPECT_TRUE(finished.empty());
+  EXPECT_LT(cpu, 0.3);
+  HttpResponse response = send_one(*transport, "{}");
+  EXPECT_EQ(response.status, 200) << response.error_text;
+  EXPECT_EQ(requests_seen(), 2u);
+  EXPECT_EQ(connections_seen(), 2u);
 }
 
 }  // namespace
