@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 using personagen::testing::ServerOptions;
 using personagen::testing::TestServer;
 
-constexpr int kPersonas = 3000;
+constexpr int kPersonas = 8000;
 
 // Whether `sig` is pending for `pid`, not yet taken by its handler (/proc/<pid>/status).
 bool signal_pending(pid_t pid, int sig) {
@@ -84,18 +84,41 @@ class CrashTest : public E2E {
     EXPECT_EQ(manifest["checkpoint"]["totals"]["rejected"], reject_lines_.size());
   }
 
+  // The checkpointed progress in manifest.json: its records + failures + rejects, or 0.
+  uint64_t checkpointed() const {
+    std::error_code ec;
+    if (!fs::exists(out_ / "manifest.json", ec)) return 0;
+    json m = json::parse(read_file(out_ / "manifest.json"), nullptr, false);
+    if (m.is_discarded()) return 0;
+    const json& t = m["checkpoint"]["totals"];
+    return t.value("records", 0ULL) + t.value("failed", 0ULL) + t.value("rejected", 0ULL);
+  }
+
   // Starts a run and sends it `sig` once the server has received `more` more requests
-  // (at once when `more` is 0). Returns the run's result, and whether it was signalled or
-  // ended by itself first.
+  // (at once when `more` is 0). With `after_checkpoint`, the run must first have written a
+  // checkpoint with more progress than before, so the kill lands after kept work: on a fast
+  // machine a run can otherwise make hundreds of requests before its first checkpoint.
+  // Returns the run's result, and whether it was signalled or ended by itself first.
   struct Outcome {
     Result result;
     bool signalled = false;
   };
   Outcome interrupt_after(const TestServer& server, size_t more, int sig,
-                          const std::vector<std::string>& run_args) {
-    size_t target = server.chat_request_count() + more;
+                          const std::vector<std::string>& run_args, bool after_checkpoint = false) {
+    uint64_t kept = checkpointed();
     pid_t pid = spawn(run_args, server.base_url());
     std::optional<Result> ended;
+    if (after_checkpoint) {
+      bool reached = wait_until(
+          [&] {
+            if (!ended) ended = try_wait(pid);
+            return ended || checkpointed() > kept;
+          },
+          60s);
+      EXPECT_TRUE(reached) << "no checkpoint within 60 s";
+      if (ended) return {*ended, false};
+    }
+    size_t target = server.chat_request_count() + more;
     if (more > 0) {
       bool reached = wait_until(
           [&] {
@@ -126,8 +149,8 @@ TEST_F(CrashTest, KillNineAtRandomMomentsThenResumeGivesEveryPersonaExactlyOnce)
   int finished_early = 0;
   // Each kill is followed by a check that the directory is fit to resume from; the next run
   // is the resume.
-  auto kill_after = [&](const TestServer& server, size_t more) {
-    Outcome o = interrupt_after(server, more, SIGKILL, args());
+  auto kill_after = [&](const TestServer& server, size_t more, bool after_checkpoint) {
+    Outcome o = interrupt_after(server, more, SIGKILL, args(), after_checkpoint);
     if (!o.signalled) {
       ++finished_early;
       EXPECT_EQ(o.result.exit_code, 3) << o.result.err;
@@ -152,7 +175,8 @@ TEST_F(CrashTest, KillNineAtRandomMomentsThenResumeGivesEveryPersonaExactlyOnce)
     const size_t kRandom = ~size_t{0};
     for (size_t more : {size_t{0}, kRandom, size_t{0}, kRandom, size_t{1}, kRandom, size_t{0},
                         kRandom, kRandom, kRandom, kRandom, kRandom}) {
-      if (finished_early == 0) kill_after(server, more == kRandom ? progress(rng) : more);
+      if (finished_early == 0)
+        kill_after(server, more == kRandom ? progress(rng) : more, more == kRandom);
     }
   }
   {
@@ -163,7 +187,7 @@ TEST_F(CrashTest, KillNineAtRandomMomentsThenResumeGivesEveryPersonaExactlyOnce)
     options.seed = 99;
     TestServer server(options);
     std::uniform_int_distribution<size_t> progress(50, 300);
-    for (int i = 0; i < 4 && finished_early == 0; ++i) kill_after(server, progress(rng));
+    for (int i = 0; i < 4 && finished_early == 0; ++i) kill_after(server, progress(rng), true);
   }
   ASSERT_EQ(finished_early, 0) << "a run finished before its kill; use more personas";
   std::vector<json> before_final;
