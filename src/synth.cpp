@@ -137,6 +137,13 @@ class SynthRun {
       spdlog::warn("interrupted; rerun the same command to resume");
       return ExitCode::interrupted;
     }
+    if (input_error_) {
+      // Everything read before the bad spot is finished and kept; the run is not complete.
+      // The error itself is the one line a quiet run prints.
+      checkpoint();
+      status_.finish(progress(), options_.output == "-" ? "stdout" : options_.output + "/", false);
+      throw *input_error_;
+    }
     complete();
     const Totals& all = totals();
     if (all.records + all.failed + all.rejected == 0 && !retry_pass())
@@ -183,7 +190,14 @@ class SynthRun {
         input_done_ = true;
         break;
       }
-      std::optional<InputRecord> record = read();
+      std::optional<InputRecord> record;
+      try {
+        record = read();
+      } catch (const Error& e) {
+        // A corrupt or unreadable input stops the reading, not the requests already made:
+        // they finish, the checkpoint keeps them, and the error is reported after that.
+        input_error_ = e;
+      }
       if (!record) {
         input_done_ = true;
         break;
@@ -491,6 +505,7 @@ class SynthRun {
   uint64_t lines_read_ = 0;  // this invocation
   bool input_done_ = false;
   std::string aborted_;
+  std::optional<Error> input_error_;
   Totals start_totals_;
   std::unordered_map<uint64_t, Pending> pending_;  // by input line
   std::deque<Job> ready_;  // built for the line just read, not yet handed to the pool
