@@ -161,6 +161,45 @@ TEST_F(E2E, MaxFailuresStopsABrokenRunEarlyAndItResumes) {
   EXPECT_EQ(manifest["complete"], false);
 }
 
+TEST_F(E2E, MaxRejectsFailsARunWithTooManyBadLines) {
+  // Given 10 lines of which 4 are not JSON, when --max-rejects allows 2, then the run fails
+  // with exit code 4, naming the flag; with 5 allowed it succeeds.
+  TestServer server;
+  fs::path input = dir_ / "in.jsonl";
+  {
+    std::ofstream out(input);
+    for (int i = 0; i < 10; ++i)
+      out << (i % 3 == 0 ? std::string("not json")
+                         : json{{"persona", "p" + std::to_string(i)}}.dump())
+          << "\n";
+  }
+  Result r = run({"synth", "-i", input, "-t", "math", "-o", dir_ / "a", "--max-rejects", "2", "-q"},
+                 server.base_url());
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("--max-rejects"), std::string::npos) << r.err;
+  Result ok =
+      run({"synth", "-i", input, "-t", "math", "-o", dir_ / "b", "--max-rejects", "50%", "-q"},
+          server.base_url());
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(read_all(dir_ / "b/rejects.jsonl").size(), 4u);
+}
+
+TEST_F(E2E, RateLimitFlagsDelayButLoseNothing) {
+  // Given --rpm 600 (10 a second, with a one-second burst), when 25 personas run, then they
+  // all arrive exactly once and the run takes at least the second the bucket needs to refill.
+  TestServer server;
+  std::vector<std::string> list = personas(25);
+  fs::path input = write_personas("in.jsonl", list);
+  auto start = std::chrono::steady_clock::now();
+  Result r = run({"synth", "-i", input, "-t", "math", "-o", dir_ / "out", "--rpm", "600", "--tpm",
+                  "10000000", "-q"},
+                 server.base_url());
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(check_exactly_once(dir_ / "out", "math", list));
+  EXPECT_GE(seconds, 1.0);
+}
+
 TEST_F(E2E, SelectionFlagsPickPersonasAndSampleIsDeterministic) {
   TestServer server;
   fs::path input = dir_ / "in.jsonl";
