@@ -23,7 +23,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 echo "== build and test the concurrency tests (thread sanitizer)"
 scripts/build.sh tsan -DCMAKE_BUILD_TYPE=Debug -DPERSONAGEN_SANITIZE=thread
-TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
   ctest --test-dir build/tsan --output-on-failure -j "$jobs" --timeout 600 \
   -R 'TestServerTest|CurlTransportTest|RequestPool|E2E|FaultMatrix'
 
