@@ -38,4 +38,4 @@ done
 echo
 echo "demo: done. Records are in $out/<task>/; for example:"
 echo "  jq -c '{persona, output: .output[:80]}' $out/math/math-*.jsonl | head -3"
-jq -c '{persona, output: .output[:80]}' "$out"/math/math-*.jsonl | head -3
+jq -c '{persona, output: .output[:80]}' "$out"/math/math-*.jsonl | head -3 || true  # head closes the pipe early
