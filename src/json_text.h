@@ -121,14 +121,14 @@ inline void append_json_double(std::string& out, double value) {
   out.append(buffer, result.ptr);
 }
 
-// The deepest nesting of arrays and objects in `text`, read as JSON but not validated: brackets
-// inside strings do not count. For valid JSON it is exact. Why: nlohmann parses and destroys
-// iteratively, but dump() and copies recurse once per level, so text from outside (a reply, a
-// model's output) is checked against a limit before it is parsed into something that is dumped.
-inline size_t json_nesting_depth(std::string_view text) {
-  size_t depth = 0, deepest = 0;
+// The position of the first '[', ']', '{' or '}' at or after `from` that is outside JSON
+// strings, or npos; `from` must itself be outside a string. A string runs from '"' to the next
+// '"' that no backslash escapes, or to the end. Not a validator: it is the one bracket scan that
+// json_nesting_depth and the output parser's object search share, so both agree on what is
+// inside a string.
+inline size_t next_json_bracket(std::string_view text, size_t from) {
   bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
+  for (size_t i = from; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
       if (c == '\\') {
@@ -138,9 +138,24 @@ inline size_t json_nesting_depth(std::string_view text) {
       }
     } else if (c == '"') {
       in_string = true;
-    } else if (c == '[' || c == '{') {
+    } else if (c == '[' || c == ']' || c == '{' || c == '}') {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// The deepest nesting of arrays and objects in `text`, read as JSON but not validated: brackets
+// inside strings do not count. For valid JSON it is exact. Why: nlohmann parses and destroys
+// iteratively, but dump() and copies recurse once per level, so text from outside (a reply, a
+// model's output) is checked against a limit before it is parsed into something that is dumped.
+inline size_t json_nesting_depth(std::string_view text) {
+  size_t depth = 0, deepest = 0;
+  for (size_t i = next_json_bracket(text, 0); i != std::string_view::npos;
+       i = next_json_bracket(text, i + 1)) {
+    if (text[i] == '[' || text[i] == '{') {
       deepest = std::max(deepest, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
+    } else if (depth > 0) {
       --depth;
     }
   }

@@ -90,22 +90,10 @@ std::optional<std::string_view> fenced_body(std::string_view content) {
 // not closed. Braces inside JSON strings, escaped quotes included, do not count.
 size_t matching_brace(std::string_view text, size_t start) {
   int64_t depth = 0;
-  bool in_string = false;
-  for (size_t i = start; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{') {
-      ++depth;
-    } else if (c == '}') {
-      if (--depth == 0) return i + 1;
-    }
+  for (size_t i = next_json_bracket(text, start); i != std::string_view::npos;
+       i = next_json_bracket(text, i + 1)) {
+    if (text[i] == '{') ++depth;
+    if (text[i] == '}' && --depth == 0) return i + 1;
   }
   return std::string_view::npos;
 }

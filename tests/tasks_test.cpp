@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "json_text.h"
+
 namespace personagen {
 namespace {
 
@@ -136,17 +138,39 @@ TEST(TasksTest, NpcInPlainFenceIsFound) {
 }
 
 TEST(TasksTest, NpcWithProseAroundIsFound) {
-  // Given an npc between prose that holds braces, including one inside a JSON string
-  json npc = json::parse(kNpc);
-  npc["backstory"] = "Wrote {curly} notes and \"quoted\" }} things.";
-  const std::string content = "Sure! An NPC {as asked}:\n" + npc.dump() + "\nEnjoy }";
+  // Given an npc between prose that holds braces, with braces and escaped quotes inside a JSON
+  // string, or a string that ends in a backslash (so the JSON text holds \\")
+  for (const char* backstory :
+       {"Wrote {curly} notes and \"quoted\" }} things.", "Kept her maps in C:\\"}) {
+    json npc = json::parse(kNpc);
+    npc["backstory"] = backstory;
+    const std::string content = "Sure! An NPC {as asked}:\n" + npc.dump() + "\nEnjoy }";
 
-  // When it is checked
-  const ParsedOutput out = parse_output(OutputKind::npc, content);
+    // When it is checked
+    const ParsedOutput out = parse_output(OutputKind::npc, content);
 
-  // Then the brace scan ignores braces in strings and takes the complete object
-  ASSERT_TRUE(out.ok) << out.reason;
-  EXPECT_EQ(json::parse(out.parsed), npc);
+    // Then the brace scan ignores braces in strings and takes the complete object
+    ASSERT_TRUE(out.ok) << backstory << ": " << out.reason;
+    EXPECT_EQ(json::parse(out.parsed), npc);
+  }
+}
+
+TEST(JsonTextTest, NextBracketSkipsStringsWithEscapedQuotesAndBackslashes) {
+  // Given text whose strings hold brackets, an escaped quote, an escaped backslash, and a last
+  // string that is never closed
+  const std::string_view text = R"(x{"a\"]":"\\"}[ "unclosed {)";
+
+  // When the brackets are listed from the start
+  std::vector<size_t> found;
+  for (size_t i = next_json_bracket(text, 0); i != std::string_view::npos;
+       i = next_json_bracket(text, i + 1)) {
+    found.push_back(i);
+  }
+
+  // Then only the three outside strings are found, and the unclosed string runs to the end
+  EXPECT_EQ(found, (std::vector<size_t>{1, 13, 14}));
+  EXPECT_EQ(next_json_bracket("", 0), std::string_view::npos);
+  EXPECT_EQ(next_json_bracket(R"("\)", 0), std::string_view::npos);
 }
 
 TEST(TasksTest, NpcMissingAnyRequiredFieldIsRejected) {
