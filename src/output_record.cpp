@@ -26,12 +26,27 @@ void number_field(std::string& out, std::string_view key, int64_t value) {
   raw_field(out, key, std::to_string(value));
 }
 
-void append_usage(std::string& out, const Usage& usage) {
+void append_provenance(std::string& out, const Provenance& p) {
+  field(out, "task", p.task);
+  field(out, "method", p.method);
+  field(out, "model", p.model);
+  out += ",\"template\":{";
+  field(out, "id", p.template_id);
+  field(out, "hash", hex64(p.template_hash));
+  out += '}';
+}
+
+// The fields that close every record made from a reply, labelled synthetic.
+void append_reply_fields(std::string& out, std::string_view finish_reason, const Usage& usage,
+                         int attempts) {
+  field(out, "finish_reason", finish_reason);
   out += ",\"usage\":{";
   number_field(out, "prompt_tokens", usage.prompt_tokens);
   number_field(out, "completion_tokens", usage.completion_tokens);
   number_field(out, "total_tokens", usage.total_tokens);
   out += '}';
+  number_field(out, "attempts", attempts);
+  raw_field(out, "synthetic", "true");
 }
 
 }  // namespace
@@ -72,19 +87,10 @@ void format_record(OutputFormat format, const OutputRecord& r, std::string& out)
       field(out, "custom_id", r.custom_id);
       field(out, "persona", r.persona);
       if (!r.persona_id.empty()) field(out, "persona_id", r.persona_id);
-      field(out, "task", r.task);
-      field(out, "method", r.method);
-      field(out, "model", r.model);
-      out += ",\"template\":{";
-      field(out, "id", r.template_id);
-      field(out, "hash", hex64(r.template_hash));
-      out += '}';
+      append_provenance(out, r.provenance);
       field(out, "output", r.output);
       raw_field(out, "parsed", r.parsed.empty() ? std::string_view("null") : r.parsed);
-      field(out, "finish_reason", r.finish_reason);
-      append_usage(out, r.usage);
-      number_field(out, "attempts", r.attempts);
-      raw_field(out, "synthetic", "true");
+      append_reply_fields(out, r.finish_reason, r.usage, r.attempts);
       break;
     }
   }
@@ -104,17 +110,8 @@ void format_persona_record(const PersonaRecord& r, std::string& out) {
   number_field(out, "hop", static_cast<int64_t>(r.hop));
   field(out, "custom_id", r.custom_id);
   field(out, "input", r.input);
-  field(out, "task", r.task);
-  field(out, "method", r.method);
-  field(out, "model", r.model);
-  out += ",\"template\":{";
-  field(out, "id", r.template_id);
-  field(out, "hash", hex64(r.template_hash));
-  out += '}';
-  field(out, "finish_reason", r.finish_reason);
-  append_usage(out, r.usage);
-  number_field(out, "attempts", r.attempts);
-  raw_field(out, "synthetic", "true");
+  append_provenance(out, r.provenance);
+  append_reply_fields(out, r.finish_reason, r.usage, r.attempts);
   out += '}';
 }
 

@@ -70,6 +70,8 @@ class SynthRun {
            const std::string& manifest_path)
       : options_(options),
         plan_(plan),
+        provenance_{plan.task, to_string(plan.method), plan.model, plan.template_id,
+                    plan.templ().hash()},
         builder_(plan),
         sink_(sink),
         manifest_path_(manifest_path),
@@ -371,11 +373,7 @@ class SynthRun {
     r.custom_id = request.custom_id;
     r.persona = p.record.persona;
     r.persona_id = persona_id(p.record);
-    r.task = plan_.task;
-    r.method = to_string(plan_.method);
-    r.model = plan_.model;
-    r.template_id = plan_.template_id;
-    r.template_hash = plan_.templ().hash();
+    r.provenance = provenance_;
     r.description = plan_.description;
     r.prompt = request.prompt;
     r.output = request.completion.content;
@@ -409,11 +407,7 @@ class SynthRun {
       r.hop = plan_.kind == OutputKind::persona ? 0 : parent_hop + 1;
       r.custom_id = custom_id;
       r.input = p.record.persona;
-      r.task = plan_.task;
-      r.method = to_string(plan_.method);
-      r.model = plan_.model;
-      r.template_id = plan_.template_id;
-      r.template_hash = plan_.templ().hash();
+      r.provenance = provenance_;
       r.finish_reason = request.completion.finish_reason;
       r.usage = request.completion.usage;
       r.attempts = attempts;
@@ -490,6 +484,7 @@ class SynthRun {
 
   const Options& options_;
   const SynthPlan& plan_;
+  Provenance provenance_;  // of every record of this run
   RequestBuilder builder_;
   RecordSink& sink_;
   std::string manifest_path_;

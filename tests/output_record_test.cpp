@@ -14,11 +14,7 @@ OutputRecord sample() {
   r.custom_id = "pg-1";
   r.persona = "a \"quoted\" nurse\n";
   r.persona_id = "p7";
-  r.task = "tool";
-  r.method = "few-shot";
-  r.model = "m";
-  r.template_id = "tool/few-shot";
-  r.template_hash = 0xabc;
+  r.provenance = {"tool", "few-shot", "m", "tool/few-shot", 0xabc};
   r.description = "tool development";
   r.prompt = "the prompt";
   r.output = "```json\n{\"type\":\"function\"}\n```";
@@ -78,6 +74,38 @@ TEST(OutputRecord, ChatFormatIsUserPromptThenAssistantOutput) {
   EXPECT_EQ(j["messages"][0]["content"], "the prompt");
   EXPECT_EQ(j["messages"][1]["role"], "assistant");
   EXPECT_EQ(j["messages"][1]["content"], sample().output);
+}
+
+TEST(OutputRecord, PersonaRecordCarriesTheSameProvenanceAsARecord) {
+  // Given a persona record made with the sample record's provenance, from no source
+  PersonaRecord p;
+  p.persona = "a ferry pilot";
+  p.relation = "related";
+  p.hop = 2;
+  p.custom_id = "pg-1-0";
+  p.input = "a \"quoted\" nurse\n";
+  p.provenance = sample().provenance;
+  p.finish_reason = "stop";
+  p.usage = {10, 5, 15};
+  p.attempts = 1;
+
+  // When both are formatted
+  std::string record_out, persona_out;
+  format_record(OutputFormat::record, sample(), record_out);
+  format_persona_record(p, persona_out);
+  const json record = json::parse(record_out);
+  const json persona = json::parse(persona_out);
+
+  // Then the provenance and reply fields read the same, and the persona record is a valid input
+  for (const char* key : {"task", "method", "model", "template", "finish_reason", "usage"}) {
+    EXPECT_EQ(persona[key], record[key]) << key;
+  }
+  EXPECT_EQ(persona["template"]["hash"], "0000000000000abc");
+  EXPECT_EQ(persona["persona"], "a ferry pilot");
+  EXPECT_TRUE(persona["source"].is_null());
+  EXPECT_EQ(persona["hop"], 2);
+  EXPECT_EQ(persona["attempts"], 1);
+  EXPECT_EQ(persona["synthetic"], true);
 }
 
 TEST(OutputRecord, FailureAndRejectAreJson) {

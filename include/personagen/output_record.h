@@ -18,16 +18,22 @@ enum class OutputFormat {
 };
 std::optional<OutputFormat> parse_output_format(std::string_view name);
 
-// One synthesized record, as views into the caller's data.
-struct OutputRecord {
-  std::string_view custom_id;
-  std::string_view persona;
-  std::string_view persona_id;  // empty if the input had none
+// Where a record came from: the same for every record of a run. Records and persona records
+// write it the same way: "task", "method", "model", then "template": {"id", "hash"}.
+struct Provenance {
   std::string_view task;
   std::string_view method;
   std::string_view model;
   std::string_view template_id;  // "math/zero-shot"
   uint64_t template_hash = 0;
+};
+
+// One synthesized record, as views into the caller's data.
+struct OutputRecord {
+  std::string_view custom_id;
+  std::string_view persona;
+  std::string_view persona_id;  // empty if the input had none
+  Provenance provenance;
   std::string_view description;  // the Persona Hub "description" of the task
   std::string_view prompt;       // the user message that was sent (for chat)
   std::string_view output;       // the raw completion content
@@ -47,11 +53,7 @@ struct PersonaRecord {
   uint64_t hop = 0;           // 0 for personas from text; the parent's hop + 1 otherwise
   std::string_view custom_id;
   std::string_view input;  // the text or the parent persona it came from
-  std::string_view task;
-  std::string_view method;
-  std::string_view model;
-  std::string_view template_id;
-  uint64_t template_hash = 0;
+  Provenance provenance;
   std::string_view finish_reason;
   Usage usage;  // of the request, shared by all personas of one reply
   int attempts = 0;
