@@ -5,11 +5,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "personagen/error.h"
+#include "run_support.h"
 
 namespace personagen {
 namespace {
@@ -160,19 +160,6 @@ Manifest from_json(const Json& json, const std::string& path) {
   return manifest;
 }
 
-void sync_parent_dir(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) fail(dir, "cannot open directory");
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    fail(dir, "fsync failed", err);
-  }
-  ::close(fd);
-}
-
 }  // namespace
 
 void write_manifest(const std::string& path, const Manifest& manifest) {
@@ -182,28 +169,7 @@ void write_manifest(const std::string& path, const Manifest& manifest) {
   } catch (const Json::type_error& e) {  // a string that is not UTF-8
     throw Error(path + ": cannot write: " + e.what());
   }
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail(tmp, "cannot open");
-  std::string_view rest = text;
-  while (!rest.empty()) {
-    ssize_t n = ::write(fd, rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      fail(tmp, "write failed", err);
-    }
-    rest.remove_prefix(static_cast<size_t>(n));
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    fail(tmp, "fsync failed", err);
-  }
-  if (::close(fd) != 0) fail(tmp, "close failed");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail(tmp, "cannot rename into place");
-  sync_parent_dir(path);
+  write_file_atomic(path, text);
 }
 
 std::optional<Manifest> read_manifest(const std::string& path) {

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -97,10 +98,27 @@ void write_file_atomic(const std::string& path, std::string_view content) {
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0)
-    throw Error(tmp + ": cannot sync: " + std::strerror(errno));
+  if (::fsync(fd) != 0) {
+    int saved = errno;
+    ::close(fd);
+    throw Error(tmp + ": cannot sync: " + std::strerror(saved));
+  }
+  if (::close(fd) != 0) throw Error(tmp + ": close failed: " + std::strerror(errno));
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     throw Error(path + ": cannot rename into place: " + std::strerror(errno));
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  sync_dir(dir.empty() ? "." : dir);
+}
+
+void sync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw Error(dir + ": cannot open directory: " + std::strerror(errno));
+  if (::fsync(fd) != 0) {
+    int saved = errno;
+    ::close(fd);
+    throw Error(dir + ": fsync failed: " + std::strerror(saved));
+  }
+  ::close(fd);
 }
 
 void write_summary(const Options& options, std::string_view status, ExitCode code,

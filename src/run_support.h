@@ -33,8 +33,14 @@ std::string read_api_key(const Options& options);
 // Warns when the hard limit is too low.
 void ensure_file_limit(size_t connections);
 
-// Writes `content` to `path` atomically: a .tmp file, then rename. Throws Error naming the file.
+// Writes `content` to `path` atomically and durably: a .tmp file, fsync, rename, fsync of the
+// directory. A crash at any point leaves either the old file or the new one, and once it returns
+// the new one stays. Throws Error naming the file.
 void write_file_atomic(const std::string& path, std::string_view content);
+
+// Makes the creates, renames and removals in `dir` durable: they are not until the directory
+// itself is synced. Throws Error naming the directory.
+void sync_dir(const std::string& dir);
 
 // Writes the --summary file, if one was asked for.
 void write_summary(const Options& options, std::string_view status, ExitCode code,

@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "personagen/error.h"
+#include "run_support.h"
 
 namespace personagen {
 namespace {
@@ -111,18 +112,6 @@ bool remove_file(const std::string& path) {
   if (::unlink(path.c_str()) == 0) return true;
   if (errno == ENOENT) return false;
   fail(path, "cannot remove");
-}
-
-// A rename, create or unlink is durable only once the directory itself is synced.
-void sync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) fail(dir, "cannot open directory");
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    fail(dir, "fsync failed", err);
-  }
-  ::close(fd);
 }
 
 std::vector<std::string> list_dir(const std::string& dir) {

@@ -15,6 +15,7 @@
 #include "personagen/error.h"
 #include "personagen/shard_writer.h"
 #include "personagen/watermark.h"
+#include "run_support.h"
 
 namespace personagen {
 namespace {
@@ -347,6 +348,32 @@ TEST(DescribeConfigDifferenceTest, EmptyValuesAreStillNamed) {
   // Given a value that became empty, then the change shows the empty quotes
   EXPECT_EQ(describe_config_difference({{"stop", "###"}}, {{"stop", ""}}),
             "stop was \"###\", now \"\"");
+}
+
+// write_file_atomic and sync_dir are the manifest's durable write (run_support), shared with the
+// summary file and the shard writer.
+TEST_F(ManifestTest, AtomicWriteReplacesTheWholeFileAndLeavesNoTmp) {
+  // Given a file with longer content
+  write_file_atomic(path_, "a longer first version\n");
+  // When it is written again with shorter content
+  write_file_atomic(path_, "short\n");
+  // Then it holds exactly the new content, and no .tmp is left
+  EXPECT_EQ(read_file(path_), "short\n");
+  EXPECT_FALSE(fs::exists(path_ + ".tmp"));
+}
+
+TEST_F(ManifestTest, SyncOfAMissingDirectoryIsAnErrorNamingIt) {
+  // Given a directory that does not exist; then syncing it names it
+  const std::string missing = dir_ + "/absent";
+  try {
+    sync_dir(missing);
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(missing + ": cannot open directory"), std::string::npos)
+        << e.what();
+  }
+  // And an existing one syncs
+  EXPECT_NO_THROW(sync_dir(dir_));
 }
 
 }  // namespace
