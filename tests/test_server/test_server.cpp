@@ -365,6 +365,16 @@ class TestServer::Impl {
   void on_chat(const httplib::Request& req, httplib::Response& res);
   void on_embeddings(const httplib::Request& req, httplib::Response& res);
   void apply_fault(const Fault& fault, httplib::Response& res, const std::string& full_reply);
+
+  // What one attempt at a request gets.
+  struct Attempt {
+    std::optional<Fault> fault;  // to inject into the reply, if any
+    std::string bad_marker;      // a malformed fault marker: the reply is a 400 instead
+  };
+  // Reads the fault markers in `text` and counts one more attempt at `body` (none when a marker
+  // is malformed). The markers take the attempts at the same body in turn; once they are used
+  // up, a random fault may apply.
+  Attempt next_attempt(const std::string& body, std::string_view text);
   std::optional<Fault> random_fault(uint64_t body_hash, uint64_t attempt) const;
   bool authorized(const httplib::Request& req) const;
   // Waits for `duration`; false if stop() cut the wait short.
@@ -497,6 +507,29 @@ bool TestServer::Impl::wait_unless_stopping(std::chrono::milliseconds duration) 
   return !changed_.wait_for(lock, duration, [this] { return stopping_; });
 }
 
+TestServer::Impl::Attempt TestServer::Impl::next_attempt(const std::string& body,
+                                                         std::string_view text) {
+  Attempt result;
+  std::vector<Marker> markers = parse_markers(text, result.bad_marker);
+  if (!result.bad_marker.empty()) return result;
+  uint64_t body_hash = fnv1a(body);
+  uint64_t attempt = 0;
+  {
+    std::lock_guard lock(mutex_);
+    attempt = attempts_[body_hash]++;
+  }
+  uint64_t remaining = attempt;
+  for (const Marker& marker : markers) {
+    if (remaining < marker.count) {
+      result.fault = marker.fault;
+      return result;
+    }
+    remaining -= marker.count;
+  }
+  result.fault = random_fault(body_hash, attempt);
+  return result;
+}
+
 std::optional<Fault> TestServer::Impl::random_fault(uint64_t body_hash, uint64_t attempt) const {
   if (options_.fault_rate <= 0) return std::nullopt;
   uint64_t r = splitmix64(splitmix64(splitmix64(options_.seed) ^ body_hash) ^ attempt);
@@ -528,44 +561,24 @@ void TestServer::Impl::on_chat(const httplib::Request& req, httplib::Response& r
   std::string error;
   std::optional<ChatRequest> chat = parse_chat_request(req.body, error);
   if (!chat) return reply_error(res, 400, error, "invalid_request_error", 400);
-  std::string bad_marker;
-  std::vector<Marker> markers = parse_markers(chat->prompt, bad_marker);
-  if (!bad_marker.empty()) {
-    return reply_error(res, 400, "test server: bad fault marker " + bad_marker,
+  const Attempt attempt = next_attempt(req.body, chat->prompt);
+  if (!attempt.bad_marker.empty()) {
+    return reply_error(res, 400, "test server: bad fault marker " + attempt.bad_marker,
                        "invalid_request_error", 400);
-  }
-
-  uint64_t body_hash = fnv1a(req.body);
-  uint64_t attempt = 0;
-  {
-    std::lock_guard lock(mutex_);
-    attempt = attempts_[body_hash]++;
   }
   if (options_.delay_ms > 0 &&
       !wait_unless_stopping(std::chrono::milliseconds(options_.delay_ms))) {
     return reply_error(res, 503, "test server is stopping", "server_error", 503);
   }
 
-  // Markers take the attempts in turn; once they are used up, random faults may apply.
-  std::optional<Fault> fault;
-  uint64_t remaining = attempt;
-  for (const Marker& marker : markers) {
-    if (remaining < marker.count) {
-      fault = marker.fault;
-      break;
-    }
-    remaining -= marker.count;
-  }
-  if (!fault) fault = random_fault(body_hash, attempt);
-
   std::string model = chat->model.empty() ? options_.model : chat->model;
   std::string content = echo_content(chat->prompt, index);
   std::string_view finish_reason = "stop";
-  if (fault && fault->kind == FaultKind::empty) content.clear();
-  if (fault && fault->kind == FaultKind::badjson) content = "this is not json";
-  if (fault && fault->kind == FaultKind::length) finish_reason = "length";
+  if (attempt.fault && attempt.fault->kind == FaultKind::empty) content.clear();
+  if (attempt.fault && attempt.fault->kind == FaultKind::badjson) content = "this is not json";
+  if (attempt.fault && attempt.fault->kind == FaultKind::length) finish_reason = "length";
   std::string reply = completion_body(index, model, chat->prompt, content, finish_reason);
-  if (fault) return apply_fault(*fault, res, reply);
+  if (attempt.fault) return apply_fault(*attempt.fault, res, reply);
   res.set_content(reply, kJsonType);
 }
 
@@ -588,28 +601,11 @@ void TestServer::Impl::on_embeddings(const httplib::Request& req, httplib::Respo
   if (!texts) return reply_error(res, 400, error, "invalid_request_error", 400);
   std::string all_text;
   for (const std::string& text : *texts) all_text += text;
-  std::string bad_marker;
-  std::vector<Marker> markers = parse_markers(all_text, bad_marker);
-  if (!bad_marker.empty()) {
-    return reply_error(res, 400, "test server: bad fault marker " + bad_marker,
+  const Attempt attempt = next_attempt(req.body, all_text);
+  if (!attempt.bad_marker.empty()) {
+    return reply_error(res, 400, "test server: bad fault marker " + attempt.bad_marker,
                        "invalid_request_error", 400);
   }
-  uint64_t body_hash = fnv1a(req.body);
-  uint64_t attempt = 0;
-  {
-    std::lock_guard lock(mutex_);
-    attempt = attempts_[body_hash]++;
-  }
-  std::optional<Fault> fault;
-  uint64_t remaining = attempt;
-  for (const Marker& marker : markers) {
-    if (remaining < marker.count) {
-      fault = marker.fault;
-      break;
-    }
-    remaining -= marker.count;
-  }
-  if (!fault) fault = random_fault(body_hash, attempt);
 
   Json data = Json::array();
   for (size_t i = 0; i < texts->size(); ++i) {
@@ -624,7 +620,7 @@ void TestServer::Impl::on_embeddings(const httplib::Request& req, httplib::Respo
                {"data", std::move(data)},
                {"model", model},
                {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
-  if (fault) return apply_fault(*fault, res, body.dump());
+  if (attempt.fault) return apply_fault(*attempt.fault, res, body.dump());
   res.set_content(body.dump(), kJsonType);
 }
 
