@@ -14,6 +14,7 @@
 
 #include "byte_source.h"
 #include "personagen/error.h"
+#include "unit_support.h"
 
 namespace personagen {
 namespace {
@@ -67,18 +68,6 @@ std::string read_all(ByteSource& source, size_t chunk) {
   std::vector<char> buffer(chunk);
   while (size_t n = source.read(buffer.data(), buffer.size())) out.append(buffer.data(), n);
   return out;
-}
-
-// Runs `body` and returns the message of the Error it throws ("" if none).
-template <typename Body>
-std::string error_of(Body body, ExitCode* code = nullptr) {
-  try {
-    body();
-  } catch (const Error& error) {
-    if (code != nullptr) *code = error.code();
-    return error.what();
-  }
-  return "";
 }
 
 class RecordReaderTest : public ::testing::Test {

@@ -11,6 +11,7 @@
 
 #include "personagen/error.h"
 #include "personagen/record_reader.h"
+#include "unit_support.h"
 
 namespace personagen {
 namespace {
@@ -25,18 +26,6 @@ InputRecord persona(std::string text, Fields fields = {}) {
   record.persona = std::move(text);
   record.fields = std::move(fields);
   return record;
-}
-
-// Runs `body` and returns the message of the Error it throws ("" if none).
-template <typename Body>
-std::string error_of(Body body, ExitCode* code = nullptr) {
-  try {
-    body();
-  } catch (const Error& error) {
-    if (code != nullptr) *code = error.code();
-    return error.what();
-  }
-  return "";
 }
 
 std::vector<uint64_t> lines_of(const std::vector<InputRecord>& records) {
