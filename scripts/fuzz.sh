@@ -34,7 +34,8 @@ for t in "${targets[@]}"; do
   [ -n "${sources[$t]:-}" ] || { echo "fuzz: unknown target '$t'" >&2; exit 2; }
   echo "== build fuzz_$t"
   # shellcheck disable=SC2086  # the source lists are meant to split
-  clang++ "${flags[@]}" "fuzz/fuzz_$t.cpp" ${sources[$t]} -lz -lzstd -lxxhash -o "$out/fuzz_$t"
+  clang++ "${flags[@]}" "fuzz/fuzz_$t.cpp" ${sources[$t]} -lz -lzstd -lxxhash -lsimdjson \
+    -o "$out/fuzz_$t"
 done
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config git jq
   libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libspdlog-dev
   zlib1g-dev libzstd-dev libxxhash-dev
-  libutf8proc-dev libhnswlib-dev
+  libutf8proc-dev libhnswlib-dev libsimdjson-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev
   clang-format
   "$@"

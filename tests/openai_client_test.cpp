@@ -92,6 +92,38 @@ TEST(OpenAiClientTest, BodyNumbersRoundTrip) {
   EXPECT_FALSE(parsed.contains("max_tokens"));
 }
 
+TEST(OpenAiClientTest, JsonStringEscapesEveryByteThatNeedsItAtEveryPosition) {
+  // How many bytes JSON writes for one ASCII byte: \uXXXX, a two-byte escape, or itself.
+  const auto written_size = [](int byte) -> size_t {
+    if (byte == '\b' || byte == '\f' || byte == '\n' || byte == '\r' || byte == '\t') return 2;
+    if (byte < 0x20) return 6;
+    return byte == '"' || byte == '\\' ? 2 : 1;
+  };
+  const std::string e_acute = "\xC3\xA9";
+  for (size_t at = 0; at < 19; ++at) {
+    for (int byte = 0; byte < 0x80; ++byte) {
+      // Given plain text with one ASCII byte at each position, inside and across the eight-byte
+      // words the fast scan reads
+      std::string text(19, 'x');
+      text[at] = static_cast<char>(byte);
+
+      // When it is written as a JSON string
+      std::string out;
+      append_json_string(out, text);
+
+      // Then it reads back as the same text, escaped only where JSON requires it
+      ASSERT_EQ(json::parse(out).get<std::string>(), text) << byte << " at " << at;
+      ASSERT_EQ(out.size(), 2 + 18 + written_size(byte)) << byte << " at " << at;
+    }
+
+    // And a two-byte UTF-8 character there passes through unchanged
+    const std::string text = std::string(at, 'x') + e_acute + std::string(18 - at, 'x');
+    std::string out;
+    append_json_string(out, text);
+    EXPECT_EQ(out, '"' + text + '"') << "at " << at;
+  }
+}
+
 TEST(OpenAiClientTest, JsonStringReplacesInvalidUtf8) {
   // Given bytes that are not UTF-8: a lone continuation byte, a truncated sequence, an overlong
   // slash and a surrogate
@@ -147,6 +179,25 @@ TEST(OpenAiClientTest, ParsesAVllmReply) {
   EXPECT_EQ(completion->usage.total_tokens, 12);
 }
 
+TEST(OpenAiClientTest, EscapesAreDecodedAndOddUsageCountsAreClampedOrZero) {
+  // Given content with escapes, and usage counts that are huge, fractional or not numbers
+  const std::string body =
+      R"({"choices":[{"message":{"content":"caf\u00e9\n\"q\" \ud83d\ude00"}}],)"
+      R"("usage":{"prompt_tokens":18446744073709551615,"completion_tokens":1.5,)"
+      R"("total_tokens":"9"}})";
+
+  // When it is parsed
+  std::string error;
+  const auto completion = parse_completion(body, error);
+
+  // Then the content is decoded, a count beyond int64 is clamped, and the others read as 0
+  ASSERT_TRUE(completion) << error;
+  EXPECT_EQ(completion->content, "caf\u00e9\n\"q\" \U0001F600");
+  EXPECT_EQ(completion->usage.prompt_tokens, INT64_MAX);
+  EXPECT_EQ(completion->usage.completion_tokens, 0);
+  EXPECT_EQ(completion->usage.total_tokens, 0);
+}
+
 TEST(OpenAiClientTest, NullContentAndMissingUsageAreEmpty) {
   // Given a reply with null content, null finish_reason and no usage
   const std::string body =
@@ -181,6 +232,8 @@ TEST(OpenAiClientTest, MalformedRepliesAreErrorsNotExceptions) {
       {R"({"choices":[7]})", "reply has no message"},
       {R"({"choices":[{"message":{"content":["a","b"]}}]})", "content is not a string"},
       {R"({"choices":[{"message":{"content":42}}]})", "content is not a string"},
+      {"{\"choices\":[{\"message\":{\"content\":\"\xff\"}}]}", "reply is not JSON: "},
+      {R"({"choices":[{"message":{"content":"a"}}]} trailing)", "reply is not JSON: "},
   };
   for (const Case& c : cases) {
     // Given a malformed reply
@@ -194,6 +247,22 @@ TEST(OpenAiClientTest, MalformedRepliesAreErrorsNotExceptions) {
     EXPECT_TRUE(error.starts_with(c.error_prefix)) << c.body << " -> " << error;
     EXPECT_EQ(error.find('\n'), std::string::npos) << error;
   }
+}
+
+TEST(OpenAiClientTest, ReplyThatIsNotJsonIsQuotedInTheError) {
+  // Given a proxy's HTML page where a completion was expected
+  const std::string body =
+      "<html>\n<head><title>502 Bad Gateway</title></head>" + std::string(200, 'x');
+
+  // When it is parsed
+  std::string error;
+  EXPECT_FALSE(parse_completion(body, error));
+
+  // Then the error says what was wrong and quotes the start of the body on one line
+  EXPECT_TRUE(error.starts_with("reply is not JSON: ")) << error;
+  const size_t quote = error.find("; it starts: <html> <head><title>502 Bad Gateway");
+  ASSERT_NE(quote, std::string::npos) << error;
+  EXPECT_EQ(error.size() - quote, std::string_view("; it starts: ").size() + 80) << error;
 }
 
 TEST(OpenAiClientTest, ErrorBodyWithStatus200NamesTheError) {
@@ -278,7 +347,8 @@ TEST(OpenAiClientTest, DeeplyNestedBodiesAreReadWithoutOverflowingTheStack) {
   EXPECT_EQ(message.substr(0, 12), R"({"detail":[[)");
   EXPECT_LE(message.size(), 300u);
   EXPECT_FALSE(completion.has_value());
-  EXPECT_NE(error.find("levels deep"), std::string::npos) << error;
+  EXPECT_TRUE(error.starts_with("reply is not JSON: ")) << error;
+  EXPECT_NE(error.find("too deep"), std::string::npos) << error;
 
   // And a detail nested a few levels still reads as JSON
   EXPECT_EQ(error_message(R"({"detail":[[["too short"]]]})"), R"([[["too short"]]])");
