@@ -5,9 +5,11 @@
 // measuring the nesting of JSON text before it is parsed.
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -43,6 +45,33 @@ inline size_t utf8_sequence_length(std::string_view s, size_t i) {
   return n;
 }
 
+// kPlain[c]: byte c goes into a JSON string as it is (printable ASCII other than '"' and '\\').
+inline constexpr auto kPlain = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x80; ++c) plain[c] = c != '"' && c != '\\';
+  return plain;
+}();
+
+// The length of the run of kPlain bytes at the start of `s`. Why eight bytes at a time: this
+// runs over every byte of every prompt and record, and was 7-10% of the client's instructions per
+// request in bench scenario A when it tested one byte at a time. A word has a byte that is not
+// plain when one is below 0x20, is '"' or '\\' (zero after the XOR), or has its top bit set.
+inline size_t plain_prefix(std::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101, kHigh = 0x8080808080808080;
+  const auto has_byte_below = [](uint64_t v, uint64_t n) { return (v - kOnes * n) & ~v & kHigh; };
+  size_t run = 0;
+  for (; run + 8 <= s.size(); run += 8) {
+    uint64_t word;
+    std::memcpy(&word, s.data() + run, 8);
+    if ((word & kHigh) | has_byte_below(word, 0x20) | has_byte_below(word ^ (kOnes * '"'), 1) |
+        has_byte_below(word ^ (kOnes * '\\'), 1)) {
+      break;
+    }
+  }
+  while (run < s.size() && kPlain[static_cast<unsigned char>(s[run])]) ++run;
+  return run;
+}
+
 }  // namespace json_text_detail
 
 // Appends `s` as a quoted JSON string. Escapes '"', '\\' and control characters; passes valid
@@ -55,12 +84,7 @@ inline void append_json_string(std::string& out, std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     // Copy the longest run of bytes that need no attention in one go.
-    size_t run = i;
-    while (run < s.size()) {
-      const auto c = static_cast<unsigned char>(s[run]);
-      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
-      ++run;
-    }
+    const size_t run = i + json_text_detail::plain_prefix(s.substr(i));
     out.append(s.data() + i, run - i);
     i = run;
     if (i == s.size()) break;
