@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
+#include <optional>
 
 #include "personagen/commands.h"
 #include "personagen/dedup.h"
@@ -80,7 +81,8 @@ void add_request_flags(CLI::App& app, Options& o) {
                  "text-to-persona: cut longer texts to this many bytes before prompting")
       ->capture_default_str();
   app.add_option("--hops", o.hops,
-                 "persona-to-persona: expansion rounds, each hop's personas feeding the next (1-6)")
+                 "persona-to-persona: expansion rounds (1-6); hop h is written to "
+                 "<output>/hop-<h>/ and feeds hop h+1")
       ->capture_default_str();
   app.add_option(
       "--prompts", o.prompts_dir,
@@ -201,14 +203,18 @@ ExitCode run_dedup_command(DedupOptions& d, const Options& o) {
   return ExitCode::ok;
 }
 
+// The spdlog level called `name`, or nullopt.
+std::optional<spdlog::level::level_enum> parse_log_level(const std::string& name) {
+  auto level = spdlog::level::from_str(name);
+  if (level == spdlog::level::off && name != "off") return std::nullopt;
+  return level;
+}
+
 void setup_logging(const Options& o) {
   auto logger = spdlog::stderr_color_mt("personagen");
   logger->set_pattern("personagen: %l: %v");
   spdlog::set_default_logger(logger);
-  auto level = spdlog::level::from_str(o.log_level);
-  if (level == spdlog::level::off && o.log_level != "off")
-    throw usage_error("unknown --log-level \"" + o.log_level +
-                      "\" (trace, debug, info, warn, error, off)");
+  auto level = parse_log_level(o.log_level).value_or(spdlog::level::warn);
   spdlog::set_level(o.quiet && level < spdlog::level::err ? spdlog::level::err : level);
 }
 
@@ -221,9 +227,16 @@ int run(int argc, char** argv) {
   CLI::App app{"personagen: synthetic data from personas, the Persona Hub method, at scale"};
   app.set_version_flag("--version", PERSONAGEN_VERSION);
   app.require_subcommand(1);
+  // Checked while parsing, like every flag: from the end of parsing on, synth owns the exit
+  // and writes its --summary on every way out.
   app.add_option("--log-level", options.log_level,
                  "Diagnostics: trace, debug, info, warn, error, off")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check([](const std::string& name) {
+        return parse_log_level(name)
+                   ? std::string()
+                   : "unknown level \"" + name + "\" (trace, debug, info, warn, error, off)";
+      });
   app.add_flag("-q,--quiet", options.quiet,
                "No progress output; the summary only if something failed");
   app.fallthrough();

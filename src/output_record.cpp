@@ -164,17 +164,44 @@ void totals_object(std::string& out, std::string_view key, const Totals& t) {
   out += '}';
 }
 
-}  // namespace
+// `text` with every occurrence of `secret` replaced by "***".
+std::string redacted(std::string_view text, std::string_view secret) {
+  if (secret.empty()) return std::string(text);
+  std::string out;
+  size_t from = 0;
+  for (size_t at = text.find(secret); at != std::string_view::npos; at = text.find(secret, from)) {
+    out.append(text.substr(from, at - from)).append("***");
+    from = at + secret.size();
+  }
+  return out.append(text.substr(from));
+}
 
-std::string format_summary_json(const RunSummary& s) {
-  std::string out = "{";
+void append_summary_fields(std::string& out, const RunSummary& s, std::string_view secret) {
   field(out, "status", s.status);
   number_field(out, "exit_code", s.exit_code);
-  if (!s.message.empty()) field(out, "message", s.message);
+  if (!s.message.empty()) field(out, "message", redacted(s.message, secret));
   field(out, "output", s.output);
   number_field(out, "shards", static_cast<int64_t>(s.shards));
   if (s.totals) totals_object(out, "totals", *s.totals);
   if (s.this_run) totals_object(out, "this_run", *s.this_run);
+}
+
+}  // namespace
+
+std::string format_summary_json(const RunSummary& s) {
+  std::string out = "{";
+  append_summary_fields(out, s, s.secret);
+  if (s.failed_hop != 0) number_field(out, "failed_hop", s.failed_hop);
+  if (!s.hops.empty()) {
+    out += ",\"hops\":[";
+    for (size_t i = 0; i < s.hops.size(); ++i) {
+      out += i ? ",{" : "{";
+      number_field(out, "hop", static_cast<int64_t>(i + 1));
+      append_summary_fields(out, s.hops[i], s.secret);
+      out += '}';
+    }
+    out += ']';
+  }
   out += "}\n";
   return out;
 }

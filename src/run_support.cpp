@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "personagen/output_record.h"
 
@@ -121,18 +122,87 @@ void sync_dir(const std::string& dir) {
   ::close(fd);
 }
 
-void write_summary(const Options& options, std::string_view status, ExitCode code,
-                   std::string_view message, const Totals* totals, const Totals* this_run,
-                   size_t shards) {
+std::string_view summary_status(ExitCode code) {
+  switch (code) {
+    case ExitCode::ok:
+      return "ok";
+    case ExitCode::some_failed:
+      return "some_failed";
+    case ExitCode::aborted:
+      return "aborted";
+    case ExitCode::interrupted:
+      return "interrupted";
+    case ExitCode::error:
+    case ExitCode::usage:
+      break;
+  }
+  return "error";
+}
+
+namespace {
+
+void add(std::optional<Totals>& total, const std::optional<Totals>& part) {
+  if (!part) return;
+  const Totals& t = *part;
+  Totals& sum = total ? *total : total.emplace();
+  sum.records += t.records;
+  sum.failed += t.failed;
+  sum.rejected += t.rejected;
+  sum.requests += t.requests;
+  sum.retries += t.retries;
+  sum.prompt_tokens += t.prompt_tokens;
+  sum.completion_tokens += t.completion_tokens;
+  sum.seconds += t.seconds;
+}
+
+RunSummary summary_of(const RunOutcome& run) {
+  RunSummary s;
+  s.status = summary_status(run.code);
+  s.exit_code = static_cast<int>(run.code);
+  s.message = run.message;
+  s.output = run.output;
+  s.totals = run.totals ? &*run.totals : nullptr;
+  s.this_run = run.this_run ? &*run.this_run : nullptr;
+  s.shards = run.shards;
+  return s;
+}
+
+}  // namespace
+
+void write_summary(const Options& options, ExitCode code, std::string_view message,
+                   std::span<const RunOutcome> runs, bool expansion) {
   if (options.summary_file.empty()) return;
+  // The key is read again rather than passed around: the fewer places hold it, the better. A
+  // key that cannot be read cannot be in any message either.
+  std::string key;
+  try {
+    key = read_api_key(options);
+  } catch (const Error&) {
+  }
   RunSummary summary;
-  summary.status = status;
+  std::optional<Totals> totals, this_run;
+  std::vector<RunSummary> hops;
+  if (!expansion && !runs.empty()) {
+    summary = summary_of(runs.front());
+  } else {
+    summary.output = options.output;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const RunOutcome& run = runs[i];
+      hops.push_back(summary_of(run));
+      summary.shards += run.shards;
+      add(totals, run.totals);
+      add(this_run, run.this_run);
+      if (run.code != ExitCode::ok && summary.failed_hop == 0)
+        summary.failed_hop = static_cast<int>(i + 1);
+    }
+    summary.totals = totals ? &*totals : nullptr;
+    summary.this_run = this_run ? &*this_run : nullptr;
+    summary.hops = hops;
+  }
+  summary.status = summary_status(code);
   summary.exit_code = static_cast<int>(code);
   summary.message = message;
-  summary.output = options.output;
-  summary.totals = totals;
-  summary.this_run = this_run;
-  summary.shards = shards;
+  summary.secret = key;
   write_file_atomic(options.summary_file, format_summary_json(summary));
 }
 

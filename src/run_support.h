@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <cstdio>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -42,9 +44,27 @@ void write_file_atomic(const std::string& path, std::string_view content);
 // itself is synced. Throws Error naming the directory.
 void sync_dir(const std::string& dir);
 
-// Writes the --summary file, if one was asked for.
-void write_summary(const Options& options, std::string_view status, ExitCode code,
-                   std::string_view message, const Totals* totals, const Totals* this_run,
-                   size_t shards);
+// What one run, or one hop of a persona-to-persona expansion, reports in the --summary file. It
+// is filled in as the run goes, so a run that fails part-way reports what was known by then.
+struct RunOutcome {
+  std::string output;  // the run's output directory, or "-"
+  ExitCode code = ExitCode::ok;
+  std::string message;             // why it stopped, if it did not finish
+  std::optional<Totals> totals;    // all runs into `output`, once its manifest is known
+  std::optional<Totals> this_run;  // this invocation only, once it started
+  size_t shards = 0;
+};
+
+// The summary's "status" for an exit code: "ok", "some_failed", "aborted", "interrupted" or
+// "error".
+std::string_view summary_status(ExitCode code);
+
+// Writes the --summary file, if one was asked for, for a command that ends with `code` and
+// `message` (why it stopped, or empty). A single run is `runs[0]`; an expansion is described as a
+// whole (its totals summed over `runs`, one per hop reached, and the first hop that did not end
+// ok), followed by each hop. The API key never appears in it. Throws Error naming the file if it
+// cannot be written.
+void write_summary(const Options& options, ExitCode code, std::string_view message,
+                   std::span<const RunOutcome> runs, bool expansion);
 
 }  // namespace personagen

@@ -21,6 +21,7 @@
 #include "personagen/shard_writer.h"
 #include "personagen/status_printer.h"
 #include "personagen/synth_plan.h"
+#include "personagen/tasks.h"
 #include "personagen/watermark.h"
 #include "run_dir.h"
 #include "run_support.h"
@@ -126,7 +127,7 @@ class SynthRun {
     // From here on nothing is in flight: make the outcome durable, then report it.
     if (stop == RequestPool::Stop::fatal) {
       checkpoint();
-      finish_status(false);
+      finish_status_before_error();
       throw Error(pool.fatal_reason() + " (progress is saved; fix this and rerun to resume)");
     }
     if (stop == RequestPool::Stop::interrupted) {
@@ -141,9 +142,8 @@ class SynthRun {
     }
     if (input_error_) {
       // Everything read before the bad spot is finished and kept; the run is not complete.
-      // The error itself is the one line a quiet run prints.
       checkpoint();
-      status_.finish(progress(), options_.output == "-" ? "stdout" : options_.output + "/", false);
+      finish_status_before_error();
       throw *input_error_;
     }
     complete();
@@ -474,7 +474,14 @@ class SynthRun {
 
   void finish_status(bool success) {
     bool clean = success && totals().failed == 0;
-    status_.finish(progress(), options_.output == "-" ? "stdout" : options_.output + "/", !clean);
+    status_.finish(progress(), output_name(), !clean);
+  }
+
+  // The run is about to stop with an error: the error is the one line a quiet run prints.
+  void finish_status_before_error() { status_.finish(progress(), output_name(), false); }
+
+  std::string output_name() const {
+    return options_.output == "-" ? "stdout" : options_.output + "/";
   }
 
   Totals& counters() { return manifest_.checkpoint.totals; }
@@ -517,7 +524,10 @@ class SynthRun {
 
 namespace {
 
-ExitCode run_one_synth(const Options& options) {
+// One complete run into one output directory, or to stdout. Fills in `outcome` as it goes, for
+// the --summary file, and throws Error for a configuration, start-up or fatal error.
+ExitCode run_one_synth(const Options& options, RunOutcome& outcome) {
+  outcome.output = options.output;
   // Resolve the task, templates and configuration; nothing is read or written yet.
   SynthPlan plan = make_plan(options);
   if (plan.model.empty()) throw usage_error("--model is required (or set $OPENAI_MODEL)");
@@ -527,6 +537,8 @@ ExitCode run_one_synth(const Options& options) {
   if (options.shard_size < 1) throw usage_error("--shard-size must be at least 1");
   if (options.output == "-" && (options.restart || options.retry_failed))
     throw usage_error("--restart and --retry-failed need an output directory, not -o -");
+  if (options.output == "-" && options.hops > 1)
+    throw usage_error("--hops needs an output directory, not -o -");
 
   TransportOptions transport_options;
   transport_options.url = chat_completions_url(options.base_url);
@@ -547,15 +559,15 @@ ExitCode run_one_synth(const Options& options) {
     start = dir->prepare(options, plan.config, plan.task);
     if (start.kind == RunStart::Kind::complete) {
       const Totals& t = start.manifest->checkpoint.totals;
-      ExitCode code = t.failed ? ExitCode::some_failed : ExitCode::ok;
       if (!options.quiet)
         std::fprintf(stderr, "personagen: %s: already complete (%llu records, %llu failed)%s\n",
                      options.output.c_str(), static_cast<unsigned long long>(t.records),
                      static_cast<unsigned long long>(t.failed),
                      t.failed ? "; --retry-failed re-requests the failures" : "; nothing to do");
-      write_summary(options, t.failed ? "some_failed" : "ok", code, "", &t, nullptr,
-                    start.manifest->checkpoint.writer.shards.size());
-      return code;
+      outcome.code = t.failed ? ExitCode::some_failed : ExitCode::ok;
+      outcome.totals = t;
+      outcome.shards = start.manifest->checkpoint.writer.shards.size();
+      return outcome.code;
     }
     if (start.kind == RunStart::Kind::resume)
       spdlog::info("{}: resuming {}at input line {}", options.output,
@@ -568,55 +580,98 @@ ExitCode run_one_synth(const Options& options) {
 
   std::string manifest_path = dir ? dir->manifest_path() : "";
   SynthRun run(options, plan, *sink, std::move(start), manifest_path);
-  std::unique_ptr<Transport> transport = make_curl_transport(transport_options);
+  auto report = [&outcome, &run] {
+    outcome.totals = run.totals();
+    outcome.this_run = run.this_run();
+    outcome.shards = run.shard_count();
+  };
   ExitCode code = ExitCode::ok;
   try {
+    std::unique_ptr<Transport> transport = make_curl_transport(transport_options);
     code = run.run(*transport);
-  } catch (const Error& e) {
-    Totals this_run = run.this_run();
-    write_summary(options, "error", e.code(), e.what(), &run.totals(), &this_run,
-                  run.shard_count());
+  } catch (...) {
+    report();
     throw;
   }
   // The retry pass is recorded as complete; its list of lines has served.
   if (dir && run.retry_pass() && (code == ExitCode::ok || code == ExitCode::some_failed))
     dir->remove_retry_source();
-
-  Totals this_run = run.this_run();
-  std::string_view status = code == ExitCode::ok            ? "ok"
-                            : code == ExitCode::some_failed ? "some_failed"
-                            : code == ExitCode::aborted     ? "aborted"
-                                                            : "interrupted";
-  write_summary(options, status, code, run.aborted(), &run.totals(), &this_run, run.shard_count());
+  report();
+  outcome.code = code;
+  outcome.message = run.aborted();
   return code;
 }
 
-}  // namespace
+// True for a task that expands personas hop by hop (persona-to-persona).
+bool expands_personas(const Options& options) {
+  const TaskInfo* info = options.template_file.empty() ? find_task(options.task) : nullptr;
+  return info && info->kind == OutputKind::persona_list;
+}
 
-ExitCode run_synth(const Options& options) {
-  if (options.hops <= 1) return run_one_synth(options);
-  // persona-to-persona over several hops: hop h is a complete run of its own in
-  // <output>/hop-<h>/, whose input is hop h-1's personas. Each hop resumes like any run, so
-  // the whole expansion does; a finished hop is skipped on a rerun. A hop writes a single
-  // shard, so the next hop reads one file.
-  if (options.output == "-") throw usage_error("--hops needs an output directory, not -o -");
+// persona-to-persona: hop h is a complete run of its own in <output>/hop-<h>/, whose input is
+// hop h-1's personas, for every --hops including 1. Each hop resumes like any run, so the whole
+// expansion does; a finished hop is skipped on a rerun, so a rerun with a larger --hops goes on
+// where the last one ended. A hop writes a single shard, so the next hop reads one file.
+ExitCode run_hops(const Options& options, std::vector<RunOutcome>& hops) {
+  if (options.hops < 1 || options.hops > 6) throw usage_error("--hops must be 1 to 6");
+  if (std::filesystem::exists(options.output + "/manifest.json"))
+    throw usage_error(options.output +
+                      ": holds a persona-to-persona run in the single-hop layout of an earlier "
+                      "personagen; move its files into " +
+                      options.output + "/hop-1/ to resume or extend it");
+  // A hop's options, and so the configuration its manifest records, do not depend on --hops:
+  // a rerun with more hops finds the hops already done unchanged and skips them.
+  Options h = options;
+  h.shard_size = std::numeric_limits<uint64_t>::max();
   ExitCode worst = ExitCode::ok;
   for (int hop = 1; hop <= options.hops; ++hop) {
-    Options h = options;
-    h.hops = 1;
     h.output = options.output + "/hop-" + std::to_string(hop);
     if (hop > 1) {
       h.input =
           options.output + "/hop-" + std::to_string(hop - 1) + "/" + options.task + "-00000.jsonl";
       h.limit = 0;
     }
-    h.shard_size = std::numeric_limits<uint64_t>::max();
-    if (!options.summary_file.empty() && hop < options.hops) h.summary_file.clear();
-    ExitCode code = run_one_synth(h);
+    ExitCode code = run_one_synth(h, hops.emplace_back());
     if (code != ExitCode::ok && code != ExitCode::some_failed) return code;
     if (code == ExitCode::some_failed) worst = code;
   }
   return worst;
+}
+
+// Writes the --summary file on the way out of a command that failed, without hiding the error:
+// a summary that cannot be written is logged instead.
+void write_error_summary(const Options& options, ExitCode code, std::string_view message,
+                         std::vector<RunOutcome>& runs, bool expansion) {
+  if (!runs.empty()) {
+    runs.back().code = code;
+    runs.back().message = message;
+  }
+  try {
+    write_summary(options, code, message, runs, expansion);
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+  }
+}
+
+}  // namespace
+
+ExitCode run_synth(const Options& options) {
+  // Every way out writes the --summary file, start-up errors included, so cron never reads the
+  // summary of an earlier run. Only a command line that could not be parsed leaves it alone.
+  bool expansion = expands_personas(options) && options.output != "-";
+  std::vector<RunOutcome> runs;
+  ExitCode code = ExitCode::ok;
+  try {
+    code = expansion ? run_hops(options, runs) : run_one_synth(options, runs.emplace_back());
+  } catch (const Error& e) {
+    write_error_summary(options, e.code(), e.what(), runs, expansion);
+    throw;
+  } catch (const std::exception& e) {
+    write_error_summary(options, ExitCode::error, e.what(), runs, expansion);
+    throw;
+  }
+  write_summary(options, code, runs.back().message, runs, expansion);
+  return code;
 }
 
 }  // namespace personagen

@@ -342,5 +342,100 @@ TEST_F(BadInput, ADirectoryAsInputIsAUsageErrorNamingIt) {
   EXPECT_EQ(server_.chat_request_count(), 0u);
 }
 
+// The --summary file is what cron reads. A start-up error (exit 2) must replace the summary of
+// the run before, or cron reads that run's "ok".
+class StartUpError : public BadInput {
+ protected:
+  void SetUp() override {
+    BadInput::SetUp();
+    summary_ = dir_ / "summary.json";
+    input_ = write_raw("in.jsonl", line_of("A nurse") + "\n" + line_of("A farmer") + "\n");
+  }
+
+  // Runs synth with `extra` flags after a summary that says "ok", and returns the summary the
+  // run left.
+  json summary_after(const Result& r) {
+    EXPECT_TRUE(no_crash_output(r.err));
+    return json::parse(read_file(summary_));
+  }
+  Result synth_with(std::vector<std::string> extra, const fs::path& input,
+                    const std::map<std::string, std::string>& env = {}) {
+    std::ofstream(summary_) << R"({"status":"ok","exit_code":0})"
+                            << "\n";
+    std::vector<std::string> args{"synth", "-i", input,       "-t",     "math",
+                                  "-o",    out_, "--summary", summary_, "-q"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args, server_.base_url(), env);
+  }
+
+  // The summary says the run failed with exit code 2 and the message holds `word`.
+  void expect_error_summary(const Result& r, const std::string& word) {
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    json s = summary_after(r);
+    EXPECT_EQ(s["status"], "error") << s.dump();
+    EXPECT_EQ(s["exit_code"], 2) << s.dump();
+    EXPECT_NE(s.value("message", "").find(word), std::string::npos) << s.dump();
+    EXPECT_EQ(s["output"], out_.string()) << s.dump();
+  }
+
+  fs::path summary_;
+  fs::path input_;
+};
+
+TEST_F(StartUpError, EveryStartUpErrorReplacesTheSummary) {
+  // Given a finished run whose summary says ok,
+  Result first = synth_with({}, input_);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  ASSERT_EQ(summary_after(first)["status"], "ok");
+
+  // when the same output is asked with a changed configuration, then the refusal is the summary,
+  expect_error_summary(synth_with({"--model", "another-model"}, input_), "model");
+  // and so is a missing input file,
+  expect_error_summary(synth_with({}, dir_ / "no-such-file.jsonl"), "no-such-file.jsonl");
+  // a bad --where,
+  expect_error_summary(synth_with({"--where", "no-equals-sign"}, input_), "no-equals-sign");
+  // an API key file that is not there,
+  expect_error_summary(synth_with({"--api-key-file", dir_ / "no-key"}, input_), "no-key");
+  // and a template file that is not there.
+  std::vector<std::string> custom{"synth", "-i", input_,      "--template", dir_ / "no.txt",
+                                  "-o",    out_, "--summary", summary_,     "-q"};
+  std::ofstream(summary_) << R"({"status":"ok","exit_code":0})"
+                          << "\n";
+  expect_error_summary(run(custom, server_.base_url()), "no.txt");
+  // Nothing was asked of the server after the first run.
+  EXPECT_EQ(server_.chat_request_count(), 2u);
+}
+
+TEST_F(StartUpError, TheSummaryNeverShowsTheApiKey) {
+  // Given an API key that happens to appear in an error message (here, in the missing input's
+  // path),
+  const std::string key = "sk-summary-secret-42";
+  // when synth fails at start-up,
+  Result r = synth_with({}, dir_ / (key + ".jsonl"), {{"OPENAI_API_KEY", key}});
+  // then the summary reports the error with the key masked.
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  std::string text = read_file(summary_);
+  EXPECT_EQ(text.find(key), std::string::npos) << text;
+  EXPECT_NE(json::parse(text)["message"].get<std::string>().find("***.jsonl"), std::string::npos)
+      << text;
+}
+
+TEST_F(StartUpError, AnExpansionThatCannotStartNamesItsFirstHop) {
+  // Given persona-to-persona over two hops with a missing input,
+  Result r = run({"synth", "-t", "persona-to-persona", "-i", dir_ / "missing.jsonl", "--hops", "2",
+                  "-o", out_, "--summary", summary_, "-q"},
+                 server_.base_url());
+  // when it fails at start-up, then the summary says so, and that hop 1 is where it stopped.
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  json s = summary_after(r);
+  EXPECT_EQ(s["status"], "error") << s.dump();
+  EXPECT_EQ(s["exit_code"], 2) << s.dump();
+  EXPECT_NE(s.value("message", "").find("missing.jsonl"), std::string::npos) << s.dump();
+  EXPECT_EQ(s["failed_hop"], 1) << s.dump();
+  ASSERT_EQ(s["hops"].size(), 1u) << s.dump();
+  EXPECT_EQ(s["hops"][0]["status"], "error") << s.dump();
+  EXPECT_EQ(s["hops"][0]["output"], (out_ / "hop-1").string()) << s.dump();
+}
+
 }  // namespace
 }  // namespace personagen::e2e

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -204,10 +205,11 @@ TEST_F(E2E, AuthFailureStopsAtOnceWithOneLineAndNeverShowsTheKey) {
   fs::path key_file = dir_ / "key";
   std::ofstream(key_file) << "sk-wrong-secret-key\n";
   Result r = run({"synth", "-i", input, "-t", "math", "-o", dir_ / "out", "--api-key-file",
-                  key_file, "-j", "2"},
+                  key_file, "-j", "2", "-q"},
                  server.base_url());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("401"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_LT(server.chat_request_count(), 50u);
   EXPECT_EQ(r.err.find("sk-wrong-secret-key"), std::string::npos);
   EXPECT_EQ(r.out.find("sk-wrong-secret-key"), std::string::npos);

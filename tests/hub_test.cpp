@@ -116,10 +116,94 @@ TEST_F(E2E, PersonaToPersonaRetriesARepliesThatIsNotAList) {
                  server.base_url());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::map<std::string, int> attempts;
-  for (const json& rec : read_shards(dir_ / "out", "persona-to-persona"))
+  for (const json& rec : read_shards(dir_ / "out/hop-1", "persona-to-persona"))
     attempts[rec["input"]] = rec["attempts"];
   EXPECT_EQ(attempts["A potter [[fault:badjson*1]]"], 2);
   EXPECT_EQ(attempts["A baker"], 1);
+}
+
+TEST_F(E2E, RaisingHopsLaterExtendsTheExpansion) {
+  // Given persona-to-persona run with the default single hop,
+  TestServer server;
+  fs::path input = write_personas("in.jsonl", {"A potter", "A baker"});
+  std::vector<std::string> args{"synth", "-t", "persona-to-persona", "-i",
+                                input,   "-o", dir_ / "out",         "-q"};
+  Result one = run(args, server.base_url());
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  // then hop 1 is in its own directory, like every hop,
+  EXPECT_EQ(read_shards(dir_ / "out/hop-1", "persona-to-persona").size(), 6u);
+  EXPECT_TRUE(shard_files(dir_ / "out", "persona-to-persona").empty());
+  EXPECT_FALSE(fs::exists(dir_ / "out/manifest.json"));
+  EXPECT_EQ(server.chat_request_count(), 2u);
+
+  // and when the same command runs with --hops 2, then hop 1 is not asked again: only hop 2's
+  // six requests are made, from hop 1's personas.
+  args.insert(args.end(), {"--hops", "2"});
+  Result two = run(args, server.base_url());
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(server.chat_request_count(), 2u + 6u);
+  EXPECT_EQ(read_shards(dir_ / "out/hop-1", "persona-to-persona").size(), 6u);
+  std::vector<json> hop2 = read_shards(dir_ / "out/hop-2", "persona-to-persona");
+  ASSERT_EQ(hop2.size(), 18u);
+  for (const json& r : hop2) EXPECT_EQ(r["hop"], 2);
+}
+
+TEST_F(E2E, TheSummaryOfAnExpansionCoversEveryHop) {
+  // Given three personas of which one always fails in hop 1 (the related personas hop 2 reads
+  // carry no fault),
+  TestServer server;
+  fs::path input =
+      write_personas("in.jsonl", {"A potter [[fault:404*always]]", "A baker", "A weaver"});
+  fs::path summary = dir_ / "summary.json";
+  // when persona-to-persona expands them for two hops,
+  const std::vector<std::string> args{
+      "synth", "-t", "persona-to-persona", "-i",        input,   "--hops",
+      "2",     "-o", dir_ / "out",         "--summary", summary, "-q"};
+  Result r = run(args, server.base_url());
+  // then the run exits 3, and the summary says so for the whole expansion, not just hop 2:
+  // totals summed over the hops, hop 1 named as the one that failed, and each hop's own outcome.
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  json s = json::parse(read_file(summary));
+  EXPECT_EQ(s["status"], "some_failed") << s.dump();
+  EXPECT_EQ(s["exit_code"], 3);
+  EXPECT_EQ(s["output"], (dir_ / "out").string());
+  EXPECT_EQ(s["totals"]["records"], 6 + 18);
+  EXPECT_EQ(s["totals"]["failed"], 1);
+  EXPECT_EQ(s["this_run"]["requests"], 3 + 6);
+  EXPECT_EQ(s["shards"], 2);
+  EXPECT_EQ(s["failed_hop"], 1);
+  ASSERT_EQ(s["hops"].size(), 2u);
+  EXPECT_EQ(s["hops"][0]["hop"], 1);
+  EXPECT_EQ(s["hops"][0]["status"], "some_failed");
+  EXPECT_EQ(s["hops"][0]["output"], (dir_ / "out/hop-1").string());
+  EXPECT_EQ(s["hops"][0]["totals"]["failed"], 1);
+  EXPECT_EQ(s["hops"][1]["status"], "ok");
+  EXPECT_EQ(s["hops"][1]["totals"]["records"], 18);
+
+  // When the expansion is rerun with nothing left to do, then the summary still covers both hops.
+  Result again = run(args, server.base_url());
+  EXPECT_EQ(again.exit_code, 3) << again.err;
+  json rerun = json::parse(read_file(summary));
+  EXPECT_EQ(rerun["status"], "some_failed") << rerun.dump();
+  EXPECT_EQ(rerun["failed_hop"], 1);
+  EXPECT_EQ(rerun["totals"]["records"], 6 + 18);
+}
+
+TEST_F(E2E, AnExpansionInTheOldSingleHopLayoutIsRefused) {
+  // Given an output directory that holds a single-hop persona-to-persona run written before
+  // every hop had its own directory,
+  TestServer server;
+  fs::path input = write_personas("in.jsonl", {"A potter"});
+  fs::create_directories(dir_ / "out");
+  std::ofstream(dir_ / "out/manifest.json") << "{}\n";
+  // when persona-to-persona runs into it, then it refuses with exit 2, saying where to move it,
+  // and asks nothing.
+  Result r = run({"synth", "-t", "persona-to-persona", "-i", input, "-o", dir_ / "out", "-q"},
+                 server.base_url());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("hop-1"), std::string::npos) << r.err;
+  EXPECT_EQ(server.chat_request_count(), 0u);
+  EXPECT_FALSE(fs::exists(dir_ / "out/hop-1"));
 }
 
 TEST_F(E2E, RetryFailedRerequestsOnlyTheFailures) {
@@ -212,7 +296,7 @@ TEST_F(E2E, SelectionFlagsPickPersonasAndSampleIsDeterministic) {
           << "\n";
   }
   Result match =
-      run({"render", "-i", input, "-t", "math", "--match", "NURSE", "--where", "domain=None"},
+      run({"render", "-i", input, "-t", "math", "--match", "NURSE", "--where", "domain!=Math"},
           server.base_url());
   ASSERT_EQ(match.exit_code, 0) << match.err;
   EXPECT_EQ(read_jsonl(match.out).size(), 10u);
