@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "personagen/error.h"
+#include "personagen/hash.h"
 #include "run_support.h"
 
 namespace personagen {
@@ -40,7 +42,7 @@ Json to_json(const Manifest& manifest, const std::string& path) {
                           {"open", shard.open}});
   }
   const WriterState& writer = checkpoint.writer;
-  return Json{
+  Json json{
       {"tool", "personagen"},
       {"version", manifest.tool_version},
       {"complete", manifest.complete},
@@ -64,6 +66,12 @@ Json to_json(const Manifest& manifest, const std::string& path) {
       {"failures", {{"lines", writer.failures_lines}, {"bytes", writer.failures_bytes}}},
       {"rejects", {{"lines", writer.rejects_lines}, {"bytes", writer.rejects_bytes}}},
   };
+  // Hashes as hex strings: a JSON number above 2^53 loses digits in many readers (jq).
+  if (const auto& input = manifest.input)
+    json["input_fingerprint"] = Json{{"size", input->size},
+                                     {"first_mib_xxh3", hex64(input->head)},
+                                     {"last_mib_xxh3", hex64(input->tail)}};
+  return json;
 }
 
 // Reads the manifest's fields with one error naming the file and the field that is wrong.
@@ -89,6 +97,14 @@ class Fields {
     const Json& value = at(object, key, where);
     if (!value.is_boolean()) bad(where + key, "not true or false");
     return value.get<bool>();
+  }
+  uint64_t hex(const Json& object, const char* key, const std::string& where = "") const {
+    std::string value = text(object, key, where);
+    uint64_t out = 0;
+    auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), out, 16);
+    if (value.size() != 16 || error != std::errc() || end != value.data() + value.size())
+      bad(where + key, "not 16 hex digits");
+    return out;
   }
   double number(const Json& object, const char* key, const std::string& where = "") const {
     const Json& value = at(object, key, where);
@@ -116,6 +132,13 @@ Manifest from_json(const Json& json, const std::string& path) {
   for (const auto& [name, value] : config.items()) {
     if (!value.is_string()) f.bad("config." + name, "not a string");
     manifest.config.emplace_back(name, value.get<std::string>());
+  }
+
+  if (json.contains("input_fingerprint")) {  // absent for stdin, and before it was recorded
+    const Json& input = json["input_fingerprint"];
+    const std::string w = "input_fingerprint.";
+    manifest.input = InputFingerprint{f.count(input, "size", w), f.hex(input, "first_mib_xxh3", w),
+                                      f.hex(input, "last_mib_xxh3", w)};
   }
 
   const Json& cp = f.at(json, "checkpoint", "");

@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "test_server.h"
+
 extern char** environ;
 
 namespace personagen::e2e {
@@ -291,6 +293,18 @@ class E2E : public ::testing::Test {
     }
     if (pid > 0) children_[pid] = log;
     return pid;
+  }
+
+  // Runs `args` against a test server that answers after `delay_ms`, sends SIGTERM once the
+  // server has seen `requests` chat requests (waiting at most 30 s), and returns the result.
+  Result interrupted_run(const std::vector<std::string>& args, size_t requests, int delay_ms) {
+    testing::ServerOptions slow;
+    slow.delay_ms = delay_ms;
+    testing::TestServer server(slow);
+    pid_t pid = spawn(args, server.base_url());
+    EXPECT_TRUE(server.wait_for_chat_requests(requests, std::chrono::seconds(30)));
+    kill(pid, SIGTERM);
+    return wait(pid);
   }
 
   // The result of a reaped child.

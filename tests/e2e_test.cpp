@@ -284,5 +284,91 @@ TEST_F(E2E, UsageErrorsExitWith2) {
   for (const char* task : kTasks) EXPECT_NE(tasks.out.find(task), std::string::npos);
 }
 
+TEST_F(E2E, ARunOverARegeneratedInputIsRefusedNotMixedOrSkipped) {
+  auto input = write_personas("in.jsonl", personas(60));
+  fs::path out = dir_ / "out";
+  std::vector<std::string> args{"synth", "-i", input, "-t", "math", "-o", out, "-j", "2", "-q"};
+  // Given a run interrupted part-way
+  ASSERT_EQ(interrupted_run(args, 6, 50).exit_code, 130);
+  TestServer server;
+  // When the input is regenerated under the same path, then the resume is refused with one
+  // line naming the file, and nothing is requested
+  write_personas("in.jsonl", personas(60, "regenerated"));
+  Result refused = run(args, server.base_url());
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find(input.string() + " changed since this run began (size "),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(server.chat_request_count(), 0u);
+  // When the original input is back, then the run finishes exactly once
+  write_personas("in.jsonl", personas(60));
+  ASSERT_EQ(run(args, server.base_url()).exit_code, 0);
+  EXPECT_TRUE(check_exactly_once(out, "math", personas(60)));
+  // When a finished run's input is regenerated, then the rerun fails instead of "nothing to do"
+  write_personas("in.jsonl", personas(60, "regenerated"));
+  size_t requests = server.chat_request_count();
+  refused = run(args, server.base_url());
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("use a new --output, or --restart"), std::string::npos) << refused.err;
+  EXPECT_EQ(server.chat_request_count(), requests);
+}
+
+TEST_F(E2E, RetryFailedMayRaiseMaxTokensAndRecordsIt) {
+  TestServer server;
+  std::vector<std::string> list = personas(6);
+  list[2] += " [[fault:404*1]]";
+  auto input = write_personas("in.jsonl", list);
+  std::vector<std::string> args{"synth", "-i", input, "-t", "math", "-o", dir_ / "out"};
+  // Given a finished run with one failure
+  ASSERT_EQ(run(args, server.base_url()).exit_code, 3);
+  size_t before = server.chat_request_count();
+  // When --retry-failed raises --max-tokens, then only the failure is asked again, with it
+  // (the test server fails the first attempt of each new body, so it fails once more)
+  auto retry = args;
+  retry.insert(retry.end(), {"--retry-failed", "--max-tokens", "2048", "--log-level", "info"});
+  Result r = run(retry, server.base_url());
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  ASSERT_EQ(server.chat_request_count(), before + 1);
+  EXPECT_EQ(json::parse(server.chat_requests().back())["max_tokens"], 2048);
+  // And one info line names the change
+  EXPECT_NE(r.err.find("max_tokens was \"server default\", now \"2048\""), std::string::npos)
+      << r.err;
+  // When it is retried again with the same setting, then it succeeds
+  r = run(retry, server.base_url());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(server.chat_request_count(), before + 2);
+  EXPECT_TRUE(check_exactly_once(dir_ / "out", "math", list));
+  // And the run now records it: the same flags find it complete, the old ones are refused
+  auto same = args;
+  same.insert(same.end(), {"--max-tokens", "2048"});
+  EXPECT_EQ(run(same, server.base_url()).exit_code, 0);
+  Result plain = run(args, server.base_url());
+  EXPECT_EQ(plain.exit_code, 2);
+  EXPECT_NE(plain.err.find("max_tokens was \"2048\""), std::string::npos) << plain.err;
+  EXPECT_EQ(server.chat_request_count(), before + 2);
+}
+
+TEST_F(E2E, HopsResumeOverTheShardOfTheFinishedHop) {
+  auto input = write_personas("in.jsonl", personas(3));
+  fs::path out = dir_ / "out";
+  std::vector<std::string> args{
+      "synth", "-t", "persona-to-persona", "-i", input, "--hops", "2", "-o", out, "-j", "1", "-q"};
+  // Given a two-hop expansion interrupted during hop 2 (hop 1 makes 3 requests)
+  ASSERT_EQ(interrupted_run(args, 5, 100).exit_code, 130);
+  ASSERT_TRUE(fs::exists(out / "hop-2/manifest.json"));
+  json manifest = json::parse(read_file(out / "hop-2/manifest.json"));
+  EXPECT_EQ(manifest["input_fingerprint"]["size"],
+            fs::file_size(out / "hop-1/persona-to-persona-00000.jsonl"));
+  // When it is rerun, then hop 2 resumes over hop 1's shard and finishes: 9 x 3 personas
+  TestServer server;
+  Result r = run(args, server.base_url());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<json> hop2 = read_jsonl(read_file(out / "hop-2/persona-to-persona-00000.jsonl"));
+  EXPECT_EQ(hop2.size(), 27u);
+  std::set<std::string> ids;
+  for (const json& record : hop2) ids.insert(record["custom_id"]);
+  EXPECT_EQ(ids.size(), 27u);
+}
+
 }  // namespace
 }  // namespace personagen::e2e
