@@ -16,6 +16,9 @@ namespace {
 // no submatches, since only "does it match" is asked; case-insensitive.
 constexpr int kRegexFlags = REG_EXTENDED | REG_NOSUB | REG_ICASE;
 
+// Python's str(None): how Persona Hub's elite files spell a null field as a string.
+constexpr std::string_view kNoneText = "None";
+
 }  // namespace
 
 // A compiled POSIX regex, freed with its owner. std::regex is avoided: it is slow, and g++ 12
@@ -108,7 +111,8 @@ bool Selection::selected(const InputRecord& record) const {
   for (const Condition& condition : where_) {
     auto field = std::find_if(record.fields.begin(), record.fields.end(),
                               [&](const auto& entry) { return entry.first == condition.field; });
-    const bool equal = field != record.fields.end() && field->second == condition.value;
+    const bool has_text = field != record.fields.end() && field->second != kNoneText;
+    const bool equal = has_text && field->second == condition.value;
     if (equal != condition.equal) return false;
   }
   return true;

@@ -103,7 +103,7 @@ void rename_file(const std::string& from, const std::string& to) {
 // A newline inside a record would make one record two lines and break every line count.
 void check_one_line(std::string_view json) {
   if (json.find('\n') != std::string_view::npos) {
-    throw std::logic_error("ShardWriter: a record contains a newline");
+    throw std::logic_error("RecordSink: a line to write contains a newline");
   }
 }
 
@@ -349,22 +349,29 @@ WriterState ShardWriter::close() {
 
 namespace {
 
+// Why not spdlog for failures and rejects: -q and --log-level would then drop them, and with
+// -o - stderr is the only place they exist.
 class StdoutSink final : public RecordSink {
  public:
+  explicit StdoutSink(FILE* diagnostics) : diagnostics_(diagnostics) {}
+
   void write_record(std::string_view json) override {
     check_writable();
+    check_one_line(json);
     buffer_.append(json);
     buffer_.push_back('\n');
     if (buffer_.size() >= kStdoutFlushBytes) flush();
   }
   void write_failure(std::string_view json) override {
     check_writable();
-    spdlog::warn("failure: {}", json);
+    check_one_line(json);
+    diagnostic("personagen: failure: ", json);
     ++state_.failures_lines;
   }
   void write_reject(std::string_view json) override {
     check_writable();
-    spdlog::warn("reject: {}", json);
+    check_one_line(json);
+    diagnostic("personagen: reject: ", json);
     ++state_.rejects_lines;
   }
   WriterState sync() override {
@@ -386,20 +393,33 @@ class StdoutSink final : public RecordSink {
     data.swap(buffer_);
     write_all(STDOUT_FILENO, data, "stdout");
   }
+  // One line, flushed at once, so it is out even if the run dies next; one fwrite, so the stdio
+  // lock keeps it whole next to spdlog's lines on the same stream.
+  void diagnostic(std::string_view label, std::string_view json) {
+    line_.assign(label);
+    line_.append(json);
+    line_.push_back('\n');
+    if (std::fwrite(line_.data(), 1, line_.size(), diagnostics_) != line_.size() ||
+        std::fflush(diagnostics_) != 0) {
+      fail("stderr", "write failed");
+    }
+  }
 
+  FILE* diagnostics_;
   std::string buffer_;
+  std::string line_;
   WriterState state_;
   bool closed_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<RecordSink> make_stdout_sink() {
+std::unique_ptr<RecordSink> make_stdout_sink(FILE* diagnostics) {
   // Records own stdout. spdlog's built-in default logger (the one with no name) writes there
   // too, so if nobody has replaced it yet, diagnostics move to stderr before a record is written.
   if (spdlog::default_logger()->name().empty())
     spdlog::set_default_logger(spdlog::stderr_color_mt("personagen"));
-  return std::make_unique<StdoutSink>();
+  return std::make_unique<StdoutSink>(diagnostics);
 }
 
 void clear_output_dir(const std::string& dir, const std::string& prefix) {

@@ -134,24 +134,55 @@ TEST(SelectionTest, WhereComparesTheFieldText) {
 }
 
 TEST(SelectionTest, WhereOnAMissingFieldFailsAndNotEqualHolds) {
-  // Given FIELD=VALUE and FIELD!=VALUE clauses, including "None"
+  // Given FIELD=VALUE and FIELD!=VALUE clauses
   SelectionOptions equal;
-  equal.where = {"sex=None"};
+  equal.where = {"sex=Female"};
   SelectionOptions not_equal;
-  not_equal.where = {"sex!=None"};
+  not_equal.where = {"sex!=Female"};
   Selection is(equal);
   Selection is_not(not_equal);
-  // When records with the field as "None", another value, or absent (missing or null) are tested
-  const InputRecord none = persona("p", {{"sex", "None"}});
-  const InputRecord other = persona("p", {{"sex", "Female"}});
+  // When records with the field equal, different, or absent (missing or null) are tested
+  const InputRecord same = persona("p", {{"sex", "Female"}});
+  const InputRecord other = persona("p", {{"sex", "Male"}});
   const InputRecord absent = persona("p");
-  // Then "None" is just a value and an absent field equals nothing
-  EXPECT_TRUE(is.selected(none));
+  // Then an absent field equals nothing
+  EXPECT_TRUE(is.selected(same));
   EXPECT_FALSE(is.selected(other));
   EXPECT_FALSE(is.selected(absent));
-  EXPECT_FALSE(is_not.selected(none));
+  EXPECT_FALSE(is_not.selected(same));
   EXPECT_TRUE(is_not.selected(other));
   EXPECT_TRUE(is_not.selected(absent));
+}
+
+TEST(SelectionTest, WhereTreatsTheStringNoneExactlyLikeAnAbsentField) {
+  // Given every kind of clause, including ones naming "None" and an empty value
+  const InputRecord none = persona("p", {{"domain", "None"}});
+  const InputRecord absent = persona("p");
+  const InputRecord math = persona("p", {{"domain", "Math"}});
+  for (const char* clause :
+       {"domain=Math", "domain!=Math", "domain=None", "domain!=None", "domain=", "domain!="}) {
+    SelectionOptions options;
+    options.where = {clause};
+    Selection selection(options);
+    // When a record whose field is the string "None" is tested
+    // Then it is selected exactly when a record without the field is
+    EXPECT_EQ(selection.selected(none), selection.selected(absent)) << clause;
+  }
+  // And so FIELD=None never holds, and FIELD!=VALUE holds for "None" whatever VALUE is
+  SelectionOptions is_none;
+  is_none.where = {"domain=None"};
+  EXPECT_FALSE(Selection(is_none).selected(none));
+  SelectionOptions not_math;
+  not_math.where = {"domain!=Math"};
+  EXPECT_TRUE(Selection(not_math).selected(none));
+  EXPECT_FALSE(Selection(not_math).selected(math));
+  // And only the exact string counts: other spellings are ordinary values
+  SelectionOptions lower;
+  lower.where = {"domain=none"};
+  EXPECT_TRUE(Selection(lower).selected(persona("p", {{"domain", "none"}})));
+  SelectionOptions padded;
+  padded.where = {"domain= None"};
+  EXPECT_TRUE(Selection(padded).selected(persona("p", {{"domain", " None"}})));
 }
 
 TEST(SelectionTest, WhereValueMayBeEmptyOrHoldEquals) {
@@ -335,6 +366,46 @@ TEST_F(ReservoirSampleTest, KeepFilterIsRespectedAndRejectsAreCollectedInOrder) 
   EXPECT_EQ(asked, 196);
   EXPECT_EQ(lines_of(rejects), (std::vector<uint64_t>{4, 50, 51, 199}));
   for (const auto& record : rejects) EXPECT_FALSE(record.ok());
+}
+
+TEST_F(ReservoirSampleTest, ElitePersonasWithNullOrNoneDomainsAreSelectedAlike) {
+  // Given Persona Hub elite lines whose domain is "Math", null, the string "None" or missing
+  const fs::path path = dir_ / "elite.jsonl";
+  {
+    std::ofstream out(path);
+    out << R"({"persona": "a", "domain": "Math"}
+{"persona": "b", "domain": null}
+{"persona": "c", "domain": "None"}
+{"persona": "d"}
+)";
+  }
+  for (const char* clause : {"domain=Math", "domain!=Math", "domain=None", "domain!=None"}) {
+    SelectionOptions options;
+    options.where = {clause};
+    Selection selection(options);
+    ReaderOptions reader_options;
+    reader_options.optional_fields = selection.fields();
+    RecordReader reader(path.string(), reader_options);
+    // When the lines are read for a where clause and tested
+    std::vector<bool> selected;
+    while (auto record = reader.next()) selected.push_back(selection.selected(*record));
+    // Then null, "None" and missing give the same answer
+    ASSERT_EQ(selected.size(), 4u) << clause;
+    EXPECT_EQ(selected[1], selected[3]) << clause;
+    EXPECT_EQ(selected[2], selected[3]) << clause;
+  }
+  // And "domain!=Math" keeps exactly the three lines without a domain
+  SelectionOptions options;
+  options.where = {"domain!=Math"};
+  Selection selection(options);
+  ReaderOptions reader_options;
+  reader_options.optional_fields = selection.fields();
+  RecordReader reader(path.string(), reader_options);
+  std::vector<InputRecord> rejects;
+  auto records = reservoir_sample(
+      reader, 10, 1, [&](const InputRecord& record) { return selection.selected(record); },
+      rejects);
+  EXPECT_EQ(lines_of(records), (std::vector<uint64_t>{2, 3, 4}));
 }
 
 TEST_F(ReservoirSampleTest, FewerKeptThanNGivesAllKept) {

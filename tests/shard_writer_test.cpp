@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -21,6 +22,8 @@
 #include <vector>
 
 #include "personagen/error.h"
+#include "personagen/input_record.h"
+#include "personagen/output_record.h"
 
 namespace personagen {
 namespace {
@@ -467,10 +470,13 @@ class CapturedLog {
 };
 
 TEST_F(ShardWriterTest, StdoutSinkWritesExactLines) {
-  // Given stdout redirected to a file, and the log captured
+  // Given stdout redirected to a file, a file for the diagnostics, and the log captured
   std::string out = path("stdout.jsonl");
   int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   ASSERT_GE(fd, 0);
+  std::string err = path("stderr.txt");
+  FILE* diagnostics = std::fopen(err.c_str(), "w");
+  ASSERT_NE(diagnostics, nullptr);
   CapturedLog log;
   WriterState state;
   std::string after_sync;
@@ -479,7 +485,7 @@ TEST_F(ShardWriterTest, StdoutSinkWritesExactLines) {
     // (No assertions in here: gtest prints its failures to stdout.)
     StdoutRedirect redirect(fd);
     // When records, a failure and a reject go to the stdout sink
-    auto sink = make_stdout_sink();
+    auto sink = make_stdout_sink(diagnostics);
     sink->write_record(record(0));
     sink->write_failure("{\"error\":\"x\"}");
     sink->write_record(record(1));
@@ -496,18 +502,161 @@ TEST_F(ShardWriterTest, StdoutSinkWritesExactLines) {
     }
   }
   ::close(fd);
+  std::fclose(diagnostics);
   // Then synced records were in the file at once
   EXPECT_EQ(after_sync, record(0) + "\n" + record(1) + "\n");
   // And the file holds exactly the records
   std::vector<std::string> got = lines_of(read_file(out));
   ASSERT_EQ(got.size(), 5000u);
   for (int i = 0; i < 5000; ++i) ASSERT_EQ(got[i], record(i));
-  // And the failure and reject were logged as one warning each, and counted
-  EXPECT_EQ(log.text(), "failure: {\"error\":\"x\"}\nreject: {\"line\":2}\n");
+  // And the failure and reject went to the diagnostics as one line each, not to the log, and
+  // were counted
+  EXPECT_EQ(read_file(err),
+            "personagen: failure: {\"error\":\"x\"}\npersonagen: reject: {\"line\":2}\n");
+  EXPECT_EQ(log.text(), "");
   EXPECT_EQ(state.failures_lines, 1u);
   EXPECT_EQ(state.rejects_lines, 1u);
   EXPECT_TRUE(state.shards.empty());
   EXPECT_TRUE(threw_after_close);
+}
+
+// Points stderr at a file for the scope, then restores it.
+class StderrRedirect {
+ public:
+  explicit StderrRedirect(int fd) : saved_(::dup(STDERR_FILENO)) {
+    std::fflush(stderr);
+    ::dup2(fd, STDERR_FILENO);
+  }
+  ~StderrRedirect() {
+    std::fflush(stderr);
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+  }
+
+ private:
+  int saved_;
+};
+
+// Sets spdlog's global level for the scope, then restores it.
+class LogLevel {
+ public:
+  explicit LogLevel(spdlog::level::level_enum level) : saved_(spdlog::get_level()) {
+    spdlog::set_level(level);
+  }
+  ~LogLevel() { spdlog::set_level(saved_); }
+
+ private:
+  spdlog::level::level_enum saved_;
+};
+
+// The JSON after `prefix` on `line`, or a null document (and a test failure) if it is not there
+// or does not parse.
+nlohmann::json json_after(const std::string& line, const std::string& prefix) {
+  if (line.rfind(prefix, 0) != 0) {
+    ADD_FAILURE() << "expected \"" << prefix << "\" at the start of: " << line;
+    return nullptr;
+  }
+  nlohmann::json json = nlohmann::json::parse(line.substr(prefix.size()), nullptr, false);
+  EXPECT_FALSE(json.is_discarded()) << line;
+  return json;
+}
+
+TEST_F(ShardWriterTest, StdoutSinkWritesFailuresAndRejectsToStderrWhateverTheLogLevel) {
+  // Given stderr redirected to a file and the log level raised as -q does (or logging off),
+  // and a failure and a reject as synth formats them, with newlines, quotes and UTF-8 inside
+  FailureRecord failure;
+  failure.custom_id = "math-7-0";
+  failure.line = 7;
+  failure.persona = "a \"retired\" nurse\nfrom Lyon, caf\u00e9 owner";
+  failure.persona_id = "p-7";
+  failure.task = "math";
+  failure.kind = "http_status";
+  failure.reason = "HTTP 400: bad\nrequest";
+  failure.status = 400;
+  failure.attempts = 1;
+  std::string failure_json;
+  format_failure(failure, failure_json);
+  InputRecord reject;
+  reject.line = 9;
+  reject.offset = 321;
+  reject.reject = "not valid JSON";
+  reject.excerpt = "{\"persona\": \"half\r\n";
+  std::string reject_json;
+  format_reject(reject, "in.jsonl", reject_json);
+  for (auto level : {spdlog::level::err, spdlog::level::off}) {
+    std::string err = path("stderr.txt");
+    int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    CapturedLog log;
+    LogLevel quiet(level);
+    {
+      StderrRedirect redirect(fd);
+      // When the default stdout sink is given the failure and the reject
+      auto sink = make_stdout_sink();
+      sink->write_failure(failure_json);
+      sink->write_reject(reject_json);
+      sink->close();
+    }
+    ::close(fd);
+    // Then stderr holds exactly two lines, one per kind, whose JSON parses back with the fields
+    std::vector<std::string> got = lines_of(read_file(err));
+    ASSERT_EQ(got.size(), 2u) << read_file(err);
+    nlohmann::json f = json_after(got[0], "personagen: failure: ");
+    EXPECT_EQ(f.value("custom_id", ""), "math-7-0");
+    EXPECT_EQ(f.value("line", 0), 7);
+    EXPECT_EQ(f.value("persona", ""), failure.persona);
+    EXPECT_EQ(f.value("task", ""), "math");
+    EXPECT_EQ(f.value("kind", ""), "http_status");
+    EXPECT_EQ(f.value("reason", ""), "HTTP 400: bad\nrequest");
+    EXPECT_EQ(f.value("status", 0), 400);
+    EXPECT_EQ(f.value("attempts", 0), 1);
+    nlohmann::json r = json_after(got[1], "personagen: reject: ");
+    EXPECT_EQ(r.value("file", ""), "in.jsonl");
+    EXPECT_EQ(r.value("line", 0), 9);
+    EXPECT_EQ(r.value("offset", 0), 321);
+    EXPECT_EQ(r.value("reason", ""), "not valid JSON");
+    EXPECT_EQ(r.value("excerpt", ""), reject.excerpt);
+    // And exactly the JSON a shard directory's failures.jsonl and rejects.jsonl would hold
+    EXPECT_EQ(got[0], "personagen: failure: " + failure_json);
+    EXPECT_EQ(got[1], "personagen: reject: " + reject_json);
+    // And nothing went through the log
+    EXPECT_EQ(log.text(), "");
+  }
+}
+
+TEST_F(ShardWriterTest, StdoutSinkRefusesLinesWithANewline) {
+  // Given a stdout sink with its diagnostics in a file
+  std::string err = path("stderr.txt");
+  FILE* diagnostics = std::fopen(err.c_str(), "w");
+  ASSERT_NE(diagnostics, nullptr);
+  auto sink = make_stdout_sink(diagnostics);
+  // When a record, a failure or a reject holds a newline, then it is a logic error
+  EXPECT_THROW(sink->write_record("{\"a\":1}\n{\"b\":2}"), std::logic_error);
+  EXPECT_THROW(sink->write_failure("{\"a\":1}\n{\"b\":2}"), std::logic_error);
+  EXPECT_THROW(sink->write_reject("{\"a\":1}\n"), std::logic_error);
+  // And nothing was written or counted
+  WriterState state = sink->close();
+  std::fclose(diagnostics);
+  EXPECT_EQ(read_file(err), "");
+  EXPECT_EQ(state.failures_lines, 0u);
+  EXPECT_EQ(state.rejects_lines, 0u);
+}
+
+TEST_F(ShardWriterTest, StdoutSinkReportsAFailedStderrWrite) {
+  // Given diagnostics going to a full device
+  FILE* full = std::fopen("/dev/full", "w");
+  if (full == nullptr) GTEST_SKIP() << "no /dev/full";
+  auto sink = make_stdout_sink(full);
+  // When a failure is written
+  std::string error;
+  try {
+    sink->write_failure("{\"error\":\"x\"}");
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  std::fclose(full);
+  // Then the failure is not silently lost: the error names stderr and the reason
+  EXPECT_EQ(error, "stderr: write failed: No space left on device");
 }
 
 TEST_F(ShardWriterTest, StdoutSinkReportsABrokenPipe) {

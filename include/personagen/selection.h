@@ -29,7 +29,9 @@ struct SelectionOptions {
 //
 // A where condition compares a field's text exactly: a string as is, a number or boolean as its
 // JSON text ("3", "0.50", "true"). A field that is missing, null, an object or an array has no
-// text: FIELD=VALUE fails and FIELD!=VALUE holds. "None" is just the string "None".
+// text: FIELD=VALUE fails and FIELD!=VALUE holds. The string "None" counts as null too, since
+// Persona Hub's elite files write a missing domain either way: FIELD=None never holds, and
+// FIELD!=VALUE holds for it whatever VALUE is.
 //
 // selected() is const and may be called from several threads at once.
 class Selection {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,8 +43,11 @@ class RecordSink {
   virtual WriterState close() = 0;
 };
 
-// Records to stdout, one per line; failures and rejects are logged to stderr as warnings.
-std::unique_ptr<RecordSink> make_stdout_sink();
+// Records to stdout, one per line. Failures and rejects have no file, so each is written to
+// `diagnostics` (stderr) as one line, whatever -q and --log-level say, so that nothing is lost:
+// "personagen: failure: <the failures.jsonl JSON>" and "personagen: reject: <the rejects.jsonl
+// JSON>". A failed write to either stream throws Error naming it.
+std::unique_ptr<RecordSink> make_stdout_sink(FILE* diagnostics = stderr);
 
 // Rotating shards `<prefix>-00000.jsonl`, `<prefix>-00001.jsonl`, ... in `dir`, `shard_size`
 // records each, plus failures.jsonl and rejects.jsonl (created on first use). A shard is written
