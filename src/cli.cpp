@@ -73,6 +73,9 @@ void add_request_flags(CLI::App& app, Options& o) {
   app.add_option("--sample", o.sample,
                  "A uniform random sample of N personas (reservoir sampling, seeded by --seed)")
       ->capture_default_str();
+  app.add_option("--part", o.part,
+                 "Only the I-th of N disjoint slices of the personas, by a hash of the text "
+                 "(I/N, 0 <= I < N), to split a job over N machines");
   app.add_option(
          "--relation", o.relations,
          "text-to-persona: read, write, like or dislike; several with commas (default: read)")

@@ -3,11 +3,13 @@
 #include <regex.h>
 
 #include <algorithm>
+#include <charconv>
 #include <climits>
 #include <string_view>
 #include <utility>
 
 #include "personagen/error.h"
+#include "personagen/hash.h"
 
 namespace personagen {
 namespace {
@@ -61,6 +63,7 @@ class Selection::Regex {
 
 Selection::Selection(const SelectionOptions& options)
     : sample_(options.sample), seed_(options.seed) {
+  if (!options.part.empty()) parse_part(options.part);
   for (const std::string& pattern : options.match) {
     match_.push_back(std::make_unique<Regex>("--match", pattern));
   }
@@ -90,7 +93,19 @@ Selection::Selection(Selection&&) noexcept = default;
 Selection& Selection::operator=(Selection&&) noexcept = default;
 
 bool Selection::active() const {
-  return !match_.empty() || !exclude_.empty() || !where_.empty() || sample_ > 0;
+  return !match_.empty() || !exclude_.empty() || !where_.empty() || sample_ > 0 || parts_ > 1;
+}
+
+void Selection::parse_part(const std::string& text) {
+  const size_t slash = text.find('/');
+  const auto number = [](std::string_view digits, uint64_t& value) {
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    return !digits.empty() && error == std::errc() && end == digits.data() + digits.size();
+  };
+  if (slash == std::string::npos || !number(std::string_view(text).substr(0, slash), part_) ||
+      !number(std::string_view(text).substr(slash + 1), parts_) || parts_ == 0 || part_ >= parts_) {
+    throw usage_error("--part \"" + text + "\": expected I/N with 0 <= I < N, e.g. 0/8");
+  }
 }
 
 std::vector<std::string> Selection::fields() const {
@@ -105,6 +120,7 @@ std::vector<std::string> Selection::fields() const {
 
 bool Selection::selected(const InputRecord& record) const {
   if (!record.ok()) return false;
+  if (parts_ > 1 && hash64(record.persona) % parts_ != part_) return false;
   auto matches = [&](const std::unique_ptr<Regex>& regex) { return regex->search(record.persona); };
   if (!match_.empty() && std::none_of(match_.begin(), match_.end(), matches)) return false;
   if (std::any_of(exclude_.begin(), exclude_.end(), matches)) return false;

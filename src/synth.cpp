@@ -629,7 +629,13 @@ ExitCode run_hops(const Options& options, std::vector<RunOutcome>& hops) {
     if (hop > 1) {
       h.input =
           options.output + "/hop-" + std::to_string(hop - 1) + "/" + options.task + "-00000.jsonl";
+      // The selection flags chose the seeds; every persona a hop makes goes on to the next.
       h.limit = 0;
+      h.match.clear();
+      h.exclude.clear();
+      h.where.clear();
+      h.sample = 0;
+      h.part.clear();
     }
     ExitCode code = run_one_synth(h, hops.emplace_back());
     if (code != ExitCode::ok && code != ExitCode::some_failed) return code;

@@ -89,7 +89,8 @@ SynthPlan make_plan(const Options& options) {
   // A persona record's custom_id identifies the persona downstream (its persona_id).
   plan.reader.optional_fields = {"custom_id"};
   if (plan.creates_personas) plan.reader.optional_fields.push_back("hop");
-  plan.selection = {options.match, options.exclude, options.where, options.sample, options.seed};
+  plan.selection = {options.match,  options.exclude, options.where,
+                    options.sample, options.seed,    options.part};
   for (const auto& field : Selection(plan.selection).fields())  // also checks the flags
     plan.reader.optional_fields.push_back(field);
   plan.template_id = plan.task + "/" + std::string(to_string(plan.method));
@@ -125,6 +126,8 @@ SynthPlan make_plan(const Options& options) {
   plan.config.emplace_back("exclude", list(options.exclude));
   plan.config.emplace_back("where", list(options.where));
   plan.config.emplace_back("sample", options.sample ? std::to_string(options.sample) : "none");
+  // Only when given, so a run made before --part existed still resumes.
+  if (!options.part.empty()) plan.config.emplace_back("part", options.part);
   if (plan.kind == OutputKind::persona) {
     plan.config.emplace_back("relations", join(plan.relations));
     plan.config.emplace_back("max_input_bytes", std::to_string(plan.max_input_bytes));

@@ -148,6 +148,24 @@ TEST_F(E2E, RaisingHopsLaterExtendsTheExpansion) {
   for (const json& r : hop2) EXPECT_EQ(r["hop"], 2);
 }
 
+TEST_F(E2E, SelectionFlagsChooseTheSeedsAndEveryLaterHopExpandsAll) {
+  // Given ten seeds and one of two parts,
+  TestServer server;
+  fs::path input = write_personas("in.jsonl", personas(10, "A seed"));
+  // when persona-to-persona expands its part for two hops,
+  Result r = run({"synth", "-t", "persona-to-persona", "-i", input, "--part", "0/2", "--hops", "2",
+                  "-o", dir_ / "out", "-q"},
+                 server.base_url());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // then hop 1 asks for the seeds in the part, and hop 2 for every persona hop 1 made (three
+  // each), not only for those that happen to hash into the part again.
+  const size_t seeds = read_shards(dir_ / "out/hop-1", "persona-to-persona").size() / 3;
+  ASSERT_GT(seeds, 0u);
+  ASSERT_LT(seeds, 10u);
+  EXPECT_EQ(read_shards(dir_ / "out/hop-2", "persona-to-persona").size(), seeds * 9);
+  EXPECT_EQ(server.chat_request_count(), seeds + seeds * 3);
+}
+
 TEST_F(E2E, TheSummaryOfAnExpansionCoversEveryHop) {
   // Given three personas of which one always fails in hop 1 (the related personas hop 2 reads
   // carry no fault),
@@ -282,6 +300,31 @@ TEST_F(E2E, RateLimitFlagsDelayButLoseNothing) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(check_exactly_once(dir_ / "out", "math", list));
   EXPECT_GE(seconds, 1.0);
+}
+
+TEST_F(E2E, PartsSplitARunOverMachinesWithoutOverlapOrGaps) {
+  // Given 90 personas and 3 parts, each run into its own directory as 3 machines would
+  TestServer server;
+  auto input = write_personas("in.jsonl", personas(90));
+  std::multiset<std::string> seen;
+  for (int i = 0; i < 3; ++i) {
+    const fs::path out = dir_ / ("part-" + std::to_string(i));
+    Result r = run(
+        {"synth", "-i", input, "-t", "math", "-o", out, "--part", std::to_string(i) + "/3", "-q"},
+        server.base_url());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const json& record : read_shards(out, "math")) seen.insert(record["persona"]);
+  }
+  // Then every persona is made exactly once over the parts
+  const std::vector<std::string> all = personas(90);
+  EXPECT_EQ(seen, std::multiset<std::string>(all.begin(), all.end()));
+  EXPECT_EQ(server.chat_request_count(), 90u);
+
+  // And a directory of one part refuses to go on as another part
+  Result other = run({"synth", "-i", input, "-t", "math", "-o", dir_ / "part-0", "--part", "1/3"},
+                     server.base_url());
+  EXPECT_EQ(other.exit_code, 2);
+  EXPECT_NE(other.err.find("part was \"0/3\", now \"1/3\""), std::string::npos) << other.err;
 }
 
 TEST_F(E2E, SelectionFlagsPickPersonasAndSampleIsDeterministic) {

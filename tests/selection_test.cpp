@@ -47,6 +47,50 @@ TEST(SelectionTest, NoFlagsSelectsEveryRecordButRejects) {
   EXPECT_FALSE(selection.selected(reject));
 }
 
+TEST(SelectionTest, PartsAreDisjointCoverEveryPersonaAndDependOnlyOnTheText) {
+  // Given 4 parts of 2,000 personas
+  const uint64_t parts = 4;
+  std::vector<Selection> selections;
+  for (uint64_t i = 0; i < parts; ++i) {
+    SelectionOptions options;
+    options.part = std::to_string(i) + "/" + std::to_string(parts);
+    selections.emplace_back(options);
+  }
+  std::vector<size_t> sizes(parts);
+  for (int n = 0; n < 2000; ++n) {
+    // When each persona is tested against every part
+    const InputRecord record = persona("persona " + std::to_string(n));
+    size_t in = 0;
+    for (uint64_t i = 0; i < parts; ++i) {
+      if (selections[i].selected(record)) {
+        ++in;
+        ++sizes[i];
+      }
+    }
+    // Then it is in exactly one part, whatever its other fields and line
+    ASSERT_EQ(in, 1u) << record.persona;
+    InputRecord moved = persona(record.persona, {{"domain", "Math"}});
+    moved.line = 99;
+    for (uint64_t i = 0; i < parts; ++i)
+      EXPECT_EQ(selections[i].selected(moved), selections[i].selected(record));
+  }
+  // And the parts are about even
+  for (size_t size : sizes) EXPECT_NEAR(static_cast<double>(size), 500.0, 100.0);
+  EXPECT_TRUE(selections[0].active());
+}
+
+TEST(SelectionTest, APartMustBeIOfNWithIBelowN) {
+  for (const char* bad : {"4/4", "1", "a/2", "1/0", "-1/3", "1/2/3", "/2", "1/"}) {
+    SelectionOptions options;
+    options.part = bad;
+    EXPECT_NE(error_of([&] { Selection selection(options); }).find("--part"), std::string::npos)
+        << bad;
+  }
+  SelectionOptions whole;
+  whole.part = "0/1";
+  EXPECT_TRUE(Selection(whole).selected(persona("anyone")));
+}
+
 TEST(SelectionTest, MatchNeedsOneOfTheRegexesAndExcludeDropsOnAny) {
   // Given two --match regexes and two --exclude regexes
   SelectionOptions options;

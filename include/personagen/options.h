@@ -29,14 +29,14 @@ struct Options {
   std::string command;  // "synth", "render" or "tasks"
 
   // Input and selection.
-  std::string input;                // JSONL path; .gz/.zst read transparently; "-" is stdin
-  std::vector<std::string> fields;  // persona fields, first present wins
-  uint64_t limit = 0;
+  std::string input;                 // JSONL path; .gz/.zst read transparently; "-" is stdin
+  std::vector<std::string> fields;   // persona fields, first present wins
+  uint64_t limit = 0;                // at most this many personas; 0 = all
   std::vector<std::string> match;    // --match REGEX: keep personas matching one of these
   std::vector<std::string> exclude;  // --exclude REGEX: drop personas matching any of these
   std::vector<std::string> where;    // --where FIELD=VALUE or FIELD!=VALUE: all must hold
-  uint64_t sample = 0;  // --sample N: a uniform sample of N (0 = all)               // at most this
-                        // many personas; 0 = all
+  uint64_t sample = 0;               // --sample N: a uniform sample of N (0 = all)
+  std::string part;                  // --part I/N: the I-th of N disjoint slices ("" = all)
 
   // Prompting.
   std::string task;  // a built-in task; empty with --template

@@ -19,6 +19,7 @@ struct SelectionOptions {
   std::vector<std::string> where;  // --where FIELD=VALUE or FIELD!=VALUE (repeatable; all hold)
   uint64_t sample = 0;             // --sample N (0 = all)
   uint64_t seed = 0;               // --seed S, for --sample
+  std::string part;                // --part I/N: the I-th of N disjoint slices ("" = all)
 };
 
 // The filters of a selection: regexes on the persona text and conditions on other fields.
@@ -33,6 +34,11 @@ struct SelectionOptions {
 // Persona Hub's elite files write a missing domain either way: FIELD=None never holds, and
 // FIELD!=VALUE holds for it whatever VALUE is.
 //
+// --part I/N keeps the personas whose text hashes to I modulo N (0 <= I < N). The N parts are
+// disjoint and together cover the input, the same persona text falls in the same part for every
+// task and configuration, and the split depends on nothing but the text, so N machines (a Slurm
+// job array, a Kubernetes Indexed Job) can each run one part into its own output directory.
+//
 // selected() is const and may be called from several threads at once.
 class Selection {
  public:
@@ -43,7 +49,7 @@ class Selection {
   Selection(Selection&&) noexcept;
   Selection& operator=(Selection&&) noexcept;
 
-  // True if any flag narrows the input: a regex, a where clause or a sample.
+  // True if any flag narrows the input: a regex, a where clause, a part or a sample.
   bool active() const;
   uint64_t sample() const { return sample_; }
   uint64_t seed() const { return seed_; }
@@ -52,12 +58,13 @@ class Selection {
   // as ReaderOptions::optional_fields.
   std::vector<std::string> fields() const;
 
-  // True if the record passes match, exclude and where (sampling is separate). A reject is never
-  // selected.
+  // True if the record is in the part and passes match, exclude and where (sampling is
+  // separate). A reject is never selected.
   bool selected(const InputRecord& record) const;
 
  private:
   class Regex;
+  void parse_part(const std::string& text);
   struct Condition {
     std::string field;
     std::string value;
@@ -69,6 +76,8 @@ class Selection {
   std::vector<Condition> where_;
   uint64_t sample_ = 0;
   uint64_t seed_ = 0;
+  uint64_t part_ = 0;
+  uint64_t parts_ = 1;
 };
 
 // A uniform random sample of n of the records offered to it, one at a time (Algorithm R), in
