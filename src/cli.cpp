@@ -64,6 +64,10 @@ void add_request_flags(CLI::App& app, Options& o) {
   app.add_option_function<int64_t>(
       "--max-tokens", [&o](const int64_t& v) { o.max_tokens = v; },
       "Maximum completion tokens (default: the server's)");
+  app.add_option("--system", o.system, "A system message sent before every prompt");
+  app.add_option("--extra-body", o.extra_body,
+                 "A JSON object of more request fields, e.g. "
+                 "'{\"seed\":7,\"chat_template_kwargs\":{\"enable_thinking\":false}}'");
   app.add_option("--match", o.match,
                  "Keep personas matching this POSIX extended regex (case-insensitive; repeatable)");
   app.add_option("--exclude", o.exclude,

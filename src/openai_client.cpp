@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "json_text.h"
+#include "personagen/error.h"
 
 namespace personagen {
 
@@ -95,12 +96,19 @@ std::string chat_completions_url(std::string_view base_url) {
 // Why not nlohmann: this runs once per request, hundreds of thousands of times a second on a
 // fast local server, and the shape is fixed; writing the text directly is several times faster.
 std::string build_chat_body(std::string_view model, std::string_view user_message,
-                            const SamplingParams& sampling) {
+                            const SamplingParams& sampling, const RequestExtras& extras) {
   std::string body;
-  body.reserve(user_message.size() + model.size() + 128);
+  body.reserve(user_message.size() + model.size() + extras.system.size() + extras.fields.size() +
+               160);
   body += "{\"model\":";
   append_json_string(body, model);
-  body += ",\"messages\":[{\"role\":\"user\",\"content\":";
+  body += ",\"messages\":[";
+  if (!extras.system.empty()) {
+    body += "{\"role\":\"system\",\"content\":";
+    append_json_string(body, extras.system);
+    body += "},";
+  }
+  body += "{\"role\":\"user\",\"content\":";
   append_json_string(body, user_message);
   body += "}]";
   // A non-finite value cannot be sent as JSON; it is treated as unset (options reject it first).
@@ -116,8 +124,45 @@ std::string build_chat_body(std::string_view model, std::string_view user_messag
     body += ",\"max_tokens\":";
     append_json_int(body, *sampling.max_tokens);
   }
+  if (!extras.fields.empty()) {
+    body += ',';
+    body += extras.fields;
+  }
   body += '}';
   return body;
+}
+
+std::string extra_body_fields(std::string_view json_text, const SamplingParams& sampling) {
+  const auto fail = [](const std::string& why) {
+    return usage_error("--extra-body: " + why +
+                       R"( (expected a JSON object, e.g. '{"seed":7,"stop":["\n\n"]}'))");
+  };
+  if (json_nesting_depth(json_text) > kMaxJsonDepth) throw fail("nests too deep");
+  json object;
+  try {
+    object = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    std::string_view what = e.what();  // without nlohmann's "[json.exception...] " prefix
+    if (const size_t end = what.find("] "); end != std::string_view::npos)
+      what.remove_prefix(end + 2);
+    throw fail("not JSON: " + one_line(what));
+  }
+  if (!object.is_object()) throw fail("not an object");
+  for (const char* owned : {"model", "messages", "stream"}) {
+    if (object.contains(owned)) throw fail(std::string("\"") + owned + "\" is set by personagen");
+  }
+  const std::pair<const char*, bool> flags[] = {{"temperature", sampling.temperature.has_value()},
+                                                {"top_p", sampling.top_p.has_value()},
+                                                {"max_tokens", sampling.max_tokens.has_value()}};
+  for (const auto& [name, set] : flags) {
+    if (set && object.contains(name))
+      throw fail(std::string("\"") + name + "\" is also set by its flag; give it once");
+  }
+  if (object.empty()) return {};
+  // nlohmann's object keeps its keys sorted: the text is canonical. Invalid UTF-8 cannot reach
+  // here, since parse() refuses it.
+  const std::string text = object.dump();
+  return text.substr(1, text.size() - 2);
 }
 
 // Why simdjson and not nlohmann: this runs once per reply, and building nlohmann's DOM was 43.5%

@@ -97,6 +97,9 @@ SynthPlan make_plan(const Options& options) {
   plan.model = options.model;
   plan.seed = options.seed;
   plan.sampling = {options.temperature, options.top_p, options.max_tokens};
+  plan.extras.system = options.system;
+  if (!options.extra_body.empty())
+    plan.extras.fields = extra_body_fields(options.extra_body, plan.sampling);
   if (!options.fields.empty()) plan.reader.persona_fields = options.fields;
 
   plan.config = {
@@ -126,7 +129,10 @@ SynthPlan make_plan(const Options& options) {
   plan.config.emplace_back("exclude", list(options.exclude));
   plan.config.emplace_back("where", list(options.where));
   plan.config.emplace_back("sample", options.sample ? std::to_string(options.sample) : "none");
-  // Only when given, so a run made before --part existed still resumes.
+  // Only when given, so runs made before these flags existed still resume.
+  if (!plan.extras.system.empty())
+    plan.config.emplace_back("system", hex64(hash64(plan.extras.system)));
+  if (!plan.extras.fields.empty()) plan.config.emplace_back("extra_body", plan.extras.fields);
   if (!options.part.empty()) plan.config.emplace_back("part", options.part);
   if (plan.kind == OutputKind::persona) {
     plan.config.emplace_back("relations", join(plan.relations));
@@ -181,6 +187,8 @@ void RequestBuilder::build(const InputRecord& record, size_t sub) {
     }
   }
   key.add(plan_.model).add(sampling_key_).add(persona).add(relation);
+  // Only when given, so the keys of requests without them stay what they were.
+  if (!plan_.extras.empty()) key.add(plan_.extras.system).add(plan_.extras.fields);
   // Only the fields a custom template uses shape the request; provenance fields do not.
   for (const auto& [name, value] : record.fields)
     if (std::find(plan_.reader.extra_fields.begin(), plan_.reader.extra_fields.end(), name) !=
@@ -191,7 +199,7 @@ void RequestBuilder::build(const InputRecord& record, size_t sub) {
 
   TemplateValues values{persona, plan_.prompts.world, relation, &record.fields};
   plan_.templ().render(values, shots_, prompt_);
-  body_ = build_chat_body(plan_.model, prompt_, plan_.sampling);
+  body_ = build_chat_body(plan_.model, prompt_, plan_.sampling, plan_.extras);
 }
 
 }  // namespace personagen

@@ -270,6 +270,46 @@ TEST_F(E2E, RenderPrintsBodiesWithoutNetwork) {
             std::string::npos);
 }
 
+TEST_F(E2E, SystemAndExtraBodyReachEveryRequest) {
+  // Given a system message and extra fields for a vLLM server (no thinking, a fixed seed)
+  auto input = write_personas("in.jsonl", personas(3));
+  const std::vector<std::string> extras{
+      "--system", "You write for children.", "--extra-body",
+      R"({"seed":7,"chat_template_kwargs":{"enable_thinking":false}})"};
+  std::vector<std::string> render{"render", "-i", input, "-t", "math", "--model", "m"};
+  render.insert(render.end(), extras.begin(), extras.end());
+
+  // When the requests are rendered, then each carries both
+  Result r = run(render, "http://127.0.0.1:9/v1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<json> bodies = read_jsonl(r.out);
+  ASSERT_EQ(bodies.size(), 3u);
+  for (const json& body : bodies) {
+    EXPECT_EQ(body["messages"][0],
+              (json{{"role", "system"}, {"content", "You write for children."}}));
+    EXPECT_EQ(body["messages"][1]["role"], "user");
+    EXPECT_EQ(body["seed"], 7);
+    EXPECT_EQ(body["chat_template_kwargs"]["enable_thinking"], false);
+  }
+
+  // And a run with them makes its records, and refuses to resume without them
+  TestServer server;
+  std::vector<std::string> synth{"synth", "-i", input, "-t", "math", "-o", dir_ / "out", "-q"};
+  std::vector<std::string> with = synth;
+  with.insert(with.end(), extras.begin(), extras.end());
+  ASSERT_EQ(run(with, server.base_url()).exit_code, 0);
+  EXPECT_EQ(read_shards(dir_ / "out", "math").size(), 3u);
+  Result without = run(synth, server.base_url());
+  EXPECT_EQ(without.exit_code, 2);
+  EXPECT_NE(without.err.find("extra_body is gone"), std::string::npos) << without.err;
+
+  // And an extra body that is not a JSON object is a usage error naming the flag
+  render.back() = "[1]";
+  Result bad = run(render, "http://127.0.0.1:9/v1");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--extra-body: not an object"), std::string::npos) << bad.err;
+}
+
 TEST_F(E2E, UsageErrorsExitWith2) {
   auto input = write_personas("in.jsonl", personas(1));
   EXPECT_EQ(

@@ -81,6 +81,56 @@ TEST(SynthPlan, CustomIdIsDeterministicAndSensitiveToEveryInput) {
   other = o;
   other.task = "reasoning";
   EXPECT_NE(base, id(other, "p"));
+  other = o;
+  other.system = "Answer in French.";
+  EXPECT_NE(base, id(other, "p"));
+  const std::string with_system = id(other, "p");
+  other.system = "Answer in German.";
+  EXPECT_NE(with_system, id(other, "p"));
+  other = o;
+  other.extra_body = R"({"seed": 7})";
+  const std::string with_seed = id(other, "p");
+  EXPECT_NE(base, with_seed);
+  // The same object written differently is the same request, so the same key.
+  other.extra_body = R"(  {"seed":7}  )";
+  EXPECT_EQ(with_seed, id(other, "p"));
+}
+
+TEST(SynthPlan, SystemAndExtraBodyGoIntoEveryBodyAndTheConfig) {
+  // Given a system message and extra fields, given in no particular key order
+  Options o = base_options();
+  o.system = "Answer in French.";
+  o.extra_body = R"({"stop":["\n\n"],"chat_template_kwargs":{"enable_thinking":false},"seed":7})";
+  SynthPlan plan = make_plan(o);
+  RequestBuilder builder(plan);
+
+  // When a request is built
+  builder.build(record("a nurse"));
+
+  // Then the body has the system message first and the extra fields as given
+  const nlohmann::json body = nlohmann::json::parse(builder.body());
+  ASSERT_EQ(body["messages"].size(), 2u);
+  EXPECT_EQ(body["messages"][0]["role"], "system");
+  EXPECT_EQ(body["messages"][0]["content"], "Answer in French.");
+  EXPECT_EQ(body["messages"][1]["role"], "user");
+  EXPECT_EQ(body["seed"], 7);
+  EXPECT_EQ(body["stop"][0], "\n\n");
+  EXPECT_EQ(body["chat_template_kwargs"]["enable_thinking"], false);
+  // And the configuration records both, the fields in canonical (sorted, compact) form
+  auto find = [&](const std::string& name) {
+    for (const auto& [k, v] : plan.config)
+      if (k == name) return v;
+    return std::string("<absent>");
+  };
+  EXPECT_EQ(find("extra_body"),
+            R"("chat_template_kwargs":{"enable_thinking":false},"seed":7,"stop":["\n\n"])");
+  EXPECT_NE(find("system"), "<absent>");
+  // And without them, neither is in the configuration, so older runs resume
+  SynthPlan plain = make_plan(base_options());
+  for (const auto& [k, v] : plain.config) {
+    EXPECT_NE(k, "system");
+    EXPECT_NE(k, "extra_body");
+  }
 }
 
 TEST(SynthPlan, ConfigNamesWhatMustMatchOnResume) {
@@ -121,6 +171,18 @@ TEST(SynthPlan, UsageErrorsNameTheProblem) {
   o = base_options();
   o.task = "";
   expect_usage(o, "--task is required");
+  for (const char* bad :
+       {"[1]", "{", "\"seed\"", R"({"model":"x"})", R"({"messages":[]})", R"({"stream":true})"}) {
+    o = base_options();
+    o.extra_body = bad;
+    expect_usage(o, "--extra-body: ");
+  }
+  o = base_options();
+  o.max_tokens = 100;
+  o.extra_body = R"({"max_tokens":200})";
+  expect_usage(o, "\"max_tokens\" is also set by its flag");
+  o.max_tokens.reset();
+  EXPECT_NO_THROW(make_plan(o));  // without the flag, the field may set it
 }
 
 TEST(SynthPlan, NpcPromptCarriesTheWorld) {

@@ -14,6 +14,14 @@ struct SamplingParams {
   std::optional<int64_t> max_tokens;
 };
 
+// What else every request carries, from --system and --extra-body.
+struct RequestExtras {
+  std::string system;  // a system message before the user message ("" = none)
+  std::string fields;  // more top-level members, as compact JSON text without braces ("" = none)
+
+  bool empty() const { return system.empty() && fields.empty(); }
+};
+
 struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
@@ -30,9 +38,16 @@ struct Completion {
 // "<base>/chat/completions", tolerating a trailing slash on the base URL.
 std::string chat_completions_url(std::string_view base_url);
 
-// The JSON body of a /v1/chat/completions request with one user message.
+// The JSON body of a /v1/chat/completions request with one user message, after the system
+// message and with the extra fields of `extras`, if any.
 std::string build_chat_body(std::string_view model, std::string_view user_message,
-                            const SamplingParams& sampling);
+                            const SamplingParams& sampling, const RequestExtras& extras = {});
+
+// Checks the JSON object of --extra-body and returns its members for RequestExtras::fields, in
+// one canonical form (compact, keys sorted), so the same object always gives the same requests
+// and keys. Throws a usage Error when the text is not a JSON object, or when it sets "model",
+// "messages" or "stream" (the tool owns those), or a sampling parameter its flag also sets.
+std::string extra_body_fields(std::string_view json_text, const SamplingParams& sampling);
 
 // Parses a 2xx reply body. Returns nullopt and sets `error` (one line) when the body is not JSON,
 // has no choices[0].message, or its content is not a string or null (null becomes "").

@@ -58,6 +58,8 @@ struct Options {
   std::optional<double> temperature;
   std::optional<double> top_p;
   std::optional<int64_t> max_tokens;
+  std::string system;      // --system TEXT: a system message in every request
+  std::string extra_body;  // --extra-body JSON: more fields for every request body
   double timeout_seconds = 120;
   int max_retries = 5;
   double rpm = 0;          // requests per minute; 0 = unlimited

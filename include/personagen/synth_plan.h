@@ -27,6 +27,7 @@ struct SynthPlan {
   std::string template_id;  // "<task>/<method>"
   std::string model;
   SamplingParams sampling;
+  RequestExtras extras;  // --system, --extra-body
   uint64_t seed = 0;
   size_t shots = 0;  // demonstrations per request (0 for zero-shot)
   // Requests per input record: one per relation for text-to-persona, else one with no relation.
