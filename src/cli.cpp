@@ -103,8 +103,9 @@ void add_request_flags(CLI::App& app, Options& o) {
 void add_synth_flags(CLI::App& app, Options& o) {
   app.add_option("-o,--output", o.output, "Shard directory; - writes records to stdout")
       ->required();
-  app.add_option("--base-url", o.base_url,
-                 std::string("OpenAI-compatible API base URL (default: $OPENAI_BASE_URL, else ") +
+  app.add_option("--base-url", o.base_urls,
+                 std::string("OpenAI-compatible API base URL; repeat it or separate with commas "
+                             "to balance over several (default: $OPENAI_BASE_URL, else ") +
                      kDefaultBaseUrl + ")");
   app.add_option("--api-key-file", o.api_key_file,
                  "File holding the API key (default: $OPENAI_API_KEY); the key is never logged");
@@ -145,6 +146,25 @@ void add_synth_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
 }
 
+// Each of `values` split at commas, blanks around each part trimmed. Empty parts are kept, so
+// that the command that uses the list can say what is wrong with it.
+std::vector<std::string> split_at_commas(const std::vector<std::string>& values) {
+  std::vector<std::string> parts;
+  for (const std::string& value : values) {
+    size_t begin = 0;
+    for (;;) {
+      size_t end = value.find(',', begin);
+      std::string part = value.substr(begin, end == std::string::npos ? end : end - begin);
+      size_t first = part.find_first_not_of(" \t");
+      size_t last = part.find_last_not_of(" \t");
+      parts.push_back(first == std::string::npos ? "" : part.substr(first, last - first + 1));
+      if (end == std::string::npos) break;
+      begin = end + 1;
+    }
+  }
+  return parts;
+}
+
 // The one place that decides precedence: flags, then the environment, then defaults.
 void apply_environment(Options& o) {
   auto env = [](const char* name) -> std::string {
@@ -152,8 +172,10 @@ void apply_environment(Options& o) {
     return value ? value : "";
   };
   if (o.model.empty()) o.model = env("OPENAI_MODEL");
-  if (o.base_url.empty()) o.base_url = env("OPENAI_BASE_URL");
-  if (o.base_url.empty()) o.base_url = kDefaultBaseUrl;
+  if (o.base_urls.empty() && !env("OPENAI_BASE_URL").empty())
+    o.base_urls = {env("OPENAI_BASE_URL")};
+  if (o.base_urls.empty()) o.base_urls = {kDefaultBaseUrl};
+  o.base_urls = split_at_commas(o.base_urls);
 }
 
 void add_dedup_flags(CLI::App& app, DedupOptions& d, Options& o) {
@@ -178,8 +200,9 @@ void add_dedup_flags(CLI::App& app, DedupOptions& d, Options& o) {
                  "Also drop semantic duplicates, with embeddings from this model's /v1/embeddings");
   app.add_option("--cosine", d.cosine, "Cosine similarity of a semantic duplicate")
       ->capture_default_str();
-  app.add_option("--base-url", o.base_url,
-                 std::string("Embeddings endpoint base URL (default: $OPENAI_BASE_URL, else ") +
+  app.add_option("--base-url", o.base_urls,
+                 std::string("Embeddings endpoint base URL; repeat it or separate with commas to "
+                             "balance over several (default: $OPENAI_BASE_URL, else ") +
                      kDefaultBaseUrl + ")");
   app.add_option("--api-key-file", o.api_key_file,
                  "File holding the API key (default: $OPENAI_API_KEY)");
@@ -192,7 +215,7 @@ void add_dedup_flags(CLI::App& app, DedupOptions& d, Options& o) {
 }
 
 ExitCode run_dedup_command(DedupOptions& d, const Options& o) {
-  d.base_url = o.base_url;
+  d.base_urls = o.base_urls;
   if (!d.embed_model.empty()) d.api_key = read_api_key(o);
   DedupStats stats = run_dedup(d);
   if (!o.quiet)

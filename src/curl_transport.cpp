@@ -1,4 +1,5 @@
 #include <curl/curl.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "endpoint_balancer.h"
 #include "personagen/error.h"
 #include "personagen/http_transport.h"
 
@@ -99,6 +101,22 @@ bool proxy_in_environment() {
   return false;
 }
 
+// `url` for a log line: any user:password@ before the host is masked.
+std::string display_url(std::string_view url) {
+  size_t scheme = url.find("://");
+  size_t host = scheme == std::string_view::npos ? 0 : scheme + 3;
+  size_t at = url.find('@', host);
+  if (at == std::string_view::npos || url.find('/', host) < at) return std::string(url);
+  return std::string(url.substr(0, host)) + "***@" + std::string(url.substr(at + 1));
+}
+
+// Whether a request's outcome says its endpoint is unwell: it could not be reached or did not
+// answer, or it answered that it is failing or overloaded. Other 4xx replies come from a
+// healthy server.
+bool endpoint_failed(const HttpResponse& response) {
+  return response.error != TransportError::none || response.status >= 500 || response.status == 429;
+}
+
 [[noreturn]] void fail(const char* what, CURLMcode code) {
   throw Error(std::string("libcurl: ") + what + " failed: " + curl_multi_strerror(code));
 }
@@ -138,6 +156,7 @@ struct Shard {
 struct Transfer {
   CURL* easy = nullptr;
   Shard* shard = nullptr;  // the multi handle it is in, or null
+  size_t endpoint = 0;     // the index of the URL set on the handle
   uint64_t tag = 0;
   std::string body;  // must outlive the transfer: CURLOPT_POSTFIELDS does not copy it
   HttpResponse response;
@@ -188,6 +207,11 @@ class CurlTransport final : public Transport {
         no_proxy_(!proxy_in_environment()),
         epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
     if (epoll_.fd < 0) throw Error(std::string("epoll_create1 failed: ") + std::strerror(errno));
+    if (options_.urls.empty()) throw Error("transport: no endpoint URL given");
+    // With one endpoint there is nothing to choose: no balancer, no cost per request.
+    if (options_.urls.size() > 1) {
+      balancer_ = std::make_unique<EndpointBalancer>(options_.urls.size());
+    }
     init_curl_once();
     const char* fixed[] = {"Content-Type: application/json", "Accept: application/json", "Expect:"};
     for (const char* header : fixed) append_header(header);
@@ -217,6 +241,13 @@ class CurlTransport final : public Transport {
     transfer->body = std::move(request.body);
     transfer->response = HttpResponse{};
     transfer->error[0] = '\0';
+    if (balancer_) {
+      size_t endpoint = balancer_->pick(Clock::now());
+      if (endpoint != transfer->endpoint) {
+        transfer->endpoint = endpoint;
+        curl_easy_setopt(transfer->easy, CURLOPT_URL, options_.urls[endpoint].c_str());
+      }
+    }
     curl_easy_setopt(transfer->easy, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(transfer->body.size()));
     curl_easy_setopt(transfer->easy, CURLOPT_POSTFIELDS, transfer->body.data());
@@ -318,7 +349,7 @@ class CurlTransport final : public Transport {
                           ? std::max(1L, static_cast<long>(options_.timeout_seconds * 1000))
                           : 0L;
     long connect_ms = timeout_ms > 0 ? std::min(timeout_ms, 10000L) : 10000L;
-    curl_easy_setopt(easy, CURLOPT_URL, options_.url.c_str());
+    curl_easy_setopt(easy, CURLOPT_URL, options_.urls[transfer.endpoint].c_str());
     curl_easy_setopt(easy, CURLOPT_POST, 1L);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_.get());
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "personagen/" PERSONAGEN_VERSION);
@@ -498,9 +529,32 @@ class CurlTransport final : public Transport {
       --shard.in_flight;
       --in_flight_;
       finished.push_back(complete(*transfer, done.result));
+      if (balancer_) learn(transfer->endpoint, finished.back());
       free_.push_back(transfer);
     }
     check_watch_error();
+  }
+
+  // Tells the balancer how a request to `endpoint` ended, and logs a change of its health.
+  void learn(size_t endpoint, const HttpResponse& response) {
+    bool failed = endpoint_failed(response);
+    auto change = balancer_->finish(endpoint, !failed, Clock::now());
+    if (change == EndpointBalancer::Change::none) return;
+    std::string url = display_url(options_.urls[endpoint]);
+    if (change == EndpointBalancer::Change::recovered) {
+      spdlog::info("endpoint {} is answering again; back in rotation", url);
+      return;
+    }
+    std::string last = response.error != TransportError::none
+                           ? response.error_text
+                           : "HTTP " + std::to_string(response.status);
+    double seconds = std::chrono::duration<double>(balancer_->cooldown(endpoint)).count();
+    if (change == EndpointBalancer::Change::ejected) {
+      spdlog::warn("endpoint {} left out for {:g}s after {} failures in a row (last: {})", url,
+                   seconds, balancer_->consecutive_failures(endpoint), last);
+    } else {
+      spdlog::debug("endpoint {} still failing ({}); next try in {:g}s", url, last, seconds);
+    }
   }
 
   static HttpResponse complete(Transfer& transfer, CURLcode result) {
@@ -533,6 +587,7 @@ class CurlTransport final : public Transport {
   };
 
   TransportOptions options_;
+  std::unique_ptr<EndpointBalancer> balancer_;  // null with one endpoint
   bool no_proxy_;
   std::unique_ptr<curl_slist, HeadersDeleter> headers_;  // shared; holds the key, never logged
   FileDescriptor epoll_;

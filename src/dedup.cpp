@@ -15,6 +15,7 @@
 #include "embedding_cache.h"
 #include "embedding_client.h"
 #include "embedding_index.h"
+#include "endpoint_balancer.h"
 #include "json_text.h"
 #include "personagen/error.h"
 #include "personagen/minhash.h"
@@ -47,7 +48,8 @@ void validate(const DedupOptions& o) {
     throw usage_error("dedup: --report and --output must be different files");
   }
   if (o.embed_model.empty()) return;
-  if (o.base_url.empty()) throw usage_error("dedup: --embed-model needs a base URL");
+  if (o.base_urls.empty()) throw usage_error("dedup: --embed-model needs a base URL");
+  check_base_urls(o.base_urls, "dedup: ");
   if (!(o.cosine > -1 && o.cosine <= 1)) {
     throw usage_error("dedup: --cosine must be within (-1, 1]");
   }
@@ -106,7 +108,8 @@ void semantic_stage(const DedupOptions& options, const std::string& path, DedupD
       return false;
     };
     TransportOptions transport_options;
-    transport_options.url = embeddings_url(options.base_url);
+    for (const std::string& base : options.base_urls)
+      transport_options.urls.push_back(embeddings_url(base));
     transport_options.api_key = options.api_key;
     transport_options.timeout_seconds = options.timeout_seconds;
     transport_options.max_connections = static_cast<size_t>(options.concurrency);

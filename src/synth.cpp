@@ -12,6 +12,7 @@
 #include <limits>
 #include <unordered_map>
 
+#include "endpoint_balancer.h"
 #include "personagen/commands.h"
 #include "personagen/error.h"
 #include "personagen/manifest.h"
@@ -541,7 +542,9 @@ ExitCode run_one_synth(const Options& options, RunOutcome& outcome) {
     throw usage_error("--hops needs an output directory, not -o -");
 
   TransportOptions transport_options;
-  transport_options.url = chat_completions_url(options.base_url);
+  check_base_urls(options.base_urls);
+  for (const std::string& base : options.base_urls)
+    transport_options.urls.push_back(chat_completions_url(base));
   transport_options.api_key = read_api_key(options);
   transport_options.timeout_seconds = options.timeout_seconds;
   transport_options.max_connections = static_cast<size_t>(options.concurrency);

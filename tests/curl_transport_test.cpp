@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -10,14 +12,17 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "personagen/error.h"
 #include "personagen/http_transport.h"
 
 namespace personagen {
@@ -68,6 +73,25 @@ class ScopedEnv {
   std::optional<std::string> old_;
 };
 
+// Routes spdlog's default logger, at every level, into a string for one scope.
+class LogCapture {
+ public:
+  LogCapture() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(text_);
+    auto logger = std::make_shared<spdlog::logger>("capture", sink);
+    logger->set_level(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+  }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  std::string text() const { return text_.str(); }
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::ostringstream text_;
+};
+
 class CurlTransportTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -83,6 +107,16 @@ class CurlTransportTest : public ::testing::Test {
         ++requests_;
       }
       res.set_content(req.body, "application/json");
+    });
+    // Counts requests by the name in the path, so that tests can tell endpoints apart.
+    server_.Post(R"(/count/(\w+))", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::lock_guard lock(mutex_);
+        client_ports_.insert(req.remote_port);
+        ++requests_;
+        ++by_name_[req.matches[1]];
+      }
+      res.set_content("{}", "application/json");
     });
     server_.Post("/headers", [](const httplib::Request& req, httplib::Response& res) {
       auto value = [&](const char* name) {
@@ -147,9 +181,13 @@ class CurlTransportTest : public ::testing::Test {
     if (thread_.joinable()) thread_.join();
   }
 
+  std::string url(const std::string& path, const std::string& host = "127.0.0.1") const {
+    return "http://" + host + ":" + std::to_string(port_) + path;
+  }
+
   TransportOptions options(const std::string& path) const {
     TransportOptions options;
-    options.url = "http://127.0.0.1:" + std::to_string(port_) + path;
+    options.urls = {url(path)};
     options.timeout_seconds = 5;
     options.max_connections = 16;
     return options;
@@ -179,6 +217,11 @@ class CurlTransportTest : public ::testing::Test {
     return requests_;
   }
 
+  size_t requests_to(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    return by_name_[name];
+  }
+
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;
@@ -194,6 +237,7 @@ class CurlTransportTest : public ::testing::Test {
   size_t max_inside_ = 0;
   std::set<int> client_ports_;
   size_t requests_ = 0;
+  std::map<std::string, size_t> by_name_;
 };
 
 TEST_F(CurlTransportTest, PostsTheBodyAndReturnsStatusAndBody) {
@@ -295,7 +339,7 @@ TEST_F(CurlTransportTest, RefusedConnectionIsAConnectError) {
   int port = unused_port();
   ASSERT_GT(port, 0);
   TransportOptions refused = options("/echo");
-  refused.url = "http://127.0.0.1:" + std::to_string(port) + "/v1/chat/completions";
+  refused.urls = {"http://127.0.0.1:" + std::to_string(port) + "/v1/chat/completions"};
   auto transport = make_curl_transport(refused);
 
   // When a request is sent; then it fails to connect
@@ -419,7 +463,7 @@ TEST_F(CurlTransportTest, WaitWithNothingInFlightSleepsForItsTimeout) {
 TEST_F(CurlTransportTest, HostNamesAreResolved) {
   // Given a URL that names the server's host rather than its address
   TransportOptions named = options("/echo");
-  named.url = "http://localhost:" + std::to_string(port_) + "/echo";
+  named.urls = {url("/echo", "localhost")};
   auto transport = make_curl_transport(named);
 
   // When a request is sent; then it arrives and comes back
@@ -434,7 +478,7 @@ TEST_F(CurlTransportTest, ProxyFromTheEnvironmentIsUsed) {
   ScopedEnv no_proxy("no_proxy", nullptr);
   ScopedEnv no_proxy_upper("NO_PROXY", nullptr);
   TransportOptions proxied = options("/echo");
-  proxied.url = "http://proxied.invalid/echo";
+  proxied.urls = {"http://proxied.invalid/echo"};
   auto transport = make_curl_transport(proxied);
 
   // When a request is sent
@@ -443,6 +487,84 @@ TEST_F(CurlTransportTest, ProxyFromTheEnvironmentIsUsed) {
   // Then an HTTP server answered it: the proxy, since the URL's own host does not exist
   EXPECT_EQ(response.error, TransportError::none) << response.error_text;
   EXPECT_GT(response.status, 0);
+}
+
+TEST_F(CurlTransportTest, EqualEndpointsShareRequestsAndKeepOneConnectionEach) {
+  // Given two endpoints on two host names (two connection-cache keys) of the same server
+  TransportOptions two = options("/count/a");
+  two.urls.push_back(url("/count/b", "localhost"));
+  auto transport = make_curl_transport(two);
+
+  // When 20 requests are sent one after another
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(send_one(*transport, "{}").status, 200);
+  }
+
+  // Then each endpoint got half, each over a single kept-alive connection
+  EXPECT_EQ(requests_to("a"), 10u);
+  EXPECT_EQ(requests_to("b"), 10u);
+  EXPECT_EQ(connections_seen(), 2u);
+}
+
+TEST_F(CurlTransportTest, ARefusingEndpointIsLeftOutAndLoggedWithoutSecrets) {
+  // Given a live endpoint, and a dead one whose URL carries a password, and an API key
+  int port = unused_port();
+  ASSERT_GT(port, 0);
+  TransportOptions two = options("/count/a");
+  two.urls.push_back("http://user:pw-secret@127.0.0.1:" + std::to_string(port) + "/v1/x");
+  two.api_key = "sk-never-logged";
+  LogCapture log;
+  auto transport = make_curl_transport(two);
+
+  // When 40 requests are sent one after another
+  int refused = 0;
+  for (int i = 0; i < 40; ++i) {
+    HttpResponse response = send_one(*transport, "{}");
+    if (response.error == TransportError::connect) ++refused;
+  }
+
+  // Then the dead endpoint got only the 5 that failed in a row before it was left out
+  EXPECT_EQ(refused, 5);
+  EXPECT_EQ(requests_to("a"), 35u);
+
+  // And one warning names it, with the password masked and no key
+  std::string text = log.text();
+  std::string name = "http://***@127.0.0.1:" + std::to_string(port) + "/v1/x";
+  EXPECT_NE(text.find("endpoint " + name + " left out for 5s after 5 failures"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("left out"), text.rfind("left out")) << text;
+  EXPECT_EQ(text.find("pw-secret"), std::string::npos) << text;
+  EXPECT_EQ(text.find("sk-never-logged"), std::string::npos) << text;
+}
+
+TEST_F(CurlTransportTest, ServerErrorsEjectAnEndpointButClientErrorsDoNot) {
+  // Given a live endpoint with one answering 503 and another with one answering 404
+  TransportOptions busy = options("/count/a");
+  busy.urls.push_back(url("/busy"));
+  TransportOptions missing = options("/count/b");
+  missing.urls.push_back(url("/no-such-path"));
+  auto to_busy = make_curl_transport(busy);
+  auto to_missing = make_curl_transport(missing);
+
+  // When 30 requests go through each transport, one after another
+  std::map<long, int> busy_statuses, missing_statuses;
+  for (int i = 0; i < 30; ++i) {
+    ++busy_statuses[send_one(*to_busy, "{}").status];
+    ++missing_statuses[send_one(*to_missing, "{}").status];
+  }
+
+  // Then the 503 endpoint is left out after 5, while the 404 one keeps its half
+  EXPECT_EQ(busy_statuses[503], 5);
+  EXPECT_EQ(requests_to("a"), 25u);
+  EXPECT_EQ(missing_statuses[404], 15);
+  EXPECT_EQ(requests_to("b"), 15u);
+}
+
+TEST_F(CurlTransportTest, NoUrlIsAnError) {
+  // Given options without a URL; when a transport is made; then it refuses
+  TransportOptions none = options("/echo");
+  none.urls.clear();
+  EXPECT_THROW(make_curl_transport(none), Error);
 }
 
 // The same server with a thread for each of many connections.

@@ -119,7 +119,7 @@ TEST_F(SemanticDedupTest, DropsCloseEmbeddingsAndCachesThem) {
   DedupOptions o = options(in);
   o.embed_model = "embed-test";
   o.cosine = 0.85;
-  o.base_url = server.base_url();
+  o.base_urls = {server.base_url()};
   o.batch = 4;
   o.concurrency = 4;
 
@@ -182,7 +182,7 @@ TEST_F(SemanticDedupTest, CacheSurvivesATornTailAndRefetchesOnlyWhatIsMissing) {
   std::string in = write("in.jsonl", content);
   DedupOptions o = options(in);
   o.embed_model = "embed-test";
-  o.base_url = server.base_url();
+  o.base_urls = {server.base_url()};
   o.batch = 1;
   run_dedup(o);
   const std::string cache = path("out.jsonl.embeddings");
@@ -209,7 +209,7 @@ TEST_F(SemanticDedupTest, FailsClearlyWhenTheEndpointRefuses) {
   std::string in = write("in.jsonl", persona_line("A smith") + persona_line("A miller"));
   DedupOptions o = options(in);
   o.embed_model = "embed-test";
-  o.base_url = server.base_url();
+  o.base_urls = {server.base_url()};
 
   // When deduplicated
   // Then the run stops with an error naming the cause, and writes no output

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace personagen {
 
@@ -21,11 +22,12 @@ struct DedupOptions {
 
   // The optional semantic stage: off while embed_model is empty.
   std::string embed_model;
-  double cosine = 0.9;   // cosine similarity at which a record is a semantic duplicate
-  std::string base_url;  // OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1
-  std::string api_key;   // never logged
-  int concurrency = 16;  // requests in flight
-  size_t batch = 64;     // texts per /embeddings request
+  double cosine = 0.9;  // cosine similarity at which a record is a semantic duplicate
+  std::vector<std::string> base_urls;  // OpenAI-compatible base URLs, e.g.
+                                       // http://127.0.0.1:8000/v1; requests are balanced over them
+  std::string api_key;                 // never logged
+  int concurrency = 16;                // requests in flight
+  size_t batch = 64;                   // texts per /embeddings request
   double timeout_seconds = 120;
   int max_retries = 5;
 };

@@ -10,7 +10,7 @@ namespace personagen {
 // How a request ended below HTTP. `none` means an HTTP status arrived.
 enum class TransportError { none, timeout, connect, send_recv, bad_response, other };
 
-// One POST to the transport's URL. `tag` comes back in the response.
+// One POST to one of the transport's URLs. `tag` comes back in the response.
 struct HttpRequest {
   uint64_t tag = 0;
   std::string body;
@@ -27,7 +27,10 @@ struct HttpResponse {
 };
 
 struct TransportOptions {
-  std::string url;      // full URL, e.g. http://127.0.0.1:8000/v1/chat/completions
+  // Full URLs of equivalent endpoints, e.g. http://127.0.0.1:8000/v1/chat/completions; at least
+  // one. With several, each request goes to the one with the fewest requests outstanding, and
+  // one whose requests keep failing (transport errors, 5xx, 429) is left out for a cool-down.
+  std::vector<std::string> urls;
   std::string api_key;  // sent as "Authorization: Bearer"; never logged. May be empty.
   double timeout_seconds = 120;
   size_t max_connections = 64;  // connection cache size; keep >= concurrency
@@ -48,7 +51,8 @@ class Transport {
 };
 
 // The libcurl implementation: keep-alive connections, one multi handle, reused easy handles.
-// Throws Error if libcurl cannot be initialised.
+// Logs a warning naming an endpoint's URL when it is taken out of rotation, and a note when it
+// is back. Throws Error if libcurl cannot be initialised or `urls` is empty.
 std::unique_ptr<Transport> make_curl_transport(const TransportOptions& options);
 
 }  // namespace personagen

@@ -52,7 +52,10 @@ struct Options {
 
   // The endpoint.
   std::string model;
-  std::string base_url;      // flag, else $OPENAI_BASE_URL, else the OpenAI API
+  // --base-url (repeatable; commas separate several), else $OPENAI_BASE_URL (the same), else
+  // the OpenAI API. One URL a vector entry; requests are balanced over them. Not part of a run's
+  // recorded configuration: a resume may use other endpoints.
+  std::vector<std::string> base_urls;
   std::string api_key_file;  // else $OPENAI_API_KEY
   int concurrency = 64;
   std::optional<double> temperature;
