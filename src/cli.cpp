@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "personagen/commands.h"
+#include "personagen/decontam.h"
 #include "personagen/dedup.h"
 #include "personagen/tasks.h"
 #include "run_support.h"
@@ -233,6 +234,39 @@ ExitCode run_dedup_command(DedupOptions& d, const Options& o) {
   return ExitCode::ok;
 }
 
+void add_decontam_flags(CLI::App& app, DecontamOptions& d) {
+  app.add_option("-i,--input", d.input, "JSONL of records to check; .gz/.zst read; - is stdin")
+      ->required();
+  app.add_option("-o,--output", d.output, "Where the clean records go, in input order; - is stdout")
+      ->required();
+  app.add_option("--against", d.against,
+                 "A benchmark's test set, JSONL (repeatable), e.g. GSM8K's test.jsonl")
+      ->required();
+  app.add_option("--field", d.field, "The record's text that is checked")->capture_default_str();
+  app.add_option("--against-field", d.against_fields,
+                 "The test-set fields whose text counts, every one present (comma-separated)")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--ngram", d.ngram, "Shared words in a row that make a record contaminated")
+      ->capture_default_str();
+  app.add_option("--report", d.report,
+                 "Write one JSON line per dropped record: the test line and words it shares");
+}
+
+ExitCode run_decontam_command(const DecontamOptions& d, const Options& o) {
+  DecontamStats stats = run_decontam(d);
+  if (!o.quiet)
+    std::fprintf(stderr,
+                 "personagen: decontam kept %llu of %llu records (%llu share a %zu-word run with "
+                 "the %llu test texts; %llu rejected) in %.1fs -> %s\n",
+                 static_cast<unsigned long long>(stats.kept),
+                 static_cast<unsigned long long>(stats.read),
+                 static_cast<unsigned long long>(stats.dropped), d.ngram,
+                 static_cast<unsigned long long>(stats.test_texts),
+                 static_cast<unsigned long long>(stats.rejected), stats.seconds, d.output.c_str());
+  return ExitCode::ok;
+}
+
 // The spdlog level called `name`, or nullopt.
 std::optional<spdlog::level::level_enum> parse_log_level(const std::string& name) {
   auto level = spdlog::level::from_str(name);
@@ -282,6 +316,10 @@ int run(int argc, char** argv) {
   CLI::App* dedup = app.add_subcommand(
       "dedup", "Drop exact, near (MinHash) and optionally semantic duplicates from any JSONL");
   add_dedup_flags(*dedup, dedup_options, options);
+  DecontamOptions decontam_options;
+  CLI::App* decontam = app.add_subcommand(
+      "decontam", "Drop records that share a 13-word run with a benchmark's test set");
+  add_decontam_flags(*decontam, decontam_options);
   CLI::App* tasks =
       app.add_subcommand("tasks", "List the tasks, the methods and where each template comes from");
   tasks->add_option("--prompts", options.prompts_dir,
@@ -307,6 +345,9 @@ int run(int argc, char** argv) {
   } else if (dedup->parsed()) {
     options.command = "dedup";
     code = run_dedup_command(dedup_options, options);
+  } else if (decontam->parsed()) {
+    options.command = "decontam";
+    code = run_decontam_command(decontam_options, options);
   } else if (tasks->parsed()) {
     options.command = "tasks";
     code = run_tasks(options);

@@ -310,6 +310,40 @@ TEST_F(E2E, SystemAndExtraBodyReachEveryRequest) {
   EXPECT_NE(bad.err.find("--extra-body: not an object"), std::string::npos) << bad.err;
 }
 
+TEST_F(E2E, DecontamDropsSynthRecordsThatQuoteATestSet) {
+  // Given math records, one of which quotes a test-set question word for word
+  TestServer server;
+  const std::string question =
+      "A baker fills 12 trays with 30 rolls each and sells all but 17 of them. How many rolls "
+      "did the baker sell?";
+  auto input = write_personas("in.jsonl", {"A teacher", "A pilot"});
+  ASSERT_EQ(run({"synth", "-i", input, "-t", "math", "-o", dir_ / "math", "-q"}, server.base_url())
+                .exit_code,
+            0);
+  fs::path records = dir_ / "records.jsonl";
+  {
+    std::ofstream out(records);
+    for (const json& record : read_shards(dir_ / "math", "math")) out << record.dump() << "\n";
+    out << json{{"custom_id", "pg-leak"}, {"output", "Problem: " + question}}.dump() << "\n";
+  }
+  fs::path test = dir_ / "test.jsonl";
+  std::ofstream(test) << json{{"question", question}, {"answer", "343"}}.dump() << "\n";
+
+  // When decontam runs from the command line
+  Result r = run({"decontam", "-i", records, "--against", test, "-o", dir_ / "clean.jsonl",
+                  "--report", dir_ / "dropped.jsonl"},
+                 "http://127.0.0.1:9/v1");
+
+  // Then the synthesized records are kept, the leak is dropped, and one line says so
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_jsonl(read_file(dir_ / "clean.jsonl")).size(), 2u);
+  std::vector<json> dropped = read_jsonl(read_file(dir_ / "dropped.jsonl"));
+  ASSERT_EQ(dropped.size(), 1u);
+  EXPECT_EQ(dropped[0]["line"], 3);
+  EXPECT_NE(r.err.find("decontam kept 2 of 3 records (1 share a 13-word run"), std::string::npos)
+      << r.err;
+}
+
 TEST_F(E2E, UsageErrorsExitWith2) {
   auto input = write_personas("in.jsonl", personas(1));
   EXPECT_EQ(
