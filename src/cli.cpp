@@ -102,6 +102,14 @@ void add_request_flags(CLI::App& app, Options& o) {
 }
 
 void add_synth_flags(CLI::App& app, Options& o) {
+  app.add_option_function<double>(
+         "--price-in", [&o](const double& v) { o.price_in = v; },
+         "Dollars per million prompt tokens, to show the cost as the run goes")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option_function<double>(
+         "--price-out", [&o](const double& v) { o.price_out = v; },
+         "Dollars per million completion tokens, to show the cost as the run goes")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("-o,--output", o.output, "Shard directory; - writes records to stdout")
       ->required();
   app.add_option("--base-url", o.base_urls,

@@ -36,6 +36,14 @@ std::string format_rate(double rate) {
   return with_commas(tenths / 10) + "." + std::to_string(tenths % 10);
 }
 
+// Dollars with cents, and with thousands separated: 0.934 -> "$0.93", 12345.6 -> "$12,345.60".
+std::string format_cost(double dollars) {
+  const auto cents = static_cast<uint64_t>(std::llround(std::max(dollars, 0.0) * 100));
+  char fraction[8];
+  std::snprintf(fraction, sizeof fraction, ".%02u", static_cast<unsigned>(cents % 100));
+  return "$" + with_commas(cents / 100) + fraction;
+}
+
 // 999 -> "999", 1500 -> "1.5k", 845123 -> "845k", 1234567 -> "1.2M". Rounds down, so a count
 // is never overstated and never shows as "1000k".
 std::string format_tokens(uint64_t n) {
@@ -88,14 +96,22 @@ std::string_view cut_to_width(std::string_view s, size_t width) {
 
 // Why pieces: trimming drops whole pieces from the right, where the least important ones sit,
 // so a narrow terminal never shows half a number.
-std::string format_progress(const Progress& progress, size_t width) {
+std::string format_progress(const Progress& progress, size_t width, bool bar) {
   std::vector<std::string> pieces;
   std::string counts;
   if (progress.fraction >= 0) {
     const double percent = std::clamp(std::floor(progress.fraction * 100), 0.0, 100.0);
     char buffer[16];
-    std::snprintf(buffer, sizeof buffer, "[%3d%%]", static_cast<int>(percent));
-    pieces.emplace_back(buffer);
+    if (bar) {
+      constexpr int kCells = 20;
+      const int filled = static_cast<int>(percent) * kCells / 100;
+      std::snprintf(buffer, sizeof buffer, " %3d%%", static_cast<int>(percent));
+      pieces.push_back("[" + std::string(static_cast<size_t>(filled), '#') +
+                       std::string(static_cast<size_t>(kCells - filled), '-') + "]" + buffer);
+    } else {
+      std::snprintf(buffer, sizeof buffer, "[%3d%%]", static_cast<int>(percent));
+      pieces.emplace_back(buffer);
+    }
     counts = " ";  // the separator belongs to the piece after it, so it goes when that does
   }
   pieces.push_back(counts + with_commas(progress.done) + " done");
@@ -107,6 +123,7 @@ std::string format_progress(const Progress& progress, size_t width) {
   pieces.push_back(" | " + format_rate(rate) + " req/s");
   pieces.push_back(" | " + format_tokens(progress.prompt_tokens + progress.completion_tokens) +
                    " tok");
+  if (progress.cost >= 0) pieces.push_back(" | " + format_cost(progress.cost));
   if (progress.fraction > 0) {
     const double fraction = std::min(progress.fraction, 1.0);
     const double eta = progress.elapsed_seconds * (1 - fraction) / fraction;
@@ -133,8 +150,8 @@ std::string format_summary(const Progress& progress, const std::string& destinat
   return "personagen: " + with_commas(progress.done) + " records, " + with_commas(progress.failed) +
          " failed, " + with_commas(progress.rejected) + " rejected in " + elapsed + " (" +
          format_rate(per_second(progress.done, progress.elapsed_seconds)) + " rec/s, " +
-         format_tokens(progress.prompt_tokens + progress.completion_tokens) + " tokens) -> " +
-         destination;
+         format_tokens(progress.prompt_tokens + progress.completion_tokens) + " tokens" +
+         (progress.cost >= 0 ? ", " + format_cost(progress.cost) : "") + ") -> " + destination;
 }
 
 // NO_COLOR is honoured trivially: nothing here ever prints a color. The only escape sequence is
@@ -188,7 +205,8 @@ void StatusPrinter::update(const Progress& progress) {
   const auto interval = printer_.smart() ? std::chrono::milliseconds(kSmartInterval) : interval_;
   if (now - last_ < interval) return;
   last_ = now;
-  printer_.print(format_progress(progress, printer_.smart() ? printer_.width() : 0));
+  printer_.print(
+      format_progress(progress, printer_.smart() ? printer_.width() : 0, printer_.smart()));
 }
 
 void StatusPrinter::finish(const Progress& progress, const std::string& destination, bool always) {

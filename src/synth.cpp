@@ -462,6 +462,11 @@ class SynthRun {
     p.retries = pool_ ? pool_->retries() : run.retries;
     p.prompt_tokens = run.prompt_tokens;
     p.completion_tokens = run.completion_tokens;
+    if (options_.price_in || options_.price_out) {
+      p.cost = (static_cast<double>(run.prompt_tokens) * options_.price_in.value_or(0) +
+                static_cast<double>(run.completion_tokens) * options_.price_out.value_or(0)) /
+               1e6;
+    }
     if (reader_.raw_size() > 0) {
       // The reader fetches the file in large chunks, so for plain input the offset of the next
       // line is the truer measure; for compressed input (whose offsets count decompressed

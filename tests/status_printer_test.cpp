@@ -170,6 +170,30 @@ TEST(StatusPrinterTest, SummaryLine) {
             "-> out/");
 }
 
+TEST(StatusPrinterTest, CostShowsWhenPricesAreKnown) {
+  // Given a run whose token prices are known
+  Progress p = busy_run();
+  p.cost = 12345.678;
+
+  // Then the progress line and the summary show dollars and cents, after the tokens
+  EXPECT_NE(format_progress(p, 0).find(" tok | $12,345.68 |"), std::string::npos)
+      << format_progress(p, 0);
+  EXPECT_NE(format_summary(p, "out/").find(" tokens, $12,345.68) -> out/"), std::string::npos)
+      << format_summary(p, "out/");
+  // And without prices there is no cost at all
+  EXPECT_EQ(format_progress(busy_run(), 0).find('$'), std::string::npos);
+}
+
+TEST(StatusPrinterTest, ATerminalGetsABar) {
+  // Given a run 42% of the way through
+  // When it is formatted with a bar, then 8 of 20 cells are full and the percent follows
+  EXPECT_TRUE(format_progress(busy_run(), 0, true).starts_with("[########------------]  42% 1,204"))
+      << format_progress(busy_run(), 0, true);
+  Progress done = busy_run();
+  done.fraction = 1;
+  EXPECT_TRUE(format_progress(done, 0, true).starts_with("[####################] 100% "));
+}
+
 TEST(StatusPrinterTest, SummaryOfALongRunUsesMinutesAndHours) {
   // Given a run of two hours five minutes
   Progress p;
@@ -283,7 +307,7 @@ TEST(StatusPrinterTest, SmartPrintsAtOnceAndEndsTheLineBeforeTheSummary) {
 
   // Then the update shows in place at once (the plain interval does not apply), and the summary
   // follows on a fresh line
-  EXPECT_EQ(out.text(), "\r" + format_progress(busy_run(), 200) + "\x1b[K\n" +
+  EXPECT_EQ(out.text(), "\r" + format_progress(busy_run(), 200, true) + "\x1b[K\n" +
                             format_summary(busy_run(), "out/") + "\n");
 }
 

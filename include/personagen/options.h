@@ -63,6 +63,9 @@ struct Options {
   std::optional<int64_t> max_tokens;
   std::string system;      // --system TEXT: a system message in every request
   std::string extra_body;  // --extra-body JSON: more fields for every request body
+  // Dollars per million prompt / completion tokens, to show the cost; unset = not shown.
+  std::optional<double> price_in;
+  std::optional<double> price_out;
   double timeout_seconds = 120;
   int max_retries = 5;
   double rpm = 0;          // requests per minute; 0 = unlimited

@@ -19,15 +19,19 @@ struct Progress {
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
   double fraction = -1;  // share of the input consumed, 0..1; negative when unknown
+  double cost = -1;      // dollars spent on tokens, from --price-in/--price-out; negative = unknown
 };
 
 // One progress line, at most `width` columns (0 = no limit), e.g.
 // "[ 42%] 1,204 done, 3 failed, 0 rejected | 64 in flight, 2 retrying | 812.4 req/s | 1.2M tok |
-// ETA 3m12s". Trimming drops whole parts from the right. Pure, so it can be unit-tested.
-std::string format_progress(const Progress& progress, size_t width);
+// $0.93 | ETA 3m12s" (the cost only when known). With `bar` (a terminal) the percent is drawn as
+// "[########------------]  42%". Trimming drops whole parts from the right. Pure, so it can be
+// unit-tested.
+std::string format_progress(const Progress& progress, size_t width, bool bar = false);
 
 // The final one-line summary, e.g.
-// "personagen: 5,000 records, 3 failed, 0 rejected in 12.3s (406.5 rec/s, 1.2M tokens) -> out/".
+// "personagen: 5,000 records, 3 failed, 0 rejected in 12.3s (406.5 rec/s, 1.2M tokens, $0.93)
+// -> out/", the cost only when known.
 std::string format_summary(const Progress& progress, const std::string& destination);
 
 // Owns the terminal line. On a TTY it overwrites one line in place (trimmed to the terminal
