@@ -69,7 +69,9 @@ TEST_F(FaultMatrix, EachFaultAloneCostsMarkedPersonasExactlyTwoMoreAttempts) {
     auto input = write_personas("in-" + kind + ".jsonl", run.personas.all);
     std::vector<std::string> args{"synth", "-i", input, "-t", run.task, "-o", run.out, "-q"};
     args.insert(args.end(), {"-j", "8", "--max-retries", "3"});
-    if (kind == "hang") args.insert(args.end(), {"--timeout", "1"});
+    // The timeout must be long enough that a plain request never reaches it, even under a
+    // sanitizer with all these runs sharing two cores (1 s did, once, under ThreadSanitizer).
+    if (kind == "hang") args.insert(args.end(), {"--timeout", "5"});
     // when synth runs,
     run.pid = spawn(args, run.server->base_url(), {}, kind);
     runs.push_back(std::move(run));
