@@ -19,12 +19,6 @@
 namespace personagen {
 namespace {
 
-constexpr size_t kReportTextBytes = 200;
-
-std::string display_name(const std::string& path) {
-  return path == "-" ? "stdin" : path;
-}
-
 void validate(const DecontamOptions& o) {
   if (o.input.empty()) throw usage_error("decontam: --input is required (a JSONL file, or -)");
   if (o.output.empty()) throw usage_error("decontam: --output is required (a JSONL file, or -)");
@@ -114,11 +108,6 @@ TestIndex read_test_sets(const DecontamOptions& options, DecontamStats& stats) {
 
 void append_report_line(std::string& out, uint64_t line, const std::string& source,
                         const std::string& words, std::string_view text) {
-  if (text.size() > kReportTextBytes) {
-    size_t cut = kReportTextBytes;
-    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-    text = text.substr(0, cut);
-  }
   out += "{\"line\":";
   append_json_int(out, static_cast<int64_t>(line));
   out += ",\"matches\":";
@@ -126,7 +115,7 @@ void append_report_line(std::string& out, uint64_t line, const std::string& sour
   out += ",\"ngram\":";
   append_json_string(out, words);
   out += ",\"text\":";
-  append_json_string(out, text);
+  append_json_string(out, report_excerpt(text));
   out += "}\n";
 }
 

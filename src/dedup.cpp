@@ -26,7 +26,6 @@
 namespace personagen {
 namespace {
 
-constexpr size_t kReportTextBytes = 200;
 constexpr size_t kMaxPermutations = 4096;
 
 void validate(const DedupOptions& o) {
@@ -63,10 +62,6 @@ LshBands banding(const DedupOptions& o) {
   if (o.rows == 0) return {o.bands, o.num_perm / o.bands};
   if (o.bands == 0) return {o.num_perm / o.rows, o.rows};
   return {o.bands, o.rows};
-}
-
-std::string display_name(const std::string& path) {
-  return path == "-" ? "stdin" : path;
 }
 
 // Stage 3: fetch the embeddings of the records stages 1 and 2 kept, then decide in input order.
@@ -160,12 +155,6 @@ void semantic_stage(const DedupOptions& options, const std::string& path, DedupD
 }
 
 void append_report_line(std::string& out, const DroppedRecord& drop, std::string_view text) {
-  // The excerpt ends on a character boundary, so it stays valid UTF-8.
-  if (text.size() > kReportTextBytes) {
-    size_t cut = kReportTextBytes;
-    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-    text = text.substr(0, cut);
-  }
   out += "{\"line\":";
   append_json_int(out, static_cast<int64_t>(drop.line));
   out += ",\"duplicate_of\":";
@@ -175,7 +164,7 @@ void append_report_line(std::string& out, const DroppedRecord& drop, std::string
   out += "\",\"similarity\":";
   append_json_double(out, std::round(drop.similarity * 1e4) / 1e4);
   out += ",\"text\":";
-  append_json_string(out, text);
+  append_json_string(out, report_excerpt(text));
   out += "}\n";
 }
 

@@ -150,4 +150,16 @@ SpooledStdin::~SpooledStdin() {
   std::remove(path_.c_str());
 }
 
+std::string display_name(const std::string& path) {
+  return path == "-" ? "stdin" : path;
+}
+
+std::string_view report_excerpt(std::string_view text) {
+  constexpr size_t kReportTextBytes = 200;
+  if (text.size() <= kReportTextBytes) return text;
+  size_t cut = kReportTextBytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut);
+}
+
 }  // namespace personagen

@@ -83,4 +83,11 @@ class TempFileRemover {
   std::string path_;
 };
 
+// How messages name an input: its path, or "stdin" for "-".
+std::string display_name(const std::string& path);
+
+// The start of a record's text for a report line: at most 200 bytes, ending on a character
+// boundary so that it stays valid UTF-8.
+std::string_view report_excerpt(std::string_view text);
+
 }  // namespace personagen
