@@ -343,24 +343,35 @@ int run(int argc, char** argv) {
   setup_logging(options);
   apply_environment(options);
 
-  ExitCode code = ExitCode::ok;
-  if (synth->parsed()) {
-    options.command = "synth";
-    code = run_synth(options);
-  } else if (render->parsed()) {
-    options.command = "render";
-    code = run_render(options);
-  } else if (dedup->parsed()) {
-    options.command = "dedup";
-    code = run_dedup_command(dedup_options, options);
-  } else if (decontam->parsed()) {
-    options.command = "decontam";
-    code = run_decontam_command(decontam_options, options);
-  } else if (tasks->parsed()) {
-    options.command = "tasks";
-    code = run_tasks(options);
+  auto run_command = [&]() -> ExitCode {
+    if (synth->parsed()) {
+      options.command = "synth";
+      return run_synth(options);
+    }
+    if (render->parsed()) {
+      options.command = "render";
+      return run_render(options);
+    }
+    if (dedup->parsed()) {
+      options.command = "dedup";
+      return run_dedup_command(dedup_options, options);
+    }
+    if (decontam->parsed()) {
+      options.command = "decontam";
+      return run_decontam_command(decontam_options, options);
+    }
+    if (tasks->parsed()) {
+      options.command = "tasks";
+      return run_tasks(options);
+    }
+    return ExitCode::ok;
+  };
+  try {
+    return static_cast<int>(run_command());
+  } catch (const Error& e) {
+    // An error may carry a server's words, and a server may quote the key it was given.
+    throw Error(without_api_key(e.what(), options), e.code());
   }
-  return static_cast<int>(code);
 }
 
 }  // namespace personagen

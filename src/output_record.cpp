@@ -164,18 +164,6 @@ void totals_object(std::string& out, std::string_view key, const Totals& t) {
   out += '}';
 }
 
-// `text` with every occurrence of `secret` replaced by "***".
-std::string redacted(std::string_view text, std::string_view secret) {
-  if (secret.empty()) return std::string(text);
-  std::string out;
-  size_t from = 0;
-  for (size_t at = text.find(secret); at != std::string_view::npos; at = text.find(secret, from)) {
-    out.append(text.substr(from, at - from)).append("***");
-    from = at + secret.size();
-  }
-  return out.append(text.substr(from));
-}
-
 void append_summary_fields(std::string& out, const RunSummary& s, std::string_view secret) {
   field(out, "status", s.status);
   number_field(out, "exit_code", s.exit_code);
@@ -187,6 +175,17 @@ void append_summary_fields(std::string& out, const RunSummary& s, std::string_vi
 }
 
 }  // namespace
+
+std::string redacted(std::string_view text, std::string_view secret) {
+  if (secret.empty()) return std::string(text);
+  std::string out;
+  size_t from = 0;
+  for (size_t at = text.find(secret); at != std::string_view::npos; at = text.find(secret, from)) {
+    out.append(text.substr(from, at - from)).append("***");
+    from = at + secret.size();
+  }
+  return out.append(text.substr(from));
+}
 
 std::string format_summary_json(const RunSummary& s) {
   std::string out = "{";

@@ -169,6 +169,15 @@ RunSummary summary_of(const RunOutcome& run) {
 
 }  // namespace
 
+std::string without_api_key(std::string_view text, const Options& options) {
+  std::string key;
+  try {
+    key = read_api_key(options);
+  } catch (const Error&) {
+  }
+  return redacted(text, key);
+}
+
 void write_summary(const Options& options, ExitCode code, std::string_view message,
                    std::span<const RunOutcome> runs, bool expansion) {
   if (options.summary_file.empty()) return;

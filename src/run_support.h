@@ -31,6 +31,11 @@ bool is_smart_terminal(FILE* out);
 // Throws a usage Error naming the file if it cannot be read.
 std::string read_api_key(const Options& options);
 
+// `text` with every occurrence of the API key replaced by "***", for messages that carry a
+// server's words: a server may quote the key it was given. The key is read again, not passed
+// around; a key that cannot be read cannot be in any message either.
+std::string without_api_key(std::string_view text, const Options& options);
+
 // Raises the soft limit on open files so `connections` sockets fit, up to the hard limit.
 // Warns when the hard limit is too low.
 void ensure_file_limit(size_t connections);

@@ -164,6 +164,14 @@ void reply_error(httplib::Response& res, int status, std::string_view message,
   res.set_content(error_body(message, type, code), kJsonType);
 }
 
+// A 401 that quotes the key it was given, as a careless server might: the client must never
+// print or write what comes back.
+void reply_unauthorized(const httplib::Request& req, httplib::Response& res) {
+  std::string key = req.get_header_value("Authorization");
+  if (key.starts_with("Bearer ")) key.erase(0, 7);
+  reply_error(res, 401, "invalid api key: " + key, "invalid_request_error", "invalid_api_key");
+}
+
 struct ChatRequest {
   std::string model;
   std::string prompt;  // the content of the last message with role "user"
@@ -416,9 +424,7 @@ TestServer::Impl::Impl(ServerOptions options) : options_(std::move(options)) {
     return httplib::Server::HandlerResponse::Unhandled;
   });
   server_.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
-    if (!authorized(req)) {
-      return reply_error(res, 401, "invalid api key", "invalid_request_error", "invalid_api_key");
-    }
+    if (!authorized(req)) return reply_unauthorized(req, res);
     Json body = {
         {"object", "list"},
         {"data", {{{"id", options_.model}, {"object", "model"}, {"owned_by", "personagen-test"}}}}};
@@ -555,9 +561,7 @@ void TestServer::Impl::on_chat(const httplib::Request& req, httplib::Response& r
     }
   } in_flight{*this};
 
-  if (!authorized(req)) {
-    return reply_error(res, 401, "invalid api key", "invalid_request_error", "invalid_api_key");
-  }
+  if (!authorized(req)) return reply_unauthorized(req, res);
   std::string error;
   std::optional<ChatRequest> chat = parse_chat_request(req.body, error);
   if (!chat) return reply_error(res, 400, error, "invalid_request_error", 400);
@@ -589,9 +593,7 @@ void TestServer::Impl::on_embeddings(const httplib::Request& req, httplib::Respo
     embedding_bodies_.push_back(req.body);
   }
   changed_.notify_all();
-  if (!authorized(req)) {
-    return reply_error(res, 401, "invalid api key", "invalid_request_error", "invalid_api_key");
-  }
+  if (!authorized(req)) return reply_unauthorized(req, res);
   Json request = Json::parse(req.body, nullptr, false);
   std::string error = "request body is not a JSON object";
   std::optional<std::vector<std::string>> texts;
