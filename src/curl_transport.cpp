@@ -529,6 +529,10 @@ class CurlTransport final : public Transport {
       --shard.in_flight;
       --in_flight_;
       finished.push_back(complete(*transfer, done.result));
+      // An error reply may quote the key; nothing downstream (failures.jsonl, logs) may see it.
+      HttpResponse& response = finished.back();
+      if (response.status >= 300 && !options_.api_key.empty())
+        response.body = redacted(response.body, options_.api_key);
       if (balancer_) learn(transfer->endpoint, finished.back());
       free_.push_back(transfer);
     }

@@ -1,6 +1,7 @@
 #include "personagen/output_record.h"
 
 #include "json_text.h"
+#include "personagen/error.h"
 #include "personagen/hash.h"
 
 namespace personagen {
@@ -175,17 +176,6 @@ void append_summary_fields(std::string& out, const RunSummary& s, std::string_vi
 }
 
 }  // namespace
-
-std::string redacted(std::string_view text, std::string_view secret) {
-  if (secret.empty()) return std::string(text);
-  std::string out;
-  size_t from = 0;
-  for (size_t at = text.find(secret); at != std::string_view::npos; at = text.find(secret, from)) {
-    out.append(text.substr(from, at - from)).append("***");
-    from = at + secret.size();
-  }
-  return out.append(text.substr(from));
-}
 
 std::string format_summary_json(const RunSummary& s) {
   std::string out = "{";

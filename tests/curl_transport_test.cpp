@@ -128,6 +128,12 @@ class CurlTransportTest : public ::testing::Test {
                           "\naccept-encoding=" + value("Accept-Encoding"),
                       "text/plain");
     });
+    server_.Post("/unauthorized", [](const httplib::Request& req, httplib::Response& res) {
+      res.status = 401;
+      res.set_content(
+          R"({"error":{"message":"bad key: )" + req.get_header_value("Authorization") + R"("}})",
+          "application/json");
+    });
     server_.Post("/busy", [](const httplib::Request&, httplib::Response& res) {
       res.status = 503;
       res.set_header("Retry-After", "2");
@@ -291,6 +297,20 @@ TEST_F(CurlTransportTest, SendsJsonHeadersAndTheKeyOnlyWhenSet) {
     EXPECT_NE(body.find("expect=<none>\n"), std::string::npos) << body;
     EXPECT_NE(body.find("gzip"), std::string::npos) << body;  // curl decodes compressed replies
   }
+}
+
+TEST_F(CurlTransportTest, AnErrorReplyThatQuotesTheKeyComesBackMasked) {
+  // Given a server that answers 401 quoting the Authorization header it got
+  TransportOptions with_key = options("/unauthorized");
+  with_key.api_key = "sk-quoted-back-456";
+  auto transport = make_curl_transport(with_key);
+
+  // When a request is sent
+  HttpResponse r = send_one(*transport, "{}");
+
+  // Then the reply keeps the server's words but not the key
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body, R"({"error":{"message":"bad key: Bearer ***"}})");
 }
 
 TEST_F(CurlTransportTest, CapturesRetryAfterHeaders) {

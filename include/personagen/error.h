@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace personagen {
 
@@ -27,6 +28,19 @@ class Error : public std::runtime_error {
  private:
   ExitCode code_;
 };
+
+// `text` with every occurrence of `secret` replaced by "***" (nothing replaced when it is empty):
+// for text that came from a server, which may quote the API key it was given.
+inline std::string redacted(std::string_view text, std::string_view secret) {
+  if (secret.empty()) return std::string(text);
+  std::string out;
+  size_t from = 0;
+  for (size_t at = text.find(secret); at != std::string_view::npos; at = text.find(secret, from)) {
+    out.append(text.substr(from, at - from)).append("***");
+    from = at + secret.size();
+  }
+  return out.append(text.substr(from));
+}
 
 // Shorthand for a usage/configuration error (exit code 2).
 inline Error usage_error(const std::string& message) {

@@ -105,7 +105,4 @@ struct RunSummary {
 };
 std::string format_summary_json(const RunSummary& summary);
 
-// `text` with every occurrence of `secret` replaced by "***" (nothing replaced when it is empty).
-std::string redacted(std::string_view text, std::string_view secret);
-
 }  // namespace personagen
