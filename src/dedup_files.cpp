@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "personagen/error.h"
+#include "utf8.h"
 
 namespace personagen {
 namespace {
@@ -156,10 +157,7 @@ std::string display_name(const std::string& path) {
 
 std::string_view report_excerpt(std::string_view text) {
   constexpr size_t kReportTextBytes = 200;
-  if (text.size() <= kReportTextBytes) return text;
-  size_t cut = kReportTextBytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return text.substr(0, cut);
+  return utf8_prefix(text, kReportTextBytes);
 }
 
 }  // namespace personagen

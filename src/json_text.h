@@ -186,6 +186,16 @@ inline size_t json_nesting_depth(std::string_view text) {
   return deepest;
 }
 
+// nlohmann's exception text without its "[json.exception.<kind>.<id>] " prefix, which tells a
+// user nothing.
+inline std::string_view without_nlohmann_prefix(std::string_view what) {
+  if (what.starts_with("[json.exception.")) {
+    const size_t end = what.find("] ");
+    if (end != std::string_view::npos) what.remove_prefix(end + 2);
+  }
+  return what;
+}
+
 // Appends an integer in decimal.
 inline void append_json_int(std::string& out, int64_t value) {
   char buffer[24];

@@ -7,6 +7,7 @@
 
 #include "json_text.h"
 #include "personagen/error.h"
+#include "utf8.h"
 
 namespace personagen {
 
@@ -19,14 +20,6 @@ constexpr size_t kMaxErrorBytes = 300;
 // No real reply nests anywhere near this deep.
 constexpr size_t kMaxJsonDepth = 256;
 
-// At most `max` bytes of `s`, never ending inside a UTF-8 sequence.
-std::string_view cut_at_utf8_boundary(std::string_view s, size_t max) {
-  if (s.size() <= max) return s;
-  size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return s.substr(0, end);
-}
-
 // The start of `s` on one line: leading blanks skipped, line breaks and other control characters
 // made spaces, at most kMaxErrorBytes, trailing blanks trimmed. Reads only the start of a large
 // body.
@@ -34,7 +27,7 @@ std::string one_line(std::string_view s) {
   const auto blank = [](char c) { return static_cast<unsigned char>(c) <= 0x20; };
   size_t first = 0;
   while (first < s.size() && blank(s[first])) ++first;
-  std::string line(cut_at_utf8_boundary(s.substr(first), kMaxErrorBytes));
+  std::string line(utf8_prefix(s.substr(first), kMaxErrorBytes));
   for (char& c : line) {
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
   }
@@ -142,10 +135,7 @@ std::string extra_body_fields(std::string_view json_text, const SamplingParams& 
   try {
     object = json::parse(json_text);
   } catch (const json::parse_error& e) {
-    std::string_view what = e.what();  // without nlohmann's "[json.exception...] " prefix
-    if (const size_t end = what.find("] "); end != std::string_view::npos)
-      what.remove_prefix(end + 2);
-    throw fail("not JSON: " + one_line(what));
+    throw fail("not JSON: " + one_line(without_nlohmann_prefix(e.what())));
   }
   if (!object.is_object()) throw fail("not an object");
   for (const char* owned : {"model", "messages", "stream"}) {
@@ -176,7 +166,7 @@ std::optional<Completion> parse_completion(std::string_view body, std::string& e
     error = std::string("reply is not JSON: ") + simdjson::error_message(code);
     if (const std::string start = one_line(body); !start.empty()) {
       error += "; it starts: ";
-      error += cut_at_utf8_boundary(start, 80);
+      error += utf8_prefix(start, 80);
     }
     return std::nullopt;
   }

@@ -7,6 +7,7 @@
 
 #include "personagen/error.h"
 #include "personagen/hash.h"
+#include "utf8.h"
 
 namespace personagen {
 
@@ -24,11 +25,7 @@ std::string_view trim(std::string_view s) {
 // control characters show as '?', and a long one is cut (never inside a UTF-8 sequence).
 std::string printable(std::string_view name) {
   constexpr size_t kMaxBytes = 60;
-  size_t end = name.size();
-  if (end > kMaxBytes) {
-    end = kMaxBytes;
-    while (end > 0 && (static_cast<unsigned char>(name[end]) & 0xC0) == 0x80) --end;
-  }
+  const size_t end = utf8_prefix(name, kMaxBytes).size();
   std::string out(name.substr(0, end));
   for (char& c : out) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "utf8.h"
+
 namespace personagen {
 
 namespace {
@@ -84,14 +86,6 @@ double per_second(uint64_t count, double seconds) {
   return seconds > 0 ? static_cast<double>(count) / seconds : 0.0;
 }
 
-// At most `width` bytes of `s`, never ending inside a UTF-8 sequence.
-std::string_view cut_to_width(std::string_view s, size_t width) {
-  if (s.size() <= width) return s;
-  size_t end = width;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return s.substr(0, end);
-}
-
 }  // namespace
 
 // Why pieces: trimming drops whole pieces from the right, where the least important ones sit,
@@ -161,7 +155,7 @@ LinePrinter::LinePrinter(FILE* out, bool smart_terminal) : out_(out), smart_(sma
 void LinePrinter::print(const std::string& line) {
   if (smart_) {
     std::string text = "\r";
-    text += cut_to_width(line, width());
+    text += utf8_prefix(line, width());
     text += "\x1b[K";
     std::fputs(text.c_str(), out_);
     have_blank_line_ = false;

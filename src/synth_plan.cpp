@@ -6,6 +6,7 @@
 
 #include "personagen/error.h"
 #include "personagen/hash.h"
+#include "utf8.h"
 
 namespace personagen {
 
@@ -166,8 +167,7 @@ RequestBuilder::RequestBuilder(const SynthPlan& plan) : plan_(plan) {
 // Cuts `text` to at most `max` bytes at a UTF-8 boundary, at a space if one is near the end.
 std::string_view cut_text(std::string_view text, size_t max) {
   if (max == 0 || text.size() <= max) return text;
-  size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  size_t end = utf8_prefix(text, max).size();
   size_t space = text.rfind(' ', end);
   if (space != std::string_view::npos && space + 200 > end) end = space;
   return text.substr(0, end);

@@ -6,6 +6,7 @@
 
 #include "json_text.h"
 #include "persona_parser.h"
+#include "utf8.h"
 
 namespace personagen {
 
@@ -56,17 +57,7 @@ std::string_view trim(std::string_view s) {
 
 // nlohmann's what() without its "[json.exception...] " prefix, on one line and short.
 std::string short_what(const std::exception& e) {
-  std::string_view what = e.what();
-  if (what.starts_with("[json.exception.")) {
-    const size_t end = what.find("] ");
-    if (end != std::string_view::npos) what.remove_prefix(end + 2);
-  }
-  if (what.size() > kMaxReasonBytes) {
-    size_t end = kMaxReasonBytes;
-    while (end > 0 && (static_cast<unsigned char>(what[end]) & 0xC0) == 0x80) --end;
-    what = what.substr(0, end);
-  }
-  std::string line(what);
+  std::string line(utf8_prefix(without_nlohmann_prefix(e.what()), kMaxReasonBytes));
   for (char& c : line) {
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
   }
