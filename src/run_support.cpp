@@ -142,17 +142,7 @@ std::string_view summary_status(ExitCode code) {
 namespace {
 
 void add(std::optional<Totals>& total, const std::optional<Totals>& part) {
-  if (!part) return;
-  const Totals& t = *part;
-  Totals& sum = total ? *total : total.emplace();
-  sum.records += t.records;
-  sum.failed += t.failed;
-  sum.rejected += t.rejected;
-  sum.requests += t.requests;
-  sum.retries += t.retries;
-  sum.prompt_tokens += t.prompt_tokens;
-  sum.completion_tokens += t.completion_tokens;
-  sum.seconds += t.seconds;
+  if (part) (total ? *total : total.emplace()) += *part;
 }
 
 RunSummary summary_of(const RunOutcome& run) {
@@ -167,27 +157,26 @@ RunSummary summary_of(const RunOutcome& run) {
   return s;
 }
 
+// The key is read again rather than passed around: the fewer places hold it, the better. A key
+// that cannot be read cannot be in any message either, so that is not an error here.
+std::string api_key_to_mask(const Options& options) {
+  try {
+    return read_api_key(options);
+  } catch (const Error&) {
+    return {};
+  }
+}
+
 }  // namespace
 
 std::string without_api_key(std::string_view text, const Options& options) {
-  std::string key;
-  try {
-    key = read_api_key(options);
-  } catch (const Error&) {
-  }
-  return redacted(text, key);
+  return redacted(text, api_key_to_mask(options));
 }
 
 void write_summary(const Options& options, ExitCode code, std::string_view message,
                    std::span<const RunOutcome> runs, bool expansion) {
   if (options.summary_file.empty()) return;
-  // The key is read again rather than passed around: the fewer places hold it, the better. A
-  // key that cannot be read cannot be in any message either.
-  std::string key;
-  try {
-    key = read_api_key(options);
-  } catch (const Error&) {
-  }
+  const std::string key = api_key_to_mask(options);
   RunSummary summary;
   std::optional<Totals> totals, this_run;
   std::vector<RunSummary> hops;

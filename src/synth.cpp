@@ -171,13 +171,7 @@ class SynthRun {
   const Totals& totals() const { return manifest_.checkpoint.totals; }
   Totals this_run() const {
     Totals t = totals();
-    t.records -= start_totals_.records;
-    t.failed -= start_totals_.failed;
-    t.rejected -= start_totals_.rejected;
-    t.requests -= start_totals_.requests;
-    t.retries -= start_totals_.retries;
-    t.prompt_tokens -= start_totals_.prompt_tokens;
-    t.completion_tokens -= start_totals_.completion_tokens;
+    t -= start_totals_;
     t.seconds = elapsed();
     return t;
   }

@@ -31,6 +31,31 @@ struct Totals {
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
   double seconds = 0;  // wall time summed over all runs
+
+  // Field by field: a sum over runs, or what one run added to the totals before it. Every field
+  // is here, so a new one cannot be left out of either.
+  Totals& operator+=(const Totals& o) {
+    records += o.records;
+    failed += o.failed;
+    rejected += o.rejected;
+    requests += o.requests;
+    retries += o.retries;
+    prompt_tokens += o.prompt_tokens;
+    completion_tokens += o.completion_tokens;
+    seconds += o.seconds;
+    return *this;
+  }
+  Totals& operator-=(const Totals& o) {
+    records -= o.records;
+    failed -= o.failed;
+    rejected -= o.rejected;
+    requests -= o.requests;
+    retries -= o.retries;
+    prompt_tokens -= o.prompt_tokens;
+    completion_tokens -= o.completion_tokens;
+    seconds -= o.seconds;
+    return *this;
+  }
 };
 
 // Where a run stands. Every input line before `next` is finished (in a shard, in
