@@ -27,14 +27,25 @@ class SignalGuard {
 // True when `out` is a terminal that can redraw a line (not TERM=dumb).
 bool is_smart_terminal(FILE* out);
 
-// The API key from --api-key-file (trimmed), else $OPENAI_API_KEY, else empty. Never logged.
-// Throws a usage Error naming the file if it cannot be read.
+// The API key from --api-key-file (trimmed), else $OPENAI_API_KEY (trimmed), else empty. Never
+// logged. The one reader of the key: everything that needs it calls this. Throws a usage Error,
+// which shows neither the key nor the file's path (the path may be the key, given in the wrong
+// place), when the file cannot be read, is a directory, is empty or over 64 KiB, or when the
+// key holds a space, a control character (a second line) or a non-ASCII byte.
 std::string read_api_key(const Options& options);
 
-// `text` with every occurrence of the API key replaced by "***", for messages that carry a
-// server's words: a server may quote the key it was given. The key is read again, not passed
-// around; a key that cannot be read cannot be in any message either.
+// `text` with the API key masked as redacted() does, literal or JSON-escaped, for personagen's
+// own messages: a safety net for one that quotes outside text or an argument given in the wrong
+// place. A key under 8 bytes is left alone here, since it would mask parts of ordinary words;
+// server replies are masked in the transport whatever the key's length. The key is read again,
+// not passed around; a key that cannot be read cannot be in any message either.
 std::string without_api_key(std::string_view text, const Options& options);
+
+// `message`, a command-line parse error, with every value given on the command line (an
+// argument that is not an option name, or the part of `--name=value` after "=") replaced by
+// "(not shown)" where it appears as a whole word: it may be the key, pasted in the wrong place.
+// Numbers are shown.
+std::string without_argument_values(std::string_view message, int argc, const char* const* argv);
 
 // Raises the soft limit on open files so `connections` sockets fit, up to the hard limit.
 // Warns when the hard limit is too low.

@@ -394,8 +394,9 @@ TEST_F(StartUpError, EveryStartUpErrorReplacesTheSummary) {
   expect_error_summary(synth_with({}, dir_ / "no-such-file.jsonl"), "no-such-file.jsonl");
   // a bad --where,
   expect_error_summary(synth_with({"--where", "no-equals-sign"}, input_), "no-equals-sign");
-  // an API key file that is not there,
-  expect_error_summary(synth_with({"--api-key-file", dir_ / "no-key"}, input_), "no-key");
+  // an API key file that is not there (named by its flag: the path may be the key itself),
+  expect_error_summary(synth_with({"--api-key-file", dir_ / "no-key"}, input_),
+                       "--api-key-file: cannot read the file");
   // and a template file that is not there.
   std::vector<std::string> custom{"synth", "-i", input_,      "--template", dir_ / "no.txt",
                                   "-o",    out_, "--summary", summary_,     "-q"};
