@@ -2,10 +2,13 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <optional>
+#include <string_view>
 
+#include "number_range.h"
 #include "personagen/commands.h"
 #include "personagen/decontam.h"
 #include "personagen/dedup.h"
@@ -18,7 +21,8 @@ namespace {
 
 constexpr const char* kDefaultBaseUrl = "https://api.openai.com/v1";
 
-// Parses "100" (a count) or "5%" (a rate) for --max-failures and --max-rejects.
+// Parses "100" (a count) or "5%" (a rate) for --max-failures and --max-rejects. The message
+// does not quote the text: any value may be the key pasted in the wrong place.
 Threshold parse_threshold(const std::string& flag, const std::string& text) {
   Threshold t;
   t.set = true;
@@ -29,10 +33,17 @@ Threshold parse_threshold(const std::string& flag, const std::string& text) {
   }
   char* end = nullptr;
   t.value = std::strtod(number.c_str(), &end);
-  if (number.empty() || *end != '\0' || t.value < 0 || (t.is_rate && t.value > 100))
-    throw usage_error(flag + " takes a count (100) or a percentage (5%), not \"" + text + "\"");
+  if (number.empty() || *end != '\0' || !std::isfinite(t.value) || t.value < 0 ||
+      (t.is_rate && t.value > 100))
+    throw CLI::ValidationError(flag, "expected a count (100) or a percentage (5%)");
   if (t.is_rate) t.value /= 100;
   return t;
+}
+
+// A CLI11 check that the flag's value is a number in `r`, added with transform() since it may
+// rewrite the value (see check_number); the help shows the range.
+CLI::Validator in_range(NumberRange r) {
+  return CLI::Validator([r](std::string& text) { return check_number(text, r); }, describe(r));
 }
 
 // Flags shared by synth and render: what to read and how to build each request.
@@ -50,21 +61,28 @@ void add_request_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--field", o.fields,
                  "Persona field; repeat for fallbacks (default: persona, then \"input persona\")");
-  app.add_option("--limit", o.limit, "Use at most N personas (0 = all)")->capture_default_str();
+  app.add_option("--limit", o.limit, "Use at most N personas (0 = all)")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<uint64_t>(0)));
   app.add_option("--seed", o.seed, "Seed for demonstration sampling and --sample")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<uint64_t>(0)));
   app.add_option("--shots", o.shots, "Demonstrations per request for the few-shot methods")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<int>(0)));
   app.add_option("--model", o.model, "Model name sent as \"model\" (default: $OPENAI_MODEL)");
   app.add_option_function<double>(
-      "--temperature", [&o](const double& v) { o.temperature = v; },
-      "Sampling temperature (default: the server's)");
+         "--temperature", [&o](const double& v) { o.temperature = v; },
+         "Sampling temperature (default: the server's)")
+      ->transform(in_range({.max = 2, .show_max = true}));
   app.add_option_function<double>(
-      "--top-p", [&o](const double& v) { o.top_p = v; },
-      "Nucleus sampling top_p (default: the server's)");
+         "--top-p", [&o](const double& v) { o.top_p = v; },
+         "Nucleus sampling top_p (default: the server's)")
+      ->transform(in_range({.max = 1, .above_min = true, .show_max = true}));
   app.add_option_function<int64_t>(
-      "--max-tokens", [&o](const int64_t& v) { o.max_tokens = v; },
-      "Maximum completion tokens (default: the server's)");
+         "--max-tokens", [&o](const int64_t& v) { o.max_tokens = v; },
+         "Maximum completion tokens (default: the server's)")
+      ->transform(in_range(whole_at_least<int64_t>(1)));
   app.add_option("--system", o.system, "A system message sent before every prompt");
   app.add_option("--extra-body", o.extra_body,
                  "A JSON object of more request fields, e.g. "
@@ -77,7 +95,8 @@ void add_request_flags(CLI::App& app, Options& o) {
                  "Keep records whose FIELD equals VALUE: FIELD=VALUE or FIELD!=VALUE (repeatable)");
   app.add_option("--sample", o.sample,
                  "A uniform random sample of N personas (reservoir sampling, seeded by --seed)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<uint64_t>(0)));
   app.add_option("--part", o.part,
                  "Only the I-th of N disjoint slices of the personas, by a hash of the text "
                  "(I/N, 0 <= I < N), to split a job over N machines");
@@ -87,11 +106,13 @@ void add_request_flags(CLI::App& app, Options& o) {
       ->delimiter(',');
   app.add_option("--max-input-bytes", o.max_input_bytes,
                  "text-to-persona: cut longer texts to this many bytes before prompting")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<size_t>(1)));
   app.add_option("--hops", o.hops,
                  "persona-to-persona: expansion rounds (1-6); hop h is written to "
                  "<output>/hop-<h>/ and feeds hop h+1")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range({.whole = true, .min = 1, .max = 6, .show_max = true}));
   app.add_option(
       "--prompts", o.prompts_dir,
       "Directory of templates replacing the embedded ones (layout: <task>/<method>.txt)");
@@ -105,11 +126,11 @@ void add_synth_flags(CLI::App& app, Options& o) {
   app.add_option_function<double>(
          "--price-in", [&o](const double& v) { o.price_in = v; },
          "Dollars per million prompt tokens, to show the cost as the run goes")
-      ->check(CLI::NonNegativeNumber);
+      ->transform(in_range({}));
   app.add_option_function<double>(
          "--price-out", [&o](const double& v) { o.price_out = v; },
          "Dollars per million completion tokens, to show the cost as the run goes")
-      ->check(CLI::NonNegativeNumber);
+      ->transform(in_range({}));
   app.add_option("-o,--output", o.output, "Shard directory; - writes records to stdout")
       ->required();
   app.add_option("--base-url", o.base_urls,
@@ -118,16 +139,34 @@ void add_synth_flags(CLI::App& app, Options& o) {
                      kDefaultBaseUrl + ")");
   app.add_option("--api-key-file", o.api_key_file,
                  "File holding the API key (default: $OPENAI_API_KEY); the key is never logged");
-  app.add_option("-j,--concurrency", o.concurrency, "Requests in flight")->capture_default_str();
+  app.add_option("-j,--concurrency", o.concurrency, "Requests in flight")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<int>(1)));
   app.add_option("--timeout", o.timeout_seconds, "Per-request timeout, seconds")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range({.above_min = true}));
   app.add_option("--max-retries", o.max_retries, "Retries per request before it fails")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<int>(0)));
+  app.add_option("--length-retries", o.length_retries,
+                 "Retries of a reply cut off by --max-tokens (finish_reason length)")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<int>(0)));
+  app.add_option("--outage-wait", o.outage_wait_seconds,
+                 "When no endpoint can be reached, seconds to probe before failing requests")
+      ->capture_default_str()
+      ->transform(in_range({}));
+  app.add_option("--max-reply-bytes", o.max_reply_bytes,
+                 "A reply larger than this many bytes is a failure")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<uint64_t>(1)));
   app.add_option("--rpm", o.rpm, "Requests per minute, at most (0 = unlimited)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range({}));
   app.add_option("--tpm", o.tpm,
                  "Tokens per minute, at most, estimated before sending (0 = unlimited)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range({}));
   app.add_option_function<std::string>(
       "--max-failures",
       [&o](const std::string& v) { o.max_failures = parse_threshold("--max-failures", v); },
@@ -142,17 +181,22 @@ void add_synth_flags(CLI::App& app, Options& o) {
                "Re-request only the records in failures.jsonl of a finished run");
   app.add_option("--format", o.format, "Record shape: record | personahub | chat")
       ->capture_default_str();
-  app.add_option("--shard-size", o.shard_size, "Records per shard")->capture_default_str();
+  app.add_option("--shard-size", o.shard_size, "Records per shard")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<uint64_t>(1)));
   app.add_option("--summary", o.summary_file, "Write a JSON summary of the run to FILE");
   app.add_flag("--restart", o.restart, "Discard the run already in --output and start over");
   app.add_option("--grace", o.grace_seconds,
                  "After SIGINT/SIGTERM, seconds to let requests in flight finish")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range({}));
   app.add_option("--checkpoint-interval", o.checkpoint_seconds, "Seconds between checkpoints")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range({}));
   app.add_option("--progress-interval", o.progress_seconds,
                  "Seconds between progress lines when stderr is not a terminal")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range({}));
 }
 
 // Each of `values` split at commas, blanks around each part trimmed. Empty parts are kept, so
@@ -197,18 +241,27 @@ void add_dedup_flags(CLI::App& app, DedupOptions& d, Options& o) {
       ->capture_default_str();
   app.add_option("--report", d.report,
                  "Write one JSON line per dropped record: what it duplicates");
-  app.add_option("--ngram", d.ngram, "Word n-grams for MinHash")->capture_default_str();
-  app.add_option("--num-perm", d.num_perm, "MinHash permutations")->capture_default_str();
+  app.add_option("--ngram", d.ngram, "Word n-grams for MinHash")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<size_t>(1)));
+  app.add_option("--num-perm", d.num_perm, "MinHash permutations")
+      ->capture_default_str()
+      ->transform(in_range({.whole = true, .min = 1, .max = 4096, .show_max = true}));
   app.add_option("--threshold", d.threshold, "Jaccard similarity of a near duplicate")
-      ->capture_default_str();
-  app.add_option("--bands", d.bands,
-                 "LSH bands (default: chosen to catch >= 99% at the threshold)");
-  app.add_option("--rows", d.rows, "LSH rows per band (bands x rows <= num-perm)");
-  app.add_option("--seed", d.seed, "Seed for the MinHash permutations")->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range({.max = 1, .above_min = true, .show_max = true}));
+  app.add_option("--bands", d.bands, "LSH bands (default: chosen to catch >= 99% at the threshold)")
+      ->transform(in_range(whole_at_least<size_t>(0)));
+  app.add_option("--rows", d.rows, "LSH rows per band (bands x rows <= num-perm)")
+      ->transform(in_range(whole_at_least<size_t>(0)));
+  app.add_option("--seed", d.seed, "Seed for the MinHash permutations")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<uint64_t>(0)));
   app.add_option("--embed-model", d.embed_model,
                  "Also drop semantic duplicates, with embeddings from this model's /v1/embeddings");
   app.add_option("--cosine", d.cosine, "Cosine similarity of a semantic duplicate")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range({.max = 1, .above_min = true, .show_max = true}));
   app.add_option("--base-url", o.base_urls,
                  std::string("Embeddings endpoint base URL; repeat it or separate with commas to "
                              "balance over several (default: $OPENAI_BASE_URL, else ") +
@@ -216,11 +269,17 @@ void add_dedup_flags(CLI::App& app, DedupOptions& d, Options& o) {
   app.add_option("--api-key-file", o.api_key_file,
                  "File holding the API key (default: $OPENAI_API_KEY)");
   app.add_option("-j,--concurrency", d.concurrency, "Embedding requests in flight")
-      ->capture_default_str();
-  app.add_option("--batch", d.batch, "Texts per embeddings request")->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<int>(1)));
+  app.add_option("--batch", d.batch, "Texts per embeddings request")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<size_t>(1)));
   app.add_option("--timeout", d.timeout_seconds, "Per-request timeout, seconds")
-      ->capture_default_str();
-  app.add_option("--max-retries", d.max_retries, "Retries per request")->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range({.above_min = true}));
+  app.add_option("--max-retries", d.max_retries, "Retries per request")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<int>(0)));
 }
 
 ExitCode run_dedup_command(DedupOptions& d, const Options& o) {
@@ -256,7 +315,8 @@ void add_decontam_flags(CLI::App& app, DecontamOptions& d) {
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--ngram", d.ngram, "Shared words in a row that make a record contaminated")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<size_t>(1)));
   app.add_option("--report", d.report,
                  "Write one JSON line per dropped record: the test line and words it shares");
 }
@@ -290,6 +350,20 @@ void setup_logging(const Options& o) {
   spdlog::set_level(o.quiet && level < spdlog::level::err ? spdlog::level::err : level);
 }
 
+// A key on the command line is visible to every user in ps and stays in the shell's history,
+// and CLI11 would quote it back as an unexpected argument: --api-key is refused by name, before
+// the parser sees it.
+void refuse_api_key_flag(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") return;
+    if (arg == "--api-key" || arg.starts_with("--api-key="))
+      throw usage_error(
+          "--api-key is not accepted, as a key on the command line is visible to other users: "
+          "use OPENAI_API_KEY or --api-key-file");
+  }
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -305,9 +379,8 @@ int run(int argc, char** argv) {
                  "Diagnostics: trace, debug, info, warn, error, off")
       ->capture_default_str()
       ->check([](const std::string& name) {
-        return parse_log_level(name)
-                   ? std::string()
-                   : "unknown level \"" + name + "\" (trace, debug, info, warn, error, off)";
+        return parse_log_level(name) ? std::string()
+                                     : "expected one of trace, debug, info, warn, error, off";
       });
   app.add_flag("-q,--quiet", options.quiet,
                "No progress output; the summary only if something failed");
@@ -334,11 +407,14 @@ int run(int argc, char** argv) {
                     "Directory of templates replacing the embedded ones");
   tasks->add_option("--world", options.world_file, "Game world description for the npc task");
 
+  refuse_api_key_flag(argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : static_cast<int>(ExitCode::usage);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // CLI11 quotes the values it could not place ("not expected: sk-..."), and any value may be
+    // the key pasted in the wrong place: the message is printed without them.
+    throw usage_error(without_argument_values(e.what(), argc, argv) + " (see --help)");
   }
   setup_logging(options);
   apply_environment(options);
