@@ -143,28 +143,28 @@ EmbeddingFetchStats fetch_embeddings(Transport& transport, const EmbeddingFetchO
       texts.push_back(std::move(text));
     }
     if (texts.empty()) return false;
-    job.tag = next_tag++;
+    job.id.line = next_tag++;
     job.body = build_embeddings_body(options.model, texts);
-    batches.emplace(job.tag, std::move(keys));
+    batches.emplace(job.id.line, std::move(keys));
     ++stats.requests;
     return true;
   };
   hooks.judge = [&](const Job& job, const HttpResponse& response) {
     std::vector<std::vector<float>> vectors;
     std::string error;
-    if (!parse_embeddings_reply(response.body, batches.at(job.tag).size(), vectors, error)) {
+    if (!parse_embeddings_reply(response.body, batches.at(job.id.line).size(), vectors, error)) {
       return Verdict::retry(FailureKind::bad_json, error);
     }
-    replies[job.tag] = std::move(vectors);
+    replies[job.id.line] = std::move(vectors);
     return Verdict::accept();
   };
   hooks.finish = [&](const Job& job, const HttpResponse&, const Verdict& verdict) {
-    auto batch = batches.find(job.tag);
+    auto batch = batches.find(job.id.line);
     if (verdict.action == Verdict::Action::accept) {
-      std::vector<std::vector<float>>& vectors = replies.at(job.tag);
+      std::vector<std::vector<float>>& vectors = replies.at(job.id.line);
       for (size_t i = 0; i < vectors.size(); ++i) cache.put(batch->second[i], vectors[i]);
       stats.fetched += vectors.size();
-      replies.erase(job.tag);
+      replies.erase(job.id.line);
     } else if (failure.empty()) {
       failure = verdict.reason;
       pool.request_stop(1);

@@ -1,5 +1,7 @@
 #include "personagen/request_pool.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -33,6 +35,8 @@ std::string_view to_string(FailureKind kind) {
       return "invalid_output";
     case FailureKind::auth:
       return "auth";
+    case FailureKind::too_large:
+      return "too_large";
   }
   return "unknown";
 }
@@ -40,6 +44,9 @@ std::string_view to_string(FailureKind kind) {
 Verdict classify_http(const HttpResponse& response) {
   if (response.error == TransportError::timeout) {
     return Verdict::retry(FailureKind::timeout, "timeout: " + response.error_text);
+  }
+  if (response.error == TransportError::too_large) {
+    return Verdict::fail(FailureKind::too_large, response.error_text + " (--max-reply-bytes)");
   }
   if (response.error != TransportError::none) {
     return Verdict::retry(FailureKind::transport, "transport: " + response.error_text);
@@ -143,6 +150,10 @@ struct Flight {
 
 constexpr auto kMaxWait = std::chrono::milliseconds(100);  // how soon an interrupt is seen
 constexpr double kMaxDelaySeconds = 1e6;                   // keeps time_point arithmetic finite
+// Connect failures in a row that mean the endpoint is down rather than one connection lost.
+constexpr int kOutageFailures = 3;
+// Requests refused in a row (400, 422) before any success that stop the run as misconfigured.
+constexpr int kRefusalsBeforeFatal = 3;
 
 Clock::duration to_duration(double seconds) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
@@ -160,7 +171,14 @@ struct RequestPool::Impl {
   TokenBucket requests;  // --rpm
   TokenBucket tokens;    // --tpm
   AdaptiveLimit limit;
-  int stop_level = 0;  // from request_stop()
+  int stop_level = 0;      // from request_stop()
+  bool slow_start = true;  // no reply accepted yet: one request at a time
+  bool ever_accepted = false;
+  int refusals = 0;                               // before the first success
+  int connect_failures = 0;                       // in a row
+  std::optional<Clock::time_point> outage_since;  // the endpoint is down: probe only
+  bool outage_given_up = false;  // waited --outage-wait; until a reply connects, fail as usual
+  int probes = 0;                // failed probes of this outage
   uint64_t next_transport_tag = 1;
   uint64_t next_order = 0;
   std::mt19937_64 rng;
@@ -170,9 +188,12 @@ struct RequestPool::Impl {
       : requests(TokenBucket::per_minute(options.requests_per_minute, Clock::now())),
         tokens(TokenBucket::per_minute(options.tokens_per_minute, Clock::now())),
         limit(options.concurrency),
+        slow_start(options.slow_start),
         rng(options.seed) {}
 
-  bool can_start_more() const { return flying.size() < limit.limit(); }
+  // During slow start and an outage one request at a time; else the adaptive limit.
+  size_t allowed() const { return slow_start || outage_since ? 1 : limit.limit(); }
+  bool can_start_more() const { return flying.size() < allowed(); }
 
   bool retry_due(Clock::time_point now) const {
     return !waiting.empty() && waiting.front().due <= now;
@@ -240,7 +261,11 @@ void RequestPool::request_stop(int level) {
 }
 
 size_t RequestPool::concurrency_limit() const {
-  return impl_->limit.limit();
+  return impl_->allowed();
+}
+
+bool RequestPool::in_outage() const {
+  return impl_->outage_since.has_value();
 }
 
 size_t RequestPool::in_flight() const {
@@ -286,6 +311,9 @@ bool RequestPool::start_jobs(Hooks& hooks, Clock::time_point now) {
     // Retries first: they are older work, and finishing them moves the caller's watermark.
     bool retry = s.retry_due(now);
     if (!retry && !s.held) {
+      // New work waits while the endpoint is down, and in slow start while the one request
+      // out waits for its retry.
+      if (s.outage_since || (s.slow_start && !s.waiting.empty())) return false;
       Job job;
       if (!hooks.next(job)) return true;
       job.attempts = 0;
@@ -315,6 +343,41 @@ int RequestPool::wait_ms(int level, Clock::time_point now,
   return static_cast<int>(std::clamp(ms, std::chrono::milliseconds(0), kMaxWait).count());
 }
 
+// Connect failures in a row mean the endpoint is down: rather than burn through the input,
+// whose every request would fail the same way, the pool stops starting new work and probes.
+// `exhausted`: the job has no retries left, so without an outage it would fail now.
+RequestPool::Connectivity RequestPool::note_connectivity(const HttpResponse& response,
+                                                         bool exhausted, Clock::time_point now) {
+  Impl& s = *impl_;
+  if (response.error != TransportError::connect) {
+    if (s.outage_since)
+      spdlog::warn("the endpoint answers again after {:.0f}s; going on",
+                   std::chrono::duration<double>(now - *s.outage_since).count());
+    s.connect_failures = 0;
+    s.outage_since.reset();
+    s.outage_given_up = false;
+    s.probes = 0;
+    return Connectivity::ok;
+  }
+  ++s.connect_failures;
+  if (options_.outage_wait_seconds <= 0 || s.outage_given_up ||
+      (s.connect_failures < kOutageFailures && !exhausted))
+    return Connectivity::ok;
+  if (!s.outage_since) {
+    s.outage_since = now;
+    spdlog::warn(
+        "no endpoint can be reached ({} connect failures in a row); starting nothing new and "
+        "probing for up to {:g}s (--outage-wait)",
+        s.connect_failures, options_.outage_wait_seconds);
+  }
+  if (now - *s.outage_since < to_duration(std::min(options_.outage_wait_seconds, 1e6)))
+    return Connectivity::probe;
+  s.outage_since.reset();
+  s.outage_given_up = true;
+  return s.ever_accepted || options_.configuration_proven ? Connectivity::ok
+                                                          : Connectivity::unreachable;
+}
+
 bool RequestPool::take_reply(Hooks& hooks, HttpResponse& response) {
   Impl& s = *impl_;
   auto it = s.flying.find(response.tag);
@@ -322,10 +385,18 @@ bool RequestPool::take_reply(Hooks& hooks, HttpResponse& response) {
   Flight flight = std::move(it->second);
   s.flying.erase(it);
   Job& job = flight.job;
-  response.tag = job.tag;
   ++job.attempts;
+  Clock::time_point now = Clock::now();
 
   Verdict verdict = classify_http(response);
+  bool exhausted = job.attempts - job.outage_attempts > options_.retry.max_retries;
+  Connectivity connectivity = note_connectivity(response, exhausted, now);
+  if (connectivity == Connectivity::unreachable) {
+    fatal_reason_ = verdict.reason + " (no request has succeeded after waiting " +
+                    std::to_string(static_cast<long>(options_.outage_wait_seconds)) +
+                    "s; check --base-url)";
+    return false;
+  }
   if (options_.adaptive) {
     if (verdict.action == Verdict::Action::accept) s.limit.on_success();
     if (response.status == 429) s.limit.on_rate_limited(flight.start);
@@ -334,25 +405,57 @@ bool RequestPool::take_reply(Hooks& hooks, HttpResponse& response) {
     verdict = hooks.judge(job, response);
   }
   s.correct_tokens(job, verdict, Clock::now());
+  if (verdict.action == Verdict::Action::accept) {
+    s.ever_accepted = true;
+    if (s.slow_start) {
+      s.slow_start = false;
+      if (options_.concurrency > 1)
+        spdlog::info("the first request succeeded; up to {} in flight from now on",
+                     options_.concurrency);
+    }
+  } else if (verdict.action == Verdict::Action::fail && verdict.kind == FailureKind::http_status &&
+             !s.ever_accepted && options_.slow_start && !options_.configuration_proven) {
+    // Nothing has worked yet and the server refuses the request itself. A 404 is a wrong model
+    // name or path; a 400 or 422 may be one request's fault (a prompt too long), so only a few
+    // in a row say that a parameter the server does not take is in every request.
+    if (response.status == 404 || ++s.refusals >= kRefusalsBeforeFatal) {
+      fatal_reason_ = verdict.reason +
+                      " (no request has succeeded, so the configuration looks wrong: check "
+                      "--model, --base-url and the request's parameters)";
+      return false;
+    }
+  }
 
   switch (verdict.action) {
     case Verdict::Action::accept:
     case Verdict::Action::fail:
       hooks.finish(job, response, verdict);
       return true;
-    case Verdict::Action::retry:
-      if (job.attempts > options_.retry.max_retries) {
+    case Verdict::Action::retry: {
+      if (connectivity == Connectivity::probe) {
+        // Waiting out an outage uses up none of the job's retries. The probes back off like
+        // retries, without jitter: 0.5 s, 1 s, 2 s, ... up to one every 30 s by default.
+        ++job.outage_attempts;
+        double delay = std::min(options_.retry.cap_seconds,
+                                std::ldexp(options_.retry.base_seconds, std::min(s.probes++, 30)));
+        s.wait_for_retry(now + to_duration(std::max(delay, 0.0)), std::move(job));
+        ++retries_;
+        return true;
+      }
+      if (verdict.kind == FailureKind::truncated) ++job.truncations;
+      int counted = job.attempts - job.outage_attempts;
+      if (counted > options_.retry.max_retries ||
+          job.truncations > options_.retry.max_length_retries) {
         std::string reason =
             verdict.reason + " (after " + std::to_string(job.attempts) + " attempts)";
         hooks.finish(job, response, Verdict::fail(verdict.kind, std::move(reason)));
       } else {
-        double delay =
-            retry_delay(job.attempts, options_.retry, response, s.rng, std::time(nullptr));
-        s.wait_for_retry(Clock::now() + to_duration(std::min(delay, kMaxDelaySeconds)),
-                         std::move(job));
+        double delay = retry_delay(counted, options_.retry, response, s.rng, std::time(nullptr));
+        s.wait_for_retry(now + to_duration(std::min(delay, kMaxDelaySeconds)), std::move(job));
         ++retries_;
       }
       return true;
+    }
     case Verdict::Action::fatal:
       fatal_reason_ = verdict.reason;
       return false;

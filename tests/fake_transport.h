@@ -109,8 +109,8 @@ class FakeTransport : public Transport {
   std::map<std::string, int> attempts_;
 };
 
-// Feeds a RequestPool `count` jobs with tags 0..count-1 and bodies "job-<tag>", and records every
-// finish. Tests replace or wrap its hooks as they need.
+// Feeds a RequestPool `count` jobs with ids (0..count-1, 0) and bodies "job-<line>", and records
+// every finish (`tag` is the id's line). Tests replace or wrap its hooks as they need.
 struct PoolHarness {
   struct Finished {
     uint64_t tag = 0;
@@ -121,15 +121,15 @@ struct PoolHarness {
   explicit PoolHarness(size_t count) : total(count) {
     hooks.next = [this](Job& job) {
       if (issued == total) return false;
-      job.tag = issued;
+      job.id.line = issued;
       job.body = body(issued);
       ++issued;
       return true;
     };
     hooks.judge = [](const Job&, const HttpResponse&) { return Verdict::accept(); };
     hooks.finish = [this](const Job& job, const HttpResponse&, const Verdict& verdict) {
-      finished.push_back({job.tag, job.attempts, verdict});
-      ++finish_count[job.tag];
+      finished.push_back({job.id.line, job.attempts, verdict});
+      ++finish_count[job.id.line];
     };
     hooks.tick = [] {};
   }
@@ -151,6 +151,10 @@ inline PoolOptions fast_pool_options(size_t concurrency) {
   options.retry.base_seconds = 0.001;
   options.retry.cap_seconds = 0.005;
   options.grace_seconds = 5;
+  // Most tests are about one behaviour with a full window from the start; slow start and outage
+  // probing have tests of their own.
+  options.slow_start = false;
+  options.outage_wait_seconds = 0;
   return options;
 }
 

@@ -52,7 +52,7 @@ TEST(RequestPoolTest, CallerTagsNeedNotBeUnique) {
   PoolHarness harness(5);
   harness.hooks.next = [&](Job& job) {
     if (harness.issued == harness.total) return false;
-    job.tag = 7;
+    job.id = RequestId{7, 0};
     job.body = PoolHarness::body(harness.issued++);
     return true;
   };

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "personagen/http_transport.h"
+#include "personagen/request_id.h"
 
 namespace personagen {
 
@@ -26,6 +27,8 @@ enum class FailureKind {
   truncated,       // finish_reason "length"
   invalid_output,  // the task's parser rejected the content
   auth,            // 401 or 403: the run stops
+  too_large,       // the reply was over --max-reply-bytes; not retried (it is billed, and
+                   // the same prompt likely gets as long a reply)
 };
 std::string_view to_string(FailureKind kind);
 
@@ -50,12 +53,16 @@ struct Verdict {
 };
 
 // Judges a reply at the HTTP level, the one place that maps transport errors and status codes
-// onto actions: transport errors, 408, 409, 429 and 5xx retry; 401 and 403 are fatal; other
-// non-2xx statuses fail; 2xx is accepted (its body still has to be judged).
+// onto actions: transport errors, 408, 409, 429 and 5xx retry; 401 and 403 are fatal; a reply
+// over the size limit and other non-2xx statuses fail; 2xx is accepted (its body still has to be
+// judged).
 Verdict classify_http(const HttpResponse& response);
 
 struct RetryPolicy {
   int max_retries = 5;  // retries after the first attempt
+  // Retries of a reply cut off at the token limit (FailureKind::truncated), within max_retries:
+  // the same prompt with the same limit is usually cut off again, and every reply is billed.
+  int max_length_retries = 1;
   double base_seconds = 0.5;
   double cap_seconds = 30;               // cap of the exponential backoff
   double max_retry_after_seconds = 300;  // a server's Retry-After is honoured up to this
@@ -81,13 +88,29 @@ struct PoolOptions {
   // Multiplicative decrease of the in-flight limit on a burst of 429s, additive increase on
   // success, never above `concurrency`.
   bool adaptive = true;
+  // One request out at a time (in flight or waiting for its retry) until the first reply is
+  // accepted, so that a broken configuration (a wrong key, model or URL) costs one request, not
+  // a window of `concurrency`. Before that first success a 404, or three 400/422s in a row, is
+  // fatal too: the configuration is wrong.
+  bool slow_start = true;
+  // An earlier run of this configuration had replies accepted: a refusal before the first
+  // success of this one is about its request, not the configuration, and is not fatal.
+  bool configuration_proven = false;
+  // When the last few replies all failed to connect (or one whose retries are used up did), the
+  // endpoint is down: no new
+  // job starts, one waiting job probes with a doubling delay, and connect failures do not use up
+  // retries, for at most this long. Then the jobs retry and fail as usual (and if no request has
+  // ever succeeded, the run stops: the URL is wrong). 0 turns this off.
+  double outage_wait_seconds = 300;
 };
 
-// A request the pool manages. `tag` refers to the caller's own state for the request.
+// A request the pool manages. `id` refers to the caller's own state for the request.
 struct Job {
-  uint64_t tag = 0;
+  RequestId id;
   std::string body;
   int attempts = 0;               // requests sent so far, including the one that just finished
+  int truncations = 0;            // of those, replies cut off at the token limit
+  int outage_attempts = 0;        // of those, connect failures during an outage (not counted)
   uint64_t estimated_tokens = 0;  // prompt + expected completion tokens, for --tpm
 };
 
@@ -97,7 +120,7 @@ struct Job {
 class RequestPool {
  public:
   struct Hooks {
-    // Fills `job` (tag and body; attempts is 0) with the next new request. Returns false when
+    // Fills `job` (id and body; attempts is 0) with the next new request. Returns false when
     // there is none right now; the pool asks again on its next turn.
     std::function<bool(Job& job)> next;
     // Judges a reply that classify_http accepted: parse, validate. May return retry or fail.
@@ -132,6 +155,8 @@ class RequestPool {
   size_t in_flight() const;
   size_t waiting() const;  // jobs waiting for a retry
   uint64_t retries() const { return retries_; }
+  // True while the endpoints are unreachable and the pool only probes (see outage_wait_seconds).
+  bool in_outage() const;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -146,6 +171,11 @@ class RequestPool {
               const std::optional<Clock::time_point>& grace_deadline) const;
   // Judges a finished request, then finishes it or schedules its retry. False on a fatal verdict.
   bool take_reply(Hooks& hooks, HttpResponse& response);
+  // Outage bookkeeping for one reply: go on as usual, let the job wait as an uncounted probe,
+  // or stop because no request ever reached the endpoint within the outage wait.
+  enum class Connectivity { ok, probe, unreachable };
+  Connectivity note_connectivity(const HttpResponse& response, bool exhausted,
+                                 Clock::time_point now);
 
   Transport& transport_;
   PoolOptions options_;
