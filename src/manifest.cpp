@@ -61,7 +61,10 @@ Json to_json(const Manifest& manifest, const std::string& path) {
           {"retries", totals.retries},
           {"prompt_tokens", totals.prompt_tokens},
           {"completion_tokens", totals.completion_tokens},
-          {"seconds", totals.seconds}}}}},
+          {"billed_prompt_tokens", totals.billed_prompt_tokens},
+          {"billed_completion_tokens", totals.billed_completion_tokens},
+          {"seconds", totals.seconds}}},
+        {"journal_seq", checkpoint.journal_seq}}},
       {"shards", std::move(shards)},
       {"failures", {{"lines", writer.failures_lines}, {"bytes", writer.failures_bytes}}},
       {"rejects", {{"lines", writer.rejects_lines}, {"bytes", writer.rejects_bytes}}},
@@ -163,6 +166,15 @@ Manifest from_json(const Json& json, const std::string& path) {
   totals.prompt_tokens = f.count(t, "prompt_tokens", tw);
   totals.completion_tokens = f.count(t, "completion_tokens", tw);
   totals.seconds = f.number(t, "seconds", tw);
+  // Absent in manifests of earlier versions, which counted only the accepted replies.
+  totals.billed_prompt_tokens = t.contains("billed_prompt_tokens")
+                                    ? f.count(t, "billed_prompt_tokens", tw)
+                                    : totals.prompt_tokens;
+  totals.billed_completion_tokens = t.contains("billed_completion_tokens")
+                                        ? f.count(t, "billed_completion_tokens", tw)
+                                        : totals.completion_tokens;
+  checkpoint.journal_seq =
+      cp.contains("journal_seq") ? f.count(cp, "journal_seq", "checkpoint.") : 0;
 
   WriterState& writer = checkpoint.writer;
   const Json& shards = f.at(json, "shards", "");

@@ -121,6 +121,7 @@ void format_failure(const FailureRecord& f, std::string& out) {
   out += '{';
   field(out, "custom_id", f.custom_id);
   number_field(out, "line", static_cast<int64_t>(f.line));
+  number_field(out, "request", static_cast<int64_t>(f.request));
   field(out, "persona", f.persona);
   if (!f.persona_id.empty()) field(out, "persona_id", f.persona_id);
   field(out, "task", f.task);
@@ -159,6 +160,8 @@ void totals_object(std::string& out, std::string_view key, const Totals& t) {
   number_field(out, "retries", static_cast<int64_t>(t.retries));
   number_field(out, "prompt_tokens", static_cast<int64_t>(t.prompt_tokens));
   number_field(out, "completion_tokens", static_cast<int64_t>(t.completion_tokens));
+  number_field(out, "billed_prompt_tokens", static_cast<int64_t>(t.billed_prompt_tokens));
+  number_field(out, "billed_completion_tokens", static_cast<int64_t>(t.billed_completion_tokens));
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%.3f", t.seconds);
   raw_field(out, "seconds", seconds);

@@ -28,23 +28,27 @@ uint64_t file_size(const std::string& path) {
   return ec ? 0 : size;
 }
 
-// The input line numbers of the failure records in `path`, sorted and unique.
-std::vector<uint64_t> read_failed_lines(const std::string& path) {
+// The requests of the failure records in `path` (line and index within the line), sorted and
+// unique. A record without "request" (written before failures named it) means every request of
+// its line.
+std::vector<RequestId> read_failed_requests(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error(path + ": cannot read");
-  std::vector<uint64_t> lines;
+  std::vector<RequestId> requests;
   std::string text;
   for (uint64_t number = 1; std::getline(in, text); ++number) {
     if (text.empty()) continue;
     auto json = nlohmann::json::parse(text, nullptr, false);
-    if (json.is_discarded() || !json.contains("line") || !json["line"].is_number_unsigned())
+    if (json.is_discarded() || !json.contains("line") || !json["line"].is_number_unsigned() ||
+        (json.contains("request") && !json["request"].is_number_unsigned()))
       throw Error(path + ":" + std::to_string(number) +
-                  ": expected a failure record with a \"line\"");
-    lines.push_back(json["line"].get<uint64_t>());
+                  ": expected a failure record with a \"line\" and a \"request\"");
+    requests.push_back(
+        RequestId{json["line"].get<uint64_t>(), json.value("request", kEveryRequest)});
   }
-  std::sort(lines.begin(), lines.end());
-  lines.erase(std::unique(lines.begin(), lines.end()), lines.end());
-  return lines;
+  std::sort(requests.begin(), requests.end());
+  requests.erase(std::unique(requests.begin(), requests.end()), requests.end());
+  return requests;
 }
 
 bool retry_may_change(const std::string& name) {
@@ -99,6 +103,44 @@ void check_input(const std::string& dir, const std::string& path, const Manifest
     what = "same size, but its first MiB differs";
   throw usage_error(dir + ": the input " + path + " changed since this run began (" + what +
                     "); use a new --output, or --restart to start over");
+}
+
+// Refuses to let a rerun report a finished run whose files are not the ones it finished with: a
+// shard deleted, cut short or appended to, or a side file changed, would otherwise be reported
+// as complete while records are lost or a torn line is kept. A missing side file recorded with
+// 0 bytes is fine: it was never written.
+void verify_finished_files(const std::string& dir, const WriterState& writer, bool failures) {
+  auto check = [&dir](const std::string& name, uint64_t recorded, bool may_be_missing) {
+    const std::string path = dir + "/" + name;
+    std::error_code ec;
+    uint64_t size = std::filesystem::file_size(path, ec);
+    if (ec && may_be_missing && recorded == 0) return;
+    if (!ec && size == recorded) return;
+    std::string what = ec ? "is missing" : "has " + std::to_string(size) + " bytes";
+    throw Error(path + ": " + what + ", but the finished run recorded " + std::to_string(recorded) +
+                " bytes; the output directory was changed after the run finished (use --restart "
+                "to start over, or another --output)");
+  };
+  for (const ShardInfo& shard : writer.shards)
+    check(shard.open ? shard.name + ".tmp" : shard.name, shard.bytes, false);
+  if (failures) check("failures.jsonl", writer.failures_bytes, true);
+  check("rejects.jsonl", writer.rejects_bytes, true);
+}
+
+// Refuses a directory that holds files but no manifest: they may be the user's own, and a fresh
+// run would delete its namesakes (shards of this task, failures.jsonl, rejects.jsonl). The lock
+// and a manifest whose first write was cut off are personagen's.
+void check_empty(const std::string& dir) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name == ".lock" || name == "manifest.json.tmp") continue;
+    throw usage_error(dir + ": is not empty (it holds " + name +
+                      ") and has no manifest.json, so it holds no personagen run to resume; use "
+                      "another --output, or --restart to write into it anyway (which deletes "
+                      "its shards, failures.jsonl and rejects.jsonl)");
+  }
+  if (ec) throw Error(dir + ": cannot list directory: " + ec.message());
 }
 
 // Reads `size` bytes at `offset`, or returns false.
@@ -164,22 +206,33 @@ RunStart RunDir::prepare(const Options& options, const RunConfig& config,
                          const std::string& prefix) {
   std::optional<InputFingerprint> input = fingerprint_input(options.input);
   Manifest fresh;
+  fresh.tool_version = PERSONAGEN_VERSION;
   fresh.config = config;
   fresh.input = input;
+  // A fresh run records its manifest before it creates anything else here, so that a run killed
+  // at any moment leaves a directory that a rerun resumes rather than refuses.
+  auto start_fresh = [this, &fresh] {
+    write_manifest(manifest_path(), fresh);
+    return RunStart{RunStart::Kind::fresh, std::move(fresh), {}};
+  };
   if (options.restart) {
     if (options.retry_failed)
       throw usage_error("--restart and --retry-failed cannot be used together");
     clear_output_dir(dir_, prefix);
     std::filesystem::remove(retry_source());
-    return {RunStart::Kind::fresh, std::move(fresh), {}};
+    return start_fresh();
   }
   std::optional<Manifest> manifest = read_manifest(manifest_path());
   if (!manifest) {
     if (options.retry_failed) throw usage_error(dir_ + ": no run to retry (no manifest.json)");
-    return {RunStart::Kind::fresh, std::move(fresh), {}};
+    check_empty(dir_);
+    return start_fresh();
   }
   std::string retry_changes = check_config(dir_, manifest->config, config, options.retry_failed);
   check_input(dir_, options.input, *manifest, input);
+  // A --retry-failed pass moves failures.jsonl aside itself, whatever its length.
+  if (manifest->complete)
+    verify_finished_files(dir_, manifest->checkpoint.writer, !options.retry_failed);
   if (input && manifest->input != input) {
     // The input grew, or the manifest is of an earlier version: from now on this is the run's
     // input. A resume records it at its first checkpoint; a complete run records it here.
@@ -193,7 +246,7 @@ RunStart RunDir::prepare(const Options& options, const RunConfig& config,
     log_retry_changes(dir_, retry_changes);
     manifest->config = config;
     RunStart start{RunStart::Kind::resume, std::move(manifest), {}};
-    if (start.manifest->retry_pass) start.retry_lines = read_failed_lines(retry_source());
+    if (start.manifest->retry_pass) start.retry_requests = read_failed_requests(retry_source());
     return start;
   }
   if (!options.retry_failed) return {RunStart::Kind::complete, std::move(manifest), {}};
@@ -214,7 +267,7 @@ RunStart RunDir::start_retry_pass(Manifest manifest, const RunConfig& config,
         std::rename(failures().c_str(), retry_source().c_str()) != 0)
       throw Error(failures() + ": cannot move aside for --retry-failed: " + std::strerror(errno));
   }
-  std::vector<uint64_t> lines = read_failed_lines(retry_source());
+  std::vector<RequestId> requests = read_failed_requests(retry_source());
   log_retry_changes(dir_, changes);
   manifest.config = config;  // a resume of this pass compares against what it asks with
 
@@ -229,7 +282,7 @@ RunStart RunDir::start_retry_pass(Manifest manifest, const RunConfig& config,
   manifest.complete = false;
   manifest.retry_pass = true;
   write_manifest(manifest_path(), manifest);
-  return {RunStart::Kind::resume, std::move(manifest), std::move(lines)};
+  return {RunStart::Kind::resume, std::move(manifest), std::move(requests)};
 }
 
 void RunDir::remove_retry_source() {

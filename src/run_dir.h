@@ -7,6 +7,7 @@
 
 #include "personagen/manifest.h"
 #include "personagen/options.h"
+#include "personagen/request_id.h"
 
 namespace personagen {
 
@@ -22,8 +23,9 @@ struct RunStart {
   // input fingerprint. For a resume: the checkpoint, with the configuration of this invocation
   // (a --retry-failed pass may have changed its sampling).
   std::optional<Manifest> manifest;
-  // For a retry pass: the input lines to re-request, sorted. Empty otherwise.
-  std::vector<uint64_t> retry_lines;
+  // For a retry pass: the requests to send again, sorted (index kEveryRequest: all of the
+  // line's). Empty otherwise.
+  std::vector<RequestId> retry_requests;
 };
 
 // The configuration names a --retry-failed pass may change: how the endpoint is asked, not which
@@ -57,10 +59,15 @@ class RunDir {
   //   with --retry-failed the sampling (kRetryMayChange) may change, which is logged and becomes
   //   the recorded configuration;
   // - an input file whose fingerprint differs from the one recorded when the run began, unless
-  //   the run is unfinished and the file only grew (its first recorded-size bytes still match).
-  // --restart clears the directory first. --retry-failed on a complete run moves failures.jsonl
-  // to failures.retry.jsonl and starts a retry pass; the move is recorded in the manifest before
-  // anything else happens, so a crash at any point resumes.
+  //   the run is unfinished and the file only grew (its first recorded-size bytes still match);
+  // - a directory without manifest.json that holds anything but the lock (the files may be the
+  //   user's own), unless --restart is given.
+  // Throws Error (exit 1) naming the file and both lengths if the run is complete but a file it
+  // wrote is missing or does not have the length recorded when it finished.
+  // A fresh run writes its manifest (no progress yet) before it returns, so a run killed from
+  // then on resumes. --restart clears the directory first. --retry-failed on a complete run
+  // moves failures.jsonl to failures.retry.jsonl and starts a retry pass; the move is recorded
+  // in the manifest before anything else happens, so a crash at any point resumes.
   RunStart prepare(const Options& options, const RunConfig& config, const std::string& prefix);
 
   // A retry pass is complete: its list of lines is no longer needed.

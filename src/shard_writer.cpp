@@ -34,12 +34,6 @@ std::string join(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
-std::string shard_name(const std::string& prefix, uint64_t index) {
-  char digits[32];
-  std::snprintf(digits, sizeof digits, "%05llu", static_cast<unsigned long long>(index));
-  return prefix + "-" + digits + ".jsonl";
-}
-
 // The index of `<prefix>-<digits>.jsonl` or `<prefix>-<digits>.jsonl.tmp`; nullopt for any
 // other name, so files of other prefixes (even "math-v2" next to "math") are left alone.
 std::optional<uint64_t> shard_index(std::string_view name, const std::string& prefix) {
@@ -127,6 +121,13 @@ std::vector<std::string> list_dir(const std::string& dir) {
 [[noreturn]] void shorter_than_recorded(const std::string& path, uint64_t size, uint64_t bytes) {
   throw Error(path + ": has " + std::to_string(size) + " bytes, but the checkpoint recorded " +
               std::to_string(bytes) + "; the output directory was changed after the checkpoint");
+}
+
+[[noreturn]] void not_as_recorded(const std::string& path, uint64_t size, uint64_t bytes) {
+  throw Error(path + ": has " + std::to_string(size) + " bytes, but the checkpoint recorded " +
+              std::to_string(bytes) +
+              " when it was complete; the output directory was changed after the checkpoint (use "
+              "--restart to start over, or another --output)");
 }
 
 [[noreturn]] void missing(const std::string& path, uint64_t bytes) {
@@ -236,8 +237,8 @@ void ShardWriter::restore_shard(const ShardInfo& info, bool last) {
       dir_dirty_ = true;
       return;
     }
-    if (*final_size < info.bytes) shorter_than_recorded(final_path, *final_size, info.bytes);
-    if (*final_size > info.bytes) truncate_file(final_path, info.bytes);
+    // Nothing is written to a shard once it is renamed, so any other length is someone else's.
+    if (*final_size != info.bytes) not_as_recorded(final_path, *final_size, info.bytes);
     if (tmp_size && remove_file(tmp_path)) dir_dirty_ = true;
     return;
   }
@@ -269,7 +270,7 @@ void ShardWriter::check_writable() const {
 
 ShardWriter::File& ShardWriter::shard() {
   if (!shard_) {
-    std::string name = shard_name(prefix_, state_.shards.size());
+    std::string name = shard_file_name(prefix_, state_.shards.size());
     shard_ = std::make_unique<File>(join(dir_, name) + ".tmp", O_WRONLY | O_CREAT | O_TRUNC);
     state_.shards.push_back(ShardInfo{std::move(name), 0, 0, true});
     dir_dirty_ = true;
@@ -322,6 +323,12 @@ void ShardWriter::rotate() {
   rename_file(tmp_path, join(dir_, info.name));
   info.open = false;
   dir_dirty_ = true;
+}
+
+void ShardWriter::flush() {
+  for (File* file : {shard_.get(), failures_.get(), rejects_.get()}) {
+    if (file) file->flush();
+  }
 }
 
 WriterState ShardWriter::sync() {
@@ -378,6 +385,7 @@ class StdoutSink final : public RecordSink {
     flush();
     return state_;
   }
+  const WriterState& state() const override { return state_; }
   WriterState close() override {
     if (!closed_) flush();
     closed_ = true;
@@ -420,6 +428,12 @@ std::unique_ptr<RecordSink> make_stdout_sink(FILE* diagnostics) {
   if (spdlog::default_logger()->name().empty())
     spdlog::set_default_logger(spdlog::stderr_color_mt("personagen"));
   return std::make_unique<StdoutSink>(diagnostics);
+}
+
+std::string shard_file_name(const std::string& prefix, uint64_t index) {
+  char digits[32];
+  std::snprintf(digits, sizeof digits, "%05llu", static_cast<unsigned long long>(index));
+  return prefix + "-" + digits + ".jsonl";
 }
 
 void clear_output_dir(const std::string& dir, const std::string& prefix) {

@@ -75,10 +75,16 @@ SynthPlan make_plan(const Options& options) {
   if (plan.kind == OutputKind::persona) {
     plan.relations =
         options.relations.empty() ? std::vector<std::string>{"read"} : options.relations;
-    for (const auto& relation : plan.relations)
+    for (size_t i = 0; i < plan.relations.size(); ++i) {
+      const std::string& relation = plan.relations[i];
+      if (std::find(plan.relations.begin(), plan.relations.begin() + static_cast<long>(i),
+                    relation) != plan.relations.begin() + static_cast<long>(i))
+        throw usage_error("--relation " + relation +
+                          " is given twice; each relation makes one request per text");
       if (relation != "read" && relation != "write" && relation != "like" && relation != "dislike")
         throw usage_error("unknown --relation \"" + relation +
                           "\" (expected read, write, like or dislike)");
+    }
     plan.max_input_bytes = options.max_input_bytes;
     if (options.fields.empty()) plan.reader.persona_fields = {"text", "persona"};
   } else if (!options.relations.empty()) {

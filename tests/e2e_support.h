@@ -275,7 +275,8 @@ class E2E : public ::testing::Test {
     std::vector<char*> envp;
     for (auto& e : env_text) envp.push_back(e.data());
     envp.push_back(nullptr);
-    std::vector<std::string> arg_text{PERSONAGEN_BINARY};
+    std::vector<std::string> arg_text = launcher_;
+    arg_text.push_back(PERSONAGEN_BINARY);
     arg_text.insert(arg_text.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : arg_text) argv.push_back(a.data());
@@ -288,6 +289,9 @@ class E2E : public ::testing::Test {
       int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(126);
       close_range(3, ~0U, 0);  // no server sockets leak into the child
+      // A file-size limit (a launcher's) then fails writes with EFBIG, as a full disk does with
+      // ENOSPC, instead of killing the process.
+      signal(SIGXFSZ, SIG_IGN);
       execve(argv[0], argv.data(), envp.data());
       _exit(127);
     }
@@ -347,6 +351,8 @@ class E2E : public ::testing::Test {
 
   fs::path dir_;
   std::map<pid_t, std::string> children_;  // spawned and not yet reaped -> log name
+  // A command that runs the binary, e.g. {"/usr/bin/prlimit", "--fsize=30000"}; empty: none.
+  std::vector<std::string> launcher_;
 };
 
 }  // namespace personagen::e2e

@@ -68,7 +68,9 @@ TEST_F(FaultMatrix, EachFaultAloneCostsMarkedPersonasExactlyTwoMoreAttempts) {
     run.server = std::make_unique<TestServer>(options);
     auto input = write_personas("in-" + kind + ".jsonl", run.personas.all);
     std::vector<std::string> args{"synth", "-i", input, "-t", run.task, "-o", run.out, "-q"};
-    args.insert(args.end(), {"-j", "8", "--max-retries", "3"});
+    // --length-retries 3: a cut-off reply retries like any other fault here (its default of 1 has
+    // a test of its own).
+    args.insert(args.end(), {"-j", "8", "--max-retries", "3", "--length-retries", "3"});
     // The timeout must be long enough that a plain request never reaches it, even under a
     // sanitizer with all these runs sharing two cores (1 s did, once, under ThreadSanitizer).
     if (kind == "hang") args.insert(args.end(), {"--timeout", "5"});
@@ -111,7 +113,7 @@ TEST_F(FaultMatrix, MixedRandomFaultsStillGiveEveryPersonaExactlyOnce) {
 
   // when synth runs with enough retries that nothing fails for good,
   Result r = run({"synth", "-i", input, "-t", "math", "-o", out, "-j", "16", "--max-retries", "8",
-                  "--timeout", "2", "--shard-size", "64", "-q"},
+                  "--length-retries", "8", "--timeout", "2", "--shard-size", "64", "-q"},
                  server.base_url());
 
   // then every persona is in a shard exactly once, and the attempts recorded add up to the

@@ -168,10 +168,10 @@ TEST_F(E2E, SelectionFlagsChooseTheSeedsAndEveryLaterHopExpandsAll) {
 
 TEST_F(E2E, TheSummaryOfAnExpansionCoversEveryHop) {
   // Given three personas of which one always fails in hop 1 (the related personas hop 2 reads
-  // carry no fault),
+  // carry no fault; it is not the first, which would stop the run as misconfigured),
   TestServer server;
   fs::path input =
-      write_personas("in.jsonl", {"A potter [[fault:404*always]]", "A baker", "A weaver"});
+      write_personas("in.jsonl", {"A baker", "A potter [[fault:404*always]]", "A weaver"});
   fs::path summary = dir_ / "summary.json";
   // when persona-to-persona expands them for two hops,
   const std::vector<std::string> args{

@@ -109,11 +109,12 @@ TEST(OutputRecord, PersonaRecordCarriesTheSameProvenanceAsARecord) {
 }
 
 TEST(OutputRecord, FailureAndRejectAreJson) {
-  FailureRecord f{"pg-2", 12, "p", "", "math", "http_status", "HTTP 404: no", 404, 1};
+  FailureRecord f{"pg-2", 12, 1, "p", "", "math", "http_status", "HTTP 404: no", 404, 1};
   std::string out;
   format_failure(f, out);
   json j = json::parse(out);
   EXPECT_EQ(j["line"], 12);
+  EXPECT_EQ(j["request"], 1);
   EXPECT_EQ(j["status"], 404);
   EXPECT_EQ(j["reason"], "HTTP 404: no");
 

@@ -28,8 +28,12 @@ struct Totals {
   uint64_t rejected = 0;  // written to rejects.jsonl
   uint64_t requests = 0;  // HTTP requests sent, retries included
   uint64_t retries = 0;
-  uint64_t prompt_tokens = 0;
-  uint64_t completion_tokens = 0;
+  uint64_t prompt_tokens = 0;      // of the accepted replies, the ones in the records
+  uint64_t completion_tokens = 0;  // of the accepted replies
+  // Of every reply the server billed: the accepted ones, and those retried or failed for being
+  // cut off, empty or invalid. The cost is computed from these.
+  uint64_t billed_prompt_tokens = 0;
+  uint64_t billed_completion_tokens = 0;
   double seconds = 0;  // wall time summed over all runs
 
   // Field by field: a sum over runs, or what one run added to the totals before it. Every field
@@ -42,6 +46,8 @@ struct Totals {
     retries += o.retries;
     prompt_tokens += o.prompt_tokens;
     completion_tokens += o.completion_tokens;
+    billed_prompt_tokens += o.billed_prompt_tokens;
+    billed_completion_tokens += o.billed_completion_tokens;
     seconds += o.seconds;
     return *this;
   }
@@ -53,6 +59,8 @@ struct Totals {
     retries -= o.retries;
     prompt_tokens -= o.prompt_tokens;
     completion_tokens -= o.completion_tokens;
+    billed_prompt_tokens -= o.billed_prompt_tokens;
+    billed_completion_tokens -= o.billed_completion_tokens;
     seconds -= o.seconds;
     return *this;
   }
@@ -67,6 +75,9 @@ struct Checkpoint {
   std::vector<uint64_t> done_above;
   WriterState writer;
   Totals totals;
+  // The journal's last entry when the checkpoint was taken: the entries after it are what a
+  // resume keeps beyond the checkpoint (see journal.h).
+  uint64_t journal_seq = 0;
 };
 
 // What identifies an input file's content, so that a rerun notices a file replaced or

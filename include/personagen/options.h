@@ -68,6 +68,14 @@ struct Options {
   std::optional<double> price_out;
   double timeout_seconds = 120;
   int max_retries = 5;
+  // Retries of a reply cut off by --max-tokens (finish_reason "length"): the same prompt with the
+  // same limit is usually cut off again, and each retry is billed.
+  int length_retries = 1;
+  // When every recent request failed to connect, how long to probe the endpoints before failing
+  // anything: an outage must not burn through the input.
+  double outage_wait_seconds = 300;
+  // A reply larger than this is a failure: memory stays bounded by -j x this.
+  uint64_t max_reply_bytes = 8 << 20;
   double rpm = 0;          // requests per minute; 0 = unlimited
   double tpm = 0;          // tokens per minute; 0 = unlimited
   Threshold max_failures;  // stop early when requests fail this much

@@ -64,6 +64,7 @@ struct PersonaRecord {
 struct FailureRecord {
   std::string_view custom_id;
   uint64_t line = 0;
+  uint64_t request = 0;  // the request's index within its line (a relation of text-to-persona)
   std::string_view persona;
   std::string_view persona_id;
   std::string_view task;

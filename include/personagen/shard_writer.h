@@ -34,6 +34,11 @@ class RecordSink {
   virtual void write_record(std::string_view json) = 0;
   virtual void write_failure(std::string_view json) = 0;
   virtual void write_reject(std::string_view json) = 0;
+  // Hands everything written so far to the kernel, without waiting for the disk: after a kill
+  // -9 it is in the files. The journal (journal.h) relies on this order.
+  virtual void flush() {}
+  // The state now, lengths including bytes still buffered; no copy, for the journal.
+  virtual const WriterState& state() const = 0;
   // Makes everything written so far durable (flush + fdatasync) and returns the state to record
   // in a checkpoint. Throws Error naming the file on an I/O error.
   virtual WriterState sync() = 0;
@@ -57,15 +62,18 @@ class ShardWriter : public RecordSink {
   // Creates `dir` if needed. With a non-empty `resume` state, restores the directory to it:
   // truncates the open shard and the side files to their recorded lengths (renaming a shard
   // back to .tmp if it was renamed after the checkpoint), and deletes shards created after it.
-  // Throws Error naming the file if a closed shard is missing or shorter than recorded.
+  // Throws Error naming the file if a closed shard is missing or not exactly as long as
+  // recorded (nothing is written to a shard once it is closed), or another file is shorter.
   ShardWriter(std::string dir, std::string prefix, uint64_t shard_size, const WriterState& resume);
   ~ShardWriter() override;
 
   void write_record(std::string_view json) override;
   void write_failure(std::string_view json) override;
   void write_reject(std::string_view json) override;
+  void flush() override;
   WriterState sync() override;
   WriterState close() override;
+  const WriterState& state() const override { return state_; }
 
  private:
   struct File;
@@ -85,6 +93,9 @@ class ShardWriter : public RecordSink {
   bool dir_dirty_ = false;  // a file was created, renamed or removed since the last directory fsync
   bool closed_ = false;
 };
+
+// The name of shard `index`: `<prefix>-00042.jsonl`.
+std::string shard_file_name(const std::string& prefix, uint64_t index);
 
 // Removes what a previous run left in `dir`: shards with this prefix (and their .tmp files),
 // failures.jsonl, rejects.jsonl and manifest.json. Other files are left alone. For --restart.
