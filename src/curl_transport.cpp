@@ -111,9 +111,10 @@ std::string display_url(std::string_view url) {
 }
 
 // Whether a request's outcome says its endpoint is unwell: it could not be reached or did not
-// answer, or it answered that it is failing or overloaded. Other 4xx replies come from a
-// healthy server.
+// answer, or it answered that it is failing or overloaded. Other 4xx replies, and a reply over
+// the size limit, come from a healthy server.
 bool endpoint_failed(const HttpResponse& response) {
+  if (response.error == TransportError::too_large) return false;  // it answered, at length
   return response.error != TransportError::none || response.status >= 500 || response.status == 429;
 }
 
@@ -160,6 +161,8 @@ struct Transfer {
   uint64_t tag = 0;
   std::string body;  // must outlive the transfer: CURLOPT_POSTFIELDS does not copy it
   HttpResponse response;
+  uint64_t max_reply_bytes = 0;
+  bool too_large = false;  // on_body stopped the transfer at max_reply_bytes
   char error[CURL_ERROR_SIZE] = {};
 
   Transfer() = default;
@@ -170,10 +173,17 @@ struct Transfer {
   }
 };
 
+// Stops a reply at max_reply_bytes: a short count makes libcurl abort the transfer with
+// CURLE_WRITE_ERROR, which complete() reports as too_large. Nothing past the limit is kept.
 size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
-  transfer->response.body.append(data, size * count);
-  return size * count;
+  size_t bytes = size * count;
+  if (transfer->response.body.size() + bytes > transfer->max_reply_bytes) {
+    transfer->too_large = true;
+    return 0;
+  }
+  transfer->response.body.append(data, bytes);
+  return bytes;
 }
 
 size_t on_header(char* data, size_t size, size_t count, void* user) {
@@ -240,6 +250,8 @@ class CurlTransport final : public Transport {
     transfer->tag = request.tag;
     transfer->body = std::move(request.body);
     transfer->response = HttpResponse{};
+    transfer->max_reply_bytes = options_.max_reply_bytes;
+    transfer->too_large = false;
     transfer->error[0] = '\0';
     if (balancer_) {
       size_t endpoint = balancer_->pick(Clock::now());
@@ -573,7 +585,13 @@ class CurlTransport final : public Transport {
       return response;
     }
     response.status = 0;
-    response.body.clear();
+    response.body = std::string();  // frees a body cut off at the limit
+    if (transfer.too_large && result == CURLE_WRITE_ERROR) {
+      response.error = TransportError::too_large;
+      response.error_text =
+          "the reply is over " + std::to_string(transfer.max_reply_bytes) + " bytes";
+      return response;
+    }
     response.error_text = curl_easy_strerror(result);
     std::string_view detail = trim(transfer.error);
     if (!detail.empty()) {

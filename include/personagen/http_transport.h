@@ -7,8 +7,9 @@
 
 namespace personagen {
 
-// How a request ended below HTTP. `none` means an HTTP status arrived.
-enum class TransportError { none, timeout, connect, send_recv, bad_response, other };
+// How a request ended below HTTP. `none` means an HTTP status arrived. `too_large`: the reply
+// body grew past TransportOptions::max_reply_bytes and the transfer was stopped.
+enum class TransportError { none, timeout, connect, send_recv, bad_response, too_large, other };
 
 // One POST to one of the transport's URLs. `tag` comes back in the response.
 struct HttpRequest {
@@ -34,6 +35,9 @@ struct TransportOptions {
   std::string api_key;  // sent as "Authorization: Bearer"; never logged. May be empty.
   double timeout_seconds = 120;
   size_t max_connections = 64;  // connection cache size; keep >= concurrency
+  // A reply body longer than this stops its transfer (TransportError::too_large), so memory
+  // stays bounded by the requests in flight times this, whatever a server sends.
+  uint64_t max_reply_bytes = 8 << 20;
 };
 
 // The seam between the request pool and the network. The real implementation drives libcurl's

@@ -30,6 +30,8 @@
 //   empty        200 with content ""
 //   length       200 with the normal content and finish_reason "length"
 //   badjson      200 whose content is "this is not json" (text tasks accept it, JSON tasks don't)
+//   huge         200 whose content is the normal one followed by 64 MiB of "x" (streamed, so the
+//                server holds none of it), to test the client's reply limit
 // N is a count or the word "always", 1 when "*N" is left out. Several markers apply in turn:
 // `[[fault:500]] [[fault:429]]` gives 500, then 429, then the normal reply.
 
@@ -49,7 +51,8 @@ enum class FaultKind {
   hang,
   empty,
   length,
-  badjson
+  badjson,
+  huge
 };
 
 struct Fault {
@@ -59,6 +62,9 @@ struct Fault {
 
 constexpr uint64_t kAlways = std::numeric_limits<uint64_t>::max();
 constexpr auto kHangLimit = std::chrono::seconds(60);
+constexpr size_t kHugePadding = size_t{64} << 20;
+// Stands in a huge reply's content for the padding that is streamed in its place.
+constexpr std::string_view kHugeMarker = "@@huge-padding@@";
 // httplib gives each keep-alive connection a worker until the client closes it or it has been
 // idle this long, and stop() joins those workers: short, so a client that outlives the server
 // delays stop() little; not too short, so clients rarely reuse a connection as it closes.
@@ -87,6 +93,7 @@ std::optional<Fault> parse_fault(std::string_view name) {
       {"empty", {FaultKind::empty, 200}},
       {"length", {FaultKind::length, 200}},
       {"badjson", {FaultKind::badjson, 200}},
+      {"huge", {FaultKind::huge, 200}},
   };
   for (const auto& [fault_name, fault] : kNamed) {
     if (fault_name == name) return fault;
@@ -581,6 +588,7 @@ void TestServer::Impl::on_chat(const httplib::Request& req, httplib::Response& r
   if (attempt.fault && attempt.fault->kind == FaultKind::empty) content.clear();
   if (attempt.fault && attempt.fault->kind == FaultKind::badjson) content = "this is not json";
   if (attempt.fault && attempt.fault->kind == FaultKind::length) finish_reason = "length";
+  if (attempt.fault && attempt.fault->kind == FaultKind::huge) content += kHugeMarker;
   std::string reply = completion_body(index, model, chat->prompt, content, finish_reason);
   if (attempt.fault) return apply_fault(*attempt.fault, res, reply);
   res.set_content(reply, kJsonType);
@@ -663,6 +671,24 @@ void TestServer::Impl::apply_fault(const Fault& fault, httplib::Response& res,
     case FaultKind::length:
     case FaultKind::badjson:
       return res.set_content(full_reply, kJsonType);
+    case FaultKind::huge: {
+      // The reply up to the marker, the padding in 64 KiB pieces, then the rest of the reply.
+      size_t at = std::min(full_reply.find(kHugeMarker), full_reply.size());
+      std::string head = full_reply.substr(0, at);
+      std::string tail = full_reply.substr(std::min(at + kHugeMarker.size(), full_reply.size()));
+      size_t length = head.size() + kHugePadding + tail.size();
+      return res.set_content_provider(
+          length, kJsonType,
+          [head = std::move(head), tail = std::move(tail), piece = std::string(64 << 10, 'x')](
+              size_t offset, size_t, httplib::DataSink& sink) {
+            if (offset < head.size()) return sink.write(head.data() + offset, head.size() - offset);
+            offset -= head.size();
+            if (offset < kHugePadding)
+              return sink.write(piece.data(), std::min(piece.size(), kHugePadding - offset));
+            offset -= kHugePadding;
+            return sink.write(tail.data() + offset, tail.size() - offset);
+          });
+    }
   }
 }
 
