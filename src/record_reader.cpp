@@ -448,7 +448,10 @@ void RecordReader::skip_long_line() {
   for (;;) {
     size_t n = eof_ ? 0 : source_->read(buffer_.data(), buffer_.size());
     if (n == 0) {
+      // The line ends the input without a newline: what the last read left in the buffer is
+      // its tail, not a line of its own.
       eof_ = true;
+      begin_ = end_ = 0;
       position_.offset += length;
       return;
     }

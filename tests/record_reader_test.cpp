@@ -342,6 +342,26 @@ TEST_F(RecordReaderTest, OverLongLinesAreSkippedAndTheNextLineIsRead) {
   EXPECT_EQ(reader.position().offset, text.size());
 }
 
+TEST_F(RecordReaderTest, OverLongLastLineWithoutANewlineIsOneReject) {
+  // Given inputs whose last line is over the limit, has no final newline, and goes on past the
+  // first read (the 1 MiB buffer) by a few bytes, by a whole buffer, or by less than one
+  ReaderOptions small;
+  small.max_line_bytes = 30;
+  const std::string first = "{\"persona\": \"first\"}\n";
+  for (size_t length : {size_t{1} << 20, (size_t{1} << 20) + 17, size_t{3} << 20, size_t{40}}) {
+    const std::string text = first + std::string(length, 'x');
+    // When it is read to the end
+    RecordReader reader(write("last.jsonl", text), small);
+    auto records = read_all(reader);
+    // Then the long line is one reject, with no phantom line after it, and the reader is at the end
+    ASSERT_EQ(records.size(), 2u) << "a last line of " << length << " bytes";
+    EXPECT_EQ(records[1].reject, "line is longer than 30 bytes");
+    EXPECT_EQ(records[1].line, 2u);
+    EXPECT_EQ(reader.position().line, 3u);
+    EXPECT_EQ(reader.position().offset, text.size());
+  }
+}
+
 TEST_F(RecordReaderTest, LineLimitIsExactAndLongLinesWithinItAreRead) {
   // Given a limit of 30 bytes and a 3 MB limit, and lines on either side of them
   const std::string fits = "{\"persona\": \"" + std::string(15, 'a') + "\"}";  // 30 bytes
