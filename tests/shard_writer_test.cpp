@@ -266,6 +266,28 @@ TEST_F(ShardWriterTest, MissingClosedShardIsAnErrorNamingIt) {
   }
 }
 
+TEST_F(ShardWriterTest, ClosedShardWithBytesAppendedIsAnErrorNamingIt) {
+  // Given a checkpoint with a closed shard to which bytes were appended since
+  WriterState checkpoint;
+  {
+    ShardWriter writer(dir_, "math", 1, {});
+    writer.write_record(record(0));
+    checkpoint = writer.close();
+  }
+  append_file(path("math-00000.jsonl"), "junk\n");
+  // When resuming, then the error names the shard and both lengths, and the shard is untouched
+  try {
+    ShardWriter writer(dir_, "math", 1, checkpoint);
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("math-00000.jsonl: has 14 bytes, but the checkpoint "
+                                         "recorded 9"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(read_file(path("math-00000.jsonl")), record(0) + "\njunk\n");
+}
+
 TEST_F(ShardWriterTest, ShortFilesAreErrorsNamingThem) {
   // Given a checkpoint with an open shard and a failures file
   WriterState checkpoint;
