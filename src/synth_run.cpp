@@ -38,15 +38,6 @@ std::string excerpt(std::string_view text) {
   return out;
 }
 
-// The input's own id; for persona records (from text-to-persona or persona-to-persona), their
-// custom_id.
-std::string_view persona_id(const InputRecord& record) {
-  if (!record.id.empty()) return record.id;
-  for (const auto& [name, value] : record.fields)
-    if (name == "custom_id") return value;
-  return {};
-}
-
 }  // namespace
 
 SynthRun::SynthRun(const Options& options, const SynthPlan& plan, RecordSink& sink, RunStart start,
@@ -402,54 +393,6 @@ void SynthRun::settle(uint64_t line) {
                std::to_string(outcomes) + ", --max-failures; last: " + last_failure_ + ")");
 }
 
-void SynthRun::add_record(Pending& p, const Request& request, int attempts) {
-  OutputRecord r;
-  r.custom_id = request.custom_id;
-  r.persona = p.record.persona;
-  r.persona_id = persona_id(p.record);
-  r.provenance = provenance_;
-  r.description = plan_.description;
-  r.prompt = request.prompt;
-  r.output = request.completion.content;
-  r.parsed = request.parsed.parsed;
-  r.parsed_is_tool = plan_.kind == OutputKind::tool;
-  r.finish_reason = request.completion.finish_reason;
-  r.usage = request.completion.usage;
-  r.attempts = attempts;
-  format_record(plan_.format, r, line_);
-  p.records.push_back(line_);
-}
-
-// text-to-persona and persona-to-persona write one persona record per persona created, each a
-// valid input for synth, render and dedup.
-void SynthRun::add_persona_records(Pending& p, size_t index, int attempts) {
-  const Request& request = p.requests[index];
-  const std::vector<std::string>& personas = request.parsed.personas;
-  std::string_view parent_id = p.record.id;
-  uint64_t parent_hop = 0;
-  for (const auto& [name, value] : p.record.fields) {
-    if (name == "custom_id") parent_id = value;
-    if (name == "hop") parent_hop = std::strtoull(value.c_str(), nullptr, 10);
-  }
-  for (size_t i = 0; i < personas.size(); ++i) {
-    PersonaRecord r;
-    std::string custom_id = request.custom_id + "-" + std::to_string(i);
-    r.persona = personas[i];
-    r.source = parent_id;
-    r.relation =
-        plan_.kind == OutputKind::persona ? std::string_view(plan_.relations[index]) : "related";
-    r.hop = plan_.kind == OutputKind::persona ? 0 : parent_hop + 1;
-    r.custom_id = custom_id;
-    r.input = p.record.persona;
-    r.provenance = provenance_;
-    r.finish_reason = request.completion.finish_reason;
-    r.usage = request.completion.usage;
-    r.attempts = attempts;
-    format_persona_record(r, line_);
-    p.records.push_back(line_);
-  }
-}
-
 void SynthRun::tick() {
   // The records first, then the journal entries that vouch for them: a kill -9 at any moment
   // leaves no entry whose records are not in the files.
@@ -496,65 +439,6 @@ void SynthRun::complete() {
   if (!manifest_path_.empty()) write_manifest(manifest_path_, manifest_);
   durable_ = c;
   if (journal_) journal_->remove();
-}
-
-Progress SynthRun::progress() const {
-  Totals run = this_run();
-  Progress p;
-  p.elapsed_seconds = run.seconds;
-  p.done = run.records;
-  p.failed = run.failed;
-  p.rejected = run.rejected;
-  p.in_flight = pool_ ? pool_->in_flight() : 0;
-  p.waiting = pool_ ? pool_->waiting() : 0;
-  p.retries = pool_ ? pool_->retries() : run.retries;
-  p.prompt_tokens = run.billed_prompt_tokens;
-  p.completion_tokens = run.billed_completion_tokens;
-  if (options_.price_in || options_.price_out) {
-    p.cost = (static_cast<double>(run.billed_prompt_tokens) * options_.price_in.value_or(0) +
-              static_cast<double>(run.billed_completion_tokens) * options_.price_out.value_or(0)) /
-             1e6;
-  }
-  p.fraction = fraction();
-  return p;
-}
-
-// The share of the work done, for the percentage and the ETA. It reaches 1 only when nothing is
-// left: reading to the end of the input is not finishing it.
-double SynthRun::fraction() const {
-  double unfinished = static_cast<double>(watermark_.in_progress());
-  if (input_done_) {
-    double done = static_cast<double>(lines_sent_);
-    return done + unfinished > 0 ? done / (done + unfinished) : 1.0;
-  }
-  double f = -1;
-  if (sampled_ && !sampled_->empty()) {
-    f = (static_cast<double>(sample_next_) - unfinished) / static_cast<double>(sampled_->size());
-  } else if (options_.limit && !retry_pass()) {
-    f = (static_cast<double>(selected_) - unfinished) / static_cast<double>(options_.limit);
-  } else if (reader_.raw_size() > 0) {
-    // The reader fetches the file in large chunks, so for plain input the offset of the next
-    // line is the truer measure; for compressed input (whose offsets count decompressed bytes)
-    // the compressed bytes read are.
-    double consumed =
-        static_cast<double>(std::min(reader_.position().offset, reader_.raw_bytes_read()));
-    f = consumed / static_cast<double>(reader_.raw_size());
-  }
-  return f < 0 ? -1 : std::min(f, 0.99);
-}
-
-void SynthRun::finish_status(bool success) {
-  bool clean = success && totals().failed == 0;
-  status_.finish(progress(), output_name(), !clean);
-}
-
-// The run is about to stop with an error: the error is the one line a quiet run prints.
-void SynthRun::finish_status_before_error() {
-  status_.finish(progress(), output_name(), false);
-}
-
-std::string SynthRun::output_name() const {
-  return options_.output == "-" ? "stdout" : options_.output + "/";
 }
 
 double SynthRun::elapsed() const {

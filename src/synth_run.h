@@ -83,6 +83,7 @@ class SynthRun {
   Verdict judge(const Job& job, const HttpResponse& response);
   void finish(const Job& job, const HttpResponse& response, const Verdict& verdict);
   void settle(uint64_t line);
+  static std::string_view persona_id(const InputRecord& record);
   void add_record(Pending& p, const Request& request, int attempts);
   void add_persona_records(Pending& p, size_t index, int attempts);
   void tick();
