@@ -36,18 +36,8 @@ say() { echo "bench: $*" >&2; }
 
 # 1. What the suite needs, from Debian, and a Release build.
 scripts/install-deps.sh nginx libnginx-mod-http-echo wrk time hyperfine curl python3 procps
-if [ -n "${PERSONAGEN:-}" ]; then
-  pg=$(realpath "$PERSONAGEN")
-else
-  say "building build/bench-release (Release)"
-  # -Wno-error=restrict: GCC 12 at -O3 reports a false -Wrestrict inside std::string (GCC bug
-  # 105329); it stays a warning here so the benchmark measures a real Release build.
-  scripts/build.sh bench-release -DCMAKE_BUILD_TYPE=Release -DPERSONAGEN_TESTS=OFF \
-    -DCMAKE_CXX_FLAGS=-Wno-error=restrict >"$work/build.log" 2>&1 ||
-    { tail -n 30 "$work/build.log" >&2; say "build failed (log: $work/build.log)"; exit 1; }
-  pg=$root/build/bench-release/personagen
-fi
 source bench/server.sh
+personagen_binary "$work"
 
 # 2. Inputs: deterministic personas, one file per size, kept in build/bench between runs.
 size_a=$(scaled 200000) size_b=$(scaled 50000) size_c=$(scaled 20000)
