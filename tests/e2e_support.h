@@ -70,6 +70,22 @@ inline std::vector<json> read_jsonl(const std::string& text) {
   return lines;
 }
 
+// A whole JSON file.
+inline json read_json(const fs::path& path) {
+  return json::parse(read_file(path));
+}
+
+// `n` texts for text-to-persona, {"id": "text-<i>", "text": ...}, written to `path`.
+inline fs::path write_texts(const fs::path& path, int n) {
+  std::ofstream out(path);
+  for (int i = 0; i < n; ++i)
+    out << json{{"id", "text-" + std::to_string(i)},
+                {"text", "Post number " + std::to_string(i) + ": how to fix a bike chain."}}
+               .dump()
+        << "\n";
+  return path;
+}
+
 // The shard files `<task>-NNNNN.jsonl` in `dir`, in shard order (.tmp files excluded).
 inline std::vector<fs::path> shard_files(const fs::path& dir, const std::string& task) {
   std::vector<fs::path> shards;

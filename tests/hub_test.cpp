@@ -10,15 +10,6 @@ namespace {
 
 using personagen::testing::TestServer;
 
-fs::path write_texts(const fs::path& path, int n) {
-  std::ofstream out(path);
-  for (int i = 0; i < n; ++i)
-    out << json{{"id", "text-" + std::to_string(i)},
-                {"text", "Post number " + std::to_string(i) + ": how to fix a bike chain."}}
-               .dump()
-        << "\n";
-  return path;
-}
 
 std::vector<json> read_all(const fs::path& file) {
   return read_jsonl(read_file(file));

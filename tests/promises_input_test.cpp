@@ -15,9 +15,6 @@ using namespace std::chrono_literals;
 using personagen::testing::ServerOptions;
 using personagen::testing::TestServer;
 
-json read_json(const fs::path& path) {
-  return json::parse(read_file(path));
-}
 
 // The percentages of the plain progress lines in `err` ("[ 42%] ...").
 std::vector<int> percents(const std::string& err) {

@@ -14,19 +14,7 @@ using namespace std::chrono_literals;
 using personagen::testing::ServerOptions;
 using personagen::testing::TestServer;
 
-fs::path write_texts(const fs::path& path, int n) {
-  std::ofstream out(path);
-  for (int i = 0; i < n; ++i)
-    out << json{{"id", "text-" + std::to_string(i)},
-                {"text", "Post " + std::to_string(i) + " on mending a fishing net."}}
-               .dump()
-        << "\n";
-  return path;
-}
 
-json read_json(const fs::path& path) {
-  return json::parse(read_file(path));
-}
 
 // Complete lines of a file (a torn last line does not count).
 size_t complete_lines(const fs::path& path) {
