@@ -15,7 +15,6 @@ using namespace std::chrono_literals;
 using personagen::testing::ServerOptions;
 using personagen::testing::TestServer;
 
-
 // The percentages of the plain progress lines in `err` ("[ 42%] ...").
 std::vector<int> percents(const std::string& err) {
   std::vector<int> out;
@@ -167,22 +166,26 @@ TEST_F(E2E, MaxFailuresAsARateCountsRequestsNotPersonaRecords) {
   EXPECT_NE(r.err.find("--max-failures"), std::string::npos) << r.err;
 }
 
-TEST_F(E2E, ProgressCountsTowardsTheLimitAndNeverShowsDoneWhileWorkIsLeft) {
+TEST_F(E2E, ProgressCountsTowardsTheLimitOrSampleAndNeverShowsDoneWhileWorkIsLeft) {
   ServerOptions slow;
   slow.delay_ms = 10;
   TestServer server(slow);
   fs::path input = write_personas("in.jsonl", personas(200));
-  // Given --limit 60 of 200 and frequent plain progress lines,
-  Result r = run({"synth", "-i", input, "-t", "math", "-o", dir_ / "out", "--limit", "60", "-j",
-                  "2", "--progress-interval", "0.05"},
-                 server.base_url());
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::vector<int> seen = percents(r.err);
-  ASSERT_GE(seen.size(), 3u) << r.err;
-  // then the percentage goes well past 30% (60 of 200 lines) and 100% is never shown while
-  // requests are in flight: the run's last lines are below it.
-  EXPECT_GE(*std::max_element(seen.begin(), seen.end()), 50) << r.err;
-  EXPECT_LT(*std::max_element(seen.begin(), seen.end()), 100) << r.err;
+  for (std::string flag : {"--limit", "--sample"}) {
+    SCOPED_TRACE(flag);
+    // Given 60 of 200 personas and frequent plain progress lines,
+    Result r = run({"synth", "-i", input, "-t", "math", "-o", dir_ / ("out" + flag), flag, "60",
+                    "-j", "2", "--progress-interval", "0.05"},
+                   server.base_url());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::vector<int> seen = percents(r.err);
+    ASSERT_GE(seen.size(), 3u) << r.err;
+    // then the percentage starts low (a sample has read the whole file, yet done nothing), goes
+    // well past 30% (60 of 200 lines), and is never 100% while requests are in flight.
+    EXPECT_LE(seen.front(), 50) << r.err;
+    EXPECT_GE(*std::max_element(seen.begin(), seen.end()), 50) << r.err;
+    EXPECT_LT(*std::max_element(seen.begin(), seen.end()), 100) << r.err;
+  }
 }
 
 TEST_F(E2E, AFailureForInvalidOutputQuotesTheOutput) {

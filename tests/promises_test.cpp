@@ -14,8 +14,6 @@ using namespace std::chrono_literals;
 using personagen::testing::ServerOptions;
 using personagen::testing::TestServer;
 
-
-
 // Complete lines of a file (a torn last line does not count).
 size_t complete_lines(const fs::path& path) {
   std::string text = read_file(path);
