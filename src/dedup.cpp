@@ -108,6 +108,9 @@ void semantic_stage(const DedupOptions& options, const std::string& path, DedupD
     transport_options.api_key = options.api_key;
     transport_options.timeout_seconds = options.timeout_seconds;
     transport_options.max_connections = static_cast<size_t>(options.concurrency);
+    // An embeddings reply grows with the batch: 3,072 floats as JSON text are about 60 KB.
+    transport_options.max_reply_bytes =
+        std::max<uint64_t>(transport_options.max_reply_bytes, uint64_t{256 << 10} * options.batch);
     std::unique_ptr<Transport> transport = make_curl_transport(transport_options);
     EmbeddingFetchOptions fetch_options;
     fetch_options.model = options.embed_model;

@@ -130,11 +130,20 @@ void verify_finished_files(const std::string& dir, const WriterState& writer, bo
 // Refuses a directory that holds files but no manifest: they may be the user's own, and a fresh
 // run would delete its namesakes (shards of this task, failures.jsonl, rejects.jsonl). The lock
 // and a manifest whose first write was cut off are personagen's.
-void check_empty(const std::string& dir) {
+// So is a --summary file written into the directory by an earlier attempt that stopped before
+// the run began.
+void check_empty(const std::string& dir, const std::string& summary_file) {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+  fs::path summary = summary_file.empty() ? fs::path() : fs::weakly_canonical(summary_file, ec);
+  ec.clear();
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
     if (name == ".lock" || name == "manifest.json.tmp") continue;
+    std::error_code ignored;
+    fs::path here = fs::weakly_canonical(it->path(), ignored);
+    if (!summary.empty() && (here == summary || here.string() == summary.string() + ".tmp"))
+      continue;
     throw usage_error(dir + ": is not empty (it holds " + name +
                       ") and has no manifest.json, so it holds no personagen run to resume; use "
                       "another --output, or --restart to write into it anyway (which deletes "
@@ -198,6 +207,15 @@ RunDir::RunDir(std::string dir) : dir_(std::move(dir)) {
   }
 }
 
+bool RunDir::never_started(const Manifest& manifest) const {
+  const Checkpoint& c = manifest.checkpoint;
+  std::error_code ec;
+  uint64_t journal = std::filesystem::file_size(dir_ + "/checkpoint.journal", ec);
+  return !manifest.complete && !manifest.retry_pass && c.next.line <= 1 && c.next.offset == 0 &&
+         c.done_above.empty() && c.writer.shards.empty() && c.writer.failures_bytes == 0 &&
+         c.writer.rejects_bytes == 0 && c.totals.requests == 0 && (ec || journal == 0);
+}
+
 RunDir::~RunDir() {
   ::close(lock_fd_);
 }
@@ -225,7 +243,13 @@ RunStart RunDir::prepare(const Options& options, const RunConfig& config,
   std::optional<Manifest> manifest = read_manifest(manifest_path());
   if (!manifest) {
     if (options.retry_failed) throw usage_error(dir_ + ": no run to retry (no manifest.json)");
-    check_empty(dir_);
+    check_empty(dir_, options.summary_file);
+    return start_fresh();
+  }
+  if (!options.retry_failed && never_started(*manifest)) {
+    // An attempt that stopped before it did anything (a missing input, say) has no work to keep
+    // and so nothing that another configuration would fork: the corrected command starts over.
+    clear_output_dir(dir_, prefix);
     return start_fresh();
   }
   std::string retry_changes = check_config(dir_, manifest->config, config, options.retry_failed);

@@ -44,8 +44,14 @@ void keep_journaled_lines(const std::string& dir, const SynthPlan& plan, uint64_
 
 // Refuses a --summary path that cannot be written before the run spends anything: finding out
 // at the end would lose the summary of a whole run.
-void check_summary_writable(const std::string& path) {
+void check_summary_writable(const std::string& path, const std::string& output) {
   if (path.empty()) return;
+  // A summary inside the output directory, which the run creates, is checked when it is written.
+  namespace fs = std::filesystem;
+  fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty() && !fs::exists(parent) &&
+      parent.lexically_normal() == fs::path(output).lexically_normal())
+    return;
   std::string probe = path + ".tmp";
   int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0)
@@ -209,7 +215,7 @@ ExitCode run_synth(const Options& options) {
   // Every way out writes the --summary file, start-up errors included, so cron never reads the
   // summary of an earlier run. Only a command line that could not be parsed leaves it alone.
   bool expansion = expands_personas(options) && options.output != "-";
-  check_summary_writable(options.summary_file);
+  check_summary_writable(options.summary_file, options.output);
   std::vector<RunOutcome> runs;
   ExitCode code = ExitCode::ok;
   try {

@@ -57,6 +57,27 @@ TEST_F(E2E, AnUnwritableSummaryPathIsRefusedBeforeAnyRequest) {
   EXPECT_EQ(server.chat_request_count(), 0u);
 }
 
+TEST_F(E2E, ASummaryInsideTheOutputDirectoryWorks) {
+  // Given --summary inside an output directory that does not exist yet,
+  TestServer server;
+  fs::path input = write_personas("in.jsonl", personas(5));
+  fs::path out = dir_ / "out";
+  std::vector<std::string> args{
+      "synth", "-i", input, "-t", "math", "-o", out, "--summary", out / "summary.json", "-q"};
+  // when a first attempt fails before the run begins (the output directory exists, but the
+  // input does not), and the fixed command runs twice,
+  fs::create_directories(out);
+  std::vector<std::string> broken = args;
+  broken[2] = (dir_ / "missing.jsonl").string();
+  EXPECT_EQ(run(broken, server.base_url()).exit_code, 2);
+  Result first = run(args, server.base_url());
+  Result again = run(args, server.base_url());
+  // then both succeed: the summary is not taken for a stranger's file in the directory.
+  EXPECT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(read_json(out / "summary.json")["status"], "ok");
+}
+
 TEST_F(E2E, LinesAppendedDuringARunAreReadAndItsRerunIsComplete) {
   // Given a slow run over 200 personas,
   ServerOptions slow;
