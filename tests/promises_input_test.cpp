@@ -112,9 +112,11 @@ TEST_F(E2E, AnInputCutShortDuringARunIsAnError) {
   ServerOptions slow;
   slow.delay_ms = 10;
   TestServer server(slow);
-  // Given a run over a file of 3,000 lines (larger than the reader's first read),
-  fs::path input = write_personas("in.jsonl", personas(3000));
-  pid_t pid = spawn({"synth", "-i", input, "-t", "math", "-o", dir_ / "out", "-q", "-j", "2"},
+  // Given a run over a 6 MB file (the reader holds at most a few MB of it at a time),
+  std::vector<std::string> long_personas = personas(2000);
+  for (std::string& p : long_personas) p += " " + std::string(3000, 'x');
+  fs::path input = write_personas("in.jsonl", long_personas);
+  pid_t pid = spawn({"synth", "-i", input, "-t", "math", "-o", dir_ / "out", "-q", "-j", "8"},
                     server.base_url());
   // when the file is truncated in place to a tenth,
   ASSERT_TRUE(server.wait_for_chat_requests(5, 30s));
