@@ -10,7 +10,6 @@ namespace {
 
 using personagen::testing::TestServer;
 
-
 std::vector<json> read_all(const fs::path& file) {
   return read_jsonl(read_file(file));
 }
