@@ -207,15 +207,6 @@ RunDir::RunDir(std::string dir) : dir_(std::move(dir)) {
   }
 }
 
-bool RunDir::never_started(const Manifest& manifest) const {
-  const Checkpoint& c = manifest.checkpoint;
-  std::error_code ec;
-  uint64_t journal = std::filesystem::file_size(dir_ + "/checkpoint.journal", ec);
-  return !manifest.complete && !manifest.retry_pass && c.next.line <= 1 && c.next.offset == 0 &&
-         c.done_above.empty() && c.writer.shards.empty() && c.writer.failures_bytes == 0 &&
-         c.writer.rejects_bytes == 0 && c.totals.requests == 0 && (ec || journal == 0);
-}
-
 RunDir::~RunDir() {
   ::close(lock_fd_);
 }
@@ -244,12 +235,6 @@ RunStart RunDir::prepare(const Options& options, const RunConfig& config,
   if (!manifest) {
     if (options.retry_failed) throw usage_error(dir_ + ": no run to retry (no manifest.json)");
     check_empty(dir_, options.summary_file);
-    return start_fresh();
-  }
-  if (!options.retry_failed && never_started(*manifest)) {
-    // An attempt that stopped before it did anything (a missing input, say) has no work to keep
-    // and so nothing that another configuration would fork: the corrected command starts over.
-    clear_output_dir(dir_, prefix);
     return start_fresh();
   }
   std::string retry_changes = check_config(dir_, manifest->config, config, options.retry_failed);

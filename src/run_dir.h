@@ -76,8 +76,6 @@ class RunDir {
  private:
   std::string retry_source() const { return dir_ + "/failures.retry.jsonl"; }
   std::string failures() const { return dir_ + "/failures.jsonl"; }
-  // True for a manifest of a run that recorded no progress and no journal: nothing to resume.
-  bool never_started(const Manifest& manifest) const;
   RunStart start_retry_pass(Manifest manifest, const RunConfig& config, const std::string& changes);
 
   std::string dir_;

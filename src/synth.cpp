@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "byte_source.h"
 #include "endpoint_balancer.h"
 #include "journal.h"
 #include "personagen/commands.h"
@@ -93,6 +95,11 @@ ExitCode run_one_synth(const Options& options, RunOutcome& outcome) {
   if (options.output == "-") {
     sink = make_stdout_sink();
   } else {
+    // An input that cannot be opened is refused before the directory records a run of it, so
+    // that the corrected command is not refused as "another configuration".
+    struct stat st {};
+    if (options.input != "-" && (::stat(options.input.c_str(), &st) != 0 || S_ISDIR(st.st_mode)))
+      open_byte_source(options.input);
     dir = std::make_unique<RunDir>(options.output);
     // From here on the output directory is locked.
     start = dir->prepare(options, plan.config, plan.task);
