@@ -56,45 +56,23 @@ bool RawLineReader::next(std::string* line) {
   return true;
 }
 
-OutputFile::OutputFile(const std::string& path) : path_(path) {
-  if (path == "-") {
-    file_ = stdout;
-    return;
-  }
-  tmp_path_ = path + ".tmp";
-  file_ = std::fopen(tmp_path_.c_str(), "wb");
-  if (file_ == nullptr) throw Error(tmp_path_ + ": cannot create: " + errno_text());
-  std::setvbuf(file_, nullptr, _IOFBF, kBufferSize);
-}
-
-OutputFile::~OutputFile() {
-  if (committed_ || file_ == stdout) return;
-  std::fclose(file_);
-  std::remove(tmp_path_.c_str());
+OutputFile::OutputFile(const std::string& path) {
+  if (path != "-") file_.emplace(path);
 }
 
 void OutputFile::write(std::string_view data) {
-  if (std::fwrite(data.data(), 1, data.size(), file_) != data.size()) {
-    throw Error((file_ == stdout ? std::string("stdout") : tmp_path_) +
-                ": cannot write: " + errno_text());
+  if (file_) {
+    file_->write(data);
+  } else if (std::fwrite(data.data(), 1, data.size(), stdout) != data.size()) {
+    throw Error("stdout: cannot write: " + errno_text());
   }
 }
 
 void OutputFile::commit() {
-  if (file_ == stdout) {
-    if (std::fflush(stdout) != 0) throw Error("stdout: cannot write: " + errno_text());
-    committed_ = true;
-    return;
-  }
-  if (std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0) {
-    throw Error(tmp_path_ + ": cannot write: " + errno_text());
-  }
-  committed_ = true;
-  const bool closed = std::fclose(file_) == 0;
-  if (!closed || std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-    const std::string reason = errno_text();
-    std::remove(tmp_path_.c_str());
-    throw Error(path_ + ": cannot write (rename from .tmp): " + reason);
+  if (file_) {
+    file_->commit();
+  } else if (std::fflush(stdout) != 0) {
+    throw Error("stdout: cannot write: " + errno_text());
   }
 }
 

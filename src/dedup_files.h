@@ -3,10 +3,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "atomic_file.h"
 #include "byte_source.h"
 
 namespace personagen {
@@ -31,26 +33,20 @@ class RawLineReader {
   bool first_ = true;
 };
 
-// A file written as `<path>.tmp` and renamed to `path` by commit(); "-" writes to stdout. If it
-// is destroyed without commit(), the .tmp file is removed: a failed run leaves no partial file.
+// An output of dedup or decontam: an AtomicFile, or stdout for "-". If it is destroyed without
+// commit(), the .tmp file is removed: a failed run leaves no partial file.
 class OutputFile {
  public:
   // Throws Error naming the file if it cannot be created.
   explicit OutputFile(const std::string& path);
-  ~OutputFile();
-  OutputFile(const OutputFile&) = delete;
-  OutputFile& operator=(const OutputFile&) = delete;
 
   // Throws Error naming the file on a failed write.
   void write(std::string_view data);
-  // Flushes, syncs and renames. Throws Error naming the file on failure.
+  // Flushes stdout, or commits the AtomicFile. Throws Error naming the file on failure.
   void commit();
 
  private:
-  std::string path_;
-  std::string tmp_path_;
-  std::FILE* file_ = nullptr;
-  bool committed_ = false;
+  std::optional<AtomicFile> file_;  // empty for stdout
 };
 
 // Standard input copied to a temporary file, removed again when this goes out of scope.

@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "atomic_file.h"
 #include "personagen/error.h"
 #include "personagen/hash.h"
-#include "run_support.h"
 
 namespace personagen {
 namespace {

@@ -11,7 +11,6 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <vector>
 
 #include "personagen/output_record.h"
@@ -134,47 +133,6 @@ void ensure_file_limit(size_t connections) {
     spdlog::warn(
         "the open-file limit ({}) is below the {} that -j {} needs; raise it with ulimit -n",
         wanted, needed, connections);
-}
-
-void write_file_atomic(const std::string& path, std::string_view content) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(tmp + ": cannot create: " + std::strerror(errno));
-  // On any failure the partial .tmp goes too: a full disk must not leave a 0-byte file behind.
-  auto fail = [&tmp, &fd](const char* what, int err) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    throw Error(tmp + ": " + what + ": " + std::strerror(err));
-  };
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("write failed", errno);
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) fail("cannot sync", errno);
-  int closed = ::close(fd);
-  fd = -1;
-  if (closed != 0) fail("close failed", errno);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw Error(path + ": cannot rename into place: " + std::strerror(err));
-  }
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  sync_dir(dir.empty() ? "." : dir);
-}
-
-void sync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw Error(dir + ": cannot open directory: " + std::strerror(errno));
-  if (::fsync(fd) != 0) {
-    int saved = errno;
-    ::close(fd);
-    throw Error(dir + ": fsync failed: " + std::strerror(saved));
-  }
-  ::close(fd);
 }
 
 std::string_view summary_status(ExitCode code) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+// write_file_atomic and sync_dir were declared here; shard_writer.cpp still finds sync_dir here.
+#include "atomic_file.h"
 #include "personagen/error.h"
 #include "personagen/manifest.h"
 #include "personagen/options.h"
@@ -50,15 +52,6 @@ std::string without_argument_values(std::string_view message, int argc, const ch
 // Raises the soft limit on open files so `connections` sockets fit, up to the hard limit.
 // Warns when the hard limit is too low.
 void ensure_file_limit(size_t connections);
-
-// Writes `content` to `path` atomically and durably: a .tmp file, fsync, rename, fsync of the
-// directory. A crash at any point leaves either the old file or the new one, and once it returns
-// the new one stays. Throws Error naming the file.
-void write_file_atomic(const std::string& path, std::string_view content);
-
-// Makes the creates, renames and removals in `dir` durable: they are not until the directory
-// itself is synced. Throws Error naming the directory.
-void sync_dir(const std::string& dir);
 
 // What one run, or one hop of a persona-to-persona expansion, reports in the --summary file. It
 // is filled in as the run goes, so a run that fails part-way reports what was known by then.
