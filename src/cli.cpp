@@ -14,6 +14,7 @@
 #include "personagen/dedup.h"
 #include "personagen/tasks.h"
 #include "run_support.h"
+#include "text_util.h"
 
 namespace personagen {
 
@@ -208,9 +209,7 @@ std::vector<std::string> split_at_commas(const std::vector<std::string>& values)
     for (;;) {
       size_t end = value.find(',', begin);
       std::string part = value.substr(begin, end == std::string::npos ? end : end - begin);
-      size_t first = part.find_first_not_of(" \t");
-      size_t last = part.find_last_not_of(" \t");
-      parts.push_back(first == std::string::npos ? "" : part.substr(first, last - first + 1));
+      parts.emplace_back(trim(part, kSpaceTab));
       if (end == std::string::npos) break;
       begin = end + 1;
     }

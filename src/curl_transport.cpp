@@ -18,6 +18,7 @@
 #include "endpoint_balancer.h"
 #include "personagen/error.h"
 #include "personagen/http_transport.h"
+#include "text_util.h"
 
 #ifndef PERSONAGEN_VERSION
 #define PERSONAGEN_VERSION "dev"
@@ -63,13 +64,10 @@ TransportError map_curl_error(CURLcode code) {
   }
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
+// Spaces and tabs at either end, and at the back the CR LF that ends a header line or a
+// libcurl error message. Line breaks in front are kept, as they always were.
+std::string_view trim_line(std::string_view s) {
+  return trim_back(trim_front(s, kSpaceTab), kSpaceTabNewline);
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -197,8 +195,8 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   }
   size_t colon = line.find(':');
   if (colon == std::string_view::npos) return size * count;
-  std::string_view name = trim(line.substr(0, colon));
-  std::string_view value = trim(line.substr(colon + 1));
+  std::string_view name = trim_line(line.substr(0, colon));
+  std::string_view value = trim_line(line.substr(colon + 1));
   if (iequals(name, "retry-after")) {
     transfer->response.retry_after = value;
   } else if (iequals(name, "retry-after-ms")) {
@@ -593,7 +591,7 @@ class CurlTransport final : public Transport {
       return response;
     }
     response.error_text = curl_easy_strerror(result);
-    std::string_view detail = trim(transfer.error);
+    std::string_view detail = trim_line(transfer.error);
     if (!detail.empty()) {
       response.error_text += ": ";
       response.error_text += detail;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "text_util.h"
+
 namespace personagen {
 
 namespace {
@@ -16,11 +18,11 @@ bool blank(char c) {
   return static_cast<unsigned char>(c) <= 0x20;  // spaces and control characters
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && blank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && blank(s.back())) s.remove_suffix(1);
-  return s;
-}
+// The bytes blank() is true for, as a set for trim().
+constexpr std::string_view kBlanks(
+    "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
+    "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ",
+    0x21);
 
 bool starts_with_nocase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
@@ -33,7 +35,7 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) {
 std::string_view strip_wrapping(std::string_view s) {
   for (bool changed = true; changed;) {
     changed = false;
-    s = trim(s);
+    s = trim(s, kBlanks);
     for (std::string_view label : {"persona description:", "persona:"}) {
       if (starts_with_nocase(s, label)) {
         s.remove_prefix(label.size());
@@ -61,7 +63,7 @@ bool is_refusal(std::string_view s) {
 
 // A list marker at the start of a line: "-", "*", "•", "1.", "2)".
 bool is_list_item(std::string_view line) {
-  line = trim(line);
+  line = trim(line, kBlanks);
   if (line.starts_with("- ") || line.starts_with("* ") || line.starts_with("\xe2\x80\xa2"))
     return true;
   size_t digits = 0;
@@ -137,7 +139,7 @@ ParsedOutput parse_persona(std::string_view content) {
 }
 
 ParsedOutput parse_persona_list(std::string_view content) {
-  std::string_view body = trim(unfence(content));
+  std::string_view body = trim(unfence(content), kBlanks);
   if (body.empty()) return {false, {}, {}, "empty output"};
   if (is_refusal(strip_wrapping(body))) return {false, {}, {}, "a refusal, not a persona"};
   auto json = nlohmann::json::parse(body, nullptr, false);

@@ -7,6 +7,7 @@
 
 #include "personagen/error.h"
 #include "personagen/hash.h"
+#include "text_util.h"
 #include "utf8.h"
 
 namespace personagen {
@@ -14,12 +15,6 @@ namespace personagen {
 namespace {
 
 constexpr std::string_view kSection = "examples";
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // A placeholder name as it may appear in a one-line error message: a name can span lines, so
 // control characters show as '?', and a long one is cut (never inside a UTF-8 sequence).
@@ -70,7 +65,7 @@ std::vector<Demonstration> parse_demos(const std::string& text, const std::strin
   std::istringstream in(text);
   std::string line;
   for (size_t line_no = 1; std::getline(in, line); ++line_no) {
-    if (trim(line).empty()) continue;
+    if (trim(line, kSpaceTab).empty()) continue;
     auto where = origin + ":" + std::to_string(line_no) + ": ";
     auto json = nlohmann::json::parse(line, nullptr, false);
     if (json.is_discarded() || !json.is_object())
@@ -149,12 +144,12 @@ Template Template::parse(std::string text, std::string origin) {
     }
     size_t close = s.find("}}", open + 2);
     if (close == std::string::npos) fail(open, "\"{{\" is never closed by \"}}\"");
-    std::string_view name = trim(std::string_view(s).substr(open + 2, close - open - 2));
+    std::string_view name = trim(std::string_view(s).substr(open + 2, close - open - 2), kSpaceTab);
     if (name.empty()) fail(open, "empty placeholder name");
     if (name.find('{') != std::string_view::npos) fail(open, "\"{\" inside a placeholder");
     if (name.front() == '#' || name.front() == '/') {
       bool begin = name.front() == '#';
-      if (trim(name.substr(1)) != kSection)
+      if (trim(name.substr(1), kSpaceTab) != kSection)
         fail(open, "unknown section \"" + printable(name) + "\" (only #examples exists)");
       if (begin && (in_section || t.has_section_))
         fail(open, "only one {{#examples}} section is allowed");

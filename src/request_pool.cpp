@@ -14,6 +14,7 @@
 
 #include "personagen/openai_client.h"
 #include "personagen/rate_limiter.h"
+#include "text_util.h"
 
 namespace personagen {
 
@@ -65,17 +66,10 @@ Verdict classify_http(const HttpResponse& response) {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // A non-negative decimal number: digits with at most one '.', and nothing else (no sign,
 // exponent, "inf" or "nan", which from_chars would accept).
 std::optional<double> parse_decimal(std::string_view s) {
-  s = trim(s);
+  s = trim(s, kSpaceTabNewline);
   bool digit = false;
   int dots = 0;
   for (char c : s) {
@@ -97,7 +91,7 @@ std::optional<double> parse_decimal(std::string_view s) {
 }  // namespace
 
 std::optional<double> parse_retry_after(std::string_view value, std::time_t now) {
-  value = trim(value);
+  value = trim(value, kSpaceTabNewline);
   if (auto seconds = parse_decimal(value)) return seconds;
   // IMF-fixdate, the only date format RFC 9110 lets senders use: "Wed, 21 Oct 2015 07:28:00 GMT".
   std::string text(value);

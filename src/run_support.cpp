@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "personagen/output_record.h"
+#include "text_util.h"
 
 namespace personagen {
 
@@ -104,9 +105,7 @@ std::string read_api_key(const Options& options) {
   } else if (const char* env = std::getenv("OPENAI_API_KEY")) {
     key = env;
   }
-  auto first = key.find_first_not_of(" \t\r\n");
-  auto last = key.find_last_not_of(" \t\r\n");
-  key = first == std::string::npos ? std::string() : key.substr(first, last - first + 1);
+  key = std::string(trim(key, kSpaceTabNewline));
   // An empty file is a mistake: without a key every request would come back 401. An empty
   // $OPENAI_API_KEY is a choice: local servers often need no key.
   if (from_file && key.empty()) throw usage_error("--api-key-file: the file is empty");

@@ -6,6 +6,7 @@
 
 #include "json_text.h"
 #include "persona_parser.h"
+#include "text_util.h"
 #include "utf8.h"
 
 namespace personagen {
@@ -43,16 +44,6 @@ constexpr size_t kMaxJsonDepth = 128;
 
 ParsedOutput fail(std::string reason) {
   return {false, {}, {}, std::move(reason)};
-}
-
-bool is_blank(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 // nlohmann's what() without its "[json.exception...] " prefix, on one line and short.
