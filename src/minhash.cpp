@@ -13,13 +13,6 @@ namespace {
 
 constexpr uint64_t kMersenne61 = (uint64_t{1} << 61) - 1;
 
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 // a * x + b mod 2^61-1, for a, b < 2^61-1 and x < 2^32, in 64-bit arithmetic: a is split into
 // its high 29 and low 32 bits, and 2^61 = 1 folds the products back.
 inline uint64_t permute(uint64_t a_high, uint64_t a_low, uint64_t b, uint64_t x) {

@@ -289,16 +289,10 @@ std::vector<size_t> sample_shots(size_t pool, size_t k, uint64_t seed, std::stri
   // A partial Fisher-Yates shuffle driven by splitmix64 seeded from (seed, persona): the same
   // persona draws the same demonstrations on every run and machine.
   uint64_t state = hash64(persona, seed);
-  auto next = [&state] {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  };
   std::vector<size_t> order(pool);
   for (size_t i = 0; i < pool; ++i) order[i] = i;
   k = std::min(k, pool);
-  for (size_t i = 0; i < k; ++i) std::swap(order[i], order[i + next() % (pool - i)]);
+  for (size_t i = 0; i < k; ++i) std::swap(order[i], order[i + splitmix64(state) % (pool - i)]);
   order.resize(k);
   return order;
 }

@@ -158,17 +158,11 @@ std::vector<InputRecord> Reservoir::take() {
 uint64_t Reservoir::below(uint64_t bound) {
   // splitmix64 (Steele, Lea and Flood), then Lemire's multiply-and-reject for an unbiased
   // integer in [0, bound): both are defined bit for bit, unlike std::uniform_int_distribution.
-  auto next = [this] {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  };
-  unsigned __int128 product = static_cast<unsigned __int128>(next()) * bound;
+  unsigned __int128 product = static_cast<unsigned __int128>(splitmix64(state_)) * bound;
   if (static_cast<uint64_t>(product) < bound) {
     const uint64_t threshold = (0 - bound) % bound;
     while (static_cast<uint64_t>(product) < threshold) {
-      product = static_cast<unsigned __int128>(next()) * bound;
+      product = static_cast<unsigned __int128>(splitmix64(state_)) * bound;
     }
   }
   return static_cast<uint64_t>(product >> 64);

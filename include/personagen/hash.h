@@ -28,6 +28,16 @@ class KeyHasher {
   void* state_;
 };
 
+// The next value of Steele, Lea and Flood's splitmix64 generator, advancing `state`. Defined bit
+// for bit, unlike the standard library's engines and distributions: MinHash permutations,
+// --part, --sample and shot sampling depend on the exact sequence.
+inline uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 // Lowercase hex of a 64-bit value, zero-padded to 16 digits.
 std::string hex64(uint64_t value);
 
