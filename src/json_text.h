@@ -13,37 +13,11 @@
 #include <string>
 #include <string_view>
 
+#include "utf8.h"
+
 namespace personagen {
 
 namespace json_text_detail {
-
-// The length of the valid UTF-8 sequence that starts at s[i] (a byte >= 0x80), or 0 when it is
-// not valid: overlong forms, surrogates and code points above U+10FFFF are all invalid.
-inline size_t utf8_sequence_length(std::string_view s, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b0 = byte(i);
-  size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    n = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    n = 3;
-    if (b0 == 0xE0) lo = 0xA0;
-    if (b0 == 0xED) hi = 0x9F;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    n = 4;
-    if (b0 == 0xF0) lo = 0x90;
-    if (b0 == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (size_t k = 2; k < n; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  }
-  return n;
-}
 
 // kPlain[c]: byte c goes into a JSON string as it is (printable ASCII other than '"' and '\\').
 inline constexpr auto kPlain = [] {
@@ -91,7 +65,7 @@ inline void append_json_string(std::string& out, std::string_view s) {
 
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
-      const size_t n = json_text_detail::utf8_sequence_length(s, i);
+      const size_t n = utf8_sequence_length(s, i);
       if (n == 0) {
         out += "\xEF\xBF\xBD";
         ++i;

@@ -9,6 +9,7 @@
 
 #include "byte_source.h"
 #include "personagen/error.h"
+#include "utf8.h"
 
 namespace personagen {
 namespace {
@@ -21,46 +22,6 @@ bool is_blank(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
   });
-}
-
-// The length of the valid UTF-8 sequence at s[0, n), or 0 if it is not one: no overlong forms,
-// no surrogates, nothing above U+10FFFF.
-size_t utf8_sequence(const unsigned char* s, size_t n) {
-  unsigned char c = s[0];
-  if (c < 0x80) return 1;
-  size_t len = c >= 0xC2 && c <= 0xDF   ? 2
-               : c >= 0xE0 && c <= 0xEF ? 3
-               : c >= 0xF0 && c <= 0xF4 ? 4
-                                        : 0;
-  if (len == 0 || len > n) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    if ((s[k] & 0xC0) != 0x80) return 0;
-  }
-  unsigned char d = s[1];
-  if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d > 0x9F) || (c == 0xF0 && d < 0x90) ||
-      (c == 0xF4 && d > 0x8F)) {
-    return 0;
-  }
-  return len;
-}
-
-// Copies at most `limit` bytes of `text` as valid UTF-8: each byte that does not start a valid
-// sequence becomes U+FFFD, and a character that the limit would cut is left out.
-std::string valid_utf8(std::string_view text, size_t limit) {
-  std::string out;
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  for (size_t i = 0; i < text.size() && i < limit;) {
-    size_t len = utf8_sequence(s + i, text.size() - i);
-    if (len == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      if (i + len > limit) break;
-      out.append(text.substr(i, len));
-      i += len;
-    }
-  }
-  return out;
 }
 
 // nlohmann's messages read "[json.exception.parse_error.101] parse error at line 1, column 9:
@@ -259,8 +220,7 @@ class RecordReader::Fields {
           return true;
         }
         if (c < 0x20 || c == '\\') return false;
-        size_t len =
-            c < 0x80 ? 1 : utf8_sequence(reinterpret_cast<const unsigned char*>(p), end - p);
+        size_t len = utf8_sequence_length(std::string_view(p, static_cast<size_t>(end - p)), 0);
         if (len == 0) return false;
         p += len;
       }
