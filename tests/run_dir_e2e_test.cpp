@@ -171,6 +171,9 @@ TEST_F(RunDirE2E, ARunKilledRightAfterItsFirstRecordResumes) {
   a.insert(a.end(), {"-j", "2", "--checkpoint-interval", "3600"});
   pid_t pid = spawn(a, server_.base_url());
   ASSERT_TRUE(wait_until([&] { return fs::exists(out_ / "math-00000.jsonl.tmp"); }, 30s));
+  // (and once the hanging request has been sent: a slow build may not have sent it yet, and its
+  // rerun would then wait out the whole hang)
+  ASSERT_TRUE(server_.wait_for_chat_requests(2, 30s));
   kill(pid, SIGKILL);
   EXPECT_EQ(wait(pid).exit_code, 128 + SIGKILL);
   // Then its manifest is there, and a rerun resumes it to every persona exactly once
