@@ -54,6 +54,21 @@ std::optional<uint64_t> size_of(const std::string& path) {
   return static_cast<uint64_t>(st.st_size);
 }
 
+// True when the file at `path` holds at least `bytes` bytes and the last of them ends a line.
+// The newline guards against a power loss on a filesystem that persisted the file's size before
+// its data: the tail would then read as zeros, not as a line's end.
+bool holds_lines(const std::string& path, uint64_t bytes) {
+  if (bytes == 0) return true;
+  std::optional<uint64_t> size = size_of(path);
+  if (!size || *size < bytes) return false;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char last = 0;
+  ssize_t n = ::pread(fd, &last, 1, static_cast<off_t>(bytes - 1));
+  ::close(fd);
+  return n == 1 && last == '\n';
+}
+
 // The numbers of one entry, or nullopt if the line is not one.
 std::optional<std::vector<uint64_t>> parse_numbers(std::string_view line) {
   std::vector<uint64_t> numbers;
@@ -87,17 +102,15 @@ bool apply(const std::vector<uint64_t>& n, const std::string& dir, const std::st
     shard.bytes = bytes;
     shard.open = !(shard_size != 0 && records >= shard_size);
     std::string path = dir + "/" + shard.name;
-    std::optional<uint64_t> size = size_of(path);
-    if (!size || *size < bytes) size = size_of(path + ".tmp");
-    if (!size || *size < bytes) return false;
+    if (!holds_lines(path, bytes) && !holds_lines(path + ".tmp", bytes)) return false;
   }
   size_t at = 3 + 3 * shards;
   writer.failures_bytes = n[at];
   writer.failures_lines = n[at + 1];
   writer.rejects_bytes = n[at + 2];
   writer.rejects_lines = n[at + 3];
-  if (size_of(dir + "/failures.jsonl").value_or(0) < writer.failures_bytes ||
-      size_of(dir + "/rejects.jsonl").value_or(0) < writer.rejects_bytes)
+  if (!holds_lines(dir + "/failures.jsonl", writer.failures_bytes) ||
+      !holds_lines(dir + "/rejects.jsonl", writer.rejects_bytes))
     return false;
   for (size_t i = 0; i < kTotalsFields; ++i) *totals_field(state.totals, i) = n[at + 4 + i];
   state.writer = std::move(writer);

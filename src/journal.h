@@ -18,9 +18,10 @@ namespace personagen {
 // the line number, the lengths of the files it touched and the totals after it. The sink's
 // bytes reach the kernel before the entry's (RecordSink::flush, then Journal::flush), so an
 // entry in the file always has its records in the files. A resume applies the entries after the
-// checkpoint's journal_seq while the files hold their bytes, and keeps those records; only what
-// no entry vouches for is cut. The journal is not synced: after a power loss the checkpoint is
-// what holds, as before. A checkpoint clears it, so it holds at most one interval of lines.
+// checkpoint's journal_seq while the files hold their bytes (ending in a newline), and keeps
+// those records; only what no entry vouches for is cut. The journal is not synced: after a power
+// loss the checkpoint is what holds, as before. A checkpoint clears it, so it holds at most one
+// interval of lines.
 class Journal {
  public:
   // Opens `path` for appending, creating it. Entries are numbered from `seq` + 1; shards before
