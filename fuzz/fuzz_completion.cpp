@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "fuzz_check.h"
-#include "personagen/openai_client.h"
-#include "personagen/tasks.h"
+#include "net/openai_client.h"
+#include "synth/tasks.h"
 
 namespace personagen::fuzz {
 namespace {

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "fuzz_check.h"
+#include "input/record_reader.h"
 #include "personagen/error.h"
-#include "personagen/record_reader.h"
 
 namespace personagen::fuzz {
 namespace {

@@ -14,8 +14,8 @@
 
 #include "fuzz_check.h"
 #include "personagen/error.h"
-#include "personagen/hash.h"
-#include "personagen/prompt_template.h"
+#include "synth/prompt_template.h"
+#include "util/hash.h"
 
 namespace personagen {
 

@@ -21,9 +21,9 @@ out=build/fuzz
 mkdir -p "$out"
 
 declare -A sources=(
-  [record_reader]="src/record_reader.cpp src/byte_source.cpp"
-  [template]="src/prompt_template.cpp src/hash.cpp"
-  [completion]="src/openai_client.cpp src/tasks.cpp src/persona_parser.cpp"
+  [record_reader]="src/input/record_reader.cpp src/input/byte_source.cpp"
+  [template]="src/synth/prompt_template.cpp src/util/hash.cpp"
+  [completion]="src/net/openai_client.cpp src/synth/tasks.cpp src/synth/persona_parser.cpp"
 )
 declare -A max_len=([record_reader]=1048576 [template]=65536 [completion]=65536)
 

@@ -1,0 +1,452 @@
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <optional>
+#include <string_view>
+
+#include "app/run_support.h"
+#include "dedup/decontam.h"
+#include "dedup/dedup.h"
+#include "personagen/commands.h"
+#include "synth/tasks.h"
+#include "util/number_range.h"
+#include "util/text_util.h"
+
+namespace personagen {
+
+namespace {
+
+constexpr const char* kDefaultBaseUrl = "https://api.openai.com/v1";
+
+// Parses "100" (a count) or "5%" (a rate) for --max-failures and --max-rejects. The message
+// does not quote the text: any value may be the key pasted in the wrong place.
+Threshold parse_threshold(const std::string& flag, const std::string& text) {
+  Threshold t;
+  t.set = true;
+  std::string number = text;
+  if (!number.empty() && number.back() == '%') {
+    t.is_rate = true;
+    number.pop_back();
+  }
+  char* end = nullptr;
+  t.value = std::strtod(number.c_str(), &end);
+  if (number.empty() || *end != '\0' || !std::isfinite(t.value) || t.value < 0 ||
+      (t.is_rate && t.value > 100))
+    throw CLI::ValidationError(flag, "expected a count (100) or a percentage (5%)");
+  if (t.is_rate) t.value /= 100;
+  return t;
+}
+
+// A CLI11 check that the flag's value is a number in `r`, added with transform() since it may
+// rewrite the value (see check_number); the help shows the range.
+CLI::Validator in_range(NumberRange r) {
+  return CLI::Validator([r](std::string& text) { return check_number(text, r); }, describe(r));
+}
+
+// Flags shared by synth and render: what to read and how to build each request.
+void add_request_flags(CLI::App& app, Options& o) {
+  std::string task_names;
+  for (std::span<const TaskInfo> table : {builtin_tasks(), persona_tasks()})
+    for (const TaskInfo& task : table)
+      task_names += (task_names.empty() ? "" : " | ") + std::string(task.name);
+  app.add_option("-i,--input", o.input,
+                 "Personas as JSONL; .gz and .zst are read transparently; - is stdin")
+      ->required();
+  app.add_option("-t,--task", o.task, "Task: " + task_names);
+  app.add_option("-m,--method", o.method,
+                 "Prompting method: zero-shot | few-shot | persona-few-shot")
+      ->capture_default_str();
+  app.add_option("--field", o.fields,
+                 "Persona field; repeat for fallbacks (default: persona, then \"input persona\")");
+  app.add_option("--limit", o.limit, "Use at most N personas (0 = all)")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<uint64_t>(0)));
+  app.add_option("--seed", o.seed, "Seed for demonstration sampling and --sample")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<uint64_t>(0)));
+  app.add_option("--shots", o.shots, "Demonstrations per request for the few-shot methods")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<int>(0)));
+  app.add_option("--model", o.model, "Model name sent as \"model\" (default: $OPENAI_MODEL)");
+  app.add_option_function<double>(
+         "--temperature", [&o](const double& v) { o.temperature = v; },
+         "Sampling temperature (default: the server's)")
+      ->transform(in_range({.max = 2, .show_max = true}));
+  app.add_option_function<double>(
+         "--top-p", [&o](const double& v) { o.top_p = v; },
+         "Nucleus sampling top_p (default: the server's)")
+      ->transform(in_range({.max = 1, .above_min = true, .show_max = true}));
+  app.add_option_function<int64_t>(
+         "--max-tokens", [&o](const int64_t& v) { o.max_tokens = v; },
+         "Maximum completion tokens (default: the server's)")
+      ->transform(in_range(whole_at_least<int64_t>(1)));
+  app.add_option("--system", o.system, "A system message sent before every prompt");
+  app.add_option("--extra-body", o.extra_body,
+                 "A JSON object of more request fields, e.g. "
+                 "'{\"seed\":7,\"chat_template_kwargs\":{\"enable_thinking\":false}}'");
+  app.add_option("--match", o.match,
+                 "Keep personas matching this POSIX extended regex (case-insensitive; repeatable)");
+  app.add_option("--exclude", o.exclude,
+                 "Drop personas matching this regex (case-insensitive; repeatable)");
+  app.add_option("--where", o.where,
+                 "Keep records whose FIELD equals VALUE: FIELD=VALUE or FIELD!=VALUE (repeatable)");
+  app.add_option("--sample", o.sample,
+                 "A uniform random sample of N personas (reservoir sampling, seeded by --seed)")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<uint64_t>(0)));
+  app.add_option("--part", o.part,
+                 "Only the I-th of N disjoint slices of the personas, by a hash of the text "
+                 "(I/N, 0 <= I < N), to split a job over N machines");
+  app.add_option(
+         "--relation", o.relations,
+         "text-to-persona: read, write, like or dislike; several with commas (default: read)")
+      ->delimiter(',');
+  app.add_option("--max-input-bytes", o.max_input_bytes,
+                 "text-to-persona: cut longer texts to this many bytes before prompting")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<size_t>(1)));
+  app.add_option("--hops", o.hops,
+                 "persona-to-persona: expansion rounds (1-6); hop h is written to "
+                 "<output>/hop-<h>/ and feeds hop h+1")
+      ->capture_default_str()
+      ->transform(in_range({.whole = true, .min = 1, .max = 6, .show_max = true}));
+  app.add_option(
+      "--prompts", o.prompts_dir,
+      "Directory of templates replacing the embedded ones (layout: <task>/<method>.txt)");
+  app.add_option("--template", o.template_file,
+                 "A custom task from one template file; its {{placeholders}} are input fields");
+  app.add_option("--world", o.world_file,
+                 "Game world description for the npc task (default: built in)");
+}
+
+void add_synth_flags(CLI::App& app, Options& o) {
+  app.add_option_function<double>(
+         "--price-in", [&o](const double& v) { o.price_in = v; },
+         "Dollars per million prompt tokens, to show the cost as the run goes")
+      ->transform(in_range({}));
+  app.add_option_function<double>(
+         "--price-out", [&o](const double& v) { o.price_out = v; },
+         "Dollars per million completion tokens, to show the cost as the run goes")
+      ->transform(in_range({}));
+  app.add_option("-o,--output", o.output, "Shard directory; - writes records to stdout")
+      ->required();
+  app.add_option("--base-url", o.base_urls,
+                 std::string("OpenAI-compatible API base URL; repeat it or separate with commas "
+                             "to balance over several (default: $OPENAI_BASE_URL, else ") +
+                     kDefaultBaseUrl + ")");
+  app.add_option("--api-key-file", o.api_key_file,
+                 "File holding the API key (default: $OPENAI_API_KEY); the key is never logged");
+  app.add_option("-j,--concurrency", o.concurrency, "Requests in flight")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<int>(1)));
+  app.add_option("--timeout", o.timeout_seconds, "Per-request timeout, seconds")
+      ->capture_default_str()
+      ->transform(in_range({.above_min = true}));
+  app.add_option("--max-retries", o.max_retries, "Retries per request before it fails")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<int>(0)));
+  app.add_option("--length-retries", o.length_retries,
+                 "Retries of a reply cut off by --max-tokens (finish_reason length)")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<int>(0)));
+  app.add_option("--outage-wait", o.outage_wait_seconds,
+                 "When no endpoint can be reached, seconds to probe before failing requests")
+      ->capture_default_str()
+      ->transform(in_range({}));
+  app.add_option("--max-reply-bytes", o.max_reply_bytes,
+                 "A reply larger than this many bytes is a failure")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<uint64_t>(1)));
+  app.add_option("--rpm", o.rpm, "Requests per minute, at most (0 = unlimited)")
+      ->capture_default_str()
+      ->transform(in_range({}));
+  app.add_option("--tpm", o.tpm,
+                 "Tokens per minute, at most, estimated before sending (0 = unlimited)")
+      ->capture_default_str()
+      ->transform(in_range({}));
+  app.add_option_function<std::string>(
+      "--max-failures",
+      [&o](const std::string& v) { o.max_failures = parse_threshold("--max-failures", v); },
+      "Stop early (exit 4, resumable) when more requests than this fail: a count or a rate like 5% "
+      "(default: no limit)");
+  app.add_option_function<std::string>(
+      "--max-rejects",
+      [&o](const std::string& v) { o.max_rejects = parse_threshold("--max-rejects", v); },
+      "Fail the run (exit 4) when more input lines than this are rejected: a count or a rate "
+      "(default: no limit)");
+  app.add_flag("--retry-failed", o.retry_failed,
+               "Re-request only the records in failures.jsonl of a finished run");
+  app.add_option("--format", o.format, "Record shape: record | personahub | chat")
+      ->capture_default_str();
+  app.add_option("--shard-size", o.shard_size, "Records per shard")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<uint64_t>(1)));
+  app.add_option("--summary", o.summary_file, "Write a JSON summary of the run to FILE");
+  app.add_flag("--restart", o.restart, "Discard the run already in --output and start over");
+  app.add_option("--grace", o.grace_seconds,
+                 "After SIGINT/SIGTERM, seconds to let requests in flight finish")
+      ->capture_default_str()
+      ->transform(in_range({}));
+  app.add_option("--checkpoint-interval", o.checkpoint_seconds, "Seconds between checkpoints")
+      ->capture_default_str()
+      ->transform(in_range({}));
+  app.add_option("--progress-interval", o.progress_seconds,
+                 "Seconds between progress lines when stderr is not a terminal")
+      ->capture_default_str()
+      ->transform(in_range({}));
+}
+
+// Each of `values` split at commas, blanks around each part trimmed. Empty parts are kept, so
+// that the command that uses the list can say what is wrong with it.
+std::vector<std::string> split_at_commas(const std::vector<std::string>& values) {
+  std::vector<std::string> parts;
+  for (const std::string& value : values) {
+    size_t begin = 0;
+    for (;;) {
+      size_t end = value.find(',', begin);
+      std::string part = value.substr(begin, end == std::string::npos ? end : end - begin);
+      parts.emplace_back(trim(part, kSpaceTab));
+      if (end == std::string::npos) break;
+      begin = end + 1;
+    }
+  }
+  return parts;
+}
+
+// The one place that decides precedence: flags, then the environment, then defaults.
+void apply_environment(Options& o) {
+  auto env = [](const char* name) -> std::string {
+    const char* value = std::getenv(name);
+    return value ? value : "";
+  };
+  if (o.model.empty()) o.model = env("OPENAI_MODEL");
+  if (o.base_urls.empty() && !env("OPENAI_BASE_URL").empty())
+    o.base_urls = {env("OPENAI_BASE_URL")};
+  if (o.base_urls.empty()) o.base_urls = {kDefaultBaseUrl};
+  o.base_urls = split_at_commas(o.base_urls);
+}
+
+void add_dedup_flags(CLI::App& app, DedupOptions& d, Options& o) {
+  app.add_option("-i,--input", d.input,
+                 "JSONL to deduplicate; .gz/.zst read transparently; - is stdin")
+      ->required();
+  app.add_option("-o,--output", d.output, "Where the kept records go, in input order; - is stdout")
+      ->required();
+  app.add_option("--field", d.field, "The text field compared (e.g. output for synth records)")
+      ->capture_default_str();
+  app.add_option("--report", d.report,
+                 "Write one JSON line per dropped record: what it duplicates");
+  app.add_option("--ngram", d.ngram, "Word n-grams for MinHash")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<size_t>(1)));
+  app.add_option("--num-perm", d.num_perm, "MinHash permutations")
+      ->capture_default_str()
+      ->transform(in_range({.whole = true, .min = 1, .max = 4096, .show_max = true}));
+  app.add_option("--threshold", d.threshold, "Jaccard similarity of a near duplicate")
+      ->capture_default_str()
+      ->transform(in_range({.max = 1, .above_min = true, .show_max = true}));
+  app.add_option("--bands", d.bands, "LSH bands (default: chosen to catch >= 99% at the threshold)")
+      ->transform(in_range(whole_at_least<size_t>(0)));
+  app.add_option("--rows", d.rows, "LSH rows per band (bands x rows <= num-perm)")
+      ->transform(in_range(whole_at_least<size_t>(0)));
+  app.add_option("--seed", d.seed, "Seed for the MinHash permutations")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<uint64_t>(0)));
+  app.add_option("--embed-model", d.embed_model,
+                 "Also drop semantic duplicates, with embeddings from this model's /v1/embeddings");
+  app.add_option("--cosine", d.cosine, "Cosine similarity of a semantic duplicate")
+      ->capture_default_str()
+      ->transform(in_range({.max = 1, .above_min = true, .show_max = true}));
+  app.add_option("--base-url", o.base_urls,
+                 std::string("Embeddings endpoint base URL; repeat it or separate with commas to "
+                             "balance over several (default: $OPENAI_BASE_URL, else ") +
+                     kDefaultBaseUrl + ")");
+  app.add_option("--api-key-file", o.api_key_file,
+                 "File holding the API key (default: $OPENAI_API_KEY)");
+  app.add_option("-j,--concurrency", d.concurrency, "Embedding requests in flight")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<int>(1)));
+  app.add_option("--batch", d.batch, "Texts per embeddings request")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<size_t>(1)));
+  app.add_option("--timeout", d.timeout_seconds, "Per-request timeout, seconds")
+      ->capture_default_str()
+      ->transform(in_range({.above_min = true}));
+  app.add_option("--max-retries", d.max_retries, "Retries per request")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<int>(0)));
+}
+
+ExitCode run_dedup_command(DedupOptions& d, const Options& o) {
+  d.base_urls = o.base_urls;
+  if (!d.embed_model.empty()) d.api_key = read_api_key(o);
+  DedupStats stats = run_dedup(d);
+  if (!o.quiet)
+    std::fprintf(stderr,
+                 "personagen: dedup kept %llu of %llu records (%llu exact, %llu near%s duplicates "
+                 "dropped; %llu rejected) in %.1fs -> %s\n",
+                 static_cast<unsigned long long>(stats.kept),
+                 static_cast<unsigned long long>(stats.read),
+                 static_cast<unsigned long long>(stats.exact_dropped),
+                 static_cast<unsigned long long>(stats.near_dropped),
+                 d.embed_model.empty()
+                     ? ""
+                     : (", " + std::to_string(stats.semantic_dropped) + " semantic").c_str(),
+                 static_cast<unsigned long long>(stats.rejected), stats.seconds, d.output.c_str());
+  return ExitCode::ok;
+}
+
+void add_decontam_flags(CLI::App& app, DecontamOptions& d) {
+  app.add_option("-i,--input", d.input, "JSONL of records to check; .gz/.zst read; - is stdin")
+      ->required();
+  app.add_option("-o,--output", d.output, "Where the clean records go, in input order; - is stdout")
+      ->required();
+  app.add_option("--against", d.against,
+                 "A benchmark's test set, JSONL (repeatable), e.g. GSM8K's test.jsonl")
+      ->required();
+  app.add_option("--field", d.field, "The record's text that is checked")->capture_default_str();
+  app.add_option("--against-field", d.against_fields,
+                 "The test-set fields whose text counts, every one present (comma-separated)")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--ngram", d.ngram, "Shared words in a row that make a record contaminated")
+      ->capture_default_str()
+      ->transform(in_range(whole_at_least<size_t>(1)));
+  app.add_option("--report", d.report,
+                 "Write one JSON line per dropped record: the test line and words it shares");
+}
+
+ExitCode run_decontam_command(const DecontamOptions& d, const Options& o) {
+  DecontamStats stats = run_decontam(d);
+  if (!o.quiet)
+    std::fprintf(stderr,
+                 "personagen: decontam kept %llu of %llu records (%llu share a %zu-word run with "
+                 "the %llu test texts; %llu rejected) in %.1fs -> %s\n",
+                 static_cast<unsigned long long>(stats.kept),
+                 static_cast<unsigned long long>(stats.read),
+                 static_cast<unsigned long long>(stats.dropped), d.ngram,
+                 static_cast<unsigned long long>(stats.test_texts),
+                 static_cast<unsigned long long>(stats.rejected), stats.seconds, d.output.c_str());
+  return ExitCode::ok;
+}
+
+// The spdlog level called `name`, or nullopt.
+std::optional<spdlog::level::level_enum> parse_log_level(const std::string& name) {
+  auto level = spdlog::level::from_str(name);
+  if (level == spdlog::level::off && name != "off") return std::nullopt;
+  return level;
+}
+
+void setup_logging(const Options& o) {
+  auto logger = spdlog::stderr_color_mt("personagen");
+  logger->set_pattern("personagen: %l: %v");
+  spdlog::set_default_logger(logger);
+  auto level = parse_log_level(o.log_level).value_or(spdlog::level::warn);
+  spdlog::set_level(o.quiet && level < spdlog::level::err ? spdlog::level::err : level);
+}
+
+// A key on the command line is visible to every user in ps and stays in the shell's history,
+// and CLI11 would quote it back as an unexpected argument: --api-key is refused by name, before
+// the parser sees it.
+void refuse_api_key_flag(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") return;
+    if (arg == "--api-key" || arg.starts_with("--api-key="))
+      throw usage_error(
+          "--api-key is not accepted, as a key on the command line is visible to other users: "
+          "use OPENAI_API_KEY or --api-key-file");
+  }
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  // A closed stdout pipe must become a clear write error, not a silent death.
+  std::signal(SIGPIPE, SIG_IGN);
+  Options options;
+  CLI::App app{"personagen: synthetic data from personas, the Persona Hub method, at scale"};
+  app.set_version_flag("--version", PERSONAGEN_VERSION);
+  app.require_subcommand(1);
+  // Checked while parsing, like every flag: from the end of parsing on, synth owns the exit
+  // and writes its --summary on every way out.
+  app.add_option("--log-level", options.log_level,
+                 "Diagnostics: trace, debug, info, warn, error, off")
+      ->capture_default_str()
+      ->check([](const std::string& name) {
+        return parse_log_level(name) ? std::string()
+                                     : "expected one of trace, debug, info, warn, error, off";
+      });
+  app.add_flag("-q,--quiet", options.quiet,
+               "No progress output; the summary only if something failed");
+  app.fallthrough();
+
+  CLI::App* synth =
+      app.add_subcommand("synth", "Synthesize data: one request per persona, records to shards");
+  add_request_flags(*synth, options);
+  add_synth_flags(*synth, options);
+  CLI::App* render =
+      app.add_subcommand("render", "Print the exact request bodies synth would send; no network");
+  add_request_flags(*render, options);
+  DedupOptions dedup_options;
+  CLI::App* dedup = app.add_subcommand(
+      "dedup", "Drop exact, near (MinHash) and optionally semantic duplicates from any JSONL");
+  add_dedup_flags(*dedup, dedup_options, options);
+  DecontamOptions decontam_options;
+  CLI::App* decontam = app.add_subcommand(
+      "decontam", "Drop records that share a 13-word run with a benchmark's test set");
+  add_decontam_flags(*decontam, decontam_options);
+  CLI::App* tasks =
+      app.add_subcommand("tasks", "List the tasks, the methods and where each template comes from");
+  tasks->add_option("--prompts", options.prompts_dir,
+                    "Directory of templates replacing the embedded ones");
+  tasks->add_option("--world", options.world_file, "Game world description for the npc task");
+
+  refuse_api_key_flag(argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // CLI11 quotes the values it could not place ("not expected: sk-..."), and any value may be
+    // the key pasted in the wrong place: the message is printed without them.
+    throw usage_error(without_argument_values(e.what(), argc, argv) + " (see --help)");
+  }
+  setup_logging(options);
+  apply_environment(options);
+
+  auto run_command = [&]() -> ExitCode {
+    if (synth->parsed()) {
+      options.command = "synth";
+      return run_synth(options);
+    }
+    if (render->parsed()) {
+      options.command = "render";
+      return run_render(options);
+    }
+    if (dedup->parsed()) {
+      options.command = "dedup";
+      return run_dedup_command(dedup_options, options);
+    }
+    if (decontam->parsed()) {
+      options.command = "decontam";
+      return run_decontam_command(decontam_options, options);
+    }
+    if (tasks->parsed()) {
+      options.command = "tasks";
+      return run_tasks(options);
+    }
+    return ExitCode::ok;
+  };
+  try {
+    return static_cast<int>(run_command());
+  } catch (const Error& e) {
+    // An error may carry a server's words, and a server may quote the key it was given.
+    throw Error(without_api_key(e.what(), options), e.code());
+  }
+}
+
+}  // namespace personagen

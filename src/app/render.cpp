@@ -1,0 +1,76 @@
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "input/record_reader.h"
+#include "personagen/commands.h"
+#include "synth/synth_plan.h"
+#include "synth/tasks.h"
+
+namespace personagen {
+
+ExitCode run_render(const Options& options) {
+  SynthPlan plan = make_plan(options);
+  RequestBuilder builder(plan);
+  Selection selection(plan.selection);
+  RecordReader reader(options.input, plan.reader);
+  std::optional<std::vector<InputRecord>> sampled;
+  if (selection.sample() > 0) sampled = read_sample(reader, selection);
+  size_t sample_next = 0;
+  auto read = [&]() -> std::optional<InputRecord> {
+    if (!sampled) return reader.next();
+    if (sample_next == sampled->size()) return std::nullopt;
+    return std::move((*sampled)[sample_next++]);
+  };
+
+  uint64_t rendered = 0;
+  uint64_t rejected = 0;
+  std::string out;
+  while (!options.limit || rendered < options.limit) {
+    std::optional<InputRecord> record = read();
+    if (!record) break;
+    if (!record->ok()) {
+      ++rejected;
+      spdlog::warn("{}:{}: {}", options.input, record->line, record->reject);
+      continue;
+    }
+    if (!selection.selected(*record)) continue;
+    for (size_t sub = 0; sub < plan.relations.size(); ++sub) {
+      builder.build(*record, sub);
+      out += builder.body();
+      out += '\n';
+    }
+    if (out.size() >= (1u << 16)) {
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      out.clear();
+    }
+    ++rendered;
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  if (std::fflush(stdout) != 0) throw Error("stdout: write failed");
+  if (rendered == 0 && rejected == 0) spdlog::warn("{}: the input has no records", options.input);
+  return ExitCode::ok;
+}
+
+ExitCode run_tasks(const Options& options) {
+  std::printf("%-19s %-8s %-6s %s\n", "TASK", "OUTPUT", "DEMOS", "TEMPLATES");
+  for (std::span<const TaskInfo> table : {builtin_tasks(), persona_tasks()}) {
+    for (const TaskInfo& info : table) {
+      TaskPrompts prompts = load_task_prompts(info.name, options.prompts_dir, options.world_file);
+      const char* kind = info.kind == OutputKind::text      ? "text"
+                         : info.kind == OutputKind::npc     ? "json"
+                         : info.kind == OutputKind::tool    ? "tool"
+                         : info.kind == OutputKind::persona ? "persona"
+                                                            : "personas";
+      std::string where = prompts.source == "embedded" ? "embedded:prompts/" + prompts.task + "/"
+                                                       : prompts.source + "/" + prompts.task + "/";
+      std::printf("%-19.*s %-8s %-6zu %s{zero-shot,few-shot,persona-few-shot}.txt  -- %.*s\n",
+                  static_cast<int>(info.name.size()), info.name.data(), kind, prompts.demos.size(),
+                  where.c_str(), static_cast<int>(info.summary.size()), info.summary.data());
+    }
+  }
+  std::printf("\nmethods: zero-shot (default), few-shot, persona-few-shot\n");
+  return ExitCode::ok;
+}
+
+}  // namespace personagen

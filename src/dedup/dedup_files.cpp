@@ -1,0 +1,141 @@
+#include "dedup/dedup_files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "personagen/error.h"
+#include "util/utf8.h"
+
+namespace personagen {
+namespace {
+
+constexpr size_t kBufferSize = 1 << 20;
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+}  // namespace
+
+RawLineReader::RawLineReader(const std::string& path)
+    : source_(open_byte_source(path)), buffer_(kBufferSize) {}
+
+bool RawLineReader::next(std::string* line) {
+  if (line) line->clear();
+  bool found = false;  // a byte of the line, or its newline
+  for (;;) {
+    if (begin_ == end_) {
+      if (eof_) break;
+      begin_ = 0;
+      end_ = source_->read(buffer_.data(), buffer_.size());
+      if (end_ == 0) {
+        eof_ = true;
+        break;
+      }
+    }
+    const char* start = buffer_.data() + begin_;
+    const auto* newline = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
+    const size_t length = newline ? static_cast<size_t>(newline - start) : end_ - begin_;
+    if (line) line->append(start, length);
+    found = found || length > 0 || newline;
+    begin_ += length + (newline ? 1 : 0);
+    if (newline) break;
+  }
+  if (!found) return false;
+  if (line) {
+    if (!line->empty() && line->back() == '\r') line->pop_back();
+    if (first_ && std::string_view(*line).starts_with(kBom)) line->erase(0, kBom.size());
+  }
+  first_ = false;
+  return true;
+}
+
+OutputFile::OutputFile(const std::string& path) {
+  if (path != "-") file_.emplace(path);
+}
+
+void OutputFile::write(std::string_view data) {
+  if (file_) {
+    file_->write(data);
+  } else if (std::fwrite(data.data(), 1, data.size(), stdout) != data.size()) {
+    throw Error("stdout: cannot write: " + errno_text());
+  }
+}
+
+void OutputFile::commit() {
+  if (file_) {
+    file_->commit();
+  } else if (std::fflush(stdout) != 0) {
+    throw Error("stdout: cannot write: " + errno_text());
+  }
+}
+
+std::string make_temp_path(const std::string& prefix) {
+  std::error_code error;
+  std::filesystem::path dir = std::filesystem::temp_directory_path(error);
+  if (error) dir = "/tmp";
+  std::string path = (dir / (prefix + ".XXXXXX")).string();
+  int fd = ::mkstemp(path.data());
+  if (fd < 0) throw Error(path + ": cannot create a temporary file: " + errno_text());
+  ::close(fd);
+  return path;
+}
+
+TempFileRemover::~TempFileRemover() {
+  std::remove(path_.c_str());
+}
+
+SpooledStdin::SpooledStdin() : path_(make_temp_path("personagen-stdin")) {
+  int out = ::open(path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (out < 0) {
+    std::remove(path_.c_str());
+    throw Error(path_ + ": cannot open: " + errno_text());
+  }
+  std::vector<char> buffer(kBufferSize);
+  std::string failure;
+  for (;;) {
+    ssize_t n = ::read(STDIN_FILENO, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      failure = "stdin: cannot read: " + errno_text();
+      break;
+    }
+    if (n == 0) break;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::write(out, buffer.data() + done, static_cast<size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        failure = path_ + ": cannot write a copy of stdin: " + errno_text();
+        break;
+      }
+      done += w;
+    }
+    if (!failure.empty()) break;
+  }
+  ::close(out);
+  if (!failure.empty()) {
+    std::remove(path_.c_str());
+    throw Error(failure);
+  }
+}
+
+SpooledStdin::~SpooledStdin() {
+  std::remove(path_.c_str());
+}
+
+std::string display_name(const std::string& path) {
+  return path == "-" ? "stdin" : path;
+}
+
+std::string_view report_excerpt(std::string_view text) {
+  constexpr size_t kReportTextBytes = 200;
+  return utf8_prefix(text, kReportTextBytes);
+}
+
+}  // namespace personagen

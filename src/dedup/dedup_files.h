@@ -1,0 +1,89 @@
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "input/byte_source.h"
+#include "store/atomic_file.h"
+
+namespace personagen {
+
+// The input's lines as raw bytes, numbered as RecordReader numbers them (blank lines count), for
+// copying kept records as they were. A skipped line is never held in memory, however long.
+class RawLineReader {
+ public:
+  // Throws Error naming the file if it cannot be opened; reads as open_byte_source does.
+  explicit RawLineReader(const std::string& path);
+
+  // Moves past the next line and, if `line` is not null, stores it there without its newline,
+  // a CR before it, or a byte-order mark at the start of the input. False at the end.
+  bool next(std::string* line);
+
+ private:
+  std::unique_ptr<ByteSource> source_;
+  std::vector<char> buffer_;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  bool eof_ = false;
+  bool first_ = true;
+};
+
+// An output of dedup or decontam: an AtomicFile, or stdout for "-". If it is destroyed without
+// commit(), the .tmp file is removed: a failed run leaves no partial file.
+class OutputFile {
+ public:
+  // Throws Error naming the file if it cannot be created.
+  explicit OutputFile(const std::string& path);
+
+  // Throws Error naming the file on a failed write.
+  void write(std::string_view data);
+  // Flushes stdout, or commits the AtomicFile. Throws Error naming the file on failure.
+  void commit();
+
+ private:
+  std::optional<AtomicFile> file_;  // empty for stdout
+};
+
+// Standard input copied to a temporary file, removed again when this goes out of scope.
+class SpooledStdin {
+ public:
+  // Throws Error if the copy fails.
+  SpooledStdin();
+  ~SpooledStdin();
+  SpooledStdin(const SpooledStdin&) = delete;
+  SpooledStdin& operator=(const SpooledStdin&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A fresh path in the temporary directory ($TMPDIR, else /tmp) whose name starts with `prefix`;
+// the file exists, empty. Throws Error if it cannot be created.
+std::string make_temp_path(const std::string& prefix);
+
+// Removes a file when it goes out of scope.
+class TempFileRemover {
+ public:
+  explicit TempFileRemover(std::string path) : path_(std::move(path)) {}
+  ~TempFileRemover();
+  TempFileRemover(const TempFileRemover&) = delete;
+  TempFileRemover& operator=(const TempFileRemover&) = delete;
+
+ private:
+  std::string path_;
+};
+
+// How messages name an input: its path, or "stdin" for "-".
+std::string display_name(const std::string& path);
+
+// The start of a record's text for a report line: at most 200 bytes, ending on a character
+// boundary so that it stays valid UTF-8.
+std::string_view report_excerpt(std::string_view text);
+
+}  // namespace personagen

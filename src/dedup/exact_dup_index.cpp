@@ -1,0 +1,51 @@
+#include "dedup/exact_dup_index.h"
+
+#include "util/hash.h"
+
+namespace personagen {
+namespace {
+
+constexpr size_t kInitialSlots = size_t{1} << 12;
+constexpr uint64_t kHighSeed = 0x5eed0fdedd00b1e5ULL;
+
+}  // namespace
+
+ExactDupIndex::ExactDupIndex() : slots_(kInitialSlots) {}
+
+ExactDupIndex::Key ExactDupIndex::key_of(std::string_view text) {
+  return {hash64(text), hash64(text, kHighSeed)};
+}
+
+size_t ExactDupIndex::locate(const Key& key) const {
+  const size_t mask = slots_.size() - 1;
+  size_t pos = key.low & mask;
+  while (slots_[pos].id_plus_one != 0 &&
+         (slots_[pos].low != key.low || slots_[pos].high != key.high)) {
+    pos = (pos + 1) & mask;
+  }
+  return pos;
+}
+
+std::optional<uint32_t> ExactDupIndex::find(const Key& key) const {
+  const Slot& slot = slots_[locate(key)];
+  if (slot.id_plus_one == 0) return std::nullopt;
+  return slot.id_plus_one - 1;
+}
+
+void ExactDupIndex::add(const Key& key, uint32_t id) {
+  if ((used_ + 1) * 10 > slots_.size() * 7) grow();
+  Slot& slot = slots_[locate(key)];
+  if (slot.id_plus_one != 0) return;
+  slot = Slot{key.low, key.high, id + 1};
+  ++used_;
+}
+
+void ExactDupIndex::grow() {
+  std::vector<Slot> old(slots_.size() * 2);
+  old.swap(slots_);
+  for (const Slot& slot : old) {
+    if (slot.id_plus_one != 0) slots_[locate({slot.low, slot.high})] = slot;
+  }
+}
+
+}  // namespace personagen

@@ -1,0 +1,83 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "dedup/minhash.h"
+
+namespace personagen {
+
+// The records that the MinHash stage has kept so far, and the LSH band tables that find the
+// candidates for a new record among them.
+//
+// Why it stores shingle sets: a candidate is confirmed with its exact Jaccard similarity when
+// both records have at most num_perm shingles (short texts such as personas), so no pair above
+// the threshold is lost to the estimate's noise and none below it is dropped; a record with more
+// shingles keeps its signature instead, and pairs involving it are judged by the estimate.
+// Either way a record costs at most num_perm * 4 + 24 bytes, plus 8 bytes per band in the tables.
+// Why the tables hold ids only: an open-addressing table per band maps 32 bits of the band's
+// hash to the ids of the records with that band, in slots of 8 bytes, with no per-bucket lists.
+class NearDupIndex {
+ public:
+  // `hasher` must outlive the index. Throws a usage Error if lsh needs more than
+  // hasher.num_perm() values.
+  NearDupIndex(const MinHasher& hasher, LshBands lsh, double threshold);
+
+  struct Match {
+    uint32_t id = 0;        // the kept record's id, in order of add()
+    double similarity = 0;  // exact Jaccard, or the signature estimate (see above)
+  };
+
+  // The most similar kept record at or above the threshold among the candidates of a record
+  // with these sorted shingles and this signature; the earliest on a tie; nullopt if none.
+  std::optional<Match> find(std::span<const uint32_t> shingles,
+                            std::span<const uint32_t> signature);
+
+  // Adds a kept record and returns its id: 0, 1, 2, ... Throws Error past 2^32 - 2 records.
+  uint32_t add(std::span<const uint32_t> shingles, std::span<const uint32_t> signature);
+
+  size_t size() const { return refs_.size(); }
+  // Bytes held by the tables and the stored records, for the log.
+  size_t memory_bytes() const;
+
+ private:
+  // One band's table: slots of (32 bits of the band hash << 32 | id + 1), 0 when empty.
+  struct Table {
+    std::vector<uint64_t> slots;
+    size_t used = 0;
+  };
+
+  uint64_t band_hash(std::span<const uint32_t> signature, size_t band) const;
+  void grow(Table& table);
+  // The stored values of record `id`: its shingles, or its signature if `is_signature`.
+  std::span<const uint32_t> stored(uint32_t id, bool& is_signature) const;
+  // What is known of a record without reading its stored values: a 64-bit map of its shingles
+  // (bit shingle % 64) and its shingle count, with kSignatureFlag if its signature is stored.
+  struct Summary {
+    uint64_t bits = 0;
+    uint32_t size = 0;
+  };
+  static uint64_t bits_of(std::span<const uint32_t> shingles);
+  // False when the summaries alone rule out a Jaccard similarity at the threshold: they bound
+  // how many shingles the two sets can share.
+  bool may_reach_threshold(uint32_t id, uint64_t bits, size_t size) const;
+  double similarity(uint32_t id, std::span<const uint32_t> shingles,
+                    std::span<const uint32_t> signature);
+
+  const MinHasher& hasher_;
+  LshBands lsh_;
+  double threshold_;
+  std::vector<Table> tables_;
+  // Records live in chunks, so storage grows without copying what is already stored.
+  std::vector<std::vector<uint32_t>> chunks_;
+  std::vector<uint64_t> refs_;      // per id: chunk << 32 | offset in the chunk
+  std::vector<Summary> summaries_;  // per id
+  std::vector<uint64_t> hashes_;    // per band: the hash of the record being looked up
+  std::vector<uint32_t> candidates_;
+  std::vector<uint32_t> scratch_;  // a stored record's signature, when it has to be computed
+};
+
+}  // namespace personagen

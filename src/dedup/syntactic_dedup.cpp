@@ -1,0 +1,239 @@
+#include "dedup/syntactic_dedup.h"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "dedup/exact_dup_index.h"
+#include "dedup/near_dup_index.h"
+#include "dedup/text_normalize.h"
+#include "input/record_reader.h"
+#include "personagen/error.h"
+
+namespace personagen {
+namespace {
+
+constexpr uint64_t kMaxRejectWarnings = 100;
+constexpr size_t kBatchRecords = 4096;
+constexpr size_t kBatchesAhead = 4;
+
+// One input line, ready to be judged.
+struct PreparedRecord {
+  uint64_t line = 0;
+  std::string reject;  // non-empty: the line is unusable, and this is why
+  ExactDupIndex::Key key;
+  uint32_t first_value = 0;  // where its shingles, then its signature, start in the batch
+  uint32_t shingle_count = 0;
+};
+
+// Records in input order; their shingles and signatures share one array.
+struct Batch {
+  std::vector<PreparedRecord> records;
+  std::vector<uint32_t> values;
+};
+
+// Hands batches from the thread that prepares them to the one that judges them, holding at most
+// a few, so memory stays bounded whatever the input size.
+class BatchQueue {
+ public:
+  // Blocks while full. False if the queue was closed by the consumer.
+  bool push(Batch batch) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return batches_.size() < kBatchesAhead || closed_; });
+    if (closed_) return false;
+    batches_.push_back(std::move(batch));
+    changed_.notify_all();
+    return true;
+  }
+  // Blocks while empty. Nullopt once the producer finished and everything was taken; rethrows
+  // the producer's error, if it had one.
+  std::optional<Batch> pop() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return !batches_.empty() || done_; });
+    if (batches_.empty()) {
+      if (error_) std::rethrow_exception(error_);
+      return std::nullopt;
+    }
+    Batch batch = std::move(batches_.front());
+    batches_.pop_front();
+    changed_.notify_all();
+    return batch;
+  }
+  void finish(std::exception_ptr error) {
+    std::lock_guard lock(mutex_);
+    done_ = true;
+    error_ = std::move(error);
+    changed_.notify_all();
+  }
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Batch> batches_;
+  bool done_ = false;
+  bool closed_ = false;
+  std::exception_ptr error_;
+};
+
+// Reads the input and prepares its records, on its own thread.
+void prepare_records(const std::string& path, const DedupOptions& options, const MinHasher& hasher,
+                     BatchQueue& queue) {
+  try {
+    ReaderOptions reader_options;
+    reader_options.persona_fields = {options.field};
+    RecordReader reader(path, reader_options);
+    std::string normalized;
+    std::vector<uint32_t> shingles;
+    Batch batch;
+    while (std::optional<InputRecord> input = reader.next()) {
+      PreparedRecord& record = batch.records.emplace_back();
+      record.line = input->line;
+      if (!input->ok()) {
+        record.reject = std::move(input->reject);
+      } else {
+        normalize_text(input->persona, normalized);
+        record.key = ExactDupIndex::key_of(normalized);
+        shingle_text(normalized, options.ngram, shingles);
+        record.first_value = static_cast<uint32_t>(batch.values.size());
+        record.shingle_count = static_cast<uint32_t>(shingles.size());
+        batch.values.insert(batch.values.end(), shingles.begin(), shingles.end());
+        if (!shingles.empty()) {
+          batch.values.resize(batch.values.size() + hasher.num_perm());
+          hasher.signature(shingles, batch.values.data() + batch.values.size() - hasher.num_perm());
+        }
+      }
+      if (batch.records.size() == kBatchRecords) {
+        if (!queue.push(std::move(batch))) return;
+        batch = Batch();
+      }
+    }
+    if (!batch.records.empty() && !queue.push(std::move(batch))) return;
+    queue.finish(nullptr);
+  } catch (...) {
+    queue.finish(std::current_exception());
+  }
+}
+
+// Judges prepared records in input order against the records kept before them.
+class Judge {
+ public:
+  Judge(const MinHasher& hasher, LshBands lsh, const DedupOptions& options,
+        DedupDecisions& decisions, DedupStats& stats)
+      : options_(options),
+        near_(hasher, lsh, options.threshold),
+        num_perm_(hasher.num_perm()),
+        decisions_(decisions),
+        stats_(stats) {}
+
+  void judge(const Batch& batch) {
+    for (const PreparedRecord& record : batch.records) {
+      ++stats_.read;
+      if (!record.reject.empty()) {
+        reject(record);
+        continue;
+      }
+      const uint32_t* values = batch.values.data() + record.first_value;
+      decide(record, {values, record.shingle_count},
+             {values + record.shingle_count, record.shingle_count ? num_perm_ : 0});
+    }
+  }
+
+  void finish() {
+    if (stats_.rejected > kMaxRejectWarnings) {
+      spdlog::warn("{}: {} lines rejected in all ({} shown)", name(), stats_.rejected,
+                   kMaxRejectWarnings);
+    }
+    spdlog::info("dedup: the index of {} kept records holds {} MB", decisions_.kept_lines.size(),
+                 (near_.memory_bytes() + exact_.memory_bytes()) >> 20);
+  }
+
+ private:
+  std::string name() const { return options_.input == "-" ? "stdin" : options_.input; }
+
+  void reject(const PreparedRecord& record) {
+    if (++stats_.rejected <= kMaxRejectWarnings) {
+      spdlog::warn("{}:{}: {}", name(), record.line, record.reject);
+    }
+  }
+
+  void decide(const PreparedRecord& record, std::span<const uint32_t> shingles,
+              std::span<const uint32_t> signature) {
+    std::vector<uint64_t>& kept = decisions_.kept_lines;
+    if (std::optional<uint32_t> id = exact_.find(record.key)) {
+      decisions_.drops.push_back({record.line, kept[*id], 1.0, DedupStage::exact});
+      ++stats_.exact_dropped;
+      return;
+    }
+    // A text without words has no shingles: only the exact stage can judge it.
+    if (!shingles.empty()) {
+      if (std::optional<NearDupIndex::Match> match = near_.find(shingles, signature)) {
+        decisions_.drops.push_back(
+            {record.line, kept[kept_ids_[match->id]], match->similarity, DedupStage::minhash});
+        ++stats_.near_dropped;
+        return;
+      }
+    }
+    // Kept so far. Exact-index ids are positions in kept_lines; near-index ids map onto them.
+    const auto id = static_cast<uint32_t>(kept.size());
+    kept.push_back(record.line);
+    exact_.add(record.key, id);
+    if (!shingles.empty()) {
+      near_.add(shingles, signature);
+      kept_ids_.push_back(id);
+    }
+  }
+
+  const DedupOptions& options_;
+  NearDupIndex near_;
+  ExactDupIndex exact_;
+  size_t num_perm_;
+  std::vector<uint32_t> kept_ids_;  // near-index id -> position in kept_lines
+  DedupDecisions& decisions_;
+  DedupStats& stats_;
+};
+
+}  // namespace
+
+std::string_view to_string(DedupStage stage) {
+  switch (stage) {
+    case DedupStage::exact:
+      return "exact";
+    case DedupStage::minhash:
+      return "minhash";
+    case DedupStage::semantic:
+      return "semantic";
+  }
+  return "";
+}
+
+void run_syntactic_stages(const std::string& path, const DedupOptions& options, LshBands lsh,
+                          DedupDecisions& decisions, DedupStats& stats) {
+  // The hasher is only read from here on (each thread signs with its own buffer).
+  const MinHasher hasher(options.num_perm, options.seed);
+  Judge judge(hasher, lsh, options, decisions, stats);
+  BatchQueue queue;
+  std::thread producer(prepare_records, std::cref(path), std::cref(options), std::cref(hasher),
+                       std::ref(queue));
+  try {
+    while (std::optional<Batch> batch = queue.pop()) judge.judge(*batch);
+  } catch (...) {
+    queue.close();
+    producer.join();
+    throw;
+  }
+  producer.join();
+  judge.finish();
+}
+
+}  // namespace personagen

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dedup/dedup.h"
+#include "dedup/minhash.h"
+
+namespace personagen {
+
+enum class DedupStage : uint8_t { exact, minhash, semantic };
+std::string_view to_string(DedupStage stage);
+
+// A dropped record, kept small because a run may drop millions: its text is read back from the
+// input only when the report is written.
+struct DroppedRecord {
+  uint64_t line = 0;
+  uint64_t duplicate_of = 0;  // the line of the earlier kept record it duplicates
+  double similarity = 0;
+  DedupStage stage = DedupStage::exact;
+};
+
+// What the stages decided, in input order.
+struct DedupDecisions {
+  std::vector<uint64_t> kept_lines;  // lines of the records kept by stages 1 and 2
+  std::vector<bool> semantic_drop;   // per entry of kept_lines: dropped by stage 3
+  std::vector<DroppedRecord> drops;  // sorted by line once every stage has run
+};
+
+// Stages 1 (exact duplicates of the normalized text) and 2 (MinHash near duplicates) in one
+// streaming pass over `path`, filling `decisions` and the counts in `stats`. Records are judged
+// in input order against the records kept before them, so the result does not depend on timing:
+// a second thread only prepares records (parsing, normalizing, shingling, signing) ahead of the
+// one that judges them. Rejected lines are logged as warnings, the first 100 one by one.
+// Throws Error if the input cannot be read.
+void run_syntactic_stages(const std::string& path, const DedupOptions& options, LshBands lsh,
+                          DedupDecisions& decisions, DedupStats& stats);
+
+}  // namespace personagen

@@ -1,0 +1,198 @@
+#include "store/journal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "personagen/error.h"
+
+namespace personagen {
+
+// An entry is one line of decimal numbers separated by spaces:
+//   seq line n (shard records bytes){n} failures_bytes failures_lines rejects_bytes
+//   rejects_lines records failed rejected requests retries prompt_tokens completion_tokens
+//   billed_prompt_tokens billed_completion_tokens
+// Text, so that a torn line is easy to tell and a person can read it.
+namespace {
+
+constexpr size_t kTotalsFields = 9;
+
+void append_number(std::string& out, uint64_t value) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+  (void)ec;
+  out.append(digits, end);
+  out.push_back(' ');
+}
+
+uint64_t* totals_field(Totals& t, size_t i) {
+  uint64_t* fields[kTotalsFields] = {&t.records,
+                                     &t.failed,
+                                     &t.rejected,
+                                     &t.requests,
+                                     &t.retries,
+                                     &t.prompt_tokens,
+                                     &t.completion_tokens,
+                                     &t.billed_prompt_tokens,
+                                     &t.billed_completion_tokens};
+  return fields[i];
+}
+
+[[noreturn]] void fail(const std::string& path, const char* what) {
+  throw Error(path + ": " + what + ": " + std::strerror(errno));
+}
+
+std::optional<uint64_t> size_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<uint64_t>(st.st_size);
+}
+
+// True when the file at `path` holds at least `bytes` bytes and the last of them ends a line.
+// The newline guards against a power loss on a filesystem that persisted the file's size before
+// its data: the tail would then read as zeros, not as a line's end.
+bool holds_lines(const std::string& path, uint64_t bytes) {
+  if (bytes == 0) return true;
+  std::optional<uint64_t> size = size_of(path);
+  if (!size || *size < bytes) return false;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char last = 0;
+  ssize_t n = ::pread(fd, &last, 1, static_cast<off_t>(bytes - 1));
+  ::close(fd);
+  return n == 1 && last == '\n';
+}
+
+// The numbers of one entry, or nullopt if the line is not one.
+std::optional<std::vector<uint64_t>> parse_numbers(std::string_view line) {
+  std::vector<uint64_t> numbers;
+  const char* p = line.data();
+  const char* end = p + line.size();
+  while (p < end) {
+    uint64_t value = 0;
+    auto [next, ec] = std::from_chars(p, end, value);
+    if (ec != std::errc() || (next < end && *next != ' ')) return std::nullopt;
+    numbers.push_back(value);
+    p = next < end ? next + 1 : next;
+  }
+  return numbers;
+}
+
+// Applies one entry to `state`; false if it is malformed or the files lack its bytes.
+bool apply(const std::vector<uint64_t>& n, const std::string& dir, const std::string& prefix,
+           uint64_t shard_size, JournalRecovery& state) {
+  if (n.size() < 3) return false;
+  size_t shards = n[2];
+  if (n.size() != 3 + 3 * shards + 4 + kTotalsFields) return false;
+  WriterState writer = state.writer;
+  for (size_t i = 0; i < shards; ++i) {
+    uint64_t index = n[3 + 3 * i], records = n[4 + 3 * i], bytes = n[5 + 3 * i];
+    if (index > writer.shards.size()) return false;  // shards are made one after another
+    if (index == writer.shards.size())
+      writer.shards.push_back(ShardInfo{shard_file_name(prefix, index), 0, 0, true});
+    for (size_t before = 0; before < index; ++before) writer.shards[before].open = false;
+    ShardInfo& shard = writer.shards[index];
+    shard.records = records;
+    shard.bytes = bytes;
+    shard.open = !(shard_size != 0 && records >= shard_size);
+    std::string path = dir + "/" + shard.name;
+    if (!holds_lines(path, bytes) && !holds_lines(path + ".tmp", bytes)) return false;
+  }
+  size_t at = 3 + 3 * shards;
+  writer.failures_bytes = n[at];
+  writer.failures_lines = n[at + 1];
+  writer.rejects_bytes = n[at + 2];
+  writer.rejects_lines = n[at + 3];
+  if (!holds_lines(dir + "/failures.jsonl", writer.failures_bytes) ||
+      !holds_lines(dir + "/rejects.jsonl", writer.rejects_bytes))
+    return false;
+  for (size_t i = 0; i < kTotalsFields; ++i) *totals_field(state.totals, i) = n[at + 4 + i];
+  state.writer = std::move(writer);
+  state.lines.push_back(n[1]);
+  state.seq = n[0];
+  return true;
+}
+
+}  // namespace
+
+Journal::Journal(std::string path, uint64_t seq, size_t first_shard)
+    : path_(std::move(path)), seq_(seq), first_shard_(first_shard) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail(path_, "cannot open");
+}
+
+Journal::~Journal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Journal::add(uint64_t line, const WriterState& writer, const Totals& totals) {
+  append_number(buffer_, ++seq_);
+  append_number(buffer_, line);
+  size_t count = writer.shards.size() - std::min(first_shard_, writer.shards.size());
+  append_number(buffer_, count);
+  for (size_t i = writer.shards.size() - count; i < writer.shards.size(); ++i) {
+    append_number(buffer_, i);
+    append_number(buffer_, writer.shards[i].records);
+    append_number(buffer_, writer.shards[i].bytes);
+  }
+  if (!writer.shards.empty())
+    first_shard_ = writer.shards.size() - (writer.shards.back().open ? 1 : 0);
+  for (uint64_t value :
+       {writer.failures_bytes, writer.failures_lines, writer.rejects_bytes, writer.rejects_lines})
+    append_number(buffer_, value);
+  Totals copy = totals;
+  for (size_t i = 0; i < kTotalsFields; ++i) append_number(buffer_, *totals_field(copy, i));
+  buffer_.back() = '\n';
+}
+
+void Journal::flush() {
+  std::string_view data = buffer_;
+  while (!data.empty()) {
+    ssize_t n = ::write(fd_, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(path_, "write failed");
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  buffer_.clear();
+}
+
+void Journal::clear() {
+  flush();
+  if (::ftruncate(fd_, 0) != 0) fail(path_, "cannot truncate");
+}
+
+void Journal::remove() {
+  buffer_.clear();
+  if (::unlink(path_.c_str()) != 0 && errno != ENOENT) fail(path_, "cannot remove");
+}
+
+std::optional<JournalRecovery> recover_journal(const std::string& path, const std::string& dir,
+                                               const std::string& prefix, uint64_t shard_size,
+                                               const Checkpoint& checkpoint) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string all = text.str();
+  JournalRecovery state;
+  state.writer = checkpoint.writer;
+  state.totals = checkpoint.totals;
+  state.seq = checkpoint.journal_seq;
+  std::string_view rest = all;
+  for (size_t end; (end = rest.find('\n')) != std::string_view::npos; rest.remove_prefix(end + 1)) {
+    std::optional<std::vector<uint64_t>> numbers = parse_numbers(rest.substr(0, end));
+    if (!numbers || numbers->empty()) break;
+    if ((*numbers)[0] <= state.seq) continue;  // the checkpoint holds it already
+    if ((*numbers)[0] != state.seq + 1 || !apply(*numbers, dir, prefix, shard_size, state)) break;
+  }
+  if (state.lines.empty()) return std::nullopt;
+  return state;
+}
+
+}  // namespace personagen

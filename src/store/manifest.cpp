@@ -1,0 +1,263 @@
+#include "store/manifest.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "personagen/error.h"
+#include "store/atomic_file.h"
+#include "util/hash.h"
+
+namespace personagen {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+[[noreturn]] void fail(const std::string& path, const char* what, int err = errno) {
+  throw Error(path + ": " + what + ": " + std::strerror(err));
+}
+
+std::string quoted(const std::string& value) {
+  return "\"" + value + "\"";
+}
+
+Json to_json(const Manifest& manifest, const std::string& path) {
+  Json config = Json::object();
+  for (const auto& [name, value] : manifest.config) {
+    if (config.contains(name)) throw Error(path + ": configuration name \"" + name + "\" twice");
+    config[name] = value;
+  }
+  const Checkpoint& checkpoint = manifest.checkpoint;
+  const Totals& totals = checkpoint.totals;
+  Json shards = Json::array();
+  for (const ShardInfo& shard : checkpoint.writer.shards) {
+    shards.push_back(Json{{"name", shard.name},
+                          {"records", shard.records},
+                          {"bytes", shard.bytes},
+                          {"open", shard.open}});
+  }
+  const WriterState& writer = checkpoint.writer;
+  Json json{
+      {"tool", "personagen"},
+      {"version", manifest.tool_version},
+      {"complete", manifest.complete},
+      {"retry_pass", manifest.retry_pass},
+      {"config", std::move(config)},
+      {"checkpoint",
+       {{"next_line", checkpoint.next.line},
+        {"next_offset", checkpoint.next.offset},
+        {"accepted_below", checkpoint.accepted_below},
+        {"done_above", checkpoint.done_above},
+        {"totals",
+         {{"records", totals.records},
+          {"failed", totals.failed},
+          {"rejected", totals.rejected},
+          {"requests", totals.requests},
+          {"retries", totals.retries},
+          {"prompt_tokens", totals.prompt_tokens},
+          {"completion_tokens", totals.completion_tokens},
+          {"billed_prompt_tokens", totals.billed_prompt_tokens},
+          {"billed_completion_tokens", totals.billed_completion_tokens},
+          {"seconds", totals.seconds}}},
+        {"journal_seq", checkpoint.journal_seq}}},
+      {"shards", std::move(shards)},
+      {"failures", {{"lines", writer.failures_lines}, {"bytes", writer.failures_bytes}}},
+      {"rejects", {{"lines", writer.rejects_lines}, {"bytes", writer.rejects_bytes}}},
+  };
+  // Hashes as hex strings: a JSON number above 2^53 loses digits in many readers (jq).
+  if (const auto& input = manifest.input)
+    json["input_fingerprint"] = Json{{"size", input->size},
+                                     {"first_mib_xxh3", hex64(input->head)},
+                                     {"last_mib_xxh3", hex64(input->tail)}};
+  return json;
+}
+
+// Reads the manifest's fields with one error naming the file and the field that is wrong.
+class Fields {
+ public:
+  explicit Fields(const std::string& path) : path_(path) {}
+
+  const Json& at(const Json& object, const char* key, const std::string& where) const {
+    if (!object.is_object() || !object.contains(key)) bad(where + key, "missing");
+    return object[key];
+  }
+  uint64_t count(const Json& object, const char* key, const std::string& where = "") const {
+    const Json& value = at(object, key, where);
+    if (!value.is_number_unsigned()) bad(where + key, "not a non-negative integer");
+    return value.get<uint64_t>();
+  }
+  std::string text(const Json& object, const char* key, const std::string& where = "") const {
+    const Json& value = at(object, key, where);
+    if (!value.is_string()) bad(where + key, "not a string");
+    return value.get<std::string>();
+  }
+  bool flag(const Json& object, const char* key, const std::string& where = "") const {
+    const Json& value = at(object, key, where);
+    if (!value.is_boolean()) bad(where + key, "not true or false");
+    return value.get<bool>();
+  }
+  uint64_t hex(const Json& object, const char* key, const std::string& where = "") const {
+    std::string value = text(object, key, where);
+    uint64_t out = 0;
+    auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), out, 16);
+    if (value.size() != 16 || error != std::errc() || end != value.data() + value.size())
+      bad(where + key, "not 16 hex digits");
+    return out;
+  }
+  double number(const Json& object, const char* key, const std::string& where = "") const {
+    const Json& value = at(object, key, where);
+    if (!value.is_number()) bad(where + key, "not a number");
+    return value.get<double>();
+  }
+  [[noreturn]] void bad(const std::string& field, const char* what) const {
+    throw Error(path_ + ": not a personagen manifest: \"" + field + "\" is " + what);
+  }
+
+ private:
+  const std::string& path_;
+};
+
+Manifest from_json(const Json& json, const std::string& path) {
+  Fields f(path);
+  if (f.text(json, "tool") != "personagen") f.bad("tool", "not \"personagen\"");
+  Manifest manifest;
+  manifest.tool_version = f.text(json, "version");
+  manifest.complete = f.flag(json, "complete");
+  manifest.retry_pass = json.contains("retry_pass") && f.flag(json, "retry_pass");
+
+  const Json& config = f.at(json, "config", "");
+  if (!config.is_object()) f.bad("config", "not an object");
+  for (const auto& [name, value] : config.items()) {
+    if (!value.is_string()) f.bad("config." + name, "not a string");
+    manifest.config.emplace_back(name, value.get<std::string>());
+  }
+
+  if (json.contains("input_fingerprint")) {  // absent for stdin, and before it was recorded
+    const Json& input = json["input_fingerprint"];
+    const std::string w = "input_fingerprint.";
+    manifest.input = InputFingerprint{f.count(input, "size", w), f.hex(input, "first_mib_xxh3", w),
+                                      f.hex(input, "last_mib_xxh3", w)};
+  }
+
+  const Json& cp = f.at(json, "checkpoint", "");
+  Checkpoint& checkpoint = manifest.checkpoint;
+  checkpoint.next.line = f.count(cp, "next_line", "checkpoint.");
+  checkpoint.next.offset = f.count(cp, "next_offset", "checkpoint.");
+  checkpoint.accepted_below = f.count(cp, "accepted_below", "checkpoint.");
+  const Json& done = f.at(cp, "done_above", "checkpoint.");
+  if (!done.is_array()) f.bad("checkpoint.done_above", "not an array");
+  for (const Json& line : done) {
+    if (!line.is_number_unsigned()) f.bad("checkpoint.done_above", "not a list of line numbers");
+    checkpoint.done_above.push_back(line.get<uint64_t>());
+  }
+  const Json& t = f.at(cp, "totals", "checkpoint.");
+  const std::string tw = "checkpoint.totals.";
+  Totals& totals = checkpoint.totals;
+  totals.records = f.count(t, "records", tw);
+  totals.failed = f.count(t, "failed", tw);
+  totals.rejected = f.count(t, "rejected", tw);
+  totals.requests = f.count(t, "requests", tw);
+  totals.retries = f.count(t, "retries", tw);
+  totals.prompt_tokens = f.count(t, "prompt_tokens", tw);
+  totals.completion_tokens = f.count(t, "completion_tokens", tw);
+  totals.seconds = f.number(t, "seconds", tw);
+  // Absent in manifests of earlier versions, which counted only the accepted replies.
+  totals.billed_prompt_tokens = t.contains("billed_prompt_tokens")
+                                    ? f.count(t, "billed_prompt_tokens", tw)
+                                    : totals.prompt_tokens;
+  totals.billed_completion_tokens = t.contains("billed_completion_tokens")
+                                        ? f.count(t, "billed_completion_tokens", tw)
+                                        : totals.completion_tokens;
+  checkpoint.journal_seq =
+      cp.contains("journal_seq") ? f.count(cp, "journal_seq", "checkpoint.") : 0;
+
+  WriterState& writer = checkpoint.writer;
+  const Json& shards = f.at(json, "shards", "");
+  if (!shards.is_array()) f.bad("shards", "not an array");
+  for (const Json& s : shards) {
+    ShardInfo& shard = writer.shards.emplace_back();
+    shard.name = f.text(s, "name", "shards[].");
+    shard.records = f.count(s, "records", "shards[].");
+    shard.bytes = f.count(s, "bytes", "shards[].");
+    shard.open = f.flag(s, "open", "shards[].");
+  }
+  const Json& failures = f.at(json, "failures", "");
+  writer.failures_lines = f.count(failures, "lines", "failures.");
+  writer.failures_bytes = f.count(failures, "bytes", "failures.");
+  const Json& rejects = f.at(json, "rejects", "");
+  writer.rejects_lines = f.count(rejects, "lines", "rejects.");
+  writer.rejects_bytes = f.count(rejects, "bytes", "rejects.");
+  return manifest;
+}
+
+}  // namespace
+
+void write_manifest(const std::string& path, const Manifest& manifest) {
+  std::string text;
+  try {
+    text = to_json(manifest, path).dump(2) + "\n";
+  } catch (const Json::type_error& e) {  // a string that is not UTF-8
+    throw Error(path + ": cannot write: " + e.what());
+  }
+  write_file_atomic(path, text);
+}
+
+std::optional<Manifest> read_manifest(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    fail(path, "cannot open");
+  }
+  std::string text;
+  char chunk[64 << 10];
+  for (;;) {
+    ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      fail(path, "read failed", err);
+    }
+    if (n == 0) break;
+    text.append(chunk, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  Json json;
+  try {
+    json = Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    throw Error(path + ": not a personagen manifest: " + e.what());
+  }
+  return from_json(json, path);
+}
+
+std::string describe_config_difference(const RunConfig& before, const RunConfig& now) {
+  std::unordered_map<std::string, const std::string*> old_values;
+  for (const auto& [name, value] : before) old_values.emplace(name, &value);
+  std::unordered_map<std::string, const std::string*> new_values;
+  for (const auto& [name, value] : now) new_values.emplace(name, &value);
+
+  std::string out;
+  auto add = [&out](const std::string& part) { out += (out.empty() ? "" : "; ") + part; };
+  for (const auto& [name, value] : now) {
+    if (new_values.at(name) != &value) continue;  // a repeated name: the first one counts
+    auto old = old_values.find(name);
+    if (old == old_values.end()) {
+      add(name + " is new (" + quoted(value) + ")");
+    } else if (*old->second != value) {
+      add(name + " was " + quoted(*old->second) + ", now " + quoted(value));
+    }
+  }
+  for (const auto& [name, value] : before) {
+    if (old_values.at(name) != &value) continue;
+    if (!new_values.contains(name)) add(name + " is gone (was " + quoted(value) + ")");
+  }
+  return out;
+}
+
+}  // namespace personagen

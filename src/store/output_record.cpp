@@ -1,0 +1,201 @@
+#include "store/output_record.h"
+
+#include "personagen/error.h"
+#include "util/hash.h"
+#include "util/json_text.h"
+
+namespace personagen {
+
+namespace {
+
+// Appends `"key":` and a JSON string value, with a leading comma unless it opens the object.
+void field(std::string& out, std::string_view key, std::string_view value) {
+  if (out.back() != '{') out += ',';
+  append_json_string(out, key);
+  out += ':';
+  append_json_string(out, value);
+}
+
+void raw_field(std::string& out, std::string_view key, std::string_view raw_json) {
+  if (out.back() != '{') out += ',';
+  append_json_string(out, key);
+  out += ':';
+  out += raw_json;
+}
+
+void number_field(std::string& out, std::string_view key, int64_t value) {
+  raw_field(out, key, std::to_string(value));
+}
+
+void append_provenance(std::string& out, const Provenance& p) {
+  field(out, "task", p.task);
+  field(out, "method", p.method);
+  field(out, "model", p.model);
+  out += ",\"template\":{";
+  field(out, "id", p.template_id);
+  field(out, "hash", hex64(p.template_hash));
+  out += '}';
+}
+
+// The fields that close every record made from a reply, labelled synthetic.
+void append_reply_fields(std::string& out, std::string_view finish_reason, const Usage& usage,
+                         int attempts) {
+  field(out, "finish_reason", finish_reason);
+  out += ",\"usage\":{";
+  number_field(out, "prompt_tokens", usage.prompt_tokens);
+  number_field(out, "completion_tokens", usage.completion_tokens);
+  number_field(out, "total_tokens", usage.total_tokens);
+  out += '}';
+  number_field(out, "attempts", attempts);
+  raw_field(out, "synthetic", "true");
+}
+
+}  // namespace
+
+std::optional<OutputFormat> parse_output_format(std::string_view name) {
+  if (name == "record") return OutputFormat::record;
+  if (name == "personahub") return OutputFormat::personahub;
+  if (name == "chat") return OutputFormat::chat;
+  return std::nullopt;
+}
+
+void format_record(OutputFormat format, const OutputRecord& r, std::string& out) {
+  out.clear();
+  out += '{';
+  switch (format) {
+    case OutputFormat::personahub: {
+      field(out, "input persona", r.persona);
+      if (r.parsed_is_tool) {
+        // Persona Hub's tool.jsonl stores the tool as a JSON-encoded string.
+        std::string encoded;
+        append_json_string(encoded, r.parsed);
+        field(out, "synthesized text", encoded);
+      } else {
+        field(out, "synthesized text", r.parsed.empty() ? r.output : r.parsed);
+      }
+      field(out, "description", r.description);
+      break;
+    }
+    case OutputFormat::chat: {
+      out += "\"messages\":[{\"role\":\"user\",\"content\":";
+      append_json_string(out, r.prompt);
+      out += "},{\"role\":\"assistant\",\"content\":";
+      append_json_string(out, r.output);
+      out += "}]";
+      break;
+    }
+    case OutputFormat::record: {
+      field(out, "custom_id", r.custom_id);
+      field(out, "persona", r.persona);
+      if (!r.persona_id.empty()) field(out, "persona_id", r.persona_id);
+      append_provenance(out, r.provenance);
+      field(out, "output", r.output);
+      raw_field(out, "parsed", r.parsed.empty() ? std::string_view("null") : r.parsed);
+      append_reply_fields(out, r.finish_reason, r.usage, r.attempts);
+      break;
+    }
+  }
+  out += '}';
+}
+
+void format_persona_record(const PersonaRecord& r, std::string& out) {
+  out.clear();
+  out += '{';
+  field(out, "persona", r.persona);
+  if (r.source.empty()) {
+    raw_field(out, "source", "null");
+  } else {
+    field(out, "source", r.source);
+  }
+  field(out, "relation", r.relation);
+  number_field(out, "hop", static_cast<int64_t>(r.hop));
+  field(out, "custom_id", r.custom_id);
+  field(out, "input", r.input);
+  append_provenance(out, r.provenance);
+  append_reply_fields(out, r.finish_reason, r.usage, r.attempts);
+  out += '}';
+}
+
+void format_failure(const FailureRecord& f, std::string& out) {
+  out.clear();
+  out += '{';
+  field(out, "custom_id", f.custom_id);
+  number_field(out, "line", static_cast<int64_t>(f.line));
+  number_field(out, "request", static_cast<int64_t>(f.request));
+  field(out, "persona", f.persona);
+  if (!f.persona_id.empty()) field(out, "persona_id", f.persona_id);
+  field(out, "task", f.task);
+  field(out, "kind", f.kind);
+  field(out, "reason", f.reason);
+  if (f.status != 0) number_field(out, "status", f.status);
+  number_field(out, "attempts", f.attempts);
+  out += '}';
+}
+
+void format_reject(const InputRecord& reject, std::string_view input_path, std::string& out) {
+  out.clear();
+  out += '{';
+  field(out, "file", input_path);
+  number_field(out, "line", static_cast<int64_t>(reject.line));
+  number_field(out, "offset", static_cast<int64_t>(reject.offset));
+  field(out, "reason", reject.reject);
+  field(out, "excerpt", reject.excerpt);
+  out += '}';
+}
+
+}  // namespace personagen
+
+namespace personagen {
+
+namespace {
+
+void totals_object(std::string& out, std::string_view key, const Totals& t) {
+  if (out.back() != '{') out += ',';
+  append_json_string(out, key);
+  out += ":{";
+  number_field(out, "records", static_cast<int64_t>(t.records));
+  number_field(out, "failed", static_cast<int64_t>(t.failed));
+  number_field(out, "rejected", static_cast<int64_t>(t.rejected));
+  number_field(out, "requests", static_cast<int64_t>(t.requests));
+  number_field(out, "retries", static_cast<int64_t>(t.retries));
+  number_field(out, "prompt_tokens", static_cast<int64_t>(t.prompt_tokens));
+  number_field(out, "completion_tokens", static_cast<int64_t>(t.completion_tokens));
+  number_field(out, "billed_prompt_tokens", static_cast<int64_t>(t.billed_prompt_tokens));
+  number_field(out, "billed_completion_tokens", static_cast<int64_t>(t.billed_completion_tokens));
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.3f", t.seconds);
+  raw_field(out, "seconds", seconds);
+  out += '}';
+}
+
+void append_summary_fields(std::string& out, const RunSummary& s, std::string_view secret) {
+  field(out, "status", s.status);
+  number_field(out, "exit_code", s.exit_code);
+  if (!s.message.empty()) field(out, "message", redacted(s.message, secret));
+  field(out, "output", s.output);
+  number_field(out, "shards", static_cast<int64_t>(s.shards));
+  if (s.totals) totals_object(out, "totals", *s.totals);
+  if (s.this_run) totals_object(out, "this_run", *s.this_run);
+}
+
+}  // namespace
+
+std::string format_summary_json(const RunSummary& s) {
+  std::string out = "{";
+  append_summary_fields(out, s, s.secret);
+  if (s.failed_hop != 0) number_field(out, "failed_hop", s.failed_hop);
+  if (!s.hops.empty()) {
+    out += ",\"hops\":[";
+    for (size_t i = 0; i < s.hops.size(); ++i) {
+      out += i ? ",{" : "{";
+      number_field(out, "hop", static_cast<int64_t>(i + 1));
+      append_summary_fields(out, s.hops[i], s.secret);
+      out += '}';
+    }
+    out += ']';
+  }
+  out += "}\n";
+  return out;
+}
+
+}  // namespace personagen

@@ -1,0 +1,109 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "net/openai_client.h"
+#include "personagen/input_record.h"
+
+namespace personagen {
+
+// The shapes a record can be written in (--format).
+enum class OutputFormat {
+  record,      // the full record: provenance, output, parsed, usage, attempts, synthetic
+  personahub,  // {"input persona", "synthesized text", "description"}, as Persona Hub ships
+  chat,        // {"messages": [user prompt, assistant output]}, for chat fine-tuning
+};
+std::optional<OutputFormat> parse_output_format(std::string_view name);
+
+// Where a record came from: the same for every record of a run. Records and persona records
+// write it the same way: "task", "method", "model", then "template": {"id", "hash"}.
+struct Provenance {
+  std::string_view task;
+  std::string_view method;
+  std::string_view model;
+  std::string_view template_id;  // "math/zero-shot"
+  uint64_t template_hash = 0;
+};
+
+// One synthesized record, as views into the caller's data.
+struct OutputRecord {
+  std::string_view custom_id;
+  std::string_view persona;
+  std::string_view persona_id;  // empty if the input had none
+  Provenance provenance;
+  std::string_view description;  // the Persona Hub "description" of the task
+  std::string_view prompt;       // the user message that was sent (for chat)
+  std::string_view output;       // the raw completion content
+  std::string_view parsed;       // compact JSON for npc and tool; empty otherwise
+  bool parsed_is_tool = false;   // Persona Hub's tool.jsonl JSON-encodes "synthesized text"
+  std::string_view finish_reason;
+  Usage usage;
+  int attempts = 0;
+};
+
+// One persona created by text-to-persona or persona-to-persona. Its "persona" field is the new
+// persona, so the file is a valid input for synth, render and dedup.
+struct PersonaRecord {
+  std::string_view persona;
+  std::string_view source;    // the parent's custom_id, or the text's id; empty -> null
+  std::string_view relation;  // read, write, like, dislike; "related" for persona-to-persona
+  uint64_t hop = 0;           // 0 for personas from text; the parent's hop + 1 otherwise
+  std::string_view custom_id;
+  std::string_view input;  // the text or the parent persona it came from
+  Provenance provenance;
+  std::string_view finish_reason;
+  Usage usage;  // of the request, shared by all personas of one reply
+  int attempts = 0;
+};
+
+// A request that failed for good.
+struct FailureRecord {
+  std::string_view custom_id;
+  uint64_t line = 0;
+  uint64_t request = 0;  // the request's index within its line (a relation of text-to-persona)
+  std::string_view persona;
+  std::string_view persona_id;
+  std::string_view task;
+  std::string_view kind;  // a FailureKind name
+  std::string_view reason;
+  long status = 0;  // last HTTP status, 0 if none
+  int attempts = 0;
+};
+
+// Each function writes one JSON document (no newline) into `out`, replacing its content.
+void format_record(OutputFormat format, const OutputRecord& record, std::string& out);
+void format_persona_record(const PersonaRecord& record, std::string& out);
+void format_failure(const FailureRecord& failure, std::string& out);
+void format_reject(const InputRecord& reject, std::string_view input_path, std::string& out);
+
+}  // namespace personagen
+
+#include "store/manifest.h"
+
+namespace personagen {
+
+// The --summary file: one JSON object for cron and scripts to check.
+struct RunSummary {
+  std::string_view status;  // "ok", "some_failed", "aborted", "interrupted", "error"
+  int exit_code = 0;
+  std::string_view message;          // why the run stopped, if it did not finish
+  std::string_view output;           // the output directory, or "-"
+  const Totals* totals = nullptr;    // all runs into this directory
+  const Totals* this_run = nullptr;  // this invocation only
+  size_t shards = 0;
+  // A persona-to-persona expansion: each hop reached, in order, written as a "hops" array whose
+  // entries have the fields above plus "hop" (1, 2, ...). The fields above then describe the
+  // whole expansion. Empty for a single run, and then no "hops" is written.
+  std::span<const RunSummary> hops;
+  int failed_hop = 0;  // the first hop that did not end "ok", written as "failed_hop" if not 0
+  // The API key: every occurrence in `message` is written as "***", so a server that echoes the
+  // key in an error cannot put it in the file.
+  std::string_view secret;
+};
+std::string format_summary_json(const RunSummary& summary);
+
+}  // namespace personagen

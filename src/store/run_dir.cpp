@@ -1,0 +1,301 @@
+#include "store/run_dir.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "personagen/error.h"
+#include "store/shard_writer.h"
+#include "util/hash.h"
+
+namespace personagen {
+
+namespace {
+
+uint64_t file_size(const std::string& path) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  return ec ? 0 : size;
+}
+
+// The requests of the failure records in `path` (line and index within the line), sorted and
+// unique. A record without "request" (written before failures named it) means every request of
+// its line.
+std::vector<RequestId> read_failed_requests(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot read");
+  std::vector<RequestId> requests;
+  std::string text;
+  for (uint64_t number = 1; std::getline(in, text); ++number) {
+    if (text.empty()) continue;
+    auto json = nlohmann::json::parse(text, nullptr, false);
+    if (json.is_discarded() || !json.contains("line") || !json["line"].is_number_unsigned() ||
+        (json.contains("request") && !json["request"].is_number_unsigned()))
+      throw Error(path + ":" + std::to_string(number) +
+                  ": expected a failure record with a \"line\" and a \"request\"");
+    requests.push_back(
+        RequestId{json["line"].get<uint64_t>(), json.value("request", kEveryRequest)});
+  }
+  std::sort(requests.begin(), requests.end());
+  requests.erase(std::unique(requests.begin(), requests.end()), requests.end());
+  return requests;
+}
+
+bool retry_may_change(const std::string& name) {
+  return std::find(std::begin(kRetryMayChange), std::end(kRetryMayChange), name) !=
+         std::end(kRetryMayChange);
+}
+
+// Refuses `config` unless it equals `recorded`. With --retry-failed the values named in
+// kRetryMayChange may differ; returns those changes described, or empty.
+std::string check_config(const std::string& dir, const RunConfig& recorded, const RunConfig& config,
+                         bool retry_failed) {
+  RunConfig compared = recorded;
+  RunConfig before, after;
+  if (retry_failed) {
+    for (auto& recorded_pair : compared) {
+      const std::string& name = recorded_pair.first;
+      if (!retry_may_change(name)) continue;
+      auto now = std::find_if(config.begin(), config.end(),
+                              [&name](const auto& pair) { return pair.first == name; });
+      if (now == config.end() || now->second == recorded_pair.second) continue;
+      before.emplace_back(name, recorded_pair.second);
+      after.emplace_back(name, now->second);
+      recorded_pair.second = now->second;
+    }
+  }
+  std::string difference = describe_config_difference(compared, config);
+  if (!difference.empty())
+    throw usage_error(dir + ": holds a run with another configuration: " + difference +
+                      " (use --restart to start over, or another --output)");
+  return describe_config_difference(before, after);
+}
+
+void log_retry_changes(const std::string& dir, const std::string& changes) {
+  if (!changes.empty()) spdlog::info("{}: the --retry-failed pass asks with {}", dir, changes);
+}
+
+// Refuses a rerun over an input that is not the one the run began with: resuming at the old
+// offset would mix two inputs in one output, and a complete run would do nothing. An unfinished
+// run over a file that only grew (a cut-off download made whole) goes on: what it read is the
+// same, and the rest is what a run over the whole file would read.
+void check_input(const std::string& dir, const std::string& path, const Manifest& manifest,
+                 const std::optional<InputFingerprint>& now) {
+  const std::optional<InputFingerprint>& recorded = manifest.input;
+  if (!recorded || !now || *recorded == *now) return;
+  if (!manifest.complete && now->size > recorded->size &&
+      fingerprint_input(path, recorded->size) == recorded)
+    return;
+  std::string what = "same size, but its last MiB differs";
+  if (recorded->size != now->size)
+    what = "size " + std::to_string(now->size) + ", was " + std::to_string(recorded->size);
+  else if (recorded->head != now->head)
+    what = "same size, but its first MiB differs";
+  throw usage_error(dir + ": the input " + path + " changed since this run began (" + what +
+                    "); use a new --output, or --restart to start over");
+}
+
+// Refuses to let a rerun report a finished run whose files are not the ones it finished with: a
+// shard deleted, cut short or appended to, or a side file changed, would otherwise be reported
+// as complete while records are lost or a torn line is kept. A missing side file recorded with
+// 0 bytes is fine: it was never written.
+void verify_finished_files(const std::string& dir, const WriterState& writer, bool failures) {
+  auto check = [&dir](const std::string& name, uint64_t recorded, bool may_be_missing) {
+    const std::string path = dir + "/" + name;
+    std::error_code ec;
+    uint64_t size = std::filesystem::file_size(path, ec);
+    if (ec && may_be_missing && recorded == 0) return;
+    if (!ec && size == recorded) return;
+    std::string what = ec ? "is missing" : "has " + std::to_string(size) + " bytes";
+    throw Error(path + ": " + what + ", but the finished run recorded " + std::to_string(recorded) +
+                " bytes; the output directory was changed after the run finished (use --restart "
+                "to start over, or another --output)");
+  };
+  for (const ShardInfo& shard : writer.shards)
+    check(shard.open ? shard.name + ".tmp" : shard.name, shard.bytes, false);
+  if (failures) check("failures.jsonl", writer.failures_bytes, true);
+  check("rejects.jsonl", writer.rejects_bytes, true);
+}
+
+// Refuses a directory that holds files but no manifest: they may be the user's own, and a fresh
+// run would delete its namesakes (shards of this task, failures.jsonl, rejects.jsonl). The lock
+// and a manifest whose first write was cut off are personagen's.
+// So is a --summary file written into the directory by an earlier attempt that stopped before
+// the run began.
+void check_empty(const std::string& dir, const std::string& summary_file) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path summary = summary_file.empty() ? fs::path() : fs::weakly_canonical(summary_file, ec);
+  ec.clear();
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name == ".lock" || name == "manifest.json.tmp") continue;
+    std::error_code ignored;
+    fs::path here = fs::weakly_canonical(it->path(), ignored);
+    if (!summary.empty() && (here == summary || here.string() == summary.string() + ".tmp"))
+      continue;
+    throw usage_error(dir + ": is not empty (it holds " + name +
+                      ") and has no manifest.json, so it holds no personagen run to resume; use "
+                      "another --output, or --restart to write into it anyway (which deletes "
+                      "its shards, failures.jsonl and rejects.jsonl)");
+  }
+  if (ec) throw Error(dir + ": cannot list directory: " + ec.message());
+}
+
+// Reads `size` bytes at `offset`, or returns false.
+bool read_at(int fd, uint64_t offset, size_t size, std::string& out) {
+  out.resize(size);
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, out.data() + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<InputFingerprint> fingerprint_input(const std::string& path,
+                                                  std::optional<uint64_t> length) {
+  constexpr uint64_t kSpan = uint64_t{1} << 20;
+  if (path == "-") return std::nullopt;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  // O_NONBLOCK: if a pipe took the file's place since the check, opening it must not wait.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return std::nullopt;
+  std::optional<InputFingerprint> out;
+  std::string bytes;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    InputFingerprint f;
+    f.size = length.value_or(static_cast<uint64_t>(st.st_size));
+    size_t span = static_cast<size_t>(std::min(kSpan, f.size));
+    if (f.size <= static_cast<uint64_t>(st.st_size) && read_at(fd, 0, span, bytes)) {
+      f.head = hash64(bytes);
+      if (read_at(fd, f.size - span, span, bytes)) {
+        f.tail = hash64(bytes);
+        out = f;
+      }
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+RunDir::RunDir(std::string dir) : dir_(std::move(dir)) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) throw Error(dir_ + ": cannot create the output directory: " + ec.message());
+  std::string lock = dir_ + "/.lock";
+  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) throw Error(lock + ": cannot open: " + std::strerror(errno));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd_);
+    throw Error(dir_ + ": another personagen run is using this directory");
+  }
+}
+
+RunDir::~RunDir() {
+  ::close(lock_fd_);
+}
+
+RunStart RunDir::prepare(const Options& options, const RunConfig& config,
+                         const std::string& prefix) {
+  std::optional<InputFingerprint> input = fingerprint_input(options.input);
+  Manifest fresh;
+  fresh.tool_version = PERSONAGEN_VERSION;
+  fresh.config = config;
+  fresh.input = input;
+  // A fresh run records its manifest before it creates anything else here, so that a run killed
+  // at any moment leaves a directory that a rerun resumes rather than refuses.
+  auto start_fresh = [this, &fresh] {
+    write_manifest(manifest_path(), fresh);
+    return RunStart{RunStart::Kind::fresh, std::move(fresh), {}};
+  };
+  if (options.restart) {
+    if (options.retry_failed)
+      throw usage_error("--restart and --retry-failed cannot be used together");
+    clear_output_dir(dir_, prefix);
+    std::filesystem::remove(retry_source());
+    return start_fresh();
+  }
+  std::optional<Manifest> manifest = read_manifest(manifest_path());
+  if (!manifest) {
+    if (options.retry_failed) throw usage_error(dir_ + ": no run to retry (no manifest.json)");
+    check_empty(dir_, options.summary_file);
+    return start_fresh();
+  }
+  std::string retry_changes = check_config(dir_, manifest->config, config, options.retry_failed);
+  check_input(dir_, options.input, *manifest, input);
+  // A --retry-failed pass moves failures.jsonl aside itself, whatever its length.
+  if (manifest->complete)
+    verify_finished_files(dir_, manifest->checkpoint.writer, !options.retry_failed);
+  if (input && manifest->input != input) {
+    // The input grew, or the manifest is of an earlier version: from now on this is the run's
+    // input. A resume records it at its first checkpoint; a complete run records it here.
+    manifest->input = input;
+    if (manifest->complete) write_manifest(manifest_path(), *manifest);
+  }
+
+  if (!manifest->complete) {
+    if (options.retry_failed && !manifest->retry_pass)
+      throw usage_error(dir_ + ": the run is not finished; rerun without --retry-failed first");
+    log_retry_changes(dir_, retry_changes);
+    manifest->config = config;
+    RunStart start{RunStart::Kind::resume, std::move(manifest), {}};
+    if (start.manifest->retry_pass) start.retry_requests = read_failed_requests(retry_source());
+    return start;
+  }
+  if (!options.retry_failed) return {RunStart::Kind::complete, std::move(manifest), {}};
+  return start_retry_pass(std::move(*manifest), config, retry_changes);
+}
+
+RunStart RunDir::start_retry_pass(Manifest manifest, const RunConfig& config,
+                                  const std::string& changes) {
+  WriterState& writer = manifest.checkpoint.writer;
+  // A crash after the rename below but before the manifest recorded it leaves the failures in
+  // the retry file while the manifest still counts them in failures.jsonl; pick them up again.
+  bool already_moved = writer.failures_bytes > 0 && file_size(failures()) == 0 &&
+                       file_size(retry_source()) == writer.failures_bytes;
+  if (!already_moved) {
+    std::filesystem::remove(retry_source());  // a leftover of an earlier, finished retry pass
+    if (writer.failures_bytes == 0) return {RunStart::Kind::complete, std::move(manifest), {}};
+    if (::truncate(failures().c_str(), static_cast<off_t>(writer.failures_bytes)) != 0 ||
+        std::rename(failures().c_str(), retry_source().c_str()) != 0)
+      throw Error(failures() + ": cannot move aside for --retry-failed: " + std::strerror(errno));
+  }
+  std::vector<RequestId> requests = read_failed_requests(retry_source());
+  log_retry_changes(dir_, changes);
+  manifest.config = config;  // a resume of this pass compares against what it asks with
+
+  // The retry pass reads the input again from the start and re-requests only these lines.
+  Checkpoint& c = manifest.checkpoint;
+  c.totals.failed -= std::min<uint64_t>(c.totals.failed, writer.failures_lines);
+  writer.failures_bytes = 0;
+  writer.failures_lines = 0;
+  c.next = {};
+  c.accepted_below = 0;
+  c.done_above.clear();
+  manifest.complete = false;
+  manifest.retry_pass = true;
+  write_manifest(manifest_path(), manifest);
+  return {RunStart::Kind::resume, std::move(manifest), std::move(requests)};
+}
+
+void RunDir::remove_retry_source() {
+  std::filesystem::remove(retry_source());
+}
+
+}  // namespace personagen

@@ -1,0 +1,85 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "personagen/options.h"
+#include "personagen/request_id.h"
+#include "store/manifest.h"
+
+namespace personagen {
+
+// How a synth invocation starts in its output directory.
+struct RunStart {
+  enum class Kind {
+    fresh,     // nothing to resume: a new run
+    resume,    // continue the checkpointed run (main pass or retry pass)
+    complete,  // the run is finished and nothing was asked of it: report and exit
+  };
+  Kind kind = Kind::fresh;
+  // The manifest to go on from. For a fresh run: no progress yet, this run's configuration and
+  // input fingerprint. For a resume: the checkpoint, with the configuration of this invocation
+  // (a --retry-failed pass may have changed its sampling).
+  std::optional<Manifest> manifest;
+  // For a retry pass: the requests to send again, sorted (index kEveryRequest: all of the
+  // line's). Empty otherwise.
+  std::vector<RequestId> retry_requests;
+};
+
+// The configuration names a --retry-failed pass may change: how the endpoint is asked, not which
+// lines are selected nor what task, template or model answers them. Each record's custom_id
+// hashes them, so the records of the two passes stay truthful.
+inline constexpr const char* kRetryMayChange[] = {"temperature", "top_p", "max_tokens",
+                                                  "max_input_bytes"};
+
+// The fingerprint of the input file at `path`, taken when a run begins; with `length`, of its
+// first `length` bytes (nullopt if the file is shorter), to tell a file that only grew. nullopt
+// for stdin ("-") and for anything but a regular file (a pipe must not be read twice), or a file
+// that cannot be read (the reader names that error when it opens the file).
+std::optional<InputFingerprint> fingerprint_input(const std::string& path,
+                                                  std::optional<uint64_t> length = std::nullopt);
+
+// The output directory of a synth run. It is locked for the object's lifetime, so two runs can
+// never interleave their writes into the same directory.
+class RunDir {
+ public:
+  // Creates the directory if needed and takes the lock. Throws Error if another run holds it.
+  explicit RunDir(std::string dir);
+  ~RunDir();
+  RunDir(const RunDir&) = delete;
+  RunDir& operator=(const RunDir&) = delete;
+
+  std::string manifest_path() const { return dir_ + "/manifest.json"; }
+
+  // Decides between a fresh run, a resume and nothing to do, given the flags and this run's
+  // configuration, so that a run never silently forks. Refuses (usage Error):
+  // - a configuration that differs from the recorded one, naming each difference; except that
+  //   with --retry-failed the sampling (kRetryMayChange) may change, which is logged and becomes
+  //   the recorded configuration;
+  // - an input file whose fingerprint differs from the one recorded when the run began, unless
+  //   the run is unfinished and the file only grew (its first recorded-size bytes still match);
+  // - a directory without manifest.json that holds anything but the lock (the files may be the
+  //   user's own), unless --restart is given.
+  // Throws Error (exit 1) naming the file and both lengths if the run is complete but a file it
+  // wrote is missing or does not have the length recorded when it finished.
+  // A fresh run writes its manifest (no progress yet) before it returns, so a run killed from
+  // then on resumes. --restart clears the directory first. --retry-failed on a complete run
+  // moves failures.jsonl to failures.retry.jsonl and starts a retry pass; the move is recorded
+  // in the manifest before anything else happens, so a crash at any point resumes.
+  RunStart prepare(const Options& options, const RunConfig& config, const std::string& prefix);
+
+  // A retry pass is complete: its list of lines is no longer needed.
+  void remove_retry_source();
+
+ private:
+  std::string retry_source() const { return dir_ + "/failures.retry.jsonl"; }
+  std::string failures() const { return dir_ + "/failures.jsonl"; }
+  RunStart start_retry_pass(Manifest manifest, const RunConfig& config, const std::string& changes);
+
+  std::string dir_;
+  int lock_fd_ = -1;
+};
+
+}  // namespace personagen

@@ -1,0 +1,211 @@
+#include "synth/synth_plan.h"
+
+#include <algorithm>
+#include <iterator>
+#include <sstream>
+
+#include "personagen/error.h"
+#include "util/hash.h"
+#include "util/utf8.h"
+
+namespace personagen {
+
+namespace {
+
+std::string join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& part : parts) out += (out.empty() ? "" : ",") + part;
+  return out;
+}
+
+template <typename T>
+std::string optional_text(const std::optional<T>& value) {
+  if (!value) return "server default";
+  std::ostringstream text;
+  text << *value;
+  return text.str();
+}
+
+uint64_t demos_hash(const std::vector<Demonstration>& demos) {
+  std::string all;
+  for (const auto& demo : demos) all += demo.id + '\0' + demo.persona + '\0' + demo.output + '\0';
+  return hash64(all);
+}
+
+}  // namespace
+
+SynthPlan make_plan(const Options& options) {
+  SynthPlan plan;
+  if (!options.template_file.empty()) {
+    if (!options.task.empty()) throw usage_error("--task and --template cannot be used together");
+    plan.prompts = load_custom_prompts(options.template_file, options.world_file);
+    plan.task = plan.prompts.task;
+    plan.description = plan.task;
+    // Every placeholder of a custom template other than the built-ins is an input field.
+    for (const auto& name : plan.prompts.zero_shot.placeholders())
+      if (name != "persona" && name != "world") plan.reader.extra_fields.push_back(name);
+  } else {
+    if (options.task.empty()) throw usage_error("--task is required (see `personagen tasks`)");
+    const TaskInfo* info = find_task(options.task);
+    if (!info) throw usage_error("unknown task \"" + options.task + "\" (see `personagen tasks`)");
+    plan.task = info->name;
+    plan.kind = info->kind;
+    plan.description = info->description;
+    plan.prompts = load_task_prompts(info->name, options.prompts_dir, options.world_file);
+  }
+  auto method = parse_method(options.method);
+  if (!method)
+    throw usage_error("unknown method \"" + options.method +
+                      "\" (expected zero-shot, few-shot or persona-few-shot)");
+  plan.method = *method;
+  auto format = parse_output_format(options.format);
+  if (!format)
+    throw usage_error("unknown format \"" + options.format +
+                      "\" (expected record, personahub or chat)");
+  plan.format = *format;
+  if (options.shots < 0) throw usage_error("--shots must be 0 or more");
+  plan.shots = plan.method == Method::zero_shot ? 0 : static_cast<size_t>(options.shots);
+  if (plan.shots > 0 && plan.prompts.demos.empty())
+    throw usage_error(plan.prompts.source + ": " + std::string(to_string(plan.method)) +
+                      " needs demonstrations, and there are none");
+  plan.creates_personas = plan.kind == OutputKind::persona || plan.kind == OutputKind::persona_list;
+  if (plan.creates_personas && plan.format != OutputFormat::record)
+    throw usage_error("--format applies to synthesis tasks; " + plan.task +
+                      " writes persona records");
+  if (plan.kind == OutputKind::persona) {
+    plan.relations =
+        options.relations.empty() ? std::vector<std::string>{"read"} : options.relations;
+    for (size_t i = 0; i < plan.relations.size(); ++i) {
+      const std::string& relation = plan.relations[i];
+      if (std::find(plan.relations.begin(), plan.relations.begin() + static_cast<long>(i),
+                    relation) != plan.relations.begin() + static_cast<long>(i))
+        throw usage_error("--relation " + relation +
+                          " is given twice; each relation makes one request per text");
+      if (relation != "read" && relation != "write" && relation != "like" && relation != "dislike")
+        throw usage_error("unknown --relation \"" + relation +
+                          "\" (expected read, write, like or dislike)");
+    }
+    plan.max_input_bytes = options.max_input_bytes;
+    if (options.fields.empty()) plan.reader.persona_fields = {"text", "persona"};
+  } else if (!options.relations.empty()) {
+    throw usage_error("--relation applies to text-to-persona only");
+  }
+  if (options.hops < 1 || options.hops > 6) throw usage_error("--hops must be 1 to 6");
+  if (options.hops > 1 && plan.kind != OutputKind::persona_list)
+    throw usage_error("--hops applies to persona-to-persona only");
+  // A persona record's custom_id identifies the persona downstream (its persona_id).
+  plan.reader.optional_fields = {"custom_id"};
+  if (plan.creates_personas) plan.reader.optional_fields.push_back("hop");
+  plan.selection = {options.match,  options.exclude, options.where,
+                    options.sample, options.seed,    options.part};
+  for (const auto& field : Selection(plan.selection).fields())  // also checks the flags
+    plan.reader.optional_fields.push_back(field);
+  plan.template_id = plan.task + "/" + std::string(to_string(plan.method));
+  plan.model = options.model;
+  plan.seed = options.seed;
+  plan.sampling = {options.temperature, options.top_p, options.max_tokens};
+  plan.extras.system = options.system;
+  if (!options.extra_body.empty())
+    plan.extras.fields = extra_body_fields(options.extra_body, plan.sampling);
+  if (!options.fields.empty()) plan.reader.persona_fields = options.fields;
+
+  plan.config = {
+      {"input", options.input},
+      {"field", join(plan.reader.persona_fields)},
+      {"limit", options.limit ? std::to_string(options.limit) : "none"},
+      {"task", plan.task},
+      {"method", std::string(to_string(plan.method))},
+      {"template", plan.template_id + "@" + hex64(plan.templ().hash())},
+      {"demonstrations", plan.shots ? hex64(demos_hash(plan.prompts.demos)) : "none"},
+      {"world", plan.prompts.world.empty() ? "none" : hex64(hash64(plan.prompts.world))},
+      {"model", plan.model},
+      {"seed", std::to_string(plan.seed)},
+      {"shots", std::to_string(plan.shots)},
+      {"temperature", optional_text(plan.sampling.temperature)},
+      {"top_p", optional_text(plan.sampling.top_p)},
+      {"max_tokens", optional_text(plan.sampling.max_tokens)},
+      {"format", options.format},
+      {"shard_size", std::to_string(options.shard_size)},
+  };
+  auto list = [](const std::vector<std::string>& values) {
+    std::string out;
+    for (const auto& v : values) out += (out.empty() ? "" : " | ") + v;
+    return out.empty() ? std::string("none") : out;
+  };
+  plan.config.emplace_back("match", list(options.match));
+  plan.config.emplace_back("exclude", list(options.exclude));
+  plan.config.emplace_back("where", list(options.where));
+  plan.config.emplace_back("sample", options.sample ? std::to_string(options.sample) : "none");
+  // Only when given, so runs made before these flags existed still resume.
+  if (!plan.extras.system.empty())
+    plan.config.emplace_back("system", hex64(hash64(plan.extras.system)));
+  if (!plan.extras.fields.empty()) plan.config.emplace_back("extra_body", plan.extras.fields);
+  if (!options.part.empty()) plan.config.emplace_back("part", options.part);
+  if (plan.kind == OutputKind::persona) {
+    plan.config.emplace_back("relations", join(plan.relations));
+    plan.config.emplace_back("max_input_bytes", std::to_string(plan.max_input_bytes));
+  }
+  return plan;
+}
+
+std::vector<InputRecord> read_sample(RecordReader& reader, const Selection& selection) {
+  std::vector<InputRecord> rejects;
+  std::vector<InputRecord> sample = reservoir_sample(
+      reader, selection.sample(), selection.seed(),
+      [&selection](const InputRecord& record) { return selection.selected(record); }, rejects);
+  std::vector<InputRecord> merged;
+  merged.reserve(sample.size() + rejects.size());
+  std::merge(std::make_move_iterator(sample.begin()), std::make_move_iterator(sample.end()),
+             std::make_move_iterator(rejects.begin()), std::make_move_iterator(rejects.end()),
+             std::back_inserter(merged),
+             [](const InputRecord& a, const InputRecord& b) { return a.line < b.line; });
+  return merged;
+}
+
+RequestBuilder::RequestBuilder(const SynthPlan& plan) : plan_(plan) {
+  sampling_key_ = optional_text(plan.sampling.temperature) + "|" +
+                  optional_text(plan.sampling.top_p) + "|" +
+                  optional_text(plan.sampling.max_tokens);
+  for (const auto& demo : plan.prompts.demos)
+    demo_hashes_.push_back(hash64(demo.persona + '\0' + demo.output));
+}
+
+// Cuts `text` to at most `max` bytes at a UTF-8 boundary, at a space if one is near the end.
+std::string_view cut_text(std::string_view text, size_t max) {
+  if (max == 0 || text.size() <= max) return text;
+  size_t end = utf8_prefix(text, max).size();
+  size_t space = text.rfind(' ', end);
+  if (space != std::string_view::npos && space + 200 > end) end = space;
+  return text.substr(0, end);
+}
+
+void RequestBuilder::build(const InputRecord& record, size_t sub) {
+  shots_.clear();
+  std::string_view persona = cut_text(record.persona, plan_.max_input_bytes);
+  std::string_view relation = plan_.relations[sub];
+  KeyHasher key;
+  key.add("personagen/1").add(plan_.task).add(to_string(plan_.method)).add(plan_.templ().hash());
+  if (plan_.shots > 0) {
+    for (size_t index :
+         sample_shots(plan_.prompts.demos.size(), plan_.shots, plan_.seed, record.persona)) {
+      shots_.push_back(&plan_.prompts.demos[index]);
+      key.add(plan_.prompts.demos[index].id).add(demo_hashes_[index]);
+    }
+  }
+  key.add(plan_.model).add(sampling_key_).add(persona).add(relation);
+  // Only when given, so the keys of requests without them stay what they were.
+  if (!plan_.extras.empty()) key.add(plan_.extras.system).add(plan_.extras.fields);
+  // Only the fields a custom template uses shape the request; provenance fields do not.
+  for (const auto& [name, value] : record.fields)
+    if (std::find(plan_.reader.extra_fields.begin(), plan_.reader.extra_fields.end(), name) !=
+        plan_.reader.extra_fields.end())
+      key.add(name).add(value);
+  key.add(hash64(plan_.prompts.world)).add(uint64_t{0});  // sample index: one sample per persona
+  custom_id_ = "pg-" + key.hex128();
+
+  TemplateValues values{persona, plan_.prompts.world, relation, &record.fields};
+  plan_.templ().render(values, shots_, prompt_);
+  body_ = build_chat_body(plan_.model, prompt_, plan_.sampling, plan_.extras);
+}
+
+}  // namespace personagen

@@ -1,0 +1,448 @@
+#include "synth/synth_run.h"
+
+#include <malloc.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "app/run_support.h"
+#include "synth/tasks.h"
+#include "util/utf8.h"
+
+namespace personagen {
+
+namespace {
+
+// A rate threshold (--max-failures 5%) only counts once this many outcomes are in, so the
+// first few cannot trip it by chance.
+constexpr uint64_t kMinOutcomesForRate = 100;
+
+// How much of an output a failure for invalid output quotes, so the user can see why the parser
+// refused it.
+constexpr size_t kExcerptBytes = 160;
+
+// How far the reader may run ahead of the oldest unfinished line. It bounds the memory that
+// resume state and the done-above list can take when one request keeps failing and retrying.
+uint64_t max_read_ahead(const Options& options) {
+  return std::max<uint64_t>(100000, 64 * static_cast<uint64_t>(options.concurrency));
+}
+
+// The start of `text` on one line, for a failure's reason.
+std::string excerpt(std::string_view text) {
+  std::string out(utf8_prefix(text, kExcerptBytes));
+  std::replace_if(
+      out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+  if (out.size() < text.size()) out += "...";
+  return out;
+}
+
+}  // namespace
+
+SynthRun::SynthRun(const Options& options, const SynthPlan& plan, RecordSink& sink, RunStart start,
+                   const std::string& dir)
+    : options_(options),
+      plan_(plan),
+      provenance_{plan.task, to_string(plan.method), plan.model, plan.template_id,
+                  plan.templ().hash()},
+      builder_(plan),
+      sink_(sink),
+      manifest_path_(dir.empty() ? "" : dir + "/manifest.json"),
+      manifest_(start.manifest ? std::move(*start.manifest) : Manifest{}),
+      durable_(manifest_.checkpoint),
+      retry_requests_(std::move(start.retry_requests)),
+      watermark_(manifest_.checkpoint.next, manifest_.checkpoint.accepted_below,
+                 manifest_.checkpoint.done_above),
+      reader_(options.input, plan.reader,
+              plan.selection.sample ? ReadPosition{} : manifest_.checkpoint.next),
+      selection_(plan.selection),
+      start_line_(manifest_.checkpoint.next.line),
+      selected_(manifest_.checkpoint.accepted_below),
+      start_totals_(manifest_.checkpoint.totals),
+      printer_(stderr, is_smart_terminal(stderr)),
+      status_(printer_,
+              std::chrono::milliseconds(static_cast<int>(options.progress_seconds * 1000)),
+              options.quiet) {
+  manifest_.tool_version = PERSONAGEN_VERSION;
+  manifest_.config = plan.config;
+  manifest_.complete = false;
+  if (!dir.empty()) {
+    const WriterState& writer = manifest_.checkpoint.writer;
+    size_t first_open = writer.shards.empty() ? 0 : writer.shards.size() - 1;
+    journal_ = std::make_unique<Journal>(dir + "/" + kJournalName, manifest_.checkpoint.journal_seq,
+                                         first_open);
+  }
+  // A sample depends on the whole input, so it is drawn again on every run (the same for the
+  // same seed); lines before the checkpoint are then skipped.
+  if (selection_.sample() > 0) sampled_ = read_sample(reader_, selection_);
+}
+
+SynthRun::~SynthRun() = default;
+
+ExitCode SynthRun::run(Transport& transport) {
+  PoolOptions pool_options;
+  pool_options.concurrency = static_cast<size_t>(options_.concurrency);
+  pool_options.retry.max_retries = options_.max_retries;
+  pool_options.retry.max_length_retries = options_.length_retries;
+  pool_options.grace_seconds = options_.grace_seconds;
+  pool_options.seed = options_.seed;
+  pool_options.requests_per_minute = options_.rpm;
+  pool_options.tokens_per_minute = options_.tpm;
+  pool_options.outage_wait_seconds = options_.outage_wait_seconds;
+  pool_options.configuration_proven = start_totals_.records > 0;
+  RequestPool pool(transport, pool_options);
+  pool_ = &pool;
+  // What a resume kept from the journal becomes the checkpoint before anything new is written.
+  checkpoint();
+
+  RequestPool::Hooks loop = hooks();
+  SignalGuard signals;
+  RequestPool::Stop stop = pool.run(loop, signals.level());
+  pool_ = nullptr;
+
+  // From here on nothing is in flight: make the outcome durable, then report it.
+  if (stop == RequestPool::Stop::fatal) {
+    checkpoint();
+    finish_status_before_error();
+    throw Error(pool.fatal_reason() + " (progress is saved; fix this and rerun to resume)");
+  }
+  if (stop == RequestPool::Stop::interrupted) {
+    checkpoint();
+    finish_status(false);
+    if (!aborted_.empty()) {
+      spdlog::error("{}; stopped early, rerun the same command to resume", aborted_);
+      return ExitCode::aborted;
+    }
+    spdlog::warn("interrupted; rerun the same command to resume");
+    return ExitCode::interrupted;
+  }
+  if (input_error_) {
+    // Everything read before the bad spot is finished and kept; the run is not complete.
+    checkpoint();
+    finish_status_before_error();
+    throw *input_error_;
+  }
+  complete();
+  const Totals& all = totals();
+  if (all.records + all.failed + all.rejected == 0 && !retry_pass())
+    spdlog::warn("{}: {}", options_.input,
+                 lines_read_ > 0 ? "no persona passed the selection" : "the input has no records");
+  Totals run = this_run();
+  // A sample reads every line of the input to draw it: its rejects are out of all of them.
+  uint64_t lines = sampled_ ? reader_.position().line : lines_read_;
+  bool too_many_rejects = options_.max_rejects.exceeded(run.rejected, lines, /*min_total=*/0);
+  finish_status(!too_many_rejects);
+  if (too_many_rejects) {
+    aborted_ = "too many rejected input lines (" + std::to_string(run.rejected) + " of " +
+               std::to_string(lines) + ", --max-rejects)";
+    spdlog::error("{}; see rejects.jsonl", aborted_);
+    return ExitCode::aborted;
+  }
+  return totals().failed > 0 ? ExitCode::some_failed : ExitCode::ok;
+}
+
+RequestPool::Hooks SynthRun::hooks() {
+  RequestPool::Hooks h;
+  h.next = [this](Job& job) { return next(job); };
+  h.judge = [this](const Job& job, const HttpResponse& r) { return judge(job, r); };
+  h.finish = [this](const Job& job, const HttpResponse& r, const Verdict& v) { finish(job, r, v); };
+  h.tick = [this] { tick(); };
+  return h;
+}
+
+Totals SynthRun::this_run() const {
+  Totals t = totals();
+  t -= start_totals_;
+  t.seconds = elapsed();
+  return t;
+}
+
+Totals SynthRun::durable_this_run() const {
+  Totals t = durable_.totals;
+  t -= start_totals_;
+  t.seconds = elapsed();
+  return t;
+}
+
+// The pool asks for the next request. Rejects, personas not selected and lines finished by an
+// earlier run are settled here without a request.
+bool SynthRun::next(Job& job) {
+  while (ready_next_ == ready_.size() && !input_done_) {
+    if (watermark_.span() >= max_read_ahead(options_)) return false;
+    if (!retry_pass() && options_.limit && selected_ >= options_.limit) {
+      input_done_ = true;
+      break;
+    }
+    std::optional<InputRecord> record;
+    try {
+      record = read();
+    } catch (const Error& e) {
+      // A corrupt or unreadable input stops the reading, not the requests already made: they
+      // finish, the checkpoint keeps them, and the error is reported after that.
+      input_error_ = e;
+    }
+    if (!record) {
+      input_done_ = true;
+      if (!input_error_) check_input_end();
+      break;
+    }
+    ++lines_read_;
+    // --limit counts the personas selected, in render as here: the first N that pass.
+    bool chosen = record->ok() && selection_.selected(*record);
+    watermark_.begin(record->line, record->offset, chosen);
+    watermark_.set_read_position(read_position(*record));
+    if (chosen) ++selected_;
+    if (watermark_.done_before(record->line) || (record->ok() && !chosen) ||
+        !in_retry_list(*record)) {
+      watermark_.finish(record->line);
+      continue;
+    }
+    if (!record->ok()) {
+      reject(*record);
+      continue;
+    }
+    start_line(std::move(*record));
+  }
+  if (ready_next_ < ready_.size()) {
+    job = std::move(ready_[ready_next_++]);
+    return true;
+  }
+  if (!sampled_) watermark_.set_read_position(reader_.position());
+  return false;
+}
+
+// Builds the line's requests: one per relation (text-to-persona), in a retry pass only those
+// that failed.
+void SynthRun::start_line(InputRecord record) {
+  ready_.clear();
+  ready_next_ = 0;
+  Pending& pending = pending_[record.line];
+  pending.requests.resize(plan_.relations.size());
+  for (size_t index = 0; index < plan_.relations.size(); ++index) {
+    if (!retry_wanted(record.line, index)) continue;
+    builder_.build(record, index);
+    Job job;
+    job.id = RequestId{record.line, index};
+    job.body = builder_.body();
+    job.estimated_tokens = estimate_tokens(job.body);
+    ready_.push_back(std::move(job));
+    Request& request = pending.requests[index];
+    request.active = true;
+    request.custom_id = builder_.custom_id();
+    if (plan_.format == OutputFormat::chat) request.prompt = builder_.prompt();
+    ++pending.remaining;
+  }
+  pending.record = std::move(record);
+}
+
+void SynthRun::reject(const InputRecord& record) {
+  format_reject(record, options_.input, line_);
+  sink_.write_reject(line_);
+  ++counters().rejected;
+  watermark_.finish(record.line);
+  if (journal_) journal_->add(record.line, sink_.state(), totals());
+  Totals run = this_run();
+  if (options_.max_rejects.exceeded(run.rejected, lines_read_, kMinOutcomesForRate) && !sampled_)
+    stop_early("too many rejected input lines (" + std::to_string(run.rejected) + " of " +
+               std::to_string(lines_read_) + ", --max-rejects)");
+}
+
+// The input ended. A regular file that is now shorter than when the run began was cut while it
+// was read: the lines past the cut were never read, and the run must not say it is complete.
+void SynthRun::check_input_end() {
+  if (sampled_ || !manifest_.input) return;
+  std::error_code ec;
+  uint64_t size = std::filesystem::file_size(options_.input, ec);
+  if (ec || size >= manifest_.input->size) return;
+  input_error_ = Error(options_.input + ": the file shrank while it was read (from " +
+                       std::to_string(manifest_.input->size) + " to " + std::to_string(size) +
+                       " bytes); restore it and rerun, or use --restart");
+}
+
+// The next input line: from the reader, or from the sample drawn at start-up.
+std::optional<InputRecord> SynthRun::read() {
+  if (!sampled_) return reader_.next();
+  while (sample_next_ < sampled_->size()) {
+    InputRecord& record = (*sampled_)[sample_next_++];
+    if (record.line >= start_line_) return std::move(record);
+  }
+  return std::nullopt;
+}
+
+ReadPosition SynthRun::read_position(const InputRecord& record) const {
+  // A sample is never resumed by seeking, so only the line number matters.
+  return sampled_ ? ReadPosition{record.line + 1, 0} : reader_.position();
+}
+
+// In a retry pass only the requests listed in failures.retry.jsonl are sent again; the rest of
+// the input, rejects included, is already settled.
+bool SynthRun::in_retry_list(const InputRecord& record) {
+  if (!retry_pass()) return true;
+  if (!retry_requests_.empty() && record.line > retry_requests_.back().line) input_done_ = true;
+  auto it =
+      std::lower_bound(retry_requests_.begin(), retry_requests_.end(), RequestId{record.line, 0});
+  return record.ok() && it != retry_requests_.end() && it->line == record.line;
+}
+
+bool SynthRun::retry_wanted(uint64_t line, uint64_t index) const {
+  if (!retry_pass()) return true;
+  return std::binary_search(retry_requests_.begin(), retry_requests_.end(),
+                            RequestId{line, index}) ||
+         std::binary_search(retry_requests_.begin(), retry_requests_.end(),
+                            RequestId{line, kEveryRequest});
+}
+
+// What a request may cost against --tpm before its reply says: the prompt at about four bytes a
+// token, plus the completion it may produce (512 when --max-tokens is unset: a typical answer,
+// and usage corrects it afterwards).
+uint64_t SynthRun::estimate_tokens(const std::string& body) const {
+  uint64_t completion =
+      plan_.sampling.max_tokens ? static_cast<uint64_t>(*plan_.sampling.max_tokens) : 512;
+  return body.size() / 4 + completion;
+}
+
+void SynthRun::stop_early(std::string why) {
+  if (!aborted_.empty()) return;
+  aborted_ = std::move(why);
+  if (pool_) pool_->request_stop(1);
+}
+
+// A 2xx reply: is it a usable completion for this task? Every reply with usage was billed,
+// whatever the verdict.
+Verdict SynthRun::judge(const Job& job, const HttpResponse& response) {
+  Request& request = pending_.at(job.id.line).requests[job.id.index];
+  std::string error;
+  std::optional<Completion> completion = parse_completion(response.body, error);
+  if (!completion) return Verdict::retry(FailureKind::bad_json, error);
+  counters().billed_prompt_tokens += static_cast<uint64_t>(completion->usage.prompt_tokens);
+  counters().billed_completion_tokens += static_cast<uint64_t>(completion->usage.completion_tokens);
+  Verdict verdict = Verdict::accept();
+  if (completion->finish_reason == "length") {
+    verdict = Verdict::retry(FailureKind::truncated,
+                             "the output was cut off (finish_reason \"length\"); raise "
+                             "--max-tokens");
+  } else if (completion->content.find_first_not_of(" \t\r\n") == std::string::npos) {
+    verdict = Verdict::retry(FailureKind::empty, "the output is empty");
+  } else if (ParsedOutput parsed = parse_output(plan_.kind, completion->content); !parsed.ok) {
+    verdict = Verdict::retry(FailureKind::invalid_output, parsed.reason + "; the output begins \"" +
+                                                              excerpt(completion->content) + "\"");
+  } else {
+    request.parsed = std::move(parsed);
+  }
+  verdict.tokens_used = completion->usage.total_tokens;
+  if (verdict.action == Verdict::Action::accept) request.completion = std::move(*completion);
+  return verdict;
+}
+
+// A request is done for good: format its records or its failure; once every request of its line
+// is done, write them all and settle the line.
+void SynthRun::finish(const Job& job, const HttpResponse& response, const Verdict& verdict) {
+  Pending& p = pending_.at(job.id.line);
+  Request& request = p.requests[job.id.index];
+  Totals& t = counters();
+  t.requests += static_cast<uint64_t>(job.attempts);
+  t.retries += static_cast<uint64_t>(job.attempts - 1);
+  if (verdict.action == Verdict::Action::accept) {
+    ++ok_requests_;
+    if (plan_.creates_personas) {
+      add_persona_records(p, job.id.index, job.attempts);
+    } else {
+      add_record(p, request, job.attempts);
+    }
+    t.prompt_tokens += static_cast<uint64_t>(request.completion.usage.prompt_tokens);
+    t.completion_tokens += static_cast<uint64_t>(request.completion.usage.completion_tokens);
+  } else {
+    ++failed_requests_;
+    FailureRecord f;
+    f.custom_id = request.custom_id;
+    f.line = p.record.line;
+    f.request = job.id.index;
+    f.persona = p.record.persona;
+    f.persona_id = persona_id(p.record);
+    f.task = plan_.task;
+    f.kind = to_string(verdict.kind);
+    f.reason = verdict.reason;
+    f.status = response.status;
+    f.attempts = job.attempts;
+    format_failure(f, line_);
+    p.failures.push_back(line_);
+    last_failure_ = verdict.reason;
+  }
+  if (--p.remaining == 0) settle(job.id.line);
+}
+
+// Every request of the line is done: write its records and failures together and finish it.
+void SynthRun::settle(uint64_t line) {
+  auto it = pending_.find(line);
+  Pending& p = it->second;
+  for (const std::string& record : p.records) sink_.write_record(record);
+  for (const std::string& failure : p.failures) sink_.write_failure(failure);
+  Totals& t = counters();
+  t.records += p.records.size();
+  t.failed += p.failures.size();
+  bool failed = !p.failures.empty();
+  watermark_.finish(line);
+  pending_.erase(it);
+  ++lines_sent_;
+  if (journal_) journal_->add(line, sink_.state(), t);
+  // A rate counts requests, not records: a persona task writes several records per request.
+  uint64_t outcomes = ok_requests_ + failed_requests_;
+  if (failed && options_.max_failures.exceeded(failed_requests_, outcomes, kMinOutcomesForRate))
+    stop_early("too many failed requests (" + std::to_string(failed_requests_) + " of " +
+               std::to_string(outcomes) + ", --max-failures; last: " + last_failure_ + ")");
+}
+
+void SynthRun::tick() {
+  // The records first, then the journal entries that vouch for them: a kill -9 at any moment
+  // leaves no entry whose records are not in the files.
+  sink_.flush();
+  if (journal_) journal_->flush();
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_checkpoint_ >= std::chrono::duration<double>(options_.checkpoint_seconds))
+    checkpoint();
+  status_.update(progress());
+}
+
+// Makes everything written so far durable and records where the run stands.
+void SynthRun::checkpoint() {
+  last_checkpoint_ = std::chrono::steady_clock::now();
+  Checkpoint& c = manifest_.checkpoint;
+  c.writer = sink_.sync();
+  c.next = watermark_.low();
+  c.accepted_below = watermark_.accepted_below();
+  c.done_above = watermark_.done_above();
+  c.totals.seconds = start_totals_.seconds + elapsed();
+  if (journal_) c.journal_seq = journal_->seq();
+  if (!manifest_path_.empty()) write_manifest(manifest_path_, manifest_);
+  durable_ = c;
+  // The checkpoint holds every entry now; a crash before this clear leaves entries it skips.
+  if (journal_) journal_->clear();
+  // Give freed memory back: request and reply buffers of many sizes come and go, and without
+  // this glibc's heap creeps up over a long run (seen as ~3 MB per million records).
+  ::malloc_trim(0);
+}
+
+void SynthRun::complete() {
+  Checkpoint& c = manifest_.checkpoint;
+  c.writer = sink_.close();
+  c.next = watermark_.low();
+  c.accepted_below = watermark_.accepted_below();
+  c.done_above.clear();
+  c.totals.seconds = start_totals_.seconds + elapsed();
+  if (journal_) c.journal_seq = journal_->seq();
+  // What the run read is its input from now on: lines appended while it ran are part of it.
+  if (manifest_.input && !sampled_ && !options_.limit)
+    if (auto read = fingerprint_input(options_.input, reader_.raw_bytes_read()))
+      manifest_.input = read;
+  manifest_.complete = true;
+  if (!manifest_path_.empty()) write_manifest(manifest_path_, manifest_);
+  durable_ = c;
+  if (journal_) journal_->remove();
+}
+
+double SynthRun::elapsed() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
+}  // namespace personagen

@@ -1,0 +1,66 @@
+// SynthRun: how an accepted request becomes the records of its line.
+#include <cstdlib>
+
+#include "synth/synth_run.h"
+#include "synth/tasks.h"
+
+namespace personagen {
+
+// The input's own id; for persona records (from text-to-persona or persona-to-persona), their
+// custom_id.
+std::string_view SynthRun::persona_id(const InputRecord& record) {
+  if (!record.id.empty()) return record.id;
+  for (const auto& [name, value] : record.fields)
+    if (name == "custom_id") return value;
+  return {};
+}
+
+void SynthRun::add_record(Pending& p, const Request& request, int attempts) {
+  OutputRecord r;
+  r.custom_id = request.custom_id;
+  r.persona = p.record.persona;
+  r.persona_id = persona_id(p.record);
+  r.provenance = provenance_;
+  r.description = plan_.description;
+  r.prompt = request.prompt;
+  r.output = request.completion.content;
+  r.parsed = request.parsed.parsed;
+  r.parsed_is_tool = plan_.kind == OutputKind::tool;
+  r.finish_reason = request.completion.finish_reason;
+  r.usage = request.completion.usage;
+  r.attempts = attempts;
+  format_record(plan_.format, r, line_);
+  p.records.push_back(line_);
+}
+
+// text-to-persona and persona-to-persona write one persona record per persona created, each a
+// valid input for synth, render and dedup.
+void SynthRun::add_persona_records(Pending& p, size_t index, int attempts) {
+  const Request& request = p.requests[index];
+  const std::vector<std::string>& personas = request.parsed.personas;
+  std::string_view parent_id = p.record.id;
+  uint64_t parent_hop = 0;
+  for (const auto& [name, value] : p.record.fields) {
+    if (name == "custom_id") parent_id = value;
+    if (name == "hop") parent_hop = std::strtoull(value.c_str(), nullptr, 10);
+  }
+  for (size_t i = 0; i < personas.size(); ++i) {
+    PersonaRecord r;
+    std::string custom_id = request.custom_id + "-" + std::to_string(i);
+    r.persona = personas[i];
+    r.source = parent_id;
+    r.relation =
+        plan_.kind == OutputKind::persona ? std::string_view(plan_.relations[index]) : "related";
+    r.hop = plan_.kind == OutputKind::persona ? 0 : parent_hop + 1;
+    r.custom_id = custom_id;
+    r.input = p.record.persona;
+    r.provenance = provenance_;
+    r.finish_reason = request.completion.finish_reason;
+    r.usage = request.completion.usage;
+    r.attempts = attempts;
+    format_persona_record(r, line_);
+    p.records.push_back(line_);
+  }
+}
+
+}  // namespace personagen

@@ -1,0 +1,107 @@
+// The journal: a resume keeps what the entries after the checkpoint vouch for, and no more.
+#include "store/journal.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace personagen {
+namespace {
+
+namespace fs = std::filesystem;
+
+class JournalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "journal_XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    journal_path_ = dir_ + "/" + kJournalName;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Writes `line` to the open shard as the ShardWriter would, and journals input line `input`.
+  void write_line(Journal& journal, uint64_t input, const std::string& line) {
+    std::ofstream(dir_ + "/math-00000.jsonl.tmp", std::ios::app | std::ios::binary) << line << "\n";
+    if (state_.shards.empty()) state_.shards.push_back({"math-00000.jsonl", 0, 0, true});
+    ++state_.shards.back().records;
+    state_.shards.back().bytes += line.size() + 1;
+    ++totals_.records;
+    journal.add(input, state_, totals_);
+    journal.flush();
+  }
+
+  std::string dir_, journal_path_;
+  WriterState state_;
+  Totals totals_;
+};
+
+TEST_F(JournalTest, AResumeKeepsEveryEntryWhoseBytesAreThere) {
+  // Given three lines journaled after an empty checkpoint,
+  {
+    Journal journal(journal_path_, 0, 0);
+    write_line(journal, 1, R"({"a":1})");
+    write_line(journal, 2, R"({"a":2})");
+    write_line(journal, 3, R"({"a":3})");
+  }
+  // when it is recovered, then all three lines are finished with the files' lengths and totals.
+  std::optional<JournalRecovery> kept = recover_journal(journal_path_, dir_, "math", 0, {});
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->lines, (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(kept->seq, 3u);
+  ASSERT_EQ(kept->writer.shards.size(), 1u);
+  EXPECT_EQ(kept->writer.shards[0].records, 3u);
+  EXPECT_EQ(kept->writer.shards[0].bytes, 24u);
+  EXPECT_EQ(kept->totals.records, 3u);
+}
+
+TEST_F(JournalTest, AnEntryWhoseBytesAreMissingOrNotALineEndsTheRecovery) {
+  {
+    Journal journal(journal_path_, 0, 0);
+    write_line(journal, 1, R"({"a":1})");
+    write_line(journal, 2, R"({"a":2})");
+    write_line(journal, 3, R"({"a":3})");
+  }
+  // Given a shard whose last line reads as zeros (a size persisted before its data),
+  fs::path shard = dir_ + "/math-00000.jsonl.tmp";
+  {
+    std::fstream file(shard, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(16);
+    file.write("\0\0\0\0\0\0\0\0", 8);
+  }
+  // then only the first two entries are kept.
+  std::optional<JournalRecovery> kept = recover_journal(journal_path_, dir_, "math", 0, {});
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->lines, (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(kept->writer.shards[0].bytes, 16u);
+
+  // And given a shard cut short, only what it holds is kept.
+  fs::resize_file(shard, 10);
+  kept = recover_journal(journal_path_, dir_, "math", 0, {});
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->lines, (std::vector<uint64_t>{1}));
+}
+
+TEST_F(JournalTest, EntriesTheCheckpointHoldsAndATornLastEntryAreSkipped) {
+  {
+    Journal journal(journal_path_, 0, 0);
+    write_line(journal, 1, R"({"a":1})");
+    write_line(journal, 2, R"({"a":2})");
+  }
+  // Given a torn entry after the two whole ones,
+  std::ofstream(journal_path_, std::ios::app) << "3 3 1 0 3";
+  // and a checkpoint that already holds the first,
+  Checkpoint checkpoint;
+  checkpoint.journal_seq = 1;
+  checkpoint.writer.shards.push_back({"math-00000.jsonl", 1, 8, true});
+  std::optional<JournalRecovery> kept = recover_journal(journal_path_, dir_, "math", 0, checkpoint);
+  // then only the second is applied.
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->lines, (std::vector<uint64_t>{2}));
+  EXPECT_EQ(kept->seq, 2u);
+}
+
+}  // namespace
+}  // namespace personagen

@@ -1,0 +1,709 @@
+#include "store/shard_writer.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "personagen/error.h"
+#include "personagen/input_record.h"
+#include "store/output_record.h"
+
+namespace personagen {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void append_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::app);
+  out << text;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::string record(int i) {
+  return "{\"id\":" + std::to_string(i) + "}";
+}
+
+class ShardWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "shard_writer_XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  bool exists(const std::string& name) const { return fs::exists(path(name)); }
+  std::vector<std::string> lines(const std::string& name) const {
+    return lines_of(read_file(path(name)));
+  }
+
+  std::string dir_;
+};
+
+TEST_F(ShardWriterTest, RotatesEveryNRecords) {
+  // Given a writer with two records per shard
+  ShardWriter writer(dir_, "math", 2, {});
+  // When five records are written and the writer is closed
+  for (int i = 0; i < 5; ++i) writer.write_record(record(i));
+  WriterState state = writer.close();
+  // Then there are three shards with the records in order, and no .tmp left
+  EXPECT_EQ(lines("math-00000.jsonl"), (std::vector<std::string>{record(0), record(1)}));
+  EXPECT_EQ(lines("math-00001.jsonl"), (std::vector<std::string>{record(2), record(3)}));
+  EXPECT_EQ(lines("math-00002.jsonl"), (std::vector<std::string>{record(4)}));
+  EXPECT_FALSE(exists("math-00003.jsonl"));
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
+  }
+  ASSERT_EQ(state.shards.size(), 3u);
+  for (const ShardInfo& shard : state.shards) {
+    EXPECT_FALSE(shard.open);
+    EXPECT_EQ(shard.bytes, fs::file_size(path(shard.name))) << shard.name;
+  }
+  EXPECT_EQ(state.shards[0].name, "math-00000.jsonl");
+  EXPECT_EQ(state.shards[2].records, 1u);
+}
+
+TEST_F(ShardWriterTest, OpenShardIsATmpFileUntilClose) {
+  // Given a writer with one record written and synced
+  ShardWriter writer(dir_, "npc", 10, {});
+  writer.write_record(record(1));
+  WriterState state = writer.sync();
+  // Then the shard is a .tmp holding the record, marked open
+  EXPECT_EQ(lines("npc-00000.jsonl.tmp"), (std::vector<std::string>{record(1)}));
+  EXPECT_FALSE(exists("npc-00000.jsonl"));
+  ASSERT_EQ(state.shards.size(), 1u);
+  EXPECT_TRUE(state.shards[0].open);
+  // When it is closed, it is renamed into place
+  state = writer.close();
+  EXPECT_TRUE(exists("npc-00000.jsonl"));
+  EXPECT_FALSE(exists("npc-00000.jsonl.tmp"));
+  EXPECT_FALSE(state.shards[0].open);
+  // And a second close returns the same state; writing afterwards is a logic error
+  EXPECT_EQ(writer.close().shards.size(), 1u);
+  EXPECT_THROW(writer.write_record(record(2)), std::logic_error);
+}
+
+TEST_F(ShardWriterTest, SyncedLengthsMatchTheFiles) {
+  // Given records, failures and rejects written
+  ShardWriter writer(dir_, "math", 3, {});
+  for (int i = 0; i < 4; ++i) writer.write_record(record(i));
+  writer.write_failure("{\"error\":\"timeout\"}");
+  writer.write_reject("{\"line\":3}");
+  writer.write_reject("{\"line\":9}");
+  // When synced
+  WriterState state = writer.sync();
+  // Then every length is the file's size, and the line counts are right
+  ASSERT_EQ(state.shards.size(), 2u);
+  EXPECT_EQ(state.shards[0].bytes, fs::file_size(path("math-00000.jsonl")));
+  EXPECT_EQ(state.shards[1].bytes, fs::file_size(path("math-00001.jsonl.tmp")));
+  EXPECT_EQ(state.shards[1].records, 1u);
+  EXPECT_EQ(state.failures_bytes, fs::file_size(path("failures.jsonl")));
+  EXPECT_EQ(state.failures_lines, 1u);
+  EXPECT_EQ(state.rejects_bytes, fs::file_size(path("rejects.jsonl")));
+  EXPECT_EQ(state.rejects_lines, 2u);
+  EXPECT_EQ(lines("rejects.jsonl"), (std::vector<std::string>{"{\"line\":3}", "{\"line\":9}"}));
+}
+
+TEST_F(ShardWriterTest, SideFilesAreCreatedOnFirstUse) {
+  // Given a writer that only writes records
+  ShardWriter writer(dir_, "math", 3, {});
+  writer.write_record(record(0));
+  writer.close();
+  // Then there is no failures.jsonl or rejects.jsonl
+  EXPECT_FALSE(exists("failures.jsonl"));
+  EXPECT_FALSE(exists("rejects.jsonl"));
+}
+
+TEST_F(ShardWriterTest, ResumeCutsWhatWasWrittenAfterTheCheckpoint) {
+  // Given a checkpoint after three records, then two more written and a torn partial line
+  WriterState checkpoint;
+  {
+    ShardWriter writer(dir_, "math", 100, {});
+    for (int i = 0; i < 3; ++i) writer.write_record(record(i));
+    checkpoint = writer.sync();
+    writer.write_record(record(3));
+    writer.write_record(record(4));
+    writer.sync();
+  }  // crash: no close()
+  append_file(path("math-00000.jsonl.tmp"), "{\"id\":5, \"tor");
+  // When resuming from the checkpoint and writing on
+  ShardWriter writer(dir_, "math", 100, checkpoint);
+  EXPECT_EQ(fs::file_size(path("math-00000.jsonl.tmp")), checkpoint.shards[0].bytes);
+  writer.write_record(record(30));
+  writer.close();
+  // Then the shard holds the checkpointed records followed by the new one
+  EXPECT_EQ(lines("math-00000.jsonl"),
+            (std::vector<std::string>{record(0), record(1), record(2), record(30)}));
+}
+
+TEST_F(ShardWriterTest, ResumeUndoesARenameAfterTheCheckpoint) {
+  // Given a checkpoint with an open shard of two records, after which the shard filled up,
+  // was renamed, and the next shard was started
+  WriterState checkpoint;
+  {
+    ShardWriter writer(dir_, "math", 3, {});
+    writer.write_record(record(0));
+    writer.write_record(record(1));
+    checkpoint = writer.sync();
+    writer.write_record(record(2));
+    writer.write_record(record(3));
+    writer.sync();
+  }
+  ASSERT_TRUE(exists("math-00000.jsonl"));
+  ASSERT_TRUE(exists("math-00001.jsonl.tmp"));
+  // When resuming from the checkpoint
+  ShardWriter writer(dir_, "math", 3, checkpoint);
+  // Then the shard is a .tmp again with its two records, and the next shard is gone
+  EXPECT_FALSE(exists("math-00000.jsonl"));
+  EXPECT_EQ(lines("math-00000.jsonl.tmp"), (std::vector<std::string>{record(0), record(1)}));
+  EXPECT_FALSE(exists("math-00001.jsonl.tmp"));
+  // And writing on fills the shard again
+  writer.write_record(record(20));
+  writer.write_record(record(30));
+  writer.close();
+  EXPECT_EQ(lines("math-00000.jsonl"),
+            (std::vector<std::string>{record(0), record(1), record(20)}));
+  EXPECT_EQ(lines("math-00001.jsonl"), (std::vector<std::string>{record(30)}));
+}
+
+TEST_F(ShardWriterTest, ResumeDeletesShardsCreatedAfterTheCheckpoint) {
+  // Given a checkpoint right after a shard was closed, then two more shards written
+  WriterState checkpoint;
+  {
+    ShardWriter writer(dir_, "math", 2, {});
+    writer.write_record(record(0));
+    writer.write_record(record(1));
+    checkpoint = writer.sync();
+    for (int i = 2; i < 5; ++i) writer.write_record(record(i));
+    writer.sync();
+  }
+  ASSERT_TRUE(exists("math-00001.jsonl"));
+  ASSERT_TRUE(exists("math-00002.jsonl.tmp"));
+  // When resuming
+  ShardWriter writer(dir_, "math", 2, checkpoint);
+  // Then only the checkpointed shard is left, and new records start the next one
+  EXPECT_TRUE(exists("math-00000.jsonl"));
+  EXPECT_FALSE(exists("math-00001.jsonl"));
+  EXPECT_FALSE(exists("math-00002.jsonl.tmp"));
+  writer.write_record(record(10));
+  WriterState state = writer.close();
+  EXPECT_EQ(lines("math-00001.jsonl"), (std::vector<std::string>{record(10)}));
+  EXPECT_EQ(state.shards.size(), 2u);
+}
+
+TEST_F(ShardWriterTest, ResumeTruncatesFailuresAndRejects) {
+  // Given a checkpoint with one failure and one reject, then more of each written
+  WriterState checkpoint;
+  {
+    ShardWriter writer(dir_, "math", 2, {});
+    writer.write_failure("{\"f\":1}");
+    writer.write_reject("{\"r\":1}");
+    checkpoint = writer.sync();
+    writer.write_failure("{\"f\":2}");
+    writer.write_reject("{\"r\":2}");
+    writer.sync();
+  }
+  append_file(path("rejects.jsonl"), "{\"r\":");
+  // When resuming and writing one more of each
+  ShardWriter writer(dir_, "math", 2, checkpoint);
+  writer.write_failure("{\"f\":3}");
+  writer.write_reject("{\"r\":3}");
+  WriterState state = writer.close();
+  // Then the ones written after the checkpoint are gone
+  EXPECT_EQ(lines("failures.jsonl"), (std::vector<std::string>{"{\"f\":1}", "{\"f\":3}"}));
+  EXPECT_EQ(lines("rejects.jsonl"), (std::vector<std::string>{"{\"r\":1}", "{\"r\":3}"}));
+  EXPECT_EQ(state.failures_lines, 2u);
+  EXPECT_EQ(state.rejects_bytes, fs::file_size(path("rejects.jsonl")));
+}
+
+TEST_F(ShardWriterTest, MissingClosedShardIsAnErrorNamingIt) {
+  // Given a checkpoint with a closed shard that has since been deleted
+  WriterState checkpoint;
+  {
+    ShardWriter writer(dir_, "math", 1, {});
+    writer.write_record(record(0));
+    checkpoint = writer.close();
+  }
+  fs::remove(path("math-00000.jsonl"));
+  // When resuming, then the error names the shard
+  try {
+    ShardWriter writer(dir_, "math", 1, checkpoint);
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("math-00000.jsonl"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("missing"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ShardWriterTest, ClosedShardWithBytesAppendedIsAnErrorNamingIt) {
+  // Given a checkpoint with a closed shard to which bytes were appended since
+  WriterState checkpoint;
+  {
+    ShardWriter writer(dir_, "math", 1, {});
+    writer.write_record(record(0));
+    checkpoint = writer.close();
+  }
+  append_file(path("math-00000.jsonl"), "junk\n");
+  // When resuming, then the error names the shard and both lengths, and the shard is untouched
+  try {
+    ShardWriter writer(dir_, "math", 1, checkpoint);
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("math-00000.jsonl: has 14 bytes, but the checkpoint "
+                                         "recorded 9"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(read_file(path("math-00000.jsonl")), record(0) + "\njunk\n");
+}
+
+TEST_F(ShardWriterTest, ShortFilesAreErrorsNamingThem) {
+  // Given a checkpoint with an open shard and a failures file
+  WriterState checkpoint;
+  {
+    ShardWriter writer(dir_, "math", 10, {});
+    writer.write_record(record(0));
+    writer.write_failure("{\"f\":1}");
+    checkpoint = writer.sync();
+  }
+  // When the failures file was cut short, then resuming names it
+  fs::resize_file(path("failures.jsonl"), 2);
+  try {
+    ShardWriter writer(dir_, "math", 10, checkpoint);
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("failures.jsonl: has 2 bytes"), std::string::npos)
+        << e.what();
+  }
+  // When the open shard was cut short instead, then resuming names it
+  fs::resize_file(path("failures.jsonl"), checkpoint.failures_bytes);
+  fs::resize_file(path("math-00000.jsonl.tmp"), 1);
+  try {
+    ShardWriter writer(dir_, "math", 10, checkpoint);
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("math-00000.jsonl.tmp: has 1 bytes"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(ShardWriterTest, DestructorDoesNotCommit) {
+  // Given a writer with a record written and synced
+  {
+    ShardWriter writer(dir_, "math", 10, {});
+    writer.write_record(record(0));
+    writer.sync();
+  }  // When it is destroyed without close()
+  // Then the shard is still a .tmp
+  EXPECT_TRUE(exists("math-00000.jsonl.tmp"));
+  EXPECT_FALSE(exists("math-00000.jsonl"));
+}
+
+TEST_F(ShardWriterTest, FreshWriterDoesNotAppendToStaleFiles) {
+  // Given a directory with stale files of this prefix, and files that are not ours
+  append_file(path("math-00000.jsonl"), "stale\n");
+  append_file(path("math-00003.jsonl.tmp"), "stale\n");
+  append_file(path("failures.jsonl"), "stale\n");
+  append_file(path("math-v2-00000.jsonl"), "other\n");
+  append_file(path("notes.txt"), "mine\n");
+  // When a fresh writer writes a record and a failure
+  ShardWriter writer(dir_, "math", 10, {});
+  writer.write_record(record(0));
+  writer.write_failure("{\"f\":1}");
+  writer.close();
+  // Then only the new data is in our files, and the others are untouched
+  EXPECT_EQ(lines("math-00000.jsonl"), (std::vector<std::string>{record(0)}));
+  EXPECT_FALSE(exists("math-00003.jsonl.tmp"));
+  EXPECT_EQ(lines("failures.jsonl"), (std::vector<std::string>{"{\"f\":1}"}));
+  EXPECT_EQ(read_file(path("math-v2-00000.jsonl")), "other\n");
+  EXPECT_EQ(read_file(path("notes.txt")), "mine\n");
+}
+
+TEST_F(ShardWriterTest, ClearOutputDirRemovesOnlyOurFiles) {
+  // Given a directory with a previous run's files and some unrelated ones
+  for (const char* name :
+       {"math-00000.jsonl", "math-00001.jsonl.tmp", "failures.jsonl", "rejects.jsonl",
+        "manifest.json", "manifest.json.tmp", "math-v2-00000.jsonl", "notes.txt", "math-1.jsonl"}) {
+    append_file(path(name), "x\n");
+  }
+  // When it is cleared for prefix "math"
+  clear_output_dir(dir_, "math");
+  // Then only the previous run's files are gone
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    left.push_back(entry.path().filename().string());
+  }
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"math-1.jsonl", "math-v2-00000.jsonl", "notes.txt"}));
+  // And a missing directory is not an error
+  EXPECT_NO_THROW(clear_output_dir(dir_ + "/absent", "math"));
+}
+
+TEST_F(ShardWriterTest, CreatesTheDirectory) {
+  // Given a directory that does not exist yet
+  std::string nested = dir_ + "/a/b";
+  // When a writer is made there, then it exists and holds the shard
+  ShardWriter writer(nested, "math", 10, {});
+  writer.write_record(record(0));
+  writer.close();
+  EXPECT_TRUE(fs::exists(nested + "/math-00000.jsonl"));
+}
+
+TEST_F(ShardWriterTest, RecordsWithANewlineAreRefused) {
+  // Given a writer; when a record holds a newline, then it is a logic error
+  ShardWriter writer(dir_, "math", 10, {});
+  EXPECT_THROW(writer.write_record("{\"a\":1}\n{\"b\":2}"), std::logic_error);
+}
+
+// Snapshots the state at random syncs, "crashes" (destroys the writer, sometimes leaving junk
+// behind), resumes from the last snapshot and carries on, many times. The shards must then hold
+// exactly the records, each once, in order.
+TEST_F(ShardWriterTest, CrashLoopNeitherDuplicatesNorLoses) {
+  std::mt19937 random(20240611);
+  const int total = 3000;
+  const uint64_t shard_size = 37;
+  WriterState snapshot;
+  int next = 0;       // next record to write
+  int committed = 0;  // records in the snapshot
+  int crashes = 0;
+  int renamed_after_checkpoint = 0;  // crashes after the snapshot's open shard was renamed
+  while (true) {
+    // Given a writer resumed from the last snapshot
+    next = committed;
+    ShardWriter writer(dir_, "math", shard_size, snapshot);
+    const int burst = std::uniform_int_distribution<int>(1, 250)(random);
+    bool finished = false;
+    for (int i = 0; i < burst; ++i) {
+      if (next == total) {
+        finished = true;
+        break;
+      }
+      writer.write_record(record(next));
+      if (next % 7 == 0) writer.write_failure("{\"failed\":" + std::to_string(next) + "}");
+      ++next;
+      if (random() % 20 == 0) {
+        snapshot = writer.sync();
+        committed = next;
+      }
+    }
+    if (finished) {
+      writer.close();
+      break;
+    }
+    if (random() % 2 == 0) writer.sync();  // unsnapshotted data reaches the files
+    // When it crashes, maybe leaving a torn line and a stray next shard
+    ++crashes;
+    if (!snapshot.shards.empty() && snapshot.shards.back().open &&
+        exists(snapshot.shards.back().name)) {
+      ++renamed_after_checkpoint;
+    }
+    std::optional<std::string> open_tmp;
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+      if (entry.path().extension() == ".tmp") open_tmp = entry.path().string();
+    }
+    if (open_tmp && random() % 2 == 0) append_file(*open_tmp, "{\"id\":99999, \"tor");
+    if (random() % 3 == 0) {
+      append_file(path("math-" + std::to_string(10000 + random() % 1000) + ".jsonl"), "junk\n");
+    }
+  }
+  // Then the shards, concatenated in order, hold every record exactly once
+  std::vector<std::string> all;
+  for (int index = 0;; ++index) {
+    char name[32];
+    std::snprintf(name, sizeof name, "math-%05d.jsonl", index);
+    if (!exists(name)) break;
+    std::vector<std::string> shard = lines(name);
+    EXPECT_LE(shard.size(), shard_size) << name;
+    all.insert(all.end(), shard.begin(), shard.end());
+  }
+  ASSERT_EQ(all.size(), static_cast<size_t>(total)) << "after " << crashes << " crashes";
+  for (int i = 0; i < total; ++i) ASSERT_EQ(all[i], record(i));
+  std::vector<std::string> failures = lines("failures.jsonl");
+  ASSERT_EQ(failures.size(), static_cast<size_t>((total + 6) / 7));
+  for (size_t i = 0; i < failures.size(); ++i) {
+    ASSERT_EQ(failures[i], "{\"failed\":" + std::to_string(7 * i) + "}");
+  }
+  EXPECT_GT(crashes, 5);
+  EXPECT_GT(renamed_after_checkpoint, 0);
+}
+
+// Points stdout at a file (or a pipe) for the scope, then restores it.
+class StdoutRedirect {
+ public:
+  explicit StdoutRedirect(int fd) : saved_(::dup(STDOUT_FILENO)) {
+    std::fflush(stdout);
+    ::dup2(fd, STDOUT_FILENO);
+  }
+  ~StdoutRedirect() {
+    std::fflush(stdout);
+    ::dup2(saved_, STDOUT_FILENO);
+    ::close(saved_);
+  }
+
+ private:
+  int saved_;
+};
+
+// Sends spdlog's default logger to a string for the scope, then restores the old one.
+class CapturedLog {
+ public:
+  CapturedLog() : saved_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(text_);
+    sink->set_pattern("%v");
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink));
+  }
+  ~CapturedLog() { spdlog::set_default_logger(saved_); }
+  std::string text() const { return text_.str(); }
+
+ private:
+  std::shared_ptr<spdlog::logger> saved_;
+  std::ostringstream text_;
+};
+
+TEST_F(ShardWriterTest, StdoutSinkWritesExactLines) {
+  // Given stdout redirected to a file, a file for the diagnostics, and the log captured
+  std::string out = path("stdout.jsonl");
+  int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  std::string err = path("stderr.txt");
+  FILE* diagnostics = std::fopen(err.c_str(), "w");
+  ASSERT_NE(diagnostics, nullptr);
+  CapturedLog log;
+  WriterState state;
+  std::string after_sync;
+  bool threw_after_close = false;
+  {
+    // (No assertions in here: gtest prints its failures to stdout.)
+    StdoutRedirect redirect(fd);
+    // When records, a failure and a reject go to the stdout sink
+    auto sink = make_stdout_sink(diagnostics);
+    sink->write_record(record(0));
+    sink->write_failure("{\"error\":\"x\"}");
+    sink->write_record(record(1));
+    sink->write_reject("{\"line\":2}");
+    sink->sync();
+    after_sync = read_file(out);
+    // And more than the buffer's worth of records follows
+    for (int i = 2; i < 5000; ++i) sink->write_record(record(i));
+    state = sink->close();
+    try {
+      sink->write_record(record(0));
+    } catch (const std::logic_error&) {
+      threw_after_close = true;
+    }
+  }
+  ::close(fd);
+  std::fclose(diagnostics);
+  // Then synced records were in the file at once
+  EXPECT_EQ(after_sync, record(0) + "\n" + record(1) + "\n");
+  // And the file holds exactly the records
+  std::vector<std::string> got = lines_of(read_file(out));
+  ASSERT_EQ(got.size(), 5000u);
+  for (int i = 0; i < 5000; ++i) ASSERT_EQ(got[i], record(i));
+  // And the failure and reject went to the diagnostics as one line each, not to the log, and
+  // were counted
+  EXPECT_EQ(read_file(err),
+            "personagen: failure: {\"error\":\"x\"}\npersonagen: reject: {\"line\":2}\n");
+  EXPECT_EQ(log.text(), "");
+  EXPECT_EQ(state.failures_lines, 1u);
+  EXPECT_EQ(state.rejects_lines, 1u);
+  EXPECT_TRUE(state.shards.empty());
+  EXPECT_TRUE(threw_after_close);
+}
+
+// Points stderr at a file for the scope, then restores it.
+class StderrRedirect {
+ public:
+  explicit StderrRedirect(int fd) : saved_(::dup(STDERR_FILENO)) {
+    std::fflush(stderr);
+    ::dup2(fd, STDERR_FILENO);
+  }
+  ~StderrRedirect() {
+    std::fflush(stderr);
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+  }
+
+ private:
+  int saved_;
+};
+
+// Sets spdlog's global level for the scope, then restores it.
+class LogLevel {
+ public:
+  explicit LogLevel(spdlog::level::level_enum level) : saved_(spdlog::get_level()) {
+    spdlog::set_level(level);
+  }
+  ~LogLevel() { spdlog::set_level(saved_); }
+
+ private:
+  spdlog::level::level_enum saved_;
+};
+
+// The JSON after `prefix` on `line`, or a null document (and a test failure) if it is not there
+// or does not parse.
+nlohmann::json json_after(const std::string& line, const std::string& prefix) {
+  if (line.rfind(prefix, 0) != 0) {
+    ADD_FAILURE() << "expected \"" << prefix << "\" at the start of: " << line;
+    return nullptr;
+  }
+  nlohmann::json json = nlohmann::json::parse(line.substr(prefix.size()), nullptr, false);
+  EXPECT_FALSE(json.is_discarded()) << line;
+  return json;
+}
+
+TEST_F(ShardWriterTest, StdoutSinkWritesFailuresAndRejectsToStderrWhateverTheLogLevel) {
+  // Given stderr redirected to a file and the log level raised as -q does (or logging off),
+  // and a failure and a reject as synth formats them, with newlines, quotes and UTF-8 inside
+  FailureRecord failure;
+  failure.custom_id = "math-7-0";
+  failure.line = 7;
+  failure.persona = "a \"retired\" nurse\nfrom Lyon, caf\u00e9 owner";
+  failure.persona_id = "p-7";
+  failure.task = "math";
+  failure.kind = "http_status";
+  failure.reason = "HTTP 400: bad\nrequest";
+  failure.status = 400;
+  failure.attempts = 1;
+  std::string failure_json;
+  format_failure(failure, failure_json);
+  InputRecord reject;
+  reject.line = 9;
+  reject.offset = 321;
+  reject.reject = "not valid JSON";
+  reject.excerpt = "{\"persona\": \"half\r\n";
+  std::string reject_json;
+  format_reject(reject, "in.jsonl", reject_json);
+  for (auto level : {spdlog::level::err, spdlog::level::off}) {
+    std::string err = path("stderr.txt");
+    int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    CapturedLog log;
+    LogLevel quiet(level);
+    {
+      StderrRedirect redirect(fd);
+      // When the default stdout sink is given the failure and the reject
+      auto sink = make_stdout_sink();
+      sink->write_failure(failure_json);
+      sink->write_reject(reject_json);
+      sink->close();
+    }
+    ::close(fd);
+    // Then stderr holds exactly two lines, one per kind, whose JSON parses back with the fields
+    std::vector<std::string> got = lines_of(read_file(err));
+    ASSERT_EQ(got.size(), 2u) << read_file(err);
+    nlohmann::json f = json_after(got[0], "personagen: failure: ");
+    EXPECT_EQ(f.value("custom_id", ""), "math-7-0");
+    EXPECT_EQ(f.value("line", 0), 7);
+    EXPECT_EQ(f.value("persona", ""), failure.persona);
+    EXPECT_EQ(f.value("task", ""), "math");
+    EXPECT_EQ(f.value("kind", ""), "http_status");
+    EXPECT_EQ(f.value("reason", ""), "HTTP 400: bad\nrequest");
+    EXPECT_EQ(f.value("status", 0), 400);
+    EXPECT_EQ(f.value("attempts", 0), 1);
+    nlohmann::json r = json_after(got[1], "personagen: reject: ");
+    EXPECT_EQ(r.value("file", ""), "in.jsonl");
+    EXPECT_EQ(r.value("line", 0), 9);
+    EXPECT_EQ(r.value("offset", 0), 321);
+    EXPECT_EQ(r.value("reason", ""), "not valid JSON");
+    EXPECT_EQ(r.value("excerpt", ""), reject.excerpt);
+    // And exactly the JSON a shard directory's failures.jsonl and rejects.jsonl would hold
+    EXPECT_EQ(got[0], "personagen: failure: " + failure_json);
+    EXPECT_EQ(got[1], "personagen: reject: " + reject_json);
+    // And nothing went through the log
+    EXPECT_EQ(log.text(), "");
+  }
+}
+
+TEST_F(ShardWriterTest, StdoutSinkRefusesLinesWithANewline) {
+  // Given a stdout sink with its diagnostics in a file
+  std::string err = path("stderr.txt");
+  FILE* diagnostics = std::fopen(err.c_str(), "w");
+  ASSERT_NE(diagnostics, nullptr);
+  auto sink = make_stdout_sink(diagnostics);
+  // When a record, a failure or a reject holds a newline, then it is a logic error
+  EXPECT_THROW(sink->write_record("{\"a\":1}\n{\"b\":2}"), std::logic_error);
+  EXPECT_THROW(sink->write_failure("{\"a\":1}\n{\"b\":2}"), std::logic_error);
+  EXPECT_THROW(sink->write_reject("{\"a\":1}\n"), std::logic_error);
+  // And nothing was written or counted
+  WriterState state = sink->close();
+  std::fclose(diagnostics);
+  EXPECT_EQ(read_file(err), "");
+  EXPECT_EQ(state.failures_lines, 0u);
+  EXPECT_EQ(state.rejects_lines, 0u);
+}
+
+TEST_F(ShardWriterTest, StdoutSinkReportsAFailedStderrWrite) {
+  // Given diagnostics going to a full device
+  FILE* full = std::fopen("/dev/full", "w");
+  if (full == nullptr) GTEST_SKIP() << "no /dev/full";
+  auto sink = make_stdout_sink(full);
+  // When a failure is written
+  std::string error;
+  try {
+    sink->write_failure("{\"error\":\"x\"}");
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  std::fclose(full);
+  // Then the failure is not silently lost: the error names stderr and the reason
+  EXPECT_EQ(error, "stderr: write failed: No space left on device");
+}
+
+TEST_F(ShardWriterTest, StdoutSinkReportsABrokenPipe) {
+  // Given stdout is a pipe whose reader has gone, with SIGPIPE ignored
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ::close(fds[0]);
+  auto old_handler = std::signal(SIGPIPE, SIG_IGN);
+  std::string error;
+  {
+    StdoutRedirect redirect(fds[1]);
+    auto sink = make_stdout_sink();
+    sink->write_record(record(0));
+    // When the sink flushes
+    try {
+      sink->sync();
+    } catch (const Error& e) {
+      error = e.what();
+    }
+  }
+  std::signal(SIGPIPE, old_handler);
+  ::close(fds[1]);
+  // Then the error names stdout and the reason
+  EXPECT_EQ(error, "stdout: write failed: Broken pipe");
+}
+
+}  // namespace
+}  // namespace personagen
