@@ -121,19 +121,6 @@ std::string read_api_key(const Options& options) {
   return key;
 }
 
-void ensure_file_limit(size_t connections) {
-  // Each connection is a socket; leave room for the input, the shards and libcurl's own.
-  rlim_t needed = static_cast<rlim_t>(connections) + 128;
-  struct rlimit limit {};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= needed) return;
-  rlim_t wanted = limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
-  limit.rlim_cur = wanted;
-  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0 || wanted < needed)
-    spdlog::warn(
-        "the open-file limit ({}) is below the {} that -j {} needs; raise it with ulimit -n",
-        wanted, needed, connections);
-}
-
 std::string_view summary_status(ExitCode code) {
   switch (code) {
     case ExitCode::ok:

@@ -12,6 +12,7 @@
 #include "personagen/options.h"
 #include "store/atomic_file.h"
 #include "store/manifest.h"
+#include "synth/run_synth.h"
 
 namespace personagen {
 
@@ -48,21 +49,6 @@ std::string without_api_key(std::string_view text, const Options& options);
 // "(not shown)" where it appears as a whole word: it may be the key, pasted in the wrong place.
 // Numbers are shown.
 std::string without_argument_values(std::string_view message, int argc, const char* const* argv);
-
-// Raises the soft limit on open files so `connections` sockets fit, up to the hard limit.
-// Warns when the hard limit is too low.
-void ensure_file_limit(size_t connections);
-
-// What one run, or one hop of a persona-to-persona expansion, reports in the --summary file. It
-// is filled in as the run goes, so a run that fails part-way reports what was known by then.
-struct RunOutcome {
-  std::string output;  // the run's output directory, or "-"
-  ExitCode code = ExitCode::ok;
-  std::string message;             // why it stopped, if it did not finish
-  std::optional<Totals> totals;    // all runs into `output`, once its manifest is known
-  std::optional<Totals> this_run;  // this invocation only, once it started
-  size_t shards = 0;
-};
 
 // The summary's "status" for an exit code: "ok", "some_failed", "aborted", "interrupted" or
 // "error".

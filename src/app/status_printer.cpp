@@ -211,4 +211,11 @@ void StatusPrinter::finish(const Progress& progress, const std::string& destinat
   std::fflush(printer_.out_);
 }
 
+void StatusPrinter::note(const std::string& line) {
+  printer_.finish_line();
+  if (quiet_) return;
+  std::fprintf(printer_.out_, "personagen: %s\n", line.c_str());
+  std::fflush(printer_.out_);
+}
+
 }  // namespace personagen

@@ -5,22 +5,9 @@
 #include <cstdio>
 #include <string>
 
-namespace personagen {
+#include "personagen/progress.h"
 
-// A snapshot of a run, taken by the work loop and handed to the printer. Plain numbers only.
-struct Progress {
-  double elapsed_seconds = 0;
-  uint64_t done = 0;      // records written this run
-  uint64_t failed = 0;    // failures written this run
-  uint64_t rejected = 0;  // rejects written this run
-  uint64_t in_flight = 0;
-  uint64_t waiting = 0;  // requests waiting for a retry
-  uint64_t retries = 0;
-  uint64_t prompt_tokens = 0;
-  uint64_t completion_tokens = 0;
-  double fraction = -1;  // share of the input consumed, 0..1; negative when unknown
-  double cost = -1;      // dollars spent on tokens, from --price-in/--price-out; negative = unknown
-};
+namespace personagen {
 
 // One progress line, at most `width` columns (0 = no limit), e.g.
 // "[ 42%] 1,204 done, 3 failed, 0 rejected | 64 in flight, 2 retrying | 812.4 req/s | 1.2M tok |
@@ -57,13 +44,15 @@ class LinePrinter {
 
 // Turns Progress snapshots into lines: on a TTY at most ~10 times a second, otherwise every
 // `plain_interval`. Quiet mode prints nothing but errors elsewhere.
-class StatusPrinter {
+class StatusPrinter final : public RunStatus {
  public:
   StatusPrinter(LinePrinter& printer, std::chrono::milliseconds plain_interval, bool quiet);
   // Called often by the work loop; prints only when it is time.
-  void update(const Progress& progress);
+  void update(const Progress& progress) override;
   // Prints the summary line (even in quiet mode when `always`), ending any in-place line first.
-  void finish(const Progress& progress, const std::string& destination, bool always);
+  void finish(const Progress& progress, const std::string& destination, bool always) override;
+  // Prints `line` on a line of its own, unless quiet.
+  void note(const std::string& line) override;
 
  private:
   LinePrinter& printer_;

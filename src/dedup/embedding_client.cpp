@@ -1,5 +1,6 @@
 #include "dedup/embedding_client.h"
 
+#include <any>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -108,72 +109,95 @@ bool parse_embeddings_reply(std::string_view body, size_t count,
   return true;
 }
 
-EmbeddingFetchStats fetch_embeddings(Transport& transport, const EmbeddingFetchOptions& options,
-                                     const std::function<bool(std::string& text)>& next_text,
-                                     EmbeddingCache& cache, const std::atomic<int>& interrupt) {
-  EmbeddingFetchStats stats;
-  RequestPool pool(transport, options.pool);
-  // The batches in flight or waiting for a retry, by tag: the key of each of their texts.
-  std::unordered_map<uint64_t, std::vector<EmbeddingKey>> batches;
-  // Replies judged good, by tag, waiting for finish() to cache them.
-  std::unordered_map<uint64_t, std::vector<std::vector<float>>> replies;
-  std::unordered_set<EmbeddingKey, KeyHash> pending;
-  uint64_t next_tag = 0;
-  bool input_done = false;
-  std::string failure;
+namespace {
 
-  RequestPool::Hooks hooks;
-  hooks.next = [&](Job& job) {
-    if (input_done || !failure.empty()) return false;
+// The pool's owner for one fetch: batches the texts not cached yet, checks each reply and caches
+// its vectors. Stops the fetch at the first batch that fails for good.
+class EmbeddingFetch final : public JobOwner {
+ public:
+  EmbeddingFetch(const EmbeddingFetchOptions& options,
+                 const std::function<bool(std::string& text)>& next_text, EmbeddingCache& cache,
+                 RequestPool& pool, EmbeddingFetchStats& stats)
+      : options_(options), next_text_(next_text), cache_(cache), pool_(pool), stats_(stats) {}
+
+  const std::string& failure() const { return failure_; }
+
+  bool next(Job& job) override {
+    if (input_done_ || !failure_.empty()) return false;
     std::vector<std::string> texts;
     std::vector<EmbeddingKey> keys;
     std::string text;
-    while (texts.size() < options.batch) {
-      if (!next_text(text)) {
-        input_done = true;
+    while (texts.size() < options_.batch) {
+      if (!next_text_(text)) {
+        input_done_ = true;
         break;
       }
-      ++stats.texts;
-      EmbeddingKey key = embedding_key(options.model, text);
-      if (cache.contains(key) || !pending.insert(key).second) {
-        ++stats.cached;
+      ++stats_.texts;
+      EmbeddingKey key = embedding_key(options_.model, text);
+      if (cache_.contains(key) || !pending_.insert(key).second) {
+        ++stats_.cached;
         continue;
       }
       keys.push_back(key);
       texts.push_back(std::move(text));
     }
     if (texts.empty()) return false;
-    job.id.line = next_tag++;
-    job.body = build_embeddings_body(options.model, texts);
-    batches.emplace(job.id.line, std::move(keys));
-    ++stats.requests;
+    job.id.line = next_batch_++;
+    job.body = build_embeddings_body(options_.model, texts);
+    batches_.emplace(job.id.line, std::move(keys));
+    ++stats_.requests;
     return true;
-  };
-  hooks.judge = [&](const Job& job, const HttpResponse& response) {
+  }
+
+  Verdict judge(const Job& job, const HttpResponse& response) override {
     std::vector<std::vector<float>> vectors;
     std::string error;
-    if (!parse_embeddings_reply(response.body, batches.at(job.id.line).size(), vectors, error)) {
+    if (!parse_embeddings_reply(response.body, batches_.at(job.id.line).size(), vectors, error)) {
       return Verdict::retry(FailureKind::bad_json, error);
     }
-    replies[job.id.line] = std::move(vectors);
-    return Verdict::accept();
-  };
-  hooks.finish = [&](const Job& job, const HttpResponse&, const Verdict& verdict) {
-    auto batch = batches.find(job.id.line);
-    if (verdict.action == Verdict::Action::accept) {
-      std::vector<std::vector<float>>& vectors = replies.at(job.id.line);
-      for (size_t i = 0; i < vectors.size(); ++i) cache.put(batch->second[i], vectors[i]);
-      stats.fetched += vectors.size();
-      replies.erase(job.id.line);
-    } else if (failure.empty()) {
-      failure = verdict.reason;
-      pool.request_stop(1);
-    }
-    for (const EmbeddingKey& key : batch->second) pending.erase(key);
-    batches.erase(batch);
-  };
+    Verdict verdict = Verdict::accept();
+    verdict.output = std::move(vectors);
+    return verdict;
+  }
 
-  RequestPool::Stop stop = pool.run(hooks, interrupt);
+  void finish(const Job& job, const HttpResponse&, Verdict verdict) override {
+    auto batch = batches_.find(job.id.line);
+    if (verdict.action == Verdict::Action::accept) {
+      auto& vectors = std::any_cast<std::vector<std::vector<float>>&>(verdict.output);
+      for (size_t i = 0; i < vectors.size(); ++i) cache_.put(batch->second[i], vectors[i]);
+      stats_.fetched += vectors.size();
+    } else if (failure_.empty()) {
+      failure_ = verdict.reason;
+      pool_.request_stop(1);
+    }
+    for (const EmbeddingKey& key : batch->second) pending_.erase(key);
+    batches_.erase(batch);
+  }
+
+ private:
+  const EmbeddingFetchOptions& options_;
+  const std::function<bool(std::string& text)>& next_text_;
+  EmbeddingCache& cache_;
+  RequestPool& pool_;
+  EmbeddingFetchStats& stats_;
+  // The batches in flight or waiting for a retry, by the job's id: the key of each of their texts.
+  std::unordered_map<uint64_t, std::vector<EmbeddingKey>> batches_;
+  std::unordered_set<EmbeddingKey, KeyHash> pending_;  // texts in those batches
+  uint64_t next_batch_ = 0;
+  bool input_done_ = false;
+  std::string failure_;
+};
+
+}  // namespace
+
+EmbeddingFetchStats fetch_embeddings(Transport& transport, const EmbeddingFetchOptions& options,
+                                     const std::function<bool(std::string& text)>& next_text,
+                                     EmbeddingCache& cache, const std::atomic<int>& interrupt) {
+  EmbeddingFetchStats stats;
+  RequestPool pool(transport, options.pool);
+  EmbeddingFetch fetch(options, next_text, cache, pool, stats);
+  RequestPool::Stop stop = pool.run(fetch, interrupt);
+  const std::string& failure = fetch.failure();
   stats.retries = pool.retries();
   cache.sync();
   if (stop == RequestPool::Stop::fatal) {

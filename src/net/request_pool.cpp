@@ -18,108 +18,6 @@
 
 namespace personagen {
 
-std::string_view to_string(FailureKind kind) {
-  switch (kind) {
-    case FailureKind::http_status:
-      return "http_status";
-    case FailureKind::timeout:
-      return "timeout";
-    case FailureKind::transport:
-      return "transport";
-    case FailureKind::bad_json:
-      return "bad_json";
-    case FailureKind::empty:
-      return "empty";
-    case FailureKind::truncated:
-      return "truncated";
-    case FailureKind::invalid_output:
-      return "invalid_output";
-    case FailureKind::auth:
-      return "auth";
-    case FailureKind::too_large:
-      return "too_large";
-  }
-  return "unknown";
-}
-
-Verdict classify_http(const HttpResponse& response) {
-  if (response.error == TransportError::timeout) {
-    return Verdict::retry(FailureKind::timeout, "timeout: " + response.error_text);
-  }
-  if (response.error == TransportError::too_large) {
-    return Verdict::fail(FailureKind::too_large, response.error_text + " (--max-reply-bytes)");
-  }
-  if (response.error != TransportError::none) {
-    return Verdict::retry(FailureKind::transport, "transport: " + response.error_text);
-  }
-  long status = response.status;
-  if (status >= 200 && status < 300) return Verdict::accept();
-  std::string reason = "HTTP " + std::to_string(status);
-  std::string message = error_message(response.body);
-  if (!message.empty()) reason += ": " + message;
-  if (status == 401 || status == 403) return Verdict::fatal(FailureKind::auth, std::move(reason));
-  if (status == 408 || status == 409 || status == 429 || (status >= 500 && status < 600)) {
-    return Verdict::retry(FailureKind::http_status, std::move(reason));
-  }
-  return Verdict::fail(FailureKind::http_status, std::move(reason));
-}
-
-namespace {
-
-// A non-negative decimal number: digits with at most one '.', and nothing else (no sign,
-// exponent, "inf" or "nan", which from_chars would accept).
-std::optional<double> parse_decimal(std::string_view s) {
-  s = trim(s, kSpaceTabNewline);
-  bool digit = false;
-  int dots = 0;
-  for (char c : s) {
-    if (c >= '0' && c <= '9') {
-      digit = true;
-    } else if (c == '.') {
-      ++dots;
-    } else {
-      return std::nullopt;
-    }
-  }
-  if (!digit || dots > 1) return std::nullopt;
-  double value = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return value;
-}
-
-}  // namespace
-
-std::optional<double> parse_retry_after(std::string_view value, std::time_t now) {
-  value = trim(value, kSpaceTabNewline);
-  if (auto seconds = parse_decimal(value)) return seconds;
-  // IMF-fixdate, the only date format RFC 9110 lets senders use: "Wed, 21 Oct 2015 07:28:00 GMT".
-  std::string text(value);
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (end == nullptr || *end != '\0') return std::nullopt;
-  std::time_t when = timegm(&tm);
-  if (when == static_cast<std::time_t>(-1)) return std::nullopt;
-  return std::max(0.0, std::difftime(when, now));
-}
-
-double retry_delay(int retry, const RetryPolicy& policy, const HttpResponse& response,
-                   std::mt19937_64& rng, std::time_t now) {
-  double cap_server = std::max(0.0, policy.max_retry_after_seconds);
-  if (!response.retry_after_ms.empty()) {
-    if (auto ms = parse_decimal(response.retry_after_ms)) return std::min(*ms / 1000, cap_server);
-  }
-  if (!response.retry_after.empty()) {
-    if (auto seconds = parse_retry_after(response.retry_after, now)) {
-      return std::min(*seconds, cap_server);
-    }
-  }
-  int exponent = std::clamp(retry, 1, 1000) - 1;
-  double ceiling = std::min(policy.cap_seconds, std::ldexp(policy.base_seconds, exponent));
-  if (!(ceiling > 0)) return 0;
-  return std::uniform_real_distribution<double>(0, ceiling)(rng);
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -159,14 +57,14 @@ struct RequestPool::Impl {
   // Jobs in the transport, by the pool's own transport tag, so callers' tags need not be unique.
   std::unordered_map<uint64_t, Flight> flying;
   std::vector<WaitingJob> waiting;  // a min-heap on `due`, ordered by LaterFirst
-  // A new job taken from hooks.next() that the rate limits do not allow yet (its size is known
+  // A new job taken from owner.next() that the rate limits do not allow yet (its size is known
   // only once taken). It starts before any other new job; next() is not asked while it waits.
   std::optional<Job> held;
   TokenBucket requests;  // --rpm
   TokenBucket tokens;    // --tpm
   AdaptiveLimit limit;
-  int stop_level = 0;      // from request_stop()
-  bool slow_start = true;  // no reply accepted yet: one request at a time
+  int stop_level = 0;             // from request_stop()
+  bool slow_start_option = true;  // PoolOptions::slow_start
   bool ever_accepted = false;
   int refusals = 0;                               // before the first success
   int connect_failures = 0;                       // in a row
@@ -182,11 +80,13 @@ struct RequestPool::Impl {
       : requests(TokenBucket::per_minute(options.requests_per_minute, Clock::now())),
         tokens(TokenBucket::per_minute(options.tokens_per_minute, Clock::now())),
         limit(options.concurrency),
-        slow_start(options.slow_start),
+        slow_start_option(options.slow_start),
         rng(options.seed) {}
 
+  // No reply accepted yet: one request at a time, so a broken configuration costs one.
+  bool slow_start() const { return slow_start_option && !ever_accepted; }
   // During slow start and an outage one request at a time; else the adaptive limit.
-  size_t allowed() const { return slow_start || outage_since ? 1 : limit.limit(); }
+  size_t allowed() const { return slow_start() || outage_since ? 1 : limit.limit(); }
   bool can_start_more() const { return flying.size() < allowed(); }
 
   bool retry_due(Clock::time_point now) const {
@@ -270,7 +170,7 @@ size_t RequestPool::waiting() const {
   return impl_->waiting.size();
 }
 
-RequestPool::Stop RequestPool::run(Hooks& hooks, const std::atomic<int>& interrupt) {
+RequestPool::Stop RequestPool::run(JobOwner& owner, const std::atomic<int>& interrupt) {
   Impl& s = *impl_;
   std::optional<Clock::time_point> grace_deadline;
   for (;;) {
@@ -286,20 +186,20 @@ RequestPool::Stop RequestPool::run(Hooks& hooks, const std::atomic<int>& interru
       }
       if (level >= 2 || s.flying.empty() || now >= *grace_deadline) return Stop::interrupted;
     } else {
-      bool next_dry = start_jobs(hooks, now);
+      bool next_dry = start_jobs(owner, now);
       if (next_dry && s.flying.empty() && s.waiting.empty()) return Stop::drained;
     }
 
     s.finished.clear();
     transport_.wait(wait_ms(level, now, grace_deadline), s.finished);
     for (HttpResponse& response : s.finished) {
-      if (!take_reply(hooks, response)) return Stop::fatal;
+      if (!take_reply(owner, response)) return Stop::fatal;
     }
-    if (hooks.tick) hooks.tick();
+    owner.tick();
   }
 }
 
-bool RequestPool::start_jobs(Hooks& hooks, Clock::time_point now) {
+bool RequestPool::start_jobs(JobOwner& owner, Clock::time_point now) {
   Impl& s = *impl_;
   while (s.can_start_more()) {
     // Retries first: they are older work, and finishing them moves the caller's watermark.
@@ -307,9 +207,9 @@ bool RequestPool::start_jobs(Hooks& hooks, Clock::time_point now) {
     if (!retry && !s.held) {
       // New work waits while the endpoint is down, and in slow start while the one request
       // out waits for its retry.
-      if (s.outage_since || (s.slow_start && !s.waiting.empty())) return false;
+      if (s.outage_since || (s.slow_start() && !s.waiting.empty())) return false;
       Job job;
-      if (!hooks.next(job)) return true;
+      if (!owner.next(job)) return true;
       job.attempts = 0;
       s.held = std::move(job);
     }
@@ -372,7 +272,7 @@ RequestPool::Connectivity RequestPool::note_connectivity(const HttpResponse& res
                                                           : Connectivity::unreachable;
 }
 
-bool RequestPool::take_reply(Hooks& hooks, HttpResponse& response) {
+bool RequestPool::take_reply(JobOwner& owner, HttpResponse& response) {
   Impl& s = *impl_;
   auto it = s.flying.find(response.tag);
   if (it == s.flying.end()) return true;
@@ -395,18 +295,13 @@ bool RequestPool::take_reply(Hooks& hooks, HttpResponse& response) {
     if (verdict.action == Verdict::Action::accept) s.limit.on_success();
     if (response.status == 429) s.limit.on_rate_limited(flight.start);
   }
-  if (verdict.action == Verdict::Action::accept && hooks.judge) {
-    verdict = hooks.judge(job, response);
-  }
-  s.correct_tokens(job, verdict, Clock::now());
+  if (verdict.action == Verdict::Action::accept) verdict = owner.judge(job, response);
+  s.correct_tokens(job, verdict, now);
   if (verdict.action == Verdict::Action::accept) {
+    if (s.slow_start() && options_.concurrency > 1)
+      spdlog::info("the first request succeeded; up to {} in flight from now on",
+                   options_.concurrency);
     s.ever_accepted = true;
-    if (s.slow_start) {
-      s.slow_start = false;
-      if (options_.concurrency > 1)
-        spdlog::info("the first request succeeded; up to {} in flight from now on",
-                     options_.concurrency);
-    }
   } else if (verdict.action == Verdict::Action::fail && verdict.kind == FailureKind::http_status &&
              !s.ever_accepted && options_.slow_start && !options_.configuration_proven) {
     // Nothing has worked yet and the server refuses the request itself. A 404 is a wrong model
@@ -423,7 +318,7 @@ bool RequestPool::take_reply(Hooks& hooks, HttpResponse& response) {
   switch (verdict.action) {
     case Verdict::Action::accept:
     case Verdict::Action::fail:
-      hooks.finish(job, response, verdict);
+      owner.finish(job, response, std::move(verdict));
       return true;
     case Verdict::Action::retry: {
       if (connectivity == Connectivity::probe) {
@@ -442,7 +337,7 @@ bool RequestPool::take_reply(Hooks& hooks, HttpResponse& response) {
           job.truncations > options_.retry.max_length_retries) {
         std::string reason =
             verdict.reason + " (after " + std::to_string(job.attempts) + " attempts)";
-        hooks.finish(job, response, Verdict::fail(verdict.kind, std::move(reason)));
+        owner.finish(job, response, Verdict::fail(verdict.kind, std::move(reason)));
       } else {
         double delay = retry_delay(counted, options_.retry, response, s.rng, std::time(nullptr));
         s.wait_for_retry(now + to_duration(std::min(delay, kMaxDelaySeconds)), std::move(job));

@@ -1,17 +1,14 @@
-#include <fcntl.h>
+#include "synth/run_synth.h"
+
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <limits>
 
-#include "app/run_support.h"
 #include "input/byte_source.h"
 #include "net/endpoint_balancer.h"
-#include "personagen/commands.h"
+#include "net/file_limit.h"
 #include "personagen/error.h"
 #include "store/journal.h"
 #include "store/manifest.h"
@@ -44,29 +41,9 @@ void keep_journaled_lines(const std::string& dir, const SynthPlan& plan, uint64_
                kept->lines.size());
 }
 
-// Refuses a --summary path that cannot be written before the run spends anything: finding out
-// at the end would lose the summary of a whole run.
-void check_summary_writable(const std::string& path, const std::string& output) {
-  if (path.empty()) return;
-  // A summary inside the output directory, which the run creates, is checked when it is written.
-  namespace fs = std::filesystem;
-  fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty() && !fs::exists(parent) &&
-      parent.lexically_normal() == fs::path(output).lexically_normal())
-    return;
-  std::string probe = path + ".tmp";
-  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw usage_error("--summary " + path + ": cannot write there: " + std::strerror(errno));
-  ::close(fd);
-  ::unlink(probe.c_str());
-}
-
-// One complete run into one output directory, or to stdout. Fills in `outcome` as it goes, for
-// the --summary file, and throws Error for a configuration, start-up or fatal error.
-ExitCode run_one_synth(const Options& options, RunOutcome& outcome) {
-  outcome.output = options.output;
-  // Resolve the task, templates and configuration; nothing is read or written yet.
+// Phase 1, the plan: the task, templates and configuration, and every flag checked. Nothing is
+// read or written yet.
+SynthPlan plan_run(const Options& options) {
   SynthPlan plan = make_plan(options);
   if (plan.model.empty()) throw usage_error("--model is required (or set $OPENAI_MODEL)");
   if (options.output.empty())
@@ -77,56 +54,79 @@ ExitCode run_one_synth(const Options& options, RunOutcome& outcome) {
     throw usage_error("--restart and --retry-failed need an output directory, not -o -");
   if (options.output == "-" && options.hops > 1)
     throw usage_error("--hops needs an output directory, not -o -");
-
-  TransportOptions transport_options;
   check_base_urls(options.base_urls);
-  for (const std::string& base : options.base_urls)
-    transport_options.urls.push_back(chat_completions_url(base));
-  transport_options.api_key = read_api_key(options);
-  transport_options.timeout_seconds = options.timeout_seconds;
-  transport_options.max_connections = static_cast<size_t>(options.concurrency);
-  transport_options.max_reply_bytes = options.max_reply_bytes;
-  ensure_file_limit(static_cast<size_t>(options.concurrency));
+  return plan;
+}
 
-  // Decide between a fresh run, a resume and nothing to do.
-  std::unique_ptr<RunDir> dir;
+// Where the records go, decided by the output directory: a fresh run, a resume, or nothing to do.
+struct Output {
+  std::unique_ptr<RunDir> dir;  // none for stdout; locked while it lives
   RunStart start;
-  std::unique_ptr<RecordSink> sink;
+  std::unique_ptr<RecordSink> sink;  // none when the run is already complete
+};
+
+// Phase 2, the output directory. Locks it, and on a resume keeps what the journal vouches for.
+Output open_output(const Options& options, const SynthPlan& plan) {
+  Output out;
   if (options.output == "-") {
-    sink = make_stdout_sink();
-  } else {
-    // An input that cannot be opened is refused before the directory records a run of it, so
-    // that the corrected command is not refused as "another configuration".
-    struct stat st {};
-    if (options.input != "-" && (::stat(options.input.c_str(), &st) != 0 || S_ISDIR(st.st_mode)))
-      open_byte_source(options.input);
-    dir = std::make_unique<RunDir>(options.output);
-    // From here on the output directory is locked.
-    start = dir->prepare(options, plan.config, plan.task);
-    if (start.kind == RunStart::Kind::complete) {
-      const Totals& t = start.manifest->checkpoint.totals;
-      if (!options.quiet)
-        std::fprintf(stderr, "personagen: %s: already complete (%llu records, %llu failed)%s\n",
-                     options.output.c_str(), static_cast<unsigned long long>(t.records),
-                     static_cast<unsigned long long>(t.failed),
-                     t.failed ? "; --retry-failed re-requests the failures" : "; nothing to do");
-      outcome.code = t.failed ? ExitCode::some_failed : ExitCode::ok;
-      outcome.totals = t;
-      outcome.shards = start.manifest->checkpoint.writer.shards.size();
-      return outcome.code;
-    }
-    if (start.kind == RunStart::Kind::resume) {
-      spdlog::info("{}: resuming {}at input line {}", options.output,
-                   start.manifest->retry_pass ? "the --retry-failed pass " : "",
-                   start.manifest->checkpoint.next.line);
-      keep_journaled_lines(options.output, plan, options.shard_size, *start.manifest);
-    }
-    sink = std::make_unique<ShardWriter>(
-        options.output, plan.task, options.shard_size,
-        start.manifest ? start.manifest->checkpoint.writer : WriterState{});
+    out.sink = make_stdout_sink();
+    return out;
+  }
+  // An input that cannot be opened is refused before the directory records a run of it, so
+  // that the corrected command is not refused as "another configuration".
+  struct stat st {};
+  if (options.input != "-" && (::stat(options.input.c_str(), &st) != 0 || S_ISDIR(st.st_mode)))
+    open_byte_source(options.input);
+  out.dir = std::make_unique<RunDir>(options.output);
+  out.start = out.dir->prepare(options, plan.config, plan.task);
+  if (out.start.kind == RunStart::Kind::complete) return out;
+  if (out.start.kind == RunStart::Kind::resume) {
+    spdlog::info("{}: resuming {}at input line {}", options.output,
+                 out.start.manifest->retry_pass ? "the --retry-failed pass " : "",
+                 out.start.manifest->checkpoint.next.line);
+    keep_journaled_lines(options.output, plan, options.shard_size, *out.start.manifest);
+  }
+  out.sink = std::make_unique<ShardWriter>(
+      options.output, plan.task, options.shard_size,
+      out.start.manifest ? out.start.manifest->checkpoint.writer : WriterState{});
+  return out;
+}
+
+// Phase 3, the transport's configuration: every --base-url's chat completions endpoint.
+TransportOptions transport_options(const Options& options, const std::string& api_key) {
+  TransportOptions transport;
+  for (const std::string& base : options.base_urls)
+    transport.urls.push_back(chat_completions_url(base));
+  transport.api_key = api_key;
+  transport.timeout_seconds = options.timeout_seconds;
+  transport.max_connections = static_cast<size_t>(options.concurrency);
+  transport.max_reply_bytes = options.max_reply_bytes;
+  return transport;
+}
+
+// One complete run into one output directory, or to stdout, in phases: plan, output directory,
+// transport, run, report. Fills in `outcome` as it goes, for the --summary file, and throws
+// Error for a configuration, start-up or fatal error.
+ExitCode run_one_synth(const Options& options, const SynthContext& context, RunOutcome& outcome) {
+  outcome.output = options.output;
+  SynthPlan plan = plan_run(options);
+  TransportOptions transport = transport_options(options, context.api_key);
+  ensure_file_limit(static_cast<size_t>(options.concurrency));
+  Output out = open_output(options, plan);
+  if (!out.sink) {
+    const Totals& t = out.start.manifest->checkpoint.totals;
+    context.status.note(
+        options.output + ": already complete (" + std::to_string(t.records) + " records, " +
+        std::to_string(t.failed) + " failed)" +
+        (t.failed ? "; --retry-failed re-requests the failures" : "; nothing to do"));
+    outcome.code = t.failed ? ExitCode::some_failed : ExitCode::ok;
+    outcome.totals = t;
+    outcome.shards = out.start.manifest->checkpoint.writer.shards.size();
+    return outcome.code;
   }
 
-  SynthRun run(options, plan, *sink, std::move(start), dir ? options.output : "");
+  SynthRun run(options, plan, *out.sink, std::move(out.start), out.dir ? options.output : "",
+               context.status);
   // Only what is on disk is reported: after a failed write, the last checkpoint.
   auto report = [&outcome, &run] {
     outcome.totals = run.durable_totals();
@@ -135,32 +135,27 @@ ExitCode run_one_synth(const Options& options, RunOutcome& outcome) {
   };
   ExitCode code = ExitCode::ok;
   try {
-    std::unique_ptr<Transport> transport = make_curl_transport(transport_options);
-    code = run.run(*transport);
+    std::unique_ptr<Transport> client = make_curl_transport(transport);
+    code = run.run(*client, context.interrupt);
   } catch (...) {
     report();
     throw;
   }
   // The retry pass is recorded as complete; its list of lines has served.
-  if (dir && run.retry_pass() && (code == ExitCode::ok || code == ExitCode::some_failed))
-    dir->remove_retry_source();
+  if (out.dir && run.retry_pass() && (code == ExitCode::ok || code == ExitCode::some_failed))
+    out.dir->remove_retry_source();
   report();
   outcome.code = code;
   outcome.message = run.aborted();
   return code;
 }
 
-// True for a task that expands personas hop by hop (persona-to-persona).
-bool expands_personas(const Options& options) {
-  const TaskInfo* info = options.template_file.empty() ? find_task(options.task) : nullptr;
-  return info && info->kind == OutputKind::persona_list;
-}
-
 // persona-to-persona: hop h is a complete run of its own in <output>/hop-<h>/, whose input is
 // hop h-1's personas, for every --hops including 1. Each hop resumes like any run, so the whole
 // expansion does; a finished hop is skipped on a rerun, so a rerun with a larger --hops goes on
 // where the last one ended. A hop writes a single shard, so the next hop reads one file.
-ExitCode run_hops(const Options& options, std::vector<RunOutcome>& hops) {
+ExitCode run_hops(const Options& options, const SynthContext& context,
+                  std::vector<RunOutcome>& hops) {
   if (options.hops < 1 || options.hops > 6) throw usage_error("--hops must be 1 to 6");
   if (std::filesystem::exists(options.output + "/manifest.json"))
     throw usage_error(options.output +
@@ -186,7 +181,7 @@ ExitCode run_hops(const Options& options, std::vector<RunOutcome>& hops) {
       h.part.clear();
     }
     RunOutcome& outcome = hops.emplace_back();
-    ExitCode code = run_one_synth(h, outcome);
+    ExitCode code = run_one_synth(h, context, outcome);
     if (code != ExitCode::ok && code != ExitCode::some_failed) return code;
     if (code == ExitCode::some_failed) worst = code;
     if (hop < options.hops && outcome.totals && outcome.totals->records == 0) {
@@ -201,41 +196,22 @@ ExitCode run_hops(const Options& options, std::vector<RunOutcome>& hops) {
   return worst;
 }
 
-// Writes the --summary file on the way out of a command that failed, without hiding the error:
-// a summary that cannot be written is logged instead.
-void write_error_summary(const Options& options, ExitCode code, std::string_view message,
-                         std::vector<RunOutcome>& runs, bool expansion) {
-  if (!runs.empty()) {
-    runs.back().code = code;
-    runs.back().message = message;
-  }
-  try {
-    write_summary(options, code, message, runs, expansion);
-  } catch (const Error& e) {
-    spdlog::error("{}", e.what());
-  }
-}
-
 }  // namespace
 
-ExitCode run_synth(const Options& options) {
-  // Every way out writes the --summary file, start-up errors included, so cron never reads the
-  // summary of an earlier run. Only a command line that could not be parsed leaves it alone.
-  bool expansion = expands_personas(options) && options.output != "-";
-  check_summary_writable(options.summary_file, options.output);
-  std::vector<RunOutcome> runs;
-  ExitCode code = ExitCode::ok;
-  try {
-    code = expansion ? run_hops(options, runs) : run_one_synth(options, runs.emplace_back());
-  } catch (const Error& e) {
-    write_error_summary(options, e.code(), e.what(), runs, expansion);
-    throw;
-  } catch (const std::exception& e) {
-    write_error_summary(options, ExitCode::error, e.what(), runs, expansion);
-    throw;
-  }
-  write_summary(options, code, runs.back().message, runs, expansion);
-  return code;
+// True for a task that expands personas hop by hop (persona-to-persona).
+bool expands_personas(const Options& options) {
+  const TaskInfo* info = options.template_file.empty() ? find_task(options.task) : nullptr;
+  return info && info->kind == OutputKind::persona_list;
+}
+
+void check_synth_options(const Options& options) {
+  plan_run(options);
+}
+
+ExitCode synthesize(const Options& options, const SynthContext& context,
+                    std::vector<RunOutcome>& runs) {
+  if (expands_personas(options) && options.output != "-") return run_hops(options, context, runs);
+  return run_one_synth(options, context, runs.emplace_back());
 }
 
 }  // namespace personagen

@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "app/run_support.h"
 #include "synth/tasks.h"
 #include "util/utf8.h"
 
@@ -41,7 +40,7 @@ std::string excerpt(std::string_view text) {
 }  // namespace
 
 SynthRun::SynthRun(const Options& options, const SynthPlan& plan, RecordSink& sink, RunStart start,
-                   const std::string& dir)
+                   const std::string& dir, RunStatus& status)
     : options_(options),
       plan_(plan),
       provenance_{plan.task, to_string(plan.method), plan.model, plan.template_id,
@@ -60,10 +59,7 @@ SynthRun::SynthRun(const Options& options, const SynthPlan& plan, RecordSink& si
       start_line_(manifest_.checkpoint.next.line),
       selected_(manifest_.checkpoint.accepted_below),
       start_totals_(manifest_.checkpoint.totals),
-      printer_(stderr, is_smart_terminal(stderr)),
-      status_(printer_,
-              std::chrono::milliseconds(static_cast<int>(options.progress_seconds * 1000)),
-              options.quiet) {
+      status_(status) {
   manifest_.tool_version = PERSONAGEN_VERSION;
   manifest_.config = plan.config;
   manifest_.complete = false;
@@ -80,7 +76,7 @@ SynthRun::SynthRun(const Options& options, const SynthPlan& plan, RecordSink& si
 
 SynthRun::~SynthRun() = default;
 
-ExitCode SynthRun::run(Transport& transport) {
+ExitCode SynthRun::run(Transport& transport, const std::atomic<int>& interrupt) {
   PoolOptions pool_options;
   pool_options.concurrency = static_cast<size_t>(options_.concurrency);
   pool_options.retry.max_retries = options_.max_retries;
@@ -96,9 +92,7 @@ ExitCode SynthRun::run(Transport& transport) {
   // What a resume kept from the journal becomes the checkpoint before anything new is written.
   checkpoint();
 
-  RequestPool::Hooks loop = hooks();
-  SignalGuard signals;
-  RequestPool::Stop stop = pool.run(loop, signals.level());
+  RequestPool::Stop stop = pool.run(*this, interrupt);
   pool_ = nullptr;
 
   // From here on nothing is in flight: make the outcome durable, then report it.
@@ -142,15 +136,6 @@ ExitCode SynthRun::run(Transport& transport) {
   return totals().failed > 0 ? ExitCode::some_failed : ExitCode::ok;
 }
 
-RequestPool::Hooks SynthRun::hooks() {
-  RequestPool::Hooks h;
-  h.next = [this](Job& job) { return next(job); };
-  h.judge = [this](const Job& job, const HttpResponse& r) { return judge(job, r); };
-  h.finish = [this](const Job& job, const HttpResponse& r, const Verdict& v) { finish(job, r, v); };
-  h.tick = [this] { tick(); };
-  return h;
-}
-
 Totals SynthRun::this_run() const {
   Totals t = totals();
   t -= start_totals_;
@@ -168,7 +153,8 @@ Totals SynthRun::durable_this_run() const {
 // The pool asks for the next request. Rejects, personas not selected and lines finished by an
 // earlier run are settled here without a request.
 bool SynthRun::next(Job& job) {
-  while (ready_next_ == ready_.size() && !input_done_) {
+  if (build_next(job)) return true;
+  while (!input_done_) {
     if (watermark_.span() >= max_read_ahead(options_)) return false;
     if (!retry_pass() && options_.limit && selected_ >= options_.limit) {
       input_done_ = true;
@@ -203,43 +189,46 @@ bool SynthRun::next(Job& job) {
       continue;
     }
     start_line(std::move(*record));
-  }
-  if (ready_next_ < ready_.size()) {
-    job = std::move(ready_[ready_next_++]);
-    return true;
+    if (build_next(job)) return true;
   }
   if (!sampled_) watermark_.set_read_position(reader_.position());
   return false;
 }
 
-// Builds the line's requests: one per relation (text-to-persona), in a retry pass only those
-// that failed.
+// Registers a line's requests: one per relation (text-to-persona), in a retry pass only those
+// that failed. next() builds them one at a time, as the pool asks.
 void SynthRun::start_line(InputRecord record) {
-  ready_.clear();
-  ready_next_ = 0;
   Pending& pending = pending_[record.line];
   pending.requests.resize(plan_.relations.size());
-  for (size_t index = 0; index < plan_.relations.size(); ++index) {
+  for (size_t index = plan_.relations.size(); index-- > 0;) {
     if (!retry_wanted(record.line, index)) continue;
-    builder_.build(record, index);
-    Job job;
-    job.id = RequestId{record.line, index};
-    job.body = builder_.body();
-    job.estimated_tokens = estimate_tokens(job.body);
-    ready_.push_back(std::move(job));
-    Request& request = pending.requests[index];
-    request.active = true;
-    request.custom_id = builder_.custom_id();
-    if (plan_.format == OutputFormat::chat) request.prompt = builder_.prompt();
     ++pending.remaining;
+    unbuilt_.push_back(index);  // in reverse, so the first request is built first
   }
+  building_ = record.line;
   pending.record = std::move(record);
 }
 
+bool SynthRun::build_next(Job& job) {
+  if (unbuilt_.empty()) return false;
+  // The line is still pending: it cannot be written while one of its requests is unbuilt.
+  Pending& pending = pending_.at(building_);
+  size_t index = unbuilt_.back();
+  unbuilt_.pop_back();
+  builder_.build(pending.record, index);
+  job.id = RequestId{pending.record.line, index};
+  job.body = builder_.body();
+  job.estimated_tokens = estimate_tokens(job.body);
+  Request& request = pending.requests[index];
+  request.custom_id = builder_.custom_id();
+  if (plan_.format == OutputFormat::chat) request.prompt = builder_.prompt();
+  return true;
+}
+
 void SynthRun::reject(const InputRecord& record) {
-  format_reject(record, options_.input, line_);
-  sink_.write_reject(line_);
-  ++counters().rejected;
+  format_reject(record, options_.input, json_);
+  sink_.write_reject(json_);
+  ++totals().rejected;
   watermark_.finish(record.line);
   if (journal_) journal_->add(record.line, sink_.state(), totals());
   Totals run = this_run();
@@ -310,48 +299,48 @@ void SynthRun::stop_early(std::string why) {
 
 // A 2xx reply: is it a usable completion for this task? Every reply with usage was billed,
 // whatever the verdict.
-Verdict SynthRun::judge(const Job& job, const HttpResponse& response) {
-  Request& request = pending_.at(job.id.line).requests[job.id.index];
+Verdict SynthRun::judge(const Job&, const HttpResponse& response) {
   std::string error;
   std::optional<Completion> completion = parse_completion(response.body, error);
   if (!completion) return Verdict::retry(FailureKind::bad_json, error);
-  counters().billed_prompt_tokens += static_cast<uint64_t>(completion->usage.prompt_tokens);
-  counters().billed_completion_tokens += static_cast<uint64_t>(completion->usage.completion_tokens);
+  totals().billed_prompt_tokens += static_cast<uint64_t>(completion->usage.prompt_tokens);
+  totals().billed_completion_tokens += static_cast<uint64_t>(completion->usage.completion_tokens);
   Verdict verdict = Verdict::accept();
+  ParsedOutput parsed;
   if (completion->finish_reason == "length") {
     verdict = Verdict::retry(FailureKind::truncated,
                              "the output was cut off (finish_reason \"length\"); raise "
                              "--max-tokens");
   } else if (completion->content.find_first_not_of(" \t\r\n") == std::string::npos) {
     verdict = Verdict::retry(FailureKind::empty, "the output is empty");
-  } else if (ParsedOutput parsed = parse_output(plan_.kind, completion->content); !parsed.ok) {
+  } else if (parsed = parse_output(plan_.kind, completion->content); !parsed.ok) {
     verdict = Verdict::retry(FailureKind::invalid_output, parsed.reason + "; the output begins \"" +
                                                               excerpt(completion->content) + "\"");
-  } else {
-    request.parsed = std::move(parsed);
   }
   verdict.tokens_used = completion->usage.total_tokens;
-  if (verdict.action == Verdict::Action::accept) request.completion = std::move(*completion);
+  if (verdict.action == Verdict::Action::accept)
+    verdict.output = Judged{std::move(*completion), std::move(parsed)};
   return verdict;
 }
 
 // A request is done for good: format its records or its failure; once every request of its line
 // is done, write them all and settle the line.
-void SynthRun::finish(const Job& job, const HttpResponse& response, const Verdict& verdict) {
+void SynthRun::finish(const Job& job, const HttpResponse& response, Verdict verdict) {
   Pending& p = pending_.at(job.id.line);
   Request& request = p.requests[job.id.index];
-  Totals& t = counters();
+  Totals& t = totals();
   t.requests += static_cast<uint64_t>(job.attempts);
   t.retries += static_cast<uint64_t>(job.attempts - 1);
   if (verdict.action == Verdict::Action::accept) {
     ++ok_requests_;
+    const Judged& judged = std::any_cast<const Judged&>(verdict.output);
     if (plan_.creates_personas) {
-      add_persona_records(p, job.id.index, job.attempts);
+      add_persona_records(p, job.id.index, judged, job.attempts);
     } else {
-      add_record(p, request, job.attempts);
+      add_record(p, request, judged, job.attempts);
     }
-    t.prompt_tokens += static_cast<uint64_t>(request.completion.usage.prompt_tokens);
-    t.completion_tokens += static_cast<uint64_t>(request.completion.usage.completion_tokens);
+    t.prompt_tokens += static_cast<uint64_t>(judged.completion.usage.prompt_tokens);
+    t.completion_tokens += static_cast<uint64_t>(judged.completion.usage.completion_tokens);
   } else {
     ++failed_requests_;
     FailureRecord f;
@@ -365,8 +354,8 @@ void SynthRun::finish(const Job& job, const HttpResponse& response, const Verdic
     f.reason = verdict.reason;
     f.status = response.status;
     f.attempts = job.attempts;
-    format_failure(f, line_);
-    p.failures.push_back(line_);
+    format_failure(f, json_);
+    p.failures.push_back(json_);
     last_failure_ = verdict.reason;
   }
   if (--p.remaining == 0) settle(job.id.line);
@@ -378,7 +367,7 @@ void SynthRun::settle(uint64_t line) {
   Pending& p = it->second;
   for (const std::string& record : p.records) sink_.write_record(record);
   for (const std::string& failure : p.failures) sink_.write_failure(failure);
-  Totals& t = counters();
+  Totals& t = totals();
   t.records += p.records.size();
   t.failed += p.failures.size();
   bool failed = !p.failures.empty();
@@ -407,15 +396,9 @@ void SynthRun::tick() {
 // Makes everything written so far durable and records where the run stands.
 void SynthRun::checkpoint() {
   last_checkpoint_ = std::chrono::steady_clock::now();
-  Checkpoint& c = manifest_.checkpoint;
-  c.writer = sink_.sync();
-  c.next = watermark_.low();
-  c.accepted_below = watermark_.accepted_below();
-  c.done_above = watermark_.done_above();
-  c.totals.seconds = start_totals_.seconds + elapsed();
-  if (journal_) c.journal_seq = journal_->seq();
+  take_position(sink_.sync());
   if (!manifest_path_.empty()) write_manifest(manifest_path_, manifest_);
-  durable_ = c;
+  durable_ = manifest_.checkpoint;
   // The checkpoint holds every entry now; a crash before this clear leaves entries it skips.
   if (journal_) journal_->clear();
   // Give freed memory back: request and reply buffers of many sizes come and go, and without
@@ -424,21 +407,26 @@ void SynthRun::checkpoint() {
 }
 
 void SynthRun::complete() {
-  Checkpoint& c = manifest_.checkpoint;
-  c.writer = sink_.close();
-  c.next = watermark_.low();
-  c.accepted_below = watermark_.accepted_below();
-  c.done_above.clear();
-  c.totals.seconds = start_totals_.seconds + elapsed();
-  if (journal_) c.journal_seq = journal_->seq();
+  take_position(sink_.close());
+  manifest_.checkpoint.done_above.clear();
   // What the run read is its input from now on: lines appended while it ran are part of it.
   if (manifest_.input && !sampled_ && !options_.limit)
     if (auto read = fingerprint_input(options_.input, reader_.raw_bytes_read()))
       manifest_.input = read;
   manifest_.complete = true;
   if (!manifest_path_.empty()) write_manifest(manifest_path_, manifest_);
-  durable_ = c;
+  durable_ = manifest_.checkpoint;
   if (journal_) journal_->remove();
+}
+
+void SynthRun::take_position(WriterState writer) {
+  Checkpoint& c = manifest_.checkpoint;
+  c.writer = std::move(writer);
+  c.next = watermark_.low();
+  c.accepted_below = watermark_.accepted_below();
+  c.done_above = watermark_.done_above();
+  c.totals.seconds = start_totals_.seconds + elapsed();
+  if (journal_) c.journal_seq = journal_->seq();
 }
 
 double SynthRun::elapsed() const {

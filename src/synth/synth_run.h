@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -7,11 +8,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "app/status_printer.h"
 #include "input/record_reader.h"
 #include "net/request_pool.h"
 #include "personagen/error.h"
 #include "personagen/options.h"
+#include "personagen/progress.h"
 #include "store/journal.h"
 #include "store/manifest.h"
 #include "store/output_record.h"
@@ -22,23 +23,29 @@
 
 namespace personagen {
 
-// The state of one synth invocation into one output directory (or stdout). Only the pool's
-// thread touches it: the pool calls next(), judge(), finish() and tick() from its loop.
+// The state of one synth invocation into one output directory (or stdout). The request pool
+// drives it as its JobOwner: next() reads input lines and builds their requests one at a time,
+// judge() checks a reply against the task, finish() turns a request's end into records or a
+// failure, and tick() flushes, checkpoints and shows progress. Only the pool's thread touches
+// it, so it needs no locks.
 //
 // Exactly once: every input line ends up written whole (all its records and failures) or not at
 // all. A checkpoint (manifest.json) records the low-watermark and the files' lengths; the
 // journal records each line finished since, so that a resume after kill -9 keeps them.
-class SynthRun {
+class SynthRun final : private JobOwner {
  public:
   // `start` is the run directory's decision (fresh or resume, with the manifest and, for a
   // retry pass, the requests to send again). `dir` is the output directory, empty for stdout.
+  // `status` shows the progress and the final line; SynthRun itself never prints.
   SynthRun(const Options& options, const SynthPlan& plan, RecordSink& sink, RunStart start,
-           const std::string& dir);
+           const std::string& dir, RunStatus& status);
   ~SynthRun();
 
-  // Runs the pool to the end and returns how it ended. Checkpoints on every way out. Throws
-  // Error for a fatal reply (401, a refused configuration) or a bad input, after the checkpoint.
-  ExitCode run(Transport& transport);
+  // Runs the pool to the end and returns how it ended. Checkpoints on every way out. `interrupt`
+  // at 1 winds down (requests in flight may finish), at 2 stops at once (see RequestPool::run).
+  // Throws Error for a fatal reply (401, a refused configuration) or a bad input, after the
+  // checkpoint.
+  ExitCode run(Transport& transport, const std::atomic<int>& interrupt);
 
   // Why the run stopped early on its own (--max-failures, --max-rejects), or empty.
   const std::string& aborted() const { return aborted_; }
@@ -51,11 +58,14 @@ class SynthRun {
   size_t durable_shards() const { return durable_.writer.shards.size(); }
 
  private:
-  // One request while it is in flight or waiting for a retry.
+  // One request of a line, from when it is built until the line is written. A retry pass builds
+  // only the requests that failed; the others stay empty.
   struct Request {
-    bool active = false;  // sent in this pass (a retry pass sends only the failed ones)
     std::string custom_id;
     std::string prompt;  // kept only for --format chat
+  };
+  // What judge() made of an accepted reply; it travels to finish() in Verdict::output.
+  struct Judged {
     Completion completion;
     ParsedOutput parsed;
   };
@@ -69,8 +79,14 @@ class SynthRun {
     std::vector<std::string> failures;
   };
 
-  RequestPool::Hooks hooks();
-  bool next(Job& job);
+  // JobOwner: the pool's calls.
+  bool next(Job& job) override;
+  Verdict judge(const Job& job, const HttpResponse& response) override;
+  void finish(const Job& job, const HttpResponse& response, Verdict verdict) override;
+  void tick() override;
+
+  // Builds the next request of the line being read, if it has one left.
+  bool build_next(Job& job);
   std::optional<InputRecord> read();
   ReadPosition read_position(const InputRecord& record) const;
   bool in_retry_list(const InputRecord& record);
@@ -80,22 +96,23 @@ class SynthRun {
   void check_input_end();
   uint64_t estimate_tokens(const std::string& body) const;
   void stop_early(std::string why);
-  Verdict judge(const Job& job, const HttpResponse& response);
-  void finish(const Job& job, const HttpResponse& response, const Verdict& verdict);
   void settle(uint64_t line);
   static std::string_view persona_id(const InputRecord& record);
-  void add_record(Pending& p, const Request& request, int attempts);
-  void add_persona_records(Pending& p, size_t index, int attempts);
-  void tick();
+  void add_record(Pending& p, const Request& request, const Judged& judged, int attempts);
+  void add_persona_records(Pending& p, size_t index, const Judged& judged, int attempts);
   void checkpoint();
   void complete();
+  // Records in the checkpoint where the run stands: the files' state `writer`, the watermark,
+  // the time spent and the journal's last entry.
+  void take_position(WriterState writer);
   Progress progress() const;
   double fraction() const;
   void finish_status(bool success);
   void finish_status_before_error();
   std::string output_name() const;
   Totals this_run() const;
-  Totals& counters() { return manifest_.checkpoint.totals; }
+  // The totals of all runs into this output, as they stand now (the checkpoint's, once written).
+  Totals& totals() { return manifest_.checkpoint.totals; }
   const Totals& totals() const { return manifest_.checkpoint.totals; }
   double elapsed() const;
 
@@ -125,13 +142,15 @@ class SynthRun {
   std::optional<Error> input_error_;
   Totals start_totals_;
   std::unordered_map<uint64_t, Pending> pending_;  // by input line
-  std::vector<Job> ready_;  // built for the line just read, not yet handed to the pool
-  size_t ready_next_ = 0;
+  // The line whose requests next() is handing out, and the indexes of those not built yet, last
+  // first. A line's requests are built one at a time, as the pool asks, so a built request waits
+  // in one place only: the pool.
+  uint64_t building_ = 0;
+  std::vector<size_t> unbuilt_;
   std::string last_failure_;
-  std::string line_;
+  std::string json_;  // a record or failure being formatted; reused to keep its capacity
   RequestPool* pool_ = nullptr;
-  LinePrinter printer_;
-  StatusPrinter status_;
+  RunStatus& status_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_checkpoint_ = started_;
 };

@@ -15,7 +15,7 @@ std::string_view SynthRun::persona_id(const InputRecord& record) {
   return {};
 }
 
-void SynthRun::add_record(Pending& p, const Request& request, int attempts) {
+void SynthRun::add_record(Pending& p, const Request& request, const Judged& judged, int attempts) {
   OutputRecord r;
   r.custom_id = request.custom_id;
   r.persona = p.record.persona;
@@ -23,21 +23,21 @@ void SynthRun::add_record(Pending& p, const Request& request, int attempts) {
   r.provenance = provenance_;
   r.description = plan_.description;
   r.prompt = request.prompt;
-  r.output = request.completion.content;
-  r.parsed = request.parsed.parsed;
+  r.output = judged.completion.content;
+  r.parsed = judged.parsed.parsed;
   r.parsed_is_tool = plan_.kind == OutputKind::tool;
-  r.finish_reason = request.completion.finish_reason;
-  r.usage = request.completion.usage;
+  r.finish_reason = judged.completion.finish_reason;
+  r.usage = judged.completion.usage;
   r.attempts = attempts;
-  format_record(plan_.format, r, line_);
-  p.records.push_back(line_);
+  format_record(plan_.format, r, json_);
+  p.records.push_back(json_);
 }
 
 // text-to-persona and persona-to-persona write one persona record per persona created, each a
 // valid input for synth, render and dedup.
-void SynthRun::add_persona_records(Pending& p, size_t index, int attempts) {
+void SynthRun::add_persona_records(Pending& p, size_t index, const Judged& judged, int attempts) {
   const Request& request = p.requests[index];
-  const std::vector<std::string>& personas = request.parsed.personas;
+  const std::vector<std::string>& personas = judged.parsed.personas;
   std::string_view parent_id = p.record.id;
   uint64_t parent_hop = 0;
   for (const auto& [name, value] : p.record.fields) {
@@ -55,11 +55,11 @@ void SynthRun::add_persona_records(Pending& p, size_t index, int attempts) {
     r.custom_id = custom_id;
     r.input = p.record.persona;
     r.provenance = provenance_;
-    r.finish_reason = request.completion.finish_reason;
-    r.usage = request.completion.usage;
+    r.finish_reason = judged.completion.finish_reason;
+    r.usage = judged.completion.usage;
     r.attempts = attempts;
-    format_persona_record(r, line_);
-    p.records.push_back(line_);
+    format_persona_record(r, json_);
+    p.records.push_back(json_);
   }
 }
 

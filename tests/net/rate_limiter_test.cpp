@@ -276,7 +276,7 @@ TEST(RequestPoolRateTest, TokensPerMinuteSpaceTheStartsByEstimate) {
   // Given 140 jobs estimated at 100 tokens, and 600000 tokens a minute: 10000 a second with a
   // burst of 10000, so 100 jobs a second
   PoolHarness harness(140);
-  harness.hooks.next = [&, next = harness.hooks.next](Job& job) {
+  harness.hooks.on_next = [&, next = harness.hooks.on_next](Job& job) {
     if (!next(job)) return false;
     job.estimated_tokens = 100;
     return true;
@@ -306,12 +306,12 @@ TEST(RequestPoolRateTest, UsageAboveTheEstimateSlowsLaterStarts) {
   // Given 50 jobs estimated at 100 tokens that really use 300, 10 in flight, and 10000 tokens a
   // second with a burst of 10000: the estimates alone (5000) would all go at once
   PoolHarness harness(50);
-  harness.hooks.next = [&, next = harness.hooks.next](Job& job) {
+  harness.hooks.on_next = [&, next = harness.hooks.on_next](Job& job) {
     if (!next(job)) return false;
     job.estimated_tokens = 100;
     return true;
   };
-  harness.hooks.judge = [](const Job&, const HttpResponse&) {
+  harness.hooks.on_judge = [](const Job&, const HttpResponse&) {
     Verdict verdict = Verdict::accept();
     verdict.tokens_used = 300;
     return verdict;
@@ -337,12 +337,12 @@ TEST(RequestPoolRateTest, UsageBelowTheEstimateIsGivenBack) {
   // Given 60 jobs estimated at 1000 tokens that really use 10, 10 in flight, and 10000 tokens a
   // second: by estimate alone they would need 5 s
   PoolHarness harness(60);
-  harness.hooks.next = [&, next = harness.hooks.next](Job& job) {
+  harness.hooks.on_next = [&, next = harness.hooks.on_next](Job& job) {
     if (!next(job)) return false;
     job.estimated_tokens = 1000;
     return true;
   };
-  harness.hooks.judge = [](const Job&, const HttpResponse&) {
+  harness.hooks.on_judge = [](const Job&, const HttpResponse&) {
     Verdict verdict = Verdict::accept();
     verdict.tokens_used = 10;
     return verdict;
@@ -385,7 +385,7 @@ TEST(RequestPoolRateTest, InterruptDropsTheJobHeldForTokens) {
   // Given jobs of 1 token and 60 tokens a minute: the second job waits a second for its token
   PoolHarness harness(5);
   size_t next_calls = 0;
-  harness.hooks.next = [&, next = harness.hooks.next](Job& job) {
+  harness.hooks.on_next = [&, next = harness.hooks.on_next](Job& job) {
     ++next_calls;
     if (!next(job)) return false;
     job.estimated_tokens = 1;
@@ -395,7 +395,7 @@ TEST(RequestPoolRateTest, InterruptDropsTheJobHeldForTokens) {
   PoolOptions options = fast_pool_options(4);
   options.tokens_per_minute = 60;
   RequestPool pool(transport, options);
-  harness.hooks.tick = [&] {
+  harness.hooks.on_tick = [&] {
     if (harness.finished.size() == 1) harness.interrupt = 1;
   };
 
@@ -421,7 +421,7 @@ TEST(RequestPoolAdaptiveTest, ABurstOf429sHalvesTheLimitOnceThenItClimbsBack) {
   });
   RequestPool pool(transport, fast_pool_options(8));
   size_t lowest_limit = 8;
-  harness.hooks.tick = [&] { lowest_limit = std::min(lowest_limit, pool.concurrency_limit()); };
+  harness.hooks.on_tick = [&] { lowest_limit = std::min(lowest_limit, pool.concurrency_limit()); };
 
   // When the pool runs
   RequestPool::Stop stop = pool.run(harness.hooks, harness.interrupt);
@@ -453,7 +453,7 @@ TEST(RequestPoolAdaptiveTest, WithoutAdaptiveThe429sLeaveTheLimitAlone) {
   options.adaptive = false;
   RequestPool pool(transport, options);
   size_t lowest_limit = 8;
-  harness.hooks.tick = [&] { lowest_limit = std::min(lowest_limit, pool.concurrency_limit()); };
+  harness.hooks.on_tick = [&] { lowest_limit = std::min(lowest_limit, pool.concurrency_limit()); };
 
   // When the pool runs
   RequestPool::Stop stop = pool.run(harness.hooks, harness.interrupt);

@@ -87,7 +87,7 @@ TEST(RequestPoolStart, RefusalsAfterASuccessOrOfAProvenConfigurationOnlyFail) {
 TEST(RequestPoolStart, ACutOffReplyIsRetriedAtMostMaxLengthRetriesTimes) {
   // Given replies that are always cut off, --max-retries 5 and one length retry,
   PoolHarness harness(3);
-  harness.hooks.judge = [](const Job&, const HttpResponse&) {
+  harness.hooks.on_judge = [](const Job&, const HttpResponse&) {
     return Verdict::retry(FailureKind::truncated, "cut off");
   };
   FakeTransport transport;

@@ -27,7 +27,9 @@ TEST(RequestPoolTest, EveryJobFinishesExactlyOnceWithinTheConcurrencyBound) {
   transport.completions_per_wait = 2;
   RequestPool pool(transport, fast_pool_options(8));
   size_t max_pool_in_flight = 0;
-  harness.hooks.tick = [&] { max_pool_in_flight = std::max(max_pool_in_flight, pool.in_flight()); };
+  harness.hooks.on_tick = [&] {
+    max_pool_in_flight = std::max(max_pool_in_flight, pool.in_flight());
+  };
 
   // When the pool runs
   RequestPool::Stop stop = pool.run(harness.hooks, harness.interrupt);
@@ -50,7 +52,7 @@ TEST(RequestPoolTest, EveryJobFinishesExactlyOnceWithinTheConcurrencyBound) {
 TEST(RequestPoolTest, CallerTagsNeedNotBeUnique) {
   // Given jobs that all carry the caller's tag 7 but different bodies
   PoolHarness harness(5);
-  harness.hooks.next = [&](Job& job) {
+  harness.hooks.on_next = [&](Job& job) {
     if (harness.issued == harness.total) return false;
     job.id = RequestId{7, 0};
     job.body = PoolHarness::body(harness.issued++);
@@ -181,7 +183,7 @@ TEST(RequestPoolTest, JudgeCanAskForARetry) {
   FakeTransport transport([](const HttpRequest&, int attempt) {
     return FakeTransport::ok(attempt == 1 ? "length" : "stop");
   });
-  harness.hooks.judge = [](const Job&, const HttpResponse& response) {
+  harness.hooks.on_judge = [](const Job&, const HttpResponse& response) {
     if (response.body == "length") return Verdict::retry(FailureKind::truncated, "cut off");
     return Verdict::accept();
   };
@@ -206,7 +208,7 @@ TEST(RequestPoolTest, JobWaitingForRetryFreesItsSlot) {
   });
   RequestPool pool(transport, fast_pool_options(1));
   size_t max_waiting = 0;
-  harness.hooks.tick = [&] { max_waiting = std::max(max_waiting, pool.waiting()); };
+  harness.hooks.on_tick = [&] { max_waiting = std::max(max_waiting, pool.waiting()); };
   auto begin = std::chrono::steady_clock::now();
 
   // When the pool runs
@@ -258,7 +260,7 @@ TEST(RequestPoolTest, InterruptOneDropsJobsWaitingForRetry) {
     return FakeTransport::ok();
   });
   RequestPool pool(transport, fast_pool_options(2));
-  harness.hooks.tick = [&] {
+  harness.hooks.on_tick = [&] {
     if (pool.waiting() == 1) harness.interrupt = 1;
   };
 
@@ -283,7 +285,7 @@ TEST(RequestPoolTest, InterruptOneGivesUpAfterTheGracePeriod) {
   PoolOptions options = fast_pool_options(3);
   options.grace_seconds = 0.05;
   RequestPool pool(transport, options);
-  harness.hooks.tick = [&] { harness.interrupt = 1; };
+  harness.hooks.on_tick = [&] { harness.interrupt = 1; };
 
   // When the pool is interrupted
   RequestPool::Stop stop = pool.run(harness.hooks, harness.interrupt);
@@ -300,7 +302,7 @@ TEST(RequestPoolTest, InterruptTwoReturnsAtOnce) {
   FakeTransport transport;
   transport.hold = true;
   RequestPool pool(transport, fast_pool_options(4));
-  harness.hooks.tick = [&] { harness.interrupt = 2; };
+  harness.hooks.on_tick = [&] { harness.interrupt = 2; };
 
   // When the interrupt level is 2
   auto begin = std::chrono::steady_clock::now();
@@ -335,8 +337,8 @@ TEST(RequestPoolTest, RequestStopOneFromAHookWindsDown) {
   FakeTransport transport;
   transport.completions_per_wait = 1;
   RequestPool pool(transport, fast_pool_options(4));
-  auto finish = harness.hooks.finish;
-  harness.hooks.finish = [&](const Job& job, const HttpResponse& response, const Verdict& v) {
+  auto finish = harness.hooks.on_finish;
+  harness.hooks.on_finish = [&](const Job& job, const HttpResponse& response, const Verdict& v) {
     finish(job, response, v);
     pool.request_stop(1);
   };
@@ -359,8 +361,8 @@ TEST(RequestPoolTest, RequestStopTwoFromAHookReturnsAtOnce) {
   FakeTransport transport;
   transport.completions_per_wait = 1;
   RequestPool pool(transport, fast_pool_options(4));
-  auto finish = harness.hooks.finish;
-  harness.hooks.finish = [&](const Job& job, const HttpResponse& response, const Verdict& v) {
+  auto finish = harness.hooks.on_finish;
+  harness.hooks.on_finish = [&](const Job& job, const HttpResponse& response, const Verdict& v) {
     finish(job, response, v);
     pool.request_stop(2);
   };
@@ -381,7 +383,7 @@ TEST(RequestPoolTest, RequestStopNeverLowersTheLevel) {
   FakeTransport transport;
   transport.completions_per_wait = 1;
   RequestPool pool(transport, fast_pool_options(4));
-  harness.hooks.tick = [&] {
+  harness.hooks.on_tick = [&] {
     pool.request_stop(2);
     pool.request_stop(1);
   };

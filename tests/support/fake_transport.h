@@ -109,8 +109,29 @@ class FakeTransport : public Transport {
   std::map<std::string, int> attempts_;
 };
 
+// A JobOwner whose steps are std::functions, so a test can replace one of them.
+struct HookedJobOwner final : JobOwner {
+  std::function<bool(Job& job)> on_next;
+  std::function<Verdict(const Job& job, const HttpResponse& response)> on_judge;
+  std::function<void(const Job& job, const HttpResponse& response, const Verdict& verdict)>
+      on_finish;
+  std::function<void()> on_tick;
+
+  bool next(Job& job) override { return on_next(job); }
+  Verdict judge(const Job& job, const HttpResponse& response) override {
+    return on_judge(job, response);
+  }
+  void finish(const Job& job, const HttpResponse& response, Verdict verdict) override {
+    on_finish(job, response, verdict);
+  }
+  void tick() override {
+    if (on_tick) on_tick();
+  }
+};
+
 // Feeds a RequestPool `count` jobs with ids (0..count-1, 0) and bodies "job-<line>", and records
-// every finish (`tag` is the id's line). Tests replace or wrap its hooks as they need.
+// every finish (`tag` is the id's line). Tests replace or wrap its hooks as they need; the pool
+// runs `hooks`.
 struct PoolHarness {
   struct Finished {
     uint64_t tag = 0;
@@ -119,19 +140,19 @@ struct PoolHarness {
   };
 
   explicit PoolHarness(size_t count) : total(count) {
-    hooks.next = [this](Job& job) {
+    hooks.on_next = [this](Job& job) {
       if (issued == total) return false;
       job.id.line = issued;
       job.body = body(issued);
       ++issued;
       return true;
     };
-    hooks.judge = [](const Job&, const HttpResponse&) { return Verdict::accept(); };
-    hooks.finish = [this](const Job& job, const HttpResponse&, const Verdict& verdict) {
+    hooks.on_judge = [](const Job&, const HttpResponse&) { return Verdict::accept(); };
+    hooks.on_finish = [this](const Job& job, const HttpResponse&, const Verdict& verdict) {
       finished.push_back({job.id.line, job.attempts, verdict});
       ++finish_count[job.id.line];
     };
-    hooks.tick = [] {};
+    hooks.on_tick = [] {};
   }
 
   static std::string body(uint64_t tag) { return "job-" + std::to_string(tag); }
@@ -140,7 +161,7 @@ struct PoolHarness {
   size_t issued = 0;
   std::vector<Finished> finished;
   std::map<uint64_t, int> finish_count;
-  RequestPool::Hooks hooks;
+  HookedJobOwner hooks;
   std::atomic<int> interrupt{0};
 };
 
