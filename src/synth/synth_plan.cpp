@@ -170,7 +170,8 @@ RequestBuilder::RequestBuilder(const SynthPlan& plan) : plan_(plan) {
     demo_hashes_.push_back(hash64(demo.persona + '\0' + demo.output));
 }
 
-// Cuts `text` to at most `max` bytes at a UTF-8 boundary, at a space if one is near the end.
+// Cuts `text` to at most `max` bytes at a UTF-8 boundary, at a space if one is near the end:
+// within 200 bytes, about 30 words, so that a cut persona does not end mid-word yet loses little.
 std::string_view cut_text(std::string_view text, size_t max) {
   if (max == 0 || text.size() <= max) return text;
   size_t end = utf8_prefix(text, max).size();
@@ -179,10 +180,10 @@ std::string_view cut_text(std::string_view text, size_t max) {
   return text.substr(0, end);
 }
 
-void RequestBuilder::build(const InputRecord& record, size_t sub) {
+void RequestBuilder::build(const InputRecord& record, size_t relation_index) {
   shots_.clear();
   std::string_view persona = cut_text(record.persona, plan_.max_input_bytes);
-  std::string_view relation = plan_.relations[sub];
+  std::string_view relation = plan_.relations[relation_index];
   KeyHasher key;
   key.add("personagen/1").add(plan_.task).add(to_string(plan_.method)).add(plan_.templ().hash());
   if (plan_.shots > 0) {

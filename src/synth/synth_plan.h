@@ -56,9 +56,9 @@ class RequestBuilder {
  public:
   explicit RequestBuilder(const SynthPlan& plan);
 
-  // Fills prompt(), body() and custom_id() for request `sub` (an index into plan.relations) of
+  // Fills prompt(), body() and custom_id() for request `relation_index` (into plan.relations) of
   // this record, reusing buffers across calls.
-  void build(const InputRecord& record, size_t sub = 0);
+  void build(const InputRecord& record, size_t relation_index = 0);
 
   const std::string& prompt() const { return prompt_; }
   const std::string& body() const { return body_; }
