@@ -5,22 +5,18 @@
 
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "personagen/error.h"
 #include "store/atomic_file.h"
+#include "util/file_io.h"
 #include "util/hash.h"
 
 namespace personagen {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-[[noreturn]] void fail(const std::string& path, const char* what, int err = errno) {
-  throw Error(path + ": " + what + ": " + std::strerror(err));
-}
 
 std::string quoted(const std::string& value) {
   return "\"" + value + "\"";
@@ -211,7 +207,7 @@ std::optional<Manifest> read_manifest(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;
-    fail(path, "cannot open");
+    throw_io_error(path, "cannot open");
   }
   std::string text;
   char chunk[64 << 10];
@@ -221,7 +217,7 @@ std::optional<Manifest> read_manifest(const std::string& path) {
     if (n < 0) {
       int err = errno;
       ::close(fd);
-      fail(path, "read failed", err);
+      throw_io_error(path, "read failed", err);
     }
     if (n == 0) break;
     text.append(chunk, static_cast<size_t>(n));

@@ -15,8 +15,9 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "app/run_support.h"
 #include "personagen/error.h"
+#include "store/atomic_file.h"
+#include "util/file_io.h"
 
 namespace personagen {
 namespace {
@@ -25,10 +26,6 @@ constexpr size_t kShardFlushBytes = 256 << 10;
 constexpr size_t kStdoutFlushBytes = 64 << 10;
 constexpr const char* kFailuresName = "failures.jsonl";
 constexpr const char* kRejectsName = "rejects.jsonl";
-
-[[noreturn]] void fail(const std::string& path, const char* what, int err = errno) {
-  throw Error(path + ": " + what + ": " + std::strerror(err));
-}
 
 std::string join(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
@@ -52,45 +49,25 @@ std::optional<uint64_t> shard_index(std::string_view name, const std::string& pr
   return index;
 }
 
-void write_all(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail(path, "write failed");
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
 int open_file(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
-  if (fd < 0) fail(path, "cannot open");
+  if (fd < 0) throw_io_error(path, "cannot open");
   return fd;
 }
 
 void close_fd(int fd, const std::string& path) {
-  if (::close(fd) != 0 && errno != EINTR) fail(path, "close failed");
-}
-
-// The size of a file, or nullopt if it does not exist.
-std::optional<uint64_t> file_size(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return std::nullopt;
-    fail(path, "cannot stat");
-  }
-  return static_cast<uint64_t>(st.st_size);
+  if (::close(fd) != 0 && errno != EINTR) throw_io_error(path, "close failed");
 }
 
 void truncate_file(const std::string& path, uint64_t bytes) {
-  if (::truncate(path.c_str(), static_cast<off_t>(bytes)) != 0) fail(path, "cannot truncate");
+  if (::truncate(path.c_str(), static_cast<off_t>(bytes)) != 0)
+    throw_io_error(path, "cannot truncate");
 }
 
 void rename_file(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) {
-    int err = errno;
-    fail(from, ("cannot rename to " + to).c_str(), err);
+    const int err = errno;  // before building the message, which may allocate
+    throw_io_error(from, "cannot rename to " + to, err);
   }
 }
 
@@ -105,7 +82,7 @@ void check_one_line(std::string_view json) {
 bool remove_file(const std::string& path) {
   if (::unlink(path.c_str()) == 0) return true;
   if (errno == ENOENT) return false;
-  fail(path, "cannot remove");
+  throw_io_error(path, "cannot remove");
 }
 
 std::vector<std::string> list_dir(const std::string& dir) {
@@ -171,7 +148,7 @@ struct ShardWriter::File {
   void datasync() {
     flush();
     if (!unsynced) return;
-    if (::fdatasync(fd) != 0) fail(path, "fdatasync failed");
+    if (::fdatasync(fd) != 0) throw_io_error(path, "fdatasync failed");
     unsynced = false;
   }
   void close() {
@@ -260,7 +237,7 @@ void ShardWriter::restore_shard(const ShardInfo& info, bool last) {
   if (!tmp_size) dir_dirty_ = true;
   shard_ = std::make_unique<File>(tmp_path, O_WRONLY | O_CREAT | O_APPEND);
   if (::ftruncate(shard_->fd, static_cast<off_t>(info.bytes)) != 0) {
-    fail(tmp_path, "cannot truncate");
+    throw_io_error(tmp_path, "cannot truncate");
   }
 }
 
@@ -409,7 +386,7 @@ class StdoutSink final : public RecordSink {
     line_.push_back('\n');
     if (std::fwrite(line_.data(), 1, line_.size(), diagnostics_) != line_.size() ||
         std::fflush(diagnostics_) != 0) {
-      fail("stderr", "write failed");
+      throw_io_error("stderr", "write failed");
     }
   }
 
