@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "store/shard_writer.h"
 #include "util/file_io.h"
 
 namespace personagen {

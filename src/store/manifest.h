@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "input/record_reader.h"
-#include "store/shard_writer.h"
+#include "store/record_sink.h"
 
 namespace personagen {
 

@@ -1,8 +1,6 @@
 #include "store/shard_writer.h"
 
 #include <fcntl.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,8 +20,10 @@
 namespace personagen {
 namespace {
 
+// A file's buffer goes to the kernel when it holds this much, and at the end of every loop turn
+// (flush()): large enough that many records cost one write call, small enough that three open
+// files hold little memory.
 constexpr size_t kShardFlushBytes = 256 << 10;
-constexpr size_t kStdoutFlushBytes = 64 << 10;
 constexpr const char* kFailuresName = "failures.jsonl";
 constexpr const char* kRejectsName = "rejects.jsonl";
 
@@ -68,13 +68,6 @@ void rename_file(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) {
     const int err = errno;  // before building the message, which may allocate
     throw_io_error(from, "cannot rename to " + to, err);
-  }
-}
-
-// A newline inside a record would make one record two lines and break every line count.
-void check_one_line(std::string_view json) {
-  if (json.find('\n') != std::string_view::npos) {
-    throw std::logic_error("RecordSink: a line to write contains a newline");
   }
 }
 
@@ -329,82 +322,6 @@ WriterState ShardWriter::close() {
   }
   closed_ = true;
   return state;
-}
-
-namespace {
-
-// Why not spdlog for failures and rejects: -q and --log-level would then drop them, and with
-// -o - stderr is the only place they exist.
-class StdoutSink final : public RecordSink {
- public:
-  explicit StdoutSink(FILE* diagnostics) : diagnostics_(diagnostics) {}
-
-  void write_record(std::string_view json) override {
-    check_writable();
-    check_one_line(json);
-    buffer_.append(json);
-    buffer_.push_back('\n');
-    if (buffer_.size() >= kStdoutFlushBytes) flush();
-  }
-  void write_failure(std::string_view json) override {
-    check_writable();
-    check_one_line(json);
-    diagnostic("personagen: failure: ", json);
-    ++state_.failures_lines;
-  }
-  void write_reject(std::string_view json) override {
-    check_writable();
-    check_one_line(json);
-    diagnostic("personagen: reject: ", json);
-    ++state_.rejects_lines;
-  }
-  WriterState sync() override {
-    flush();
-    return state_;
-  }
-  const WriterState& state() const override { return state_; }
-  WriterState close() override {
-    if (!closed_) flush();
-    closed_ = true;
-    return state_;
-  }
-
- private:
-  void check_writable() const {
-    if (closed_) throw std::logic_error("stdout sink: write after close()");
-  }
-  void flush() {
-    std::string data;
-    data.swap(buffer_);
-    write_all(STDOUT_FILENO, data, "stdout");
-  }
-  // One line, flushed at once, so it is out even if the run dies next; one fwrite, so the stdio
-  // lock keeps it whole next to spdlog's lines on the same stream.
-  void diagnostic(std::string_view label, std::string_view json) {
-    line_.assign(label);
-    line_.append(json);
-    line_.push_back('\n');
-    if (std::fwrite(line_.data(), 1, line_.size(), diagnostics_) != line_.size() ||
-        std::fflush(diagnostics_) != 0) {
-      throw_io_error("stderr", "write failed");
-    }
-  }
-
-  FILE* diagnostics_;
-  std::string buffer_;
-  std::string line_;
-  WriterState state_;
-  bool closed_ = false;
-};
-
-}  // namespace
-
-std::unique_ptr<RecordSink> make_stdout_sink(FILE* diagnostics) {
-  // Records own stdout. spdlog's built-in default logger (the one with no name) writes there
-  // too, so if nobody has replaced it yet, diagnostics move to stderr before a record is written.
-  if (spdlog::default_logger()->name().empty())
-    spdlog::set_default_logger(spdlog::stderr_color_mt("personagen"));
-  return std::make_unique<StdoutSink>(diagnostics);
 }
 
 std::string shard_file_name(const std::string& prefix, uint64_t index) {
