@@ -24,6 +24,7 @@
 #include "personagen/error.h"
 #include "personagen/input_record.h"
 #include "store/output_record.h"
+#include "store/stdout_sink.h"
 
 namespace personagen {
 namespace {
