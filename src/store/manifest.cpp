@@ -74,9 +74,9 @@ Json to_json(const Manifest& manifest, const std::string& path) {
 }
 
 // Reads the manifest's fields with one error naming the file and the field that is wrong.
-class Fields {
+class ManifestFieldReader {
  public:
-  explicit Fields(const std::string& path) : path_(path) {}
+  explicit ManifestFieldReader(const std::string& path) : path_(path) {}
 
   const Json& at(const Json& object, const char* key, const std::string& where) const {
     if (!object.is_object() || !object.contains(key)) bad(where + key, "missing");
@@ -119,7 +119,7 @@ class Fields {
 };
 
 Manifest from_json(const Json& json, const std::string& path) {
-  Fields f(path);
+  ManifestFieldReader f(path);
   if (f.text(json, "tool") != "personagen") f.bad("tool", "not \"personagen\"");
   Manifest manifest;
   manifest.tool_version = f.text(json, "version");
