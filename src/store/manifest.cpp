@@ -47,7 +47,7 @@ Json to_json(const Manifest& manifest, const std::string& path) {
       {"checkpoint",
        {{"next_line", checkpoint.next.line},
         {"next_offset", checkpoint.next.offset},
-        {"accepted_below", checkpoint.accepted_below},
+        {"accepted_below", checkpoint.selected_below},
         {"done_above", checkpoint.done_above},
         {"totals",
          {{"records", totals.records},
@@ -144,7 +144,7 @@ Manifest from_json(const Json& json, const std::string& path) {
   Checkpoint& checkpoint = manifest.checkpoint;
   checkpoint.next.line = f.count(cp, "next_line", "checkpoint.");
   checkpoint.next.offset = f.count(cp, "next_offset", "checkpoint.");
-  checkpoint.accepted_below = f.count(cp, "accepted_below", "checkpoint.");
+  checkpoint.selected_below = f.count(cp, "accepted_below", "checkpoint.");
   const Json& done = f.at(cp, "done_above", "checkpoint.");
   if (!done.is_array()) f.bad("checkpoint.done_above", "not an array");
   for (const Json& line : done) {

@@ -280,7 +280,7 @@ RunStart RunDir::start_retry_pass(Manifest manifest, const RunConfig& config,
   writer.failures_bytes = 0;
   writer.failures_lines = 0;
   c.next = {};
-  c.accepted_below = 0;
+  c.selected_below = 0;
   c.done_above.clear();
   manifest.complete = false;
   manifest.retry_pass = true;

@@ -37,7 +37,7 @@ Manifest sample_manifest() {
   manifest.input = InputFingerprint{123456789012ull, 0xfedcba9876543210ull, 1};
   Checkpoint& checkpoint = manifest.checkpoint;
   checkpoint.next = {1000001, 123456789012ull};
-  checkpoint.accepted_below = 999990;
+  checkpoint.selected_below = 999990;
   checkpoint.done_above = {1000003, 1000007};
   checkpoint.writer.shards = {{"math-00000.jsonl", 1000, 523400, false},
                               {"math-00001.jsonl", 17, 9000, true}};
@@ -111,7 +111,7 @@ TEST_F(ManifestTest, RoundTripsEveryField) {
   const Checkpoint& b = read->checkpoint;
   EXPECT_EQ(b.next.line, a.next.line);
   EXPECT_EQ(b.next.offset, a.next.offset);
-  EXPECT_EQ(b.accepted_below, a.accepted_below);
+  EXPECT_EQ(b.selected_below, a.selected_below);
   EXPECT_EQ(b.done_above, a.done_above);
   ASSERT_EQ(b.writer.shards.size(), a.writer.shards.size());
   for (size_t i = 0; i < a.writer.shards.size(); ++i) {
@@ -257,7 +257,7 @@ class ExactlyOnceTest : public ManifestTest {
     Manifest manifest = previous.value_or(Manifest{});
     const Checkpoint& cp = manifest.checkpoint;
     EXPECT_EQ(cp.next.offset, offset_of(cp.next.line));
-    Watermark watermark(cp.next, cp.accepted_below, cp.done_above);
+    Watermark watermark(cp.next, cp.selected_below, cp.done_above);
     ShardWriter writer(dir_, "math", 17, cp.writer);
     uint64_t next = cp.next.line;
     std::vector<uint64_t> in_flight;
@@ -274,7 +274,7 @@ class ExactlyOnceTest : public ManifestTest {
     auto checkpoint = [&](bool complete) {
       manifest.checkpoint.writer = complete ? writer.close() : writer.sync();
       manifest.checkpoint.next = watermark.low();
-      manifest.checkpoint.accepted_below = watermark.accepted_below();
+      manifest.checkpoint.selected_below = watermark.selected_below();
       manifest.checkpoint.done_above = watermark.done_above();
       manifest.complete = complete;
       write_manifest(path_, manifest);
@@ -327,13 +327,13 @@ TEST_F(ExactlyOnceTest, CrashAnywhereThenResumeFinishesTheJob) {
   for (const ShardInfo& shard : manifest->checkpoint.writer.shards) collect(shard.name);
   collect("failures.jsonl");
   collect("rejects.jsonl");
-  uint64_t accepted = 0;
+  uint64_t selected = 0;
   for (uint64_t line = 1; line <= kLines; ++line) {
     if (blank(line)) {
       EXPECT_FALSE(where.contains(line)) << line;
       continue;
     }
-    accepted += reject(line) ? 0 : 1;
+    selected += reject(line) ? 0 : 1;
     std::string expected = reject(line) ? "reje" : failure(line) ? "fail" : "math";
     EXPECT_EQ(where[line], expected) << "line " << line;
   }
@@ -341,7 +341,7 @@ TEST_F(ExactlyOnceTest, CrashAnywhereThenResumeFinishesTheJob) {
   // And the checkpoint's counters agree with the files
   EXPECT_EQ(manifest->checkpoint.next.line, kLines + 1);
   EXPECT_TRUE(manifest->checkpoint.done_above.empty());
-  EXPECT_EQ(manifest->checkpoint.accepted_below, accepted);
+  EXPECT_EQ(manifest->checkpoint.selected_below, selected);
   EXPECT_GT(runs, 3);
 }
 
