@@ -23,7 +23,7 @@ namespace {
 constexpr size_t kTotalsFields = 9;
 
 void append_number(std::string& out, uint64_t value) {
-  char digits[24];
+  char digits[24];  // room for the 20 digits of any uint64_t
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
   (void)ec;
   out.append(digits, end);

@@ -210,7 +210,7 @@ std::optional<Manifest> read_manifest(const std::string& path) {
     throw_io_error(path, "cannot open");
   }
   std::string text;
-  char chunk[64 << 10];
+  char chunk[64 << 10];  // a manifest is a few KiB: one read, on the stack
   for (;;) {
     ssize_t n = ::read(fd, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;

@@ -42,6 +42,7 @@ std::optional<uint64_t> shard_index(std::string_view name, const std::string& pr
   size_t digits = 0;
   while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
   std::string_view suffix = rest.substr(digits);
+  // shard_file_name writes at least 5 digits, so fewer means a name of someone else's.
   if (digits < 5 || (suffix != ".jsonl" && suffix != ".jsonl.tmp")) return std::nullopt;
   uint64_t index = 0;
   auto [end, ec] = std::from_chars(rest.data(), rest.data() + digits, index);
@@ -238,7 +239,7 @@ void ShardWriter::check_writable() const {
   if (closed_) throw std::logic_error("ShardWriter: write after close()");
 }
 
-ShardWriter::File& ShardWriter::shard() {
+ShardWriter::File& ShardWriter::open_shard() {
   if (!shard_) {
     std::string name = shard_file_name(prefix_, state_.shards.size());
     shard_ = std::make_unique<File>(join(dir_, name) + ".tmp", O_WRONLY | O_CREAT | O_TRUNC);
@@ -248,8 +249,8 @@ ShardWriter::File& ShardWriter::shard() {
   return *shard_;
 }
 
-ShardWriter::File& ShardWriter::side_file(std::unique_ptr<File>& file, const char* name,
-                                          uint64_t recorded_bytes) {
+ShardWriter::File& ShardWriter::open_side_file(std::unique_ptr<File>& file, const char* name,
+                                               uint64_t recorded_bytes) {
   if (!file) {
     file = std::make_unique<File>(join(dir_, name), O_WRONLY | O_CREAT | O_APPEND);
     if (recorded_bytes == 0) dir_dirty_ = true;  // it may have just been created
@@ -260,7 +261,7 @@ ShardWriter::File& ShardWriter::side_file(std::unique_ptr<File>& file, const cha
 void ShardWriter::write_record(std::string_view json) {
   check_writable();
   check_one_line(json);
-  shard().append_line(json);
+  open_shard().append_line(json);
   ShardInfo& info = state_.shards.back();
   ++info.records;
   info.bytes += json.size() + 1;
@@ -270,7 +271,7 @@ void ShardWriter::write_record(std::string_view json) {
 void ShardWriter::write_failure(std::string_view json) {
   check_writable();
   check_one_line(json);
-  side_file(failures_, kFailuresName, state_.failures_bytes).append_line(json);
+  open_side_file(failures_, kFailuresName, state_.failures_bytes).append_line(json);
   ++state_.failures_lines;
   state_.failures_bytes += json.size() + 1;
 }
@@ -278,7 +279,7 @@ void ShardWriter::write_failure(std::string_view json) {
 void ShardWriter::write_reject(std::string_view json) {
   check_writable();
   check_one_line(json);
-  side_file(rejects_, kRejectsName, state_.rejects_bytes).append_line(json);
+  open_side_file(rejects_, kRejectsName, state_.rejects_bytes).append_line(json);
   ++state_.rejects_lines;
   state_.rejects_bytes += json.size() + 1;
 }
@@ -325,7 +326,7 @@ WriterState ShardWriter::close() {
 }
 
 std::string shard_file_name(const std::string& prefix, uint64_t index) {
-  char digits[32];
+  char digits[32];  // room for the 20 digits of any uint64_t
   std::snprintf(digits, sizeof digits, "%05llu", static_cast<unsigned long long>(index));
   return prefix + "-" + digits + ".jsonl";
 }

@@ -35,8 +35,10 @@ class ShardWriter : public RecordSink {
   void restore(const WriterState& resume);
   void restore_shard(const ShardInfo& info, bool last);
   void rotate();
-  File& shard();
-  File& side_file(std::unique_ptr<File>& file, const char* name, uint64_t recorded_bytes);
+  // The open shard; creates the next one (and its entry in state_) if none is open.
+  File& open_shard();
+  // `file`, opening `name` for appending (creating it) on first use.
+  File& open_side_file(std::unique_ptr<File>& file, const char* name, uint64_t recorded_bytes);
   void check_writable() const;
   std::string dir_;
   std::string prefix_;
