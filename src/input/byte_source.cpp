@@ -280,7 +280,7 @@ uint64_t ByteSource::skip(uint64_t count) {
 
 std::unique_ptr<ByteSource> open_byte_source(int fd, const std::string& name, bool owns_fd) {
   auto raw = std::make_unique<RawInput>(fd, name, owns_fd);
-  raw->fill_at_least(4);
+  raw->fill_at_least(4);  // the longest magic number sniffed: zstd's 4 bytes
   auto magic = reinterpret_cast<const unsigned char*>(raw->data());
   if (is_gzip(magic, raw->available())) return std::make_unique<GzipSource>(std::move(raw));
   if (is_zstd(magic, raw->available())) return std::make_unique<ZstdSource>(std::move(raw));

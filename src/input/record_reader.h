@@ -28,11 +28,18 @@ struct ReaderOptions {
   // neither is an object or an array. A name that is also an extra field, or repeated, is
   // copied once.
   std::vector<std::string> optional_fields;
-  // A longer line is a reject; it is skipped without being held in memory.
+  // A longer line is a reject; it is skipped without being held in memory. 8 MiB: a persona
+  // line is a few KiB, and even the widest records (Nemotron, Elite) fit with room to spare,
+  // while one corrupt line (a file without newlines) cannot take the memory of the machine.
   size_t max_line_bytes = 8u << 20;
 };
 
+// A reject's excerpt keeps at most this many bytes of its line: enough to recognise the line in
+// rejects.jsonl, while the reject of an 8 MiB line stays one short line.
+inline constexpr size_t kRejectExcerptBytes = 200;
+
 class ByteSource;
+class FieldParser;
 
 // Streams JSONL records from a file or stdin ("-"), with gzip and zstd detected by their
 // magic bytes. Memory stays bounded by max_line_bytes whatever the input size.
@@ -73,8 +80,6 @@ class RecordReader {
   void skip_long_line();
   InputRecord parse(uint64_t line_no, uint64_t offset, std::string_view text);
 
-  class Fields;  // the fields of the current line; reused so that parsing allocates little
-
   std::string path_;
   ReaderOptions options_;
   std::unique_ptr<ByteSource> source_;
@@ -84,7 +89,7 @@ class RecordReader {
   bool eof_ = false;
   ReadPosition position_;
   std::string long_head_;  // the first bytes of the last over-long line, for its excerpt
-  std::unique_ptr<Fields> fields_;
+  std::unique_ptr<FieldParser> parser_;  // reused for every line
 };
 
 }  // namespace personagen

@@ -33,7 +33,7 @@ class Selection::Regex {
     };
     if (pattern.find('\0') != std::string::npos) throw bad("it contains a NUL byte");
     if (int code = regcomp(&regex_, pattern.c_str(), kRegexFlags); code != 0) {
-      char message[256];
+      char message[256];  // regerror cuts a longer message; glibc's are all shorter
       regerror(code, &regex_, message, sizeof message);
       throw bad(message);
     }
@@ -142,7 +142,7 @@ void Reservoir::offer(InputRecord record) {
   const uint64_t k = seen_++;
   if (k < n_) {
     kept_.push_back(std::move(record));
-  } else if (uint64_t slot = below(k + 1); slot < n_) {
+  } else if (uint64_t slot = draw_below(k + 1); slot < n_) {
     kept_[slot] = std::move(record);
   }
 }
@@ -155,7 +155,7 @@ std::vector<InputRecord> Reservoir::take() {
   return sample;
 }
 
-uint64_t Reservoir::below(uint64_t bound) {
+uint64_t Reservoir::draw_below(uint64_t bound) {
   // splitmix64 (Steele, Lea and Flood), then Lemire's multiply-and-reject for an unbiased
   // integer in [0, bound): both are defined bit for bit, unlike std::uniform_int_distribution.
   unsigned __int128 product = static_cast<unsigned __int128>(splitmix64(state_)) * bound;

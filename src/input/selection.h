@@ -95,7 +95,8 @@ class Reservoir {
   std::vector<InputRecord> take();
 
  private:
-  uint64_t below(uint64_t bound);  // uniform in [0, bound)
+  // The next number of the generator, uniform in [0, bound); advances state_.
+  uint64_t draw_below(uint64_t bound);
 
   uint64_t n_;
   uint64_t state_;  // splitmix64

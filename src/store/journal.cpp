@@ -1,16 +1,15 @@
 #include "store/journal.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
-#include "personagen/error.h"
+#include "store/shard_writer.h"
+#include "util/file_io.h"
 
 namespace personagen {
 
@@ -24,7 +23,7 @@ namespace {
 constexpr size_t kTotalsFields = 9;
 
 void append_number(std::string& out, uint64_t value) {
-  char digits[24];
+  char digits[24];  // room for the 20 digits of any uint64_t
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
   (void)ec;
   out.append(digits, end);
@@ -44,22 +43,12 @@ uint64_t* totals_field(Totals& t, size_t i) {
   return fields[i];
 }
 
-[[noreturn]] void fail(const std::string& path, const char* what) {
-  throw Error(path + ": " + what + ": " + std::strerror(errno));
-}
-
-std::optional<uint64_t> size_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  return static_cast<uint64_t>(st.st_size);
-}
-
 // True when the file at `path` holds at least `bytes` bytes and the last of them ends a line.
 // The newline guards against a power loss on a filesystem that persisted the file's size before
 // its data: the tail would then read as zeros, not as a line's end.
 bool holds_lines(const std::string& path, uint64_t bytes) {
   if (bytes == 0) return true;
-  std::optional<uint64_t> size = size_of(path);
+  std::optional<uint64_t> size = file_size(path);
   if (!size || *size < bytes) return false;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -124,7 +113,7 @@ bool apply(const std::vector<uint64_t>& n, const std::string& dir, const std::st
 Journal::Journal(std::string path, uint64_t seq, size_t first_shard)
     : path_(std::move(path)), seq_(seq), first_shard_(first_shard) {
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) fail(path_, "cannot open");
+  if (fd_ < 0) throw_io_error(path_, "cannot open");
 }
 
 Journal::~Journal() {
@@ -152,24 +141,18 @@ void Journal::add(uint64_t line, const WriterState& writer, const Totals& totals
 }
 
 void Journal::flush() {
-  std::string_view data = buffer_;
-  while (!data.empty()) {
-    ssize_t n = ::write(fd_, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail(path_, "write failed");
-    data.remove_prefix(static_cast<size_t>(n));
-  }
+  write_all(fd_, buffer_, path_);
   buffer_.clear();
 }
 
 void Journal::clear() {
   flush();
-  if (::ftruncate(fd_, 0) != 0) fail(path_, "cannot truncate");
+  if (::ftruncate(fd_, 0) != 0) throw_io_error(path_, "cannot truncate");
 }
 
 void Journal::remove() {
   buffer_.clear();
-  if (::unlink(path_.c_str()) != 0 && errno != ENOENT) fail(path_, "cannot remove");
+  if (::unlink(path_.c_str()) != 0 && errno != ENOENT) throw_io_error(path_, "cannot remove");
 }
 
 std::optional<JournalRecovery> recover_journal(const std::string& path, const std::string& dir,

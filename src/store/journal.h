@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "store/manifest.h"
-#include "store/shard_writer.h"
+#include "store/record_sink.h"
 
 namespace personagen {
 

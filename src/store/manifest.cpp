@@ -5,22 +5,18 @@
 
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "personagen/error.h"
 #include "store/atomic_file.h"
+#include "util/file_io.h"
 #include "util/hash.h"
 
 namespace personagen {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-[[noreturn]] void fail(const std::string& path, const char* what, int err = errno) {
-  throw Error(path + ": " + what + ": " + std::strerror(err));
-}
 
 std::string quoted(const std::string& value) {
   return "\"" + value + "\"";
@@ -51,7 +47,7 @@ Json to_json(const Manifest& manifest, const std::string& path) {
       {"checkpoint",
        {{"next_line", checkpoint.next.line},
         {"next_offset", checkpoint.next.offset},
-        {"accepted_below", checkpoint.accepted_below},
+        {"accepted_below", checkpoint.selected_below},
         {"done_above", checkpoint.done_above},
         {"totals",
          {{"records", totals.records},
@@ -78,9 +74,9 @@ Json to_json(const Manifest& manifest, const std::string& path) {
 }
 
 // Reads the manifest's fields with one error naming the file and the field that is wrong.
-class Fields {
+class ManifestFieldReader {
  public:
-  explicit Fields(const std::string& path) : path_(path) {}
+  explicit ManifestFieldReader(const std::string& path) : path_(path) {}
 
   const Json& at(const Json& object, const char* key, const std::string& where) const {
     if (!object.is_object() || !object.contains(key)) bad(where + key, "missing");
@@ -123,7 +119,7 @@ class Fields {
 };
 
 Manifest from_json(const Json& json, const std::string& path) {
-  Fields f(path);
+  ManifestFieldReader f(path);
   if (f.text(json, "tool") != "personagen") f.bad("tool", "not \"personagen\"");
   Manifest manifest;
   manifest.tool_version = f.text(json, "version");
@@ -148,7 +144,7 @@ Manifest from_json(const Json& json, const std::string& path) {
   Checkpoint& checkpoint = manifest.checkpoint;
   checkpoint.next.line = f.count(cp, "next_line", "checkpoint.");
   checkpoint.next.offset = f.count(cp, "next_offset", "checkpoint.");
-  checkpoint.accepted_below = f.count(cp, "accepted_below", "checkpoint.");
+  checkpoint.selected_below = f.count(cp, "accepted_below", "checkpoint.");
   const Json& done = f.at(cp, "done_above", "checkpoint.");
   if (!done.is_array()) f.bad("checkpoint.done_above", "not an array");
   for (const Json& line : done) {
@@ -211,17 +207,17 @@ std::optional<Manifest> read_manifest(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;
-    fail(path, "cannot open");
+    throw_io_error(path, "cannot open");
   }
   std::string text;
-  char chunk[64 << 10];
+  char chunk[64 << 10];  // a manifest is a few KiB: one read, on the stack
   for (;;) {
     ssize_t n = ::read(fd, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int err = errno;
       ::close(fd);
-      fail(path, "read failed", err);
+      throw_io_error(path, "read failed", err);
     }
     if (n == 0) break;
     text.append(chunk, static_cast<size_t>(n));

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "input/record_reader.h"
-#include "store/shard_writer.h"
+#include "store/record_sink.h"
 
 namespace personagen {
 
@@ -71,7 +71,9 @@ struct Totals {
 // `done_above` are finished. Its size is bounded by the lines in progress, not the input size.
 struct Checkpoint {
   ReadPosition next;
-  uint64_t accepted_below = 0;  // usable (non-reject) lines before next.line, for --limit
+  // Selected lines (not rejects, and kept by the selection flags) before next.line, for
+  // --limit. Written as "accepted_below", its name in manifests of earlier versions.
+  uint64_t selected_below = 0;
   std::vector<uint64_t> done_above;
   WriterState writer;
   Totals totals;

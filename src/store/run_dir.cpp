@@ -16,17 +16,12 @@
 
 #include "personagen/error.h"
 #include "store/shard_writer.h"
+#include "util/file_io.h"
 #include "util/hash.h"
 
 namespace personagen {
 
 namespace {
-
-uint64_t file_size(const std::string& path) {
-  std::error_code ec;
-  auto size = std::filesystem::file_size(path, ec);
-  return ec ? 0 : size;
-}
 
 // The requests of the failure records in `path` (line and index within the line), sorted and
 // unique. A record without "request" (written before failures named it) means every request of
@@ -112,11 +107,10 @@ void check_input(const std::string& dir, const std::string& path, const Manifest
 void verify_finished_files(const std::string& dir, const WriterState& writer, bool failures) {
   auto check = [&dir](const std::string& name, uint64_t recorded, bool may_be_missing) {
     const std::string path = dir + "/" + name;
-    std::error_code ec;
-    uint64_t size = std::filesystem::file_size(path, ec);
-    if (ec && may_be_missing && recorded == 0) return;
-    if (!ec && size == recorded) return;
-    std::string what = ec ? "is missing" : "has " + std::to_string(size) + " bytes";
+    const std::optional<uint64_t> size = file_size(path);
+    if (!size && may_be_missing && recorded == 0) return;
+    if (size == recorded) return;
+    std::string what = !size ? "is missing" : "has " + std::to_string(*size) + " bytes";
     throw Error(path + ": " + what + ", but the finished run recorded " + std::to_string(recorded) +
                 " bytes; the output directory was changed after the run finished (use --restart "
                 "to start over, or another --output)");
@@ -169,6 +163,8 @@ bool read_at(int fd, uint64_t offset, size_t size, std::string& out) {
 
 std::optional<InputFingerprint> fingerprint_input(const std::string& path,
                                                   std::optional<uint64_t> length) {
+  // 1 MiB at each end: cheap at any input size (see InputFingerprint), and a regenerated file
+  // almost always differs within its first or last MiB.
   constexpr uint64_t kSpan = uint64_t{1} << 20;
   if (path == "-") return std::nullopt;
   struct stat st {};
@@ -267,8 +263,8 @@ RunStart RunDir::start_retry_pass(Manifest manifest, const RunConfig& config,
   WriterState& writer = manifest.checkpoint.writer;
   // A crash after the rename below but before the manifest recorded it leaves the failures in
   // the retry file while the manifest still counts them in failures.jsonl; pick them up again.
-  bool already_moved = writer.failures_bytes > 0 && file_size(failures()) == 0 &&
-                       file_size(retry_source()) == writer.failures_bytes;
+  bool already_moved = writer.failures_bytes > 0 && file_size(failures()).value_or(0) == 0 &&
+                       file_size(retry_source()).value_or(0) == writer.failures_bytes;
   if (!already_moved) {
     std::filesystem::remove(retry_source());  // a leftover of an earlier, finished retry pass
     if (writer.failures_bytes == 0) return {RunStart::Kind::complete, std::move(manifest), {}};
@@ -286,7 +282,7 @@ RunStart RunDir::start_retry_pass(Manifest manifest, const RunConfig& config,
   writer.failures_bytes = 0;
   writer.failures_lines = 0;
   c.next = {};
-  c.accepted_below = 0;
+  c.selected_below = 0;
   c.done_above.clear();
   manifest.complete = false;
   manifest.retry_pass = true;

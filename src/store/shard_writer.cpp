@@ -1,8 +1,6 @@
 #include "store/shard_writer.h"
 
 #include <fcntl.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,20 +13,19 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "app/run_support.h"
 #include "personagen/error.h"
+#include "store/atomic_file.h"
+#include "util/file_io.h"
 
 namespace personagen {
 namespace {
 
+// A file's buffer goes to the kernel when it holds this much, and at the end of every loop turn
+// (flush()): large enough that many records cost one write call, small enough that three open
+// files hold little memory.
 constexpr size_t kShardFlushBytes = 256 << 10;
-constexpr size_t kStdoutFlushBytes = 64 << 10;
 constexpr const char* kFailuresName = "failures.jsonl";
 constexpr const char* kRejectsName = "rejects.jsonl";
-
-[[noreturn]] void fail(const std::string& path, const char* what, int err = errno) {
-  throw Error(path + ": " + what + ": " + std::strerror(err));
-}
 
 std::string join(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
@@ -45,6 +42,7 @@ std::optional<uint64_t> shard_index(std::string_view name, const std::string& pr
   size_t digits = 0;
   while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
   std::string_view suffix = rest.substr(digits);
+  // shard_file_name writes at least 5 digits, so fewer means a name of someone else's.
   if (digits < 5 || (suffix != ".jsonl" && suffix != ".jsonl.tmp")) return std::nullopt;
   uint64_t index = 0;
   auto [end, ec] = std::from_chars(rest.data(), rest.data() + digits, index);
@@ -52,52 +50,25 @@ std::optional<uint64_t> shard_index(std::string_view name, const std::string& pr
   return index;
 }
 
-void write_all(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail(path, "write failed");
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
 int open_file(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
-  if (fd < 0) fail(path, "cannot open");
+  if (fd < 0) throw_io_error(path, "cannot open");
   return fd;
 }
 
 void close_fd(int fd, const std::string& path) {
-  if (::close(fd) != 0 && errno != EINTR) fail(path, "close failed");
-}
-
-// The size of a file, or nullopt if it does not exist.
-std::optional<uint64_t> file_size(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return std::nullopt;
-    fail(path, "cannot stat");
-  }
-  return static_cast<uint64_t>(st.st_size);
+  if (::close(fd) != 0 && errno != EINTR) throw_io_error(path, "close failed");
 }
 
 void truncate_file(const std::string& path, uint64_t bytes) {
-  if (::truncate(path.c_str(), static_cast<off_t>(bytes)) != 0) fail(path, "cannot truncate");
+  if (::truncate(path.c_str(), static_cast<off_t>(bytes)) != 0)
+    throw_io_error(path, "cannot truncate");
 }
 
 void rename_file(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) {
-    int err = errno;
-    fail(from, ("cannot rename to " + to).c_str(), err);
-  }
-}
-
-// A newline inside a record would make one record two lines and break every line count.
-void check_one_line(std::string_view json) {
-  if (json.find('\n') != std::string_view::npos) {
-    throw std::logic_error("RecordSink: a line to write contains a newline");
+    const int err = errno;  // before building the message, which may allocate
+    throw_io_error(from, "cannot rename to " + to, err);
   }
 }
 
@@ -105,7 +76,7 @@ void check_one_line(std::string_view json) {
 bool remove_file(const std::string& path) {
   if (::unlink(path.c_str()) == 0) return true;
   if (errno == ENOENT) return false;
-  fail(path, "cannot remove");
+  throw_io_error(path, "cannot remove");
 }
 
 std::vector<std::string> list_dir(const std::string& dir) {
@@ -171,7 +142,7 @@ struct ShardWriter::File {
   void datasync() {
     flush();
     if (!unsynced) return;
-    if (::fdatasync(fd) != 0) fail(path, "fdatasync failed");
+    if (::fdatasync(fd) != 0) throw_io_error(path, "fdatasync failed");
     unsynced = false;
   }
   void close() {
@@ -260,7 +231,7 @@ void ShardWriter::restore_shard(const ShardInfo& info, bool last) {
   if (!tmp_size) dir_dirty_ = true;
   shard_ = std::make_unique<File>(tmp_path, O_WRONLY | O_CREAT | O_APPEND);
   if (::ftruncate(shard_->fd, static_cast<off_t>(info.bytes)) != 0) {
-    fail(tmp_path, "cannot truncate");
+    throw_io_error(tmp_path, "cannot truncate");
   }
 }
 
@@ -268,7 +239,7 @@ void ShardWriter::check_writable() const {
   if (closed_) throw std::logic_error("ShardWriter: write after close()");
 }
 
-ShardWriter::File& ShardWriter::shard() {
+ShardWriter::File& ShardWriter::open_shard() {
   if (!shard_) {
     std::string name = shard_file_name(prefix_, state_.shards.size());
     shard_ = std::make_unique<File>(join(dir_, name) + ".tmp", O_WRONLY | O_CREAT | O_TRUNC);
@@ -278,8 +249,8 @@ ShardWriter::File& ShardWriter::shard() {
   return *shard_;
 }
 
-ShardWriter::File& ShardWriter::side_file(std::unique_ptr<File>& file, const char* name,
-                                          uint64_t recorded_bytes) {
+ShardWriter::File& ShardWriter::open_side_file(std::unique_ptr<File>& file, const char* name,
+                                               uint64_t recorded_bytes) {
   if (!file) {
     file = std::make_unique<File>(join(dir_, name), O_WRONLY | O_CREAT | O_APPEND);
     if (recorded_bytes == 0) dir_dirty_ = true;  // it may have just been created
@@ -290,7 +261,7 @@ ShardWriter::File& ShardWriter::side_file(std::unique_ptr<File>& file, const cha
 void ShardWriter::write_record(std::string_view json) {
   check_writable();
   check_one_line(json);
-  shard().append_line(json);
+  open_shard().append_line(json);
   ShardInfo& info = state_.shards.back();
   ++info.records;
   info.bytes += json.size() + 1;
@@ -300,7 +271,7 @@ void ShardWriter::write_record(std::string_view json) {
 void ShardWriter::write_failure(std::string_view json) {
   check_writable();
   check_one_line(json);
-  side_file(failures_, kFailuresName, state_.failures_bytes).append_line(json);
+  open_side_file(failures_, kFailuresName, state_.failures_bytes).append_line(json);
   ++state_.failures_lines;
   state_.failures_bytes += json.size() + 1;
 }
@@ -308,7 +279,7 @@ void ShardWriter::write_failure(std::string_view json) {
 void ShardWriter::write_reject(std::string_view json) {
   check_writable();
   check_one_line(json);
-  side_file(rejects_, kRejectsName, state_.rejects_bytes).append_line(json);
+  open_side_file(rejects_, kRejectsName, state_.rejects_bytes).append_line(json);
   ++state_.rejects_lines;
   state_.rejects_bytes += json.size() + 1;
 }
@@ -354,84 +325,8 @@ WriterState ShardWriter::close() {
   return state;
 }
 
-namespace {
-
-// Why not spdlog for failures and rejects: -q and --log-level would then drop them, and with
-// -o - stderr is the only place they exist.
-class StdoutSink final : public RecordSink {
- public:
-  explicit StdoutSink(FILE* diagnostics) : diagnostics_(diagnostics) {}
-
-  void write_record(std::string_view json) override {
-    check_writable();
-    check_one_line(json);
-    buffer_.append(json);
-    buffer_.push_back('\n');
-    if (buffer_.size() >= kStdoutFlushBytes) flush();
-  }
-  void write_failure(std::string_view json) override {
-    check_writable();
-    check_one_line(json);
-    diagnostic("personagen: failure: ", json);
-    ++state_.failures_lines;
-  }
-  void write_reject(std::string_view json) override {
-    check_writable();
-    check_one_line(json);
-    diagnostic("personagen: reject: ", json);
-    ++state_.rejects_lines;
-  }
-  WriterState sync() override {
-    flush();
-    return state_;
-  }
-  const WriterState& state() const override { return state_; }
-  WriterState close() override {
-    if (!closed_) flush();
-    closed_ = true;
-    return state_;
-  }
-
- private:
-  void check_writable() const {
-    if (closed_) throw std::logic_error("stdout sink: write after close()");
-  }
-  void flush() {
-    std::string data;
-    data.swap(buffer_);
-    write_all(STDOUT_FILENO, data, "stdout");
-  }
-  // One line, flushed at once, so it is out even if the run dies next; one fwrite, so the stdio
-  // lock keeps it whole next to spdlog's lines on the same stream.
-  void diagnostic(std::string_view label, std::string_view json) {
-    line_.assign(label);
-    line_.append(json);
-    line_.push_back('\n');
-    if (std::fwrite(line_.data(), 1, line_.size(), diagnostics_) != line_.size() ||
-        std::fflush(diagnostics_) != 0) {
-      fail("stderr", "write failed");
-    }
-  }
-
-  FILE* diagnostics_;
-  std::string buffer_;
-  std::string line_;
-  WriterState state_;
-  bool closed_ = false;
-};
-
-}  // namespace
-
-std::unique_ptr<RecordSink> make_stdout_sink(FILE* diagnostics) {
-  // Records own stdout. spdlog's built-in default logger (the one with no name) writes there
-  // too, so if nobody has replaced it yet, diagnostics move to stderr before a record is written.
-  if (spdlog::default_logger()->name().empty())
-    spdlog::set_default_logger(spdlog::stderr_color_mt("personagen"));
-  return std::make_unique<StdoutSink>(diagnostics);
-}
-
 std::string shard_file_name(const std::string& prefix, uint64_t index) {
-  char digits[32];
+  char digits[32];  // room for the 20 digits of any uint64_t
   std::snprintf(digits, sizeof digits, "%05llu", static_cast<unsigned long long>(index));
   return prefix + "-" + digits + ".jsonl";
 }

@@ -7,8 +7,8 @@
 
 namespace personagen {
 
-Watermark::Watermark(ReadPosition start, uint64_t accepted_below, std::vector<uint64_t> done_above)
-    : read_(start), accepted_below_(accepted_below) {
+Watermark::Watermark(ReadPosition start, uint64_t selected_below, std::vector<uint64_t> done_above)
+    : read_(start), selected_below_(selected_below) {
   std::sort(done_above.begin(), done_above.end());
   done_above.erase(std::unique(done_above.begin(), done_above.end()), done_above.end());
   for (uint64_t line : done_above) {
@@ -20,12 +20,12 @@ bool Watermark::done_before(uint64_t line) const {
   return std::binary_search(done_before_.begin(), done_before_.end(), line);
 }
 
-void Watermark::begin(uint64_t line, uint64_t offset, bool accepted) {
+void Watermark::begin(uint64_t line, uint64_t offset, bool selected) {
   if (!window_.empty() && line <= window_.back().line) {
     throw std::logic_error("Watermark: line " + std::to_string(line) + " begun after line " +
                            std::to_string(window_.back().line));
   }
-  window_.push_back(Entry{line, offset, accepted, false});
+  window_.push_back(Entry{line, offset, selected, false});
   ++unfinished_;
   forget_passed();
 }
@@ -40,7 +40,7 @@ void Watermark::finish(uint64_t line) {
   it->finished = true;
   --unfinished_;
   while (!window_.empty() && window_.front().finished) {
-    if (window_.front().accepted) ++accepted_below_;
+    if (window_.front().selected) ++selected_below_;
     window_.pop_front();
   }
   forget_passed();

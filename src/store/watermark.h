@@ -15,13 +15,15 @@ class Watermark {
  public:
   // Starts from a checkpoint: `start` is its low-watermark and `done_above` the lines at or after
   // it that were already finished (a fresh run passes {} and an empty list).
-  Watermark(ReadPosition start, uint64_t accepted_below, std::vector<uint64_t> done_above);
+  // `selected_below` is its count of selected lines before `start`.
+  Watermark(ReadPosition start, uint64_t selected_below, std::vector<uint64_t> done_above);
 
   // True if `line` was finished by an earlier run (one of the checkpoint's done_above lines).
   bool done_before(uint64_t line) const;
 
-  // A line has been read. Lines begin in increasing order. `accepted` is false for rejects.
-  void begin(uint64_t line, uint64_t offset, bool accepted);
+  // A line has been read. Lines begin in increasing order. `selected` is whether it counts
+  // towards --limit: false for rejects and for lines the selection flags leave out.
+  void begin(uint64_t line, uint64_t offset, bool selected);
   // A begun line is finished: written to a shard, failures.jsonl or rejects.jsonl.
   void finish(uint64_t line);
   // Where the reader is now (the line after the last one read, past any blank lines).
@@ -30,7 +32,8 @@ class Watermark {
   // The first line that is not finished: the oldest begun-and-unfinished line, else the read
   // position.
   ReadPosition low() const;
-  uint64_t accepted_below() const { return accepted_below_; }
+  // How many selected lines are before low(): what --limit counts on a resume.
+  uint64_t selected_below() const { return selected_below_; }
   // Finished lines at or after low(), sorted, including the earlier run's that are still ahead.
   std::vector<uint64_t> done_above() const;
   // Lines begun and not finished.
@@ -42,7 +45,7 @@ class Watermark {
   struct Entry {
     uint64_t line;
     uint64_t offset;
-    bool accepted;
+    bool selected;
     bool finished;
   };
   void forget_passed();
@@ -50,7 +53,7 @@ class Watermark {
   // The checkpoint's done_above lines, sorted; those before the window are dropped as it moves.
   std::deque<uint64_t> done_before_;
   ReadPosition read_;
-  uint64_t accepted_below_ = 0;
+  uint64_t selected_below_ = 0;
   size_t unfinished_ = 0;
 };
 

@@ -14,6 +14,7 @@
 #include "store/manifest.h"
 #include "store/run_dir.h"
 #include "store/shard_writer.h"
+#include "store/stdout_sink.h"
 #include "synth/synth_plan.h"
 #include "synth/synth_run.h"
 #include "synth/tasks.h"

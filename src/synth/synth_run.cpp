@@ -51,13 +51,13 @@ SynthRun::SynthRun(const Options& options, const SynthPlan& plan, RecordSink& si
       manifest_(start.manifest ? std::move(*start.manifest) : Manifest{}),
       durable_(manifest_.checkpoint),
       retry_requests_(std::move(start.retry_requests)),
-      watermark_(manifest_.checkpoint.next, manifest_.checkpoint.accepted_below,
+      watermark_(manifest_.checkpoint.next, manifest_.checkpoint.selected_below,
                  manifest_.checkpoint.done_above),
       reader_(options.input, plan.reader,
               plan.selection.sample ? ReadPosition{} : manifest_.checkpoint.next),
       selection_(plan.selection),
       start_line_(manifest_.checkpoint.next.line),
-      selected_(manifest_.checkpoint.accepted_below),
+      selected_(manifest_.checkpoint.selected_below),
       start_totals_(manifest_.checkpoint.totals),
       status_(status) {
   manifest_.tool_version = PERSONAGEN_VERSION;
@@ -423,7 +423,7 @@ void SynthRun::take_position(WriterState writer) {
   Checkpoint& c = manifest_.checkpoint;
   c.writer = std::move(writer);
   c.next = watermark_.low();
-  c.accepted_below = watermark_.accepted_below();
+  c.selected_below = watermark_.selected_below();
   c.done_above = watermark_.done_above();
   c.totals.seconds = start_totals_.seconds + elapsed();
   if (journal_) c.journal_seq = journal_->seq();

@@ -30,7 +30,7 @@ class KeyHasher {
 
 // The next value of Steele, Lea and Flood's splitmix64 generator, advancing `state`. Defined bit
 // for bit, unlike the standard library's engines and distributions: MinHash permutations,
-// --part, --sample and shot sampling depend on the exact sequence.
+// --sample and shot sampling depend on the exact sequence (--part uses hash64).
 inline uint64_t splitmix64(uint64_t& state) {
   uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

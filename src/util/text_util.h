@@ -31,4 +31,9 @@ inline std::string_view trim(std::string_view s, std::string_view chars = kWhite
   return trim_back(trim_front(s, chars), chars);
 }
 
+// True when `s` holds nothing but bytes in `chars`, or nothing at all.
+inline bool is_blank(std::string_view s, std::string_view chars = kWhitespace) {
+  return s.find_first_not_of(chars) == std::string_view::npos;
+}
+
 }  // namespace personagen

@@ -16,33 +16,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class AtomicFileTest : public ::testing::Test {
+class AtomicFileTest : public TempDirTest {
  protected:
   void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "atomic_file_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    path_ = dir_ + "/out.jsonl";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  static std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  static void write_plain(const std::string& path, const std::string& text) {
-    std::ofstream(path, std::ios::binary) << text;
+    TempDirTest::SetUp();
+    path_ = path("out.jsonl");
   }
 
-  std::string dir_;
   std::string path_;
 };
 
 TEST_F(AtomicFileTest, CommitReplacesTheFileWholeAndLeavesNoTmp) {
   // Given an existing file and an AtomicFile over it with two writes
-  write_plain(path_, "the old content, longer than the new\n");
+  write_file(path_, "the old content, longer than the new\n");
   AtomicFile file(path_);
   file.write("new ");
   file.write("content\n");
@@ -58,7 +44,7 @@ TEST_F(AtomicFileTest, CommitReplacesTheFileWholeAndLeavesNoTmp) {
 
 TEST_F(AtomicFileTest, DestructionWithoutCommitKeepsTheOldFileAndRemovesTheTmp) {
   // Given an existing file
-  write_plain(path_, "old\n");
+  write_file(path_, "old\n");
   // When an AtomicFile over it is written and then destroyed without a commit
   {
     AtomicFile file(path_);
@@ -87,7 +73,7 @@ TEST_F(AtomicFileTest, AFileInAMissingDirectoryIsAnErrorNamingIt) {
 TEST_F(AtomicFileTest, AFailedCommitRemovesTheTmpAndNamesTheFile) {
   // Given a path that is a directory holding a file, so the rename cannot replace it
   fs::create_directory(path_);
-  write_plain(path_ + "/inside", "x");
+  write_file(path_ + "/inside", "x");
   AtomicFile file(path_);
   file.write("content\n");
   // When it is committed, then the error names the file, and the .tmp is removed

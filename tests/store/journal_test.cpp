@@ -7,20 +7,19 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/unit_support.h"
+
 namespace personagen {
 namespace {
 
 namespace fs = std::filesystem;
 
-class JournalTest : public ::testing::Test {
+class JournalTest : public TempDirTest {
  protected:
   void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "journal_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    journal_path_ = dir_ + "/" + kJournalName;
+    TempDirTest::SetUp();
+    journal_path_ = path(kJournalName);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Writes `line` to the open shard as the ShardWriter would, and journals input line `input`.
   void write_line(Journal& journal, uint64_t input, const std::string& line) {
@@ -33,7 +32,7 @@ class JournalTest : public ::testing::Test {
     journal.flush();
   }
 
-  std::string dir_, journal_path_;
+  std::string journal_path_;
   WriterState state_;
   Totals totals_;
 };

@@ -1,41 +1,33 @@
 #include "store/run_dir.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <sstream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "personagen/error.h"
 #include "store/manifest.h"
 #include "store/shard_writer.h"
+#include "support/unit_support.h"
 
 namespace personagen {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-class RunDirPrepareTest : public ::testing::Test {
+class RunDirPrepareTest : public TempDirTest {
  protected:
   void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "run_dir_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    out_ = root_ / "out";
-    options_.input = (root_ / "in.jsonl").string();
+    TempDirTest::SetUp();
+    out_ = fs::path(dir_) / "out";
+    options_.input = path("in.jsonl");
     std::ofstream(options_.input) << "{\"persona\":\"a\"}\n{\"persona\":\"b\"}\n";
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   RunStart prepare() {
     RunDir dir(out_.string());
@@ -66,7 +58,6 @@ class RunDirPrepareTest : public ::testing::Test {
     write_manifest((out_ / "manifest.json").string(), manifest);
   }
 
-  fs::path root_;
   fs::path out_;
   Options options_;
   RunConfig config_{{"task", "math"}, {"model", "m"}};
@@ -98,13 +89,13 @@ TEST_F(RunDirPrepareTest, ANonEmptyDirectoryWithoutAManifestIsRefused) {
       << e.what();
   EXPECT_NE(std::string(e.what()).find("--restart"), std::string::npos) << e.what();
   // And nothing in it was touched or added
-  EXPECT_EQ(read_text(out_ / "math-00000.jsonl"), "{\"mine\":1}\n");
+  EXPECT_EQ(read_file(out_ / "math-00000.jsonl"), "{\"mine\":1}\n");
   EXPECT_FALSE(fs::exists(out_ / "manifest.json"));
   // When --restart is given, then it starts fresh, clearing only personagen's own files
   options_.restart = true;
   EXPECT_EQ(prepare().kind, RunStart::Kind::fresh);
   EXPECT_FALSE(fs::exists(out_ / "math-00000.jsonl"));
-  EXPECT_EQ(read_text(out_ / "notes.txt"), "mine");
+  EXPECT_EQ(read_file(out_ / "notes.txt"), "mine");
   EXPECT_TRUE(fs::exists(out_ / "manifest.json"));
 }
 
@@ -172,6 +163,187 @@ TEST_F(RunDirPrepareTest, RetryFailedOnAFinishedRunStillChecksItsShards) {
       << e.what();
   // And failures.jsonl was not moved aside
   EXPECT_TRUE(fs::exists(out_ / "failures.jsonl"));
+}
+
+// RunDir::prepare keeps a run from silently forking: it refuses a rerun over another
+// configuration or another input, except for what a --retry-failed pass may change.
+class RunDirTest : public TempDirTest {
+ protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    input_ = dir_ + "/in.jsonl";
+    out_ = dir_ + "/out";
+    write_file(input_, "{\"persona\": \"a\"}\n{\"persona\": \"b\"}\n");
+  }
+  Options options() const {
+    Options o;
+    o.input = input_;
+    return o;
+  }
+  RunConfig config(const std::string& max_tokens = "server default",
+                   const std::string& model = "m") const {
+    return {{"input", input_}, {"model", model}, {"max_tokens", max_tokens}};
+  }
+  // A run's manifest: finished or not, with one failure (input line 2) when finished.
+  void record_run(bool complete, std::optional<InputFingerprint> input) {
+    fs::create_directories(out_);
+    Manifest m;
+    m.config = config();
+    m.input = input;
+    m.complete = complete;
+    if (complete) {
+      std::string failure = "{\"line\":2}\n";
+      write_file(out_ + "/failures.jsonl", failure);
+      m.checkpoint.writer.failures_bytes = failure.size();
+      m.checkpoint.writer.failures_lines = 1;
+      m.checkpoint.totals.failed = 1;
+    }
+    write_manifest(out_ + "/manifest.json", m);
+  }
+  RunStart prepare(const Options& o, const RunConfig& c) {
+    return RunDir(out_).prepare(o, c, "math");
+  }
+  // The message of the usage Error that prepare() throws, or "accepted".
+  std::string refusal(const Options& o, const RunConfig& c) {
+    try {
+      prepare(o, c);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::usage) << e.what();
+      return e.what();
+    }
+    return "accepted";
+  }
+
+  std::string input_;
+  std::string out_;
+};
+
+TEST_F(RunDirTest, FingerprintSeesAChangeAtEitherEndAndLeavesStdinAndPipesAlone) {
+  // Given a 3 MiB input
+  std::string text(3 << 20, 'x');
+  write_file(input_, text);
+  std::optional<InputFingerprint> before = fingerprint_input(input_);
+  ASSERT_TRUE(before.has_value());
+  EXPECT_EQ(before->size, text.size());
+  // Then the same bytes written again give the same fingerprint
+  write_file(input_, text);
+  EXPECT_EQ(fingerprint_input(input_), before);
+  // And a change in the last MiB, in the first MiB, or of the size shows
+  text.back() = 'y';
+  write_file(input_, text);
+  EXPECT_EQ(fingerprint_input(input_)->head, before->head);
+  EXPECT_NE(fingerprint_input(input_)->tail, before->tail);
+  text.front() = 'y';
+  write_file(input_, text);
+  EXPECT_NE(fingerprint_input(input_)->head, before->head);
+  write_file(input_, text + "z");
+  EXPECT_EQ(fingerprint_input(input_)->size, text.size() + 1);
+  // And stdin, a named pipe (which must not be read) and a missing file have none
+  EXPECT_FALSE(fingerprint_input("-").has_value());
+  std::string fifo = dir_ + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_FALSE(fingerprint_input(fifo).has_value());
+  EXPECT_FALSE(fingerprint_input(dir_ + "/absent.jsonl").has_value());
+}
+
+TEST_F(RunDirTest, ARerunOverAReplacedInputIsRefusedNamingWhatChanged) {
+  // Given a fresh run: it starts from a manifest that holds the input's fingerprint
+  RunStart fresh = prepare(options(), config());
+  ASSERT_EQ(fresh.kind, RunStart::Kind::fresh);
+  ASSERT_TRUE(fresh.manifest.has_value());
+  EXPECT_EQ(fresh.manifest->input, fingerprint_input(input_));
+  uint64_t size = fs::file_size(input_);
+  for (bool complete : {false, true}) {
+    record_run(complete, fingerprint_input(input_));
+    // When the input is regenerated under the same path
+    write_file(input_, "{\"persona\": \"a new one\"}\n");
+    // Then resuming, or calling a finished run complete, is refused naming the file and sizes
+    EXPECT_EQ(refusal(options(), config()),
+              out_ + ": the input " + input_ + " changed since this run began (size " +
+                  std::to_string(fs::file_size(input_)) + ", was " + std::to_string(size) +
+                  "); use a new --output, or --restart to start over");
+    // And with the same size but other bytes too
+    write_file(input_, "{\"persona\": \"A\"}\n{\"persona\": \"B\"}\n");
+    EXPECT_NE(refusal(options(), config()).find("(same size, but its first MiB differs)"),
+              std::string::npos);
+    // And the original input resumes again (or is complete again)
+    write_file(input_, "{\"persona\": \"a\"}\n{\"persona\": \"b\"}\n");
+    EXPECT_EQ(prepare(options(), config()).kind,
+              complete ? RunStart::Kind::complete : RunStart::Kind::resume);
+  }
+  // And --restart starts over with the new input
+  write_file(input_, "{\"persona\": \"a new one\"}\n");
+  Options restart = options();
+  restart.restart = true;
+  EXPECT_EQ(prepare(restart, config()).manifest->input, fingerprint_input(input_));
+}
+
+TEST_F(RunDirTest, AnUnfinishedRunOverAFileThatOnlyGrewGoesOn) {
+  // Given an unfinished run over a file cut off in the middle of a line
+  std::string whole = std::string(3 << 20, 'x') + "\n{\"persona\": \"b\"}\n";
+  write_file(input_, whole.substr(0, whole.size() - 5));
+  record_run(false, fingerprint_input(input_));
+  // When the file is made whole, then the run resumes and takes on the whole file
+  write_file(input_, whole);
+  RunStart resume = prepare(options(), config());
+  EXPECT_EQ(resume.kind, RunStart::Kind::resume);
+  EXPECT_EQ(resume.manifest->input, fingerprint_input(input_));
+  // Given the same, finished: then lines added since are refused, not skipped as "complete"
+  write_file(input_, whole.substr(0, whole.size() - 5));
+  record_run(true, fingerprint_input(input_));
+  write_file(input_, whole);
+  EXPECT_NE(refusal(options(), config()).find("changed since this run began"), std::string::npos);
+  // And a grown file whose first part changed is refused even when unfinished
+  record_run(false, fingerprint_input(input_));
+  whole[10] = 'y';
+  write_file(input_, whole + "{}\n");
+  EXPECT_NE(refusal(options(), config()).find("changed since this run began"), std::string::npos);
+}
+
+TEST_F(RunDirTest, AManifestWithoutAFingerprintResumesAndThenRecordsIt) {
+  // Given an unfinished run recorded by an earlier version (no fingerprint)
+  record_run(false, std::nullopt);
+  // Then it resumes, taking on the fingerprint of the input now
+  RunStart resume = prepare(options(), config());
+  EXPECT_EQ(resume.kind, RunStart::Kind::resume);
+  EXPECT_EQ(resume.manifest->input, fingerprint_input(input_));
+  // Given a finished one, then it stays complete and the manifest records the fingerprint
+  record_run(true, std::nullopt);
+  EXPECT_EQ(prepare(options(), config()).kind, RunStart::Kind::complete);
+  EXPECT_EQ(read_manifest(out_ + "/manifest.json")->input, fingerprint_input(input_));
+  // Given an unfinished run over stdin, then it has no fingerprint and resumes as before
+  Options piped = options();
+  piped.input = "-";
+  Manifest of_stdin;
+  of_stdin.config = {{"input", "-"}, {"model", "m"}};
+  write_manifest(out_ + "/manifest.json", of_stdin);
+  RunStart start = prepare(piped, of_stdin.config);
+  EXPECT_EQ(start.kind, RunStart::Kind::resume);
+  EXPECT_FALSE(start.manifest->input.has_value());
+}
+
+TEST_F(RunDirTest, RetryFailedMayChangeSamplingOnlyAndRecordsIt) {
+  record_run(true, fingerprint_input(input_));
+  Options retry = options();
+  retry.retry_failed = true;
+  // Given a finished run with one failure: a plain rerun with another --max-tokens is refused
+  EXPECT_NE(refusal(options(), config("2048")).find("max_tokens was \"server default\""),
+            std::string::npos);
+  // And so is a retry pass with another model
+  EXPECT_NE(refusal(retry, config("2048", "other")).find("model was \"m\", now \"other\""),
+            std::string::npos);
+  // When --retry-failed raises --max-tokens, then the retry pass starts for the failed line
+  RunStart start = prepare(retry, config("2048"));
+  EXPECT_EQ(start.kind, RunStart::Kind::resume);
+  EXPECT_EQ(start.retry_requests, (std::vector<RequestId>{{2, kEveryRequest}}));
+  // And the manifest records the new value before anything else happens
+  std::optional<Manifest> recorded = read_manifest(out_ + "/manifest.json");
+  EXPECT_TRUE(recorded->retry_pass);
+  EXPECT_EQ(recorded->config, config("2048"));
+  // So resuming that pass compares against it
+  EXPECT_NE(refusal(options(), config()).find("max_tokens was \"2048\""), std::string::npos);
+  EXPECT_EQ(prepare(options(), config("2048")).retry_requests,
+            (std::vector<RequestId>{{2, kEveryRequest}}));
 }
 
 }  // namespace

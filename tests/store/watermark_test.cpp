@@ -13,8 +13,8 @@ uint64_t offset_of(uint64_t line) {
   return 10 * (line - 1);
 }
 
-void read_line(Watermark& watermark, uint64_t line, bool accepted = true) {
-  watermark.begin(line, offset_of(line), accepted);
+void read_line(Watermark& watermark, uint64_t line, bool selected = true) {
+  watermark.begin(line, offset_of(line), selected);
   watermark.set_read_position({line + 1, offset_of(line + 1)});
 }
 
@@ -41,10 +41,10 @@ TEST(WatermarkTest, InOrderFinishesAdvanceLow) {
   EXPECT_EQ(watermark.low().offset, offset_of(2));
   watermark.finish(2);
   watermark.finish(3);
-  // Then low() is the read position and all three count as accepted
+  // Then low() is the read position and all three count as selected
   EXPECT_EQ(watermark.low().line, 4u);
   EXPECT_EQ(watermark.low().offset, offset_of(4));
-  EXPECT_EQ(watermark.accepted_below(), 3u);
+  EXPECT_EQ(watermark.selected_below(), 3u);
   EXPECT_TRUE(watermark.done_above().empty());
   EXPECT_EQ(watermark.in_progress(), 0u);
 }
@@ -61,34 +61,34 @@ TEST(WatermarkTest, OutOfOrderFinishesStayAboveLow) {
   EXPECT_EQ(watermark.low().line, 1u);
   EXPECT_EQ(watermark.done_above(), (std::vector<uint64_t>{2, 4, 5}));
   EXPECT_EQ(watermark.in_progress(), 2u);
-  EXPECT_EQ(watermark.accepted_below(), 0u);
+  EXPECT_EQ(watermark.selected_below(), 0u);
   // When 1 finishes, low() jumps over 2 to the unfinished 3
   watermark.finish(1);
   EXPECT_EQ(watermark.low().line, 3u);
   EXPECT_EQ(watermark.low().offset, offset_of(3));
   EXPECT_EQ(watermark.done_above(), (std::vector<uint64_t>{4, 5}));
-  EXPECT_EQ(watermark.accepted_below(), 2u);
+  EXPECT_EQ(watermark.selected_below(), 2u);
   // When 3 finishes, everything is below low()
   watermark.finish(3);
   EXPECT_EQ(watermark.low().line, 6u);
   EXPECT_TRUE(watermark.done_above().empty());
-  EXPECT_EQ(watermark.accepted_below(), 5u);
+  EXPECT_EQ(watermark.selected_below(), 5u);
 }
 
 TEST(WatermarkTest, RejectsAreNotCountedAsAccepted) {
-  // Given a resumed run with 7 accepted lines below line 11, reading an accepted line, a reject
-  // and an accepted line
+  // Given a resumed run with 7 selected lines below line 11, reading a selected line, a reject
+  // and a selected line
   Watermark watermark({11, offset_of(11)}, 7, {});
   read_line(watermark, 11);
-  read_line(watermark, 12, /*accepted=*/false);
+  read_line(watermark, 12, /*selected=*/false);
   read_line(watermark, 13);
   // When all finish
   watermark.finish(12);
   watermark.finish(13);
-  EXPECT_EQ(watermark.accepted_below(), 7u);
+  EXPECT_EQ(watermark.selected_below(), 7u);
   watermark.finish(11);
-  // Then only the two accepted lines were added
-  EXPECT_EQ(watermark.accepted_below(), 9u);
+  // Then only the two selected lines were added
+  EXPECT_EQ(watermark.selected_below(), 9u);
   EXPECT_EQ(watermark.low().line, 14u);
 }
 
@@ -144,7 +144,7 @@ TEST(WatermarkTest, ResumedDoneLinesAreReportedUntilLowPassesThem) {
   watermark.finish(10);
   EXPECT_EQ(watermark.low().line, 13u);
   EXPECT_EQ(watermark.done_above(), (std::vector<uint64_t>{14}));
-  EXPECT_EQ(watermark.accepted_below(), 7u);
+  EXPECT_EQ(watermark.selected_below(), 7u);
 
   // When 13 finishes with 14 not yet re-read, 14 is still reported
   watermark.finish(13);
@@ -160,14 +160,14 @@ TEST(WatermarkTest, ResumedDoneLinesAreReportedUntilLowPassesThem) {
 TEST(WatermarkTest, SkippedLineCanBeBegunAndFinishedToCountIt) {
   // Given a checkpoint at line 1 with line 2 done
   Watermark watermark({}, 0, {2});
-  // When the caller re-reads line 2 and begins and finishes it at once, to count it as accepted
+  // When the caller re-reads line 2 and begins and finishes it at once, to count it as selected
   read_line(watermark, 1);
   read_line(watermark, 2);
   watermark.finish(2);
   // Then it is listed once, and counted once when low() passes it
   EXPECT_EQ(watermark.done_above(), (std::vector<uint64_t>{2}));
   watermark.finish(1);
-  EXPECT_EQ(watermark.accepted_below(), 2u);
+  EXPECT_EQ(watermark.selected_below(), 2u);
   EXPECT_TRUE(watermark.done_above().empty());
 }
 
@@ -193,7 +193,7 @@ TEST(WatermarkTest, MemoryIsBoundedByTheWindow) {
     ASSERT_LE(watermark.span(), 4u);
   }
   EXPECT_EQ(watermark.in_progress(), 3u);
-  EXPECT_EQ(watermark.accepted_below(), 999997u);
+  EXPECT_EQ(watermark.selected_below(), 999997u);
 }
 
 }  // namespace

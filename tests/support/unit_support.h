@@ -2,7 +2,15 @@
 
 // Helpers shared by the unit tests (the end-to-end tests have e2e_support.h).
 
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "personagen/error.h"
 
@@ -20,5 +28,45 @@ std::string error_of(Body body, ExitCode* code = nullptr) {
   }
   return "";
 }
+
+// The bytes of the file at `path`; "" if it cannot be read.
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// Replaces the file at `path` with `text`.
+inline void write_file(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+// The lines of `text`, without their newlines.
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// A fixture that gives each test a fresh, empty directory of its own under gtest's TempDir(),
+// named after the test suite, and removes it with everything in it after the test.
+class TempDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string suite = ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name();
+    std::replace(suite.begin(), suite.end(), '/', '_');  // "Values/ParamTest" for TEST_P
+    std::string pattern = ::testing::TempDir() + suite + "_XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // The path of `name` inside the directory.
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+
+  std::string dir_;
+};
 
 }  // namespace personagen

@@ -1,0 +1,36 @@
+#include "util/file_io.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "personagen/error.h"
+
+namespace personagen {
+
+void throw_io_error(const std::string& path, std::string_view what, int err) {
+  throw Error(path + ": " + std::string(what) + ": " + std::strerror(err));
+}
+
+std::optional<uint64_t> file_size(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::nullopt;
+    throw_io_error(path, "cannot stat");
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+void write_all(int fd, std::string_view data, const std::string& name) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_io_error(name, "write failed");
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+}  // namespace personagen
