@@ -8,7 +8,7 @@
 #include <optional>
 #include <string_view>
 
-#include "app/run_support.h"
+#include "app/api_key.h"
 #include "dedup/decontam.h"
 #include "dedup/dedup.h"
 #include "personagen/commands.h"

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "app/run_support.h"
+#include "app/signal_guard.h"
 #include "dedup/dedup_files.h"
 #include "dedup/embedding_cache.h"
 #include "dedup/embedding_client.h"
