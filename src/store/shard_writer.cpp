@@ -15,8 +15,8 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "app/run_support.h"
 #include "personagen/error.h"
+#include "store/atomic_file.h"
 
 namespace personagen {
 namespace {

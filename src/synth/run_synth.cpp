@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <limits>
 
-#include "app/run_support.h"
+#include "app/api_key.h"
+#include "app/file_limit.h"
+#include "app/run_summary.h"
 #include "input/byte_source.h"
 #include "net/endpoint_balancer.h"
 #include "personagen/commands.h"

@@ -7,7 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "app/run_support.h"
+#include "app/signal_guard.h"
+#include "app/terminal.h"
 #include "synth/tasks.h"
 #include "util/utf8.h"
 

@@ -13,8 +13,8 @@
 #include <sstream>
 #include <string>
 
-#include "app/run_support.h"
 #include "personagen/error.h"
+#include "store/atomic_file.h"
 #include "store/run_dir.h"
 #include "store/shard_writer.h"
 #include "store/watermark.h"
@@ -373,7 +373,7 @@ TEST(DescribeConfigDifferenceTest, EmptyValuesAreStillNamed) {
             "stop was \"###\", now \"\"");
 }
 
-// write_file_atomic and sync_dir are the manifest's durable write (run_support), shared with the
+// write_file_atomic and sync_dir are the manifest's durable write (atomic_file), shared with the
 // summary file and the shard writer.
 TEST_F(ManifestTest, AtomicWriteReplacesTheWholeFileAndLeavesNoTmp) {
   // Given a file with longer content
