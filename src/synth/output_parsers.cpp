@@ -1,10 +1,8 @@
-#include "synth/tasks.h"
+#include "synth/output_parsers.h"
 
-#include <array>
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "synth/persona_parser.h"
 #include "util/json_text.h"
 #include "util/text_util.h"
 #include "util/utf8.h"
@@ -16,44 +14,14 @@ namespace {
 // ordered_json keeps the model's key order, so `parsed` reads like the raw output.
 using Json = nlohmann::ordered_json;
 
-constexpr std::array<TaskInfo, 6> kTasks = {{
-    {"math", "a math problem", "math problem", OutputKind::text},
-    {"reasoning", "a logical reasoning problem", "logical reasoning problem", OutputKind::text},
-    {"instruction", "a user prompt this persona would send to an AI assistant", "instruction",
-     OutputKind::text},
-    {"knowledge", "a knowledge-rich text written as the persona", "knowledge-rich text",
-     OutputKind::text},
-    {"npc", "a game NPC this persona would become in a game world", "game npc", OutputKind::npc},
-    {"tool", "a tool (function) this persona would need, in OpenAI tool format", "tool development",
-     OutputKind::tool},
-}};
-
-constexpr std::array<TaskInfo, 2> kPersonaTasks = {{
-    {"text-to-persona", "a persona who would read, write, like or dislike a text", "persona",
-     OutputKind::persona},
-    {"persona-to-persona", "personas in a close relationship with a persona", "persona",
-     OutputKind::persona_list},
-}};
-
 // How many '{' the object search tries before giving up; bounds the work on hostile input.
 constexpr int kMaxObjectCandidates = 16;
+// A reason is one line of a failure record and of the log: long enough for nlohmann's own
+// description of what is wrong, short enough that a hostile reply cannot make it long.
 constexpr size_t kMaxReasonBytes = 160;
 // An object nested deeper is not parsed: `parsed` is made with dump(), which recurses once per
 // level, so a hostile reply could overflow the stack. No real NPC or tool nests this deep.
 constexpr size_t kMaxJsonDepth = 128;
-
-ParsedOutput fail(std::string reason) {
-  return {false, {}, {}, std::move(reason)};
-}
-
-// nlohmann's what() without its "[json.exception...] " prefix, on one line and short.
-std::string short_what(const std::exception& e) {
-  std::string line(utf8_prefix(without_nlohmann_prefix(e.what()), kMaxReasonBytes));
-  for (char& c : line) {
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  }
-  return line;
-}
 
 // The body of the first ``` fence (after its info string such as "json"), up to the closing
 // fence or the end of the content; nullopt when there is no fence.
@@ -117,7 +85,7 @@ std::optional<Json> find_object(std::string_view region, std::string& reason) {
         try {
           return Json::parse(candidate);
         } catch (const std::exception& e) {
-          if (first_error.empty()) first_error = "invalid JSON: " + short_what(e);
+          if (first_error.empty()) first_error = "invalid JSON: " + short_reason(e);
         }
       }
     }
@@ -222,8 +190,9 @@ std::string check_tool(const Json& tool) {
   return check_function(tool["function"]);
 }
 
-ParsedOutput parse_json_output(OutputKind kind, std::string_view content) {
-  std::string reason;
+// The JSON object in `content`, looked for in the first ``` fence if there is one, or nullopt
+// with `reason` saying why there is none.
+std::optional<Json> object_in(std::string_view content, std::string& reason) {
   const auto fenced = fenced_body(content);
   std::optional<Json> object = find_object(fenced ? *fenced : content, reason);
   // A fence around something else (an empty block, a line of prose) may precede the object; a
@@ -232,46 +201,41 @@ ParsedOutput parse_json_output(OutputKind kind, std::string_view content) {
     std::string whole_reason;
     object = find_object(content, whole_reason);
   }
-  if (!object) return fail(std::move(reason));
+  return object;
+}
 
-  if (kind == OutputKind::tool) *object = normalize_tool(std::move(*object));
-  reason = kind == OutputKind::npc ? check_npc(*object) : check_tool(*object);
-  if (!reason.empty()) return fail(std::move(reason));
-  return {true, object->dump(-1, ' ', false, Json::error_handler_t::replace), {}, {}};
+// `object` accepted: compact JSON, with invalid UTF-8 replaced so the record stays valid.
+ParsedOutput accepted(const Json& object) {
+  return {true, object.dump(-1, ' ', false, Json::error_handler_t::replace), {}, {}};
 }
 
 }  // namespace
 
-std::span<const TaskInfo> builtin_tasks() {
-  return kTasks;
-}
-
-std::span<const TaskInfo> persona_tasks() {
-  return kPersonaTasks;
-}
-
-const TaskInfo* find_task(std::string_view name) {
-  for (std::span<const TaskInfo> table : {builtin_tasks(), persona_tasks()}) {
-    for (const TaskInfo& task : table) {
-      if (task.name == name) return &task;
-    }
+std::string short_reason(const std::exception& e) {
+  std::string line(utf8_prefix(without_nlohmann_prefix(e.what()), kMaxReasonBytes));
+  for (char& c : line) {
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
   }
-  return nullptr;
+  return line;
 }
 
-ParsedOutput parse_output(OutputKind kind, std::string_view content) {
-  try {
-    if (kind == OutputKind::text) {
-      if (trim(content).empty()) return fail("empty output");
-      return {true, {}, {}, {}};
-    }
-    if (kind == OutputKind::persona) return parse_persona(content);
-    if (kind == OutputKind::persona_list) return parse_persona_list(content);
-    return parse_json_output(kind, content);
-  } catch (const std::exception& e) {
-    // The checks above guard every access, so this is a last resort (e.g. out of memory).
-    return fail("output could not be checked: " + short_what(e));
-  }
+ParsedOutput parse_npc(std::string_view content) {
+  std::string reason;
+  std::optional<Json> npc = object_in(content, reason);
+  if (!npc) return ParsedOutput::failure(std::move(reason));
+  reason = check_npc(*npc);
+  if (!reason.empty()) return ParsedOutput::failure(std::move(reason));
+  return accepted(*npc);
+}
+
+ParsedOutput parse_tool(std::string_view content) {
+  std::string reason;
+  std::optional<Json> tool = object_in(content, reason);
+  if (!tool) return ParsedOutput::failure(std::move(reason));
+  *tool = normalize_tool(std::move(*tool));
+  reason = check_tool(*tool);
+  if (!reason.empty()) return ParsedOutput::failure(std::move(reason));
+  return accepted(*tool);
 }
 
 }  // namespace personagen
