@@ -1,4 +1,4 @@
-#include "synth/tasks.h"
+#include "synth/output_parsers.h"
 
 #include <gtest/gtest.h>
 
@@ -48,60 +48,7 @@ std::string tool_with(const std::string& key, const json& value) {
   return tool.dump();
 }
 
-TEST(TasksTest, TableHoldsTheSixPaperTasksInOrder) {
-  // Given the built-in table
-  const auto tasks = builtin_tasks();
-
-  // Then it lists the six tasks in the paper's order, with their Persona Hub descriptions
-  ASSERT_EQ(tasks.size(), 6u);
-  const std::vector<std::string> names = {"math",      "reasoning", "instruction",
-                                          "knowledge", "npc",       "tool"};
-  const std::vector<std::string> descriptions = {"math problem", "logical reasoning problem",
-                                                 "instruction",  "knowledge-rich text",
-                                                 "game npc",     "tool development"};
-  for (size_t i = 0; i < tasks.size(); ++i) {
-    EXPECT_EQ(tasks[i].name, names[i]);
-    EXPECT_EQ(tasks[i].description, descriptions[i]);
-    EXPECT_FALSE(tasks[i].summary.empty());
-  }
-  EXPECT_EQ(tasks[0].kind, OutputKind::text);
-  EXPECT_EQ(tasks[3].kind, OutputKind::text);
-  EXPECT_EQ(tasks[4].kind, OutputKind::npc);
-  EXPECT_EQ(tasks[5].kind, OutputKind::tool);
-}
-
-TEST(TasksTest, FindTaskByName) {
-  // Given the names of a known and an unknown task
-  // When they are looked up
-  const TaskInfo* npc = find_task("npc");
-
-  // Then the known one is found and the unknown one (or a different case) is not
-  ASSERT_NE(npc, nullptr);
-  EXPECT_EQ(npc->kind, OutputKind::npc);
-  EXPECT_EQ(npc, &builtin_tasks()[4]);
-  EXPECT_EQ(find_task("poetry"), nullptr);
-  EXPECT_EQ(find_task("Math"), nullptr);
-  EXPECT_EQ(find_task(""), nullptr);
-}
-
-TEST(TasksTest, TextMustNotBeEmpty) {
-  // Given empty, blank and real text replies
-  // When they are checked as text
-  const ParsedOutput empty = parse_output(OutputKind::text, "");
-  const ParsedOutput blank = parse_output(OutputKind::text, " \n\t\r\n ");
-  const ParsedOutput text = parse_output(OutputKind::text, "  A nurse works 3 night shifts...\n");
-
-  // Then only the real text passes, and text has no parsed form
-  EXPECT_FALSE(empty.ok);
-  EXPECT_EQ(empty.reason, "empty output");
-  EXPECT_FALSE(blank.ok);
-  EXPECT_EQ(blank.reason, "empty output");
-  EXPECT_TRUE(text.ok);
-  EXPECT_TRUE(text.parsed.empty());
-  EXPECT_TRUE(text.reason.empty());
-}
-
-TEST(TasksTest, ValidNpcIsAcceptedAndKeptCompact) {
+TEST(OutputParsersTest, ValidNpcIsAcceptedAndKeptCompact) {
   // Given a pretty-printed npc with an extra key
   json npc = json::parse(kNpc);
   npc["faction"] = "river guild";
@@ -115,7 +62,7 @@ TEST(TasksTest, ValidNpcIsAcceptedAndKeptCompact) {
   EXPECT_EQ(json::parse(out.parsed), npc);
 }
 
-TEST(TasksTest, NpcInsideJsonFenceIsFound) {
+TEST(OutputParsersTest, NpcInsideJsonFenceIsFound) {
   // Given an npc in a ```json fence with prose before and after
   const std::string content =
       "Here is your NPC:\n```json\n" + std::string(kNpc) + "\n```\nHope it fits {your} world!";
@@ -128,7 +75,7 @@ TEST(TasksTest, NpcInsideJsonFenceIsFound) {
   EXPECT_EQ(json::parse(out.parsed), json::parse(kNpc));
 }
 
-TEST(TasksTest, NpcInPlainFenceIsFound) {
+TEST(OutputParsersTest, NpcInPlainFenceIsFound) {
   // Given an npc in a fence without a language tag
   const ParsedOutput out = parse_output(OutputKind::npc, "```\n" + std::string(kNpc) + "\n```");
 
@@ -137,7 +84,7 @@ TEST(TasksTest, NpcInPlainFenceIsFound) {
   EXPECT_EQ(json::parse(out.parsed)["name"], "Mira");
 }
 
-TEST(TasksTest, NpcWithProseAroundIsFound) {
+TEST(OutputParsersTest, NpcWithProseAroundIsFound) {
   // Given an npc between prose that holds braces, with braces and escaped quotes inside a JSON
   // string, or a string that ends in a backslash (so the JSON text holds \\")
   for (const char* backstory :
@@ -173,7 +120,7 @@ TEST(JsonTextTest, NextBracketSkipsStringsWithEscapedQuotesAndBackslashes) {
   EXPECT_EQ(next_json_bracket(R"("\)", 0), std::string_view::npos);
 }
 
-TEST(TasksTest, NpcMissingAnyRequiredFieldIsRejected) {
+TEST(OutputParsersTest, NpcMissingAnyRequiredFieldIsRejected) {
   for (const char* key : {"name", "role", "backstory", "personality", "dialogue"}) {
     // Given an npc without one required field
     // When it is checked
@@ -186,7 +133,7 @@ TEST(TasksTest, NpcMissingAnyRequiredFieldIsRejected) {
   }
 }
 
-TEST(TasksTest, NpcFieldsOfTheWrongTypeAreRejected) {
+TEST(OutputParsersTest, NpcFieldsOfTheWrongTypeAreRejected) {
   // Given npcs with an empty name, a numeric role and bad dialogue
   const ParsedOutput empty_name = parse_output(OutputKind::npc, npc_with("name", ""));
   const ParsedOutput number_role = parse_output(OutputKind::npc, npc_with("role", 7));
@@ -207,7 +154,7 @@ TEST(TasksTest, NpcFieldsOfTheWrongTypeAreRejected) {
                mixed_dialogue.ok);
 }
 
-TEST(TasksTest, NpcThatIsNotJsonIsRejected) {
+TEST(OutputParsersTest, NpcThatIsNotJsonIsRejected) {
   // Given prose without an object, and a broken object
   const ParsedOutput prose = parse_output(OutputKind::npc, "Mira is a herbalist who fled.");
   const ParsedOutput broken = parse_output(OutputKind::npc, R"(NPC: {"name": "Mira", oops})");
@@ -223,7 +170,7 @@ TEST(TasksTest, NpcThatIsNotJsonIsRejected) {
   EXPECT_EQ(unclosed.reason, "no JSON object in output");
 }
 
-TEST(TasksTest, NpcArrayInsteadOfObjectIsRejected) {
+TEST(OutputParsersTest, NpcArrayInsteadOfObjectIsRejected) {
   // Given an array holding the npc
   const ParsedOutput out = parse_output(OutputKind::npc, "[" + std::string(kNpc) + "]");
 
@@ -232,7 +179,7 @@ TEST(TasksTest, NpcArrayInsteadOfObjectIsRejected) {
   EXPECT_EQ(out.reason, "not a JSON object (got array)");
 }
 
-TEST(TasksTest, FencedArrayIsRejectedButAnEmptyFenceIsLookedPast) {
+TEST(OutputParsersTest, FencedArrayIsRejectedButAnEmptyFenceIsLookedPast) {
   // Given an npc array in a fence, and an empty fence before a bare npc
   const ParsedOutput array =
       parse_output(OutputKind::npc, "```json\n[" + std::string(kNpc) + "]\n```");
@@ -245,7 +192,7 @@ TEST(TasksTest, FencedArrayIsRejectedButAnEmptyFenceIsLookedPast) {
   EXPECT_TRUE(after_empty_fence.ok) << after_empty_fence.reason;
 }
 
-TEST(TasksTest, ValidFullToolIsAccepted) {
+TEST(OutputParsersTest, ValidFullToolIsAccepted) {
   // Given a tool in the full OpenAI form
   const ParsedOutput out = parse_output(OutputKind::tool, kTool);
 
@@ -254,7 +201,7 @@ TEST(TasksTest, ValidFullToolIsAccepted) {
   EXPECT_EQ(out.parsed, kTool);
 }
 
-TEST(TasksTest, BareFunctionIsWrappedIntoTheFullForm) {
+TEST(OutputParsersTest, BareFunctionIsWrappedIntoTheFullForm) {
   // Given a bare function object, as models often answer
   const ParsedOutput out = parse_output(OutputKind::tool, kBareFunction);
 
@@ -264,7 +211,7 @@ TEST(TasksTest, BareFunctionIsWrappedIntoTheFullForm) {
   EXPECT_EQ(json::parse(out.parsed), expected);
 }
 
-TEST(TasksTest, FlatResponsesStyleToolIsWrapped) {
+TEST(OutputParsersTest, FlatResponsesStyleToolIsWrapped) {
   // Given the flat form {"type":"function","name":...}
   json flat = json::parse(kBareFunction);
   flat["type"] = "function";
@@ -280,7 +227,7 @@ TEST(TasksTest, FlatResponsesStyleToolIsWrapped) {
   EXPECT_EQ(parsed["function"]["name"], "get_shift_schedule");
 }
 
-TEST(TasksTest, ToolWithBadNameIsRejected) {
+TEST(OutputParsersTest, ToolWithBadNameIsRejected) {
   const std::string name_reason = "tool: function.name must match ^[a-zA-Z0-9_-]{1,64}$";
   for (const json& name :
        {json("get shifts"), json(""), json(std::string(65, 'a')), json("über"), json(42)}) {
@@ -296,7 +243,7 @@ TEST(TasksTest, ToolWithBadNameIsRejected) {
   EXPECT_TRUE(parse_output(OutputKind::tool, tool_with("name", std::string(64, 'a'))).ok);
 }
 
-TEST(TasksTest, ToolWithoutParametersOrDescriptionIsRejected) {
+TEST(OutputParsersTest, ToolWithoutParametersOrDescriptionIsRejected) {
   // Given tools missing parameters or with an empty description
   const ParsedOutput no_parameters =
       parse_output(OutputKind::tool, tool_with("parameters", nullptr));
@@ -309,7 +256,7 @@ TEST(TasksTest, ToolWithoutParametersOrDescriptionIsRejected) {
   EXPECT_EQ(no_description.reason, "tool: function.description must be a non-empty string");
 }
 
-TEST(TasksTest, ToolParametersMustBeAnObjectSchema) {
+TEST(OutputParsersTest, ToolParametersMustBeAnObjectSchema) {
   // Given parameters that are not an object schema
   const ParsedOutput array_type = parse_output(
       OutputKind::tool, tool_with("parameters", {{"type", "array"}, {"items", json::object()}}));
@@ -325,7 +272,7 @@ TEST(TasksTest, ToolParametersMustBeAnObjectSchema) {
   EXPECT_FALSE(array_type.ok || not_object.ok || bad_property.ok);
 }
 
-TEST(TasksTest, ToolRequiredMustNameProperties) {
+TEST(OutputParsersTest, ToolRequiredMustNameProperties) {
   // Given "required" naming a property that does not exist, and a non-string entry
   json parameters = json::parse(kTool)["function"]["parameters"];
   parameters["required"] = {"nurse_id", "ward"};
@@ -340,7 +287,7 @@ TEST(TasksTest, ToolRequiredMustNameProperties) {
   EXPECT_EQ(number.reason, "tool: function.parameters.required must hold strings");
 }
 
-TEST(TasksTest, ToolWithWrongTypeIsRejected) {
+TEST(OutputParsersTest, ToolWithWrongTypeIsRejected) {
   // Given a wrapper whose type is not "function"
   json tool = json::parse(kTool);
   tool["type"] = "retrieval";
@@ -351,7 +298,7 @@ TEST(TasksTest, ToolWithWrongTypeIsRejected) {
   EXPECT_EQ(out.reason, "tool: \"type\" must be \"function\"");
 }
 
-TEST(TasksTest, FencedToolIsFound) {
+TEST(OutputParsersTest, FencedToolIsFound) {
   // Given a bare function in a ```json fence after an explanation
   const std::string content =
       "The nurse needs this tool:\n\n```json\n" + std::string(kBareFunction) + "\n```\n";
@@ -364,7 +311,7 @@ TEST(TasksTest, FencedToolIsFound) {
   EXPECT_EQ(json::parse(out.parsed)["function"]["name"], "get_shift_schedule");
 }
 
-TEST(TasksTest, HostileContentNeverThrows) {
+TEST(OutputParsersTest, HostileContentNeverThrows) {
   // Given contents that could trip a naive parser
   const std::vector<std::string> contents = {std::string(10000, '{'),
                                              std::string(10000, '['),
@@ -390,7 +337,7 @@ TEST(TasksTest, HostileContentNeverThrows) {
   }
 }
 
-TEST(TasksTest, DeeplyNestedObjectIsRejectedWithoutOverflowingTheStack) {
+TEST(OutputParsersTest, DeeplyNestedObjectIsRejectedWithoutOverflowingTheStack) {
   // Given a valid npc with a value nested a million levels deep, bare and with prose around it
   const size_t depth = 1000000;
   const std::string nested = std::string(depth, '[') + std::string(depth, ']');
