@@ -8,7 +8,8 @@
 namespace personagen {
 
 void ensure_file_limit(size_t connections) {
-  // Each connection is a socket; leave room for the input, the shards and libcurl's own.
+  // Each connection is a socket; the other 128 leave room for the input, the shards, the side
+  // files and libcurl's own descriptors, with a margin.
   rlim_t needed = static_cast<rlim_t>(connections) + 128;
   struct rlimit limit {};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= needed) return;

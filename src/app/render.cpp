@@ -42,6 +42,7 @@ ExitCode run_render(const Options& options) {
       out += builder.body();
       out += '\n';
     }
+    // Written in pieces of about 64 KiB: few writes, and little held however long the input.
     if (out.size() >= (1u << 16)) {
       std::fwrite(out.data(), 1, out.size(), stdout);
       out.clear();

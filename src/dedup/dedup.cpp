@@ -26,6 +26,9 @@
 namespace personagen {
 namespace {
 
+// Each kept record may store one 32-bit value per permutation; past a few thousand, the estimate
+// of the Jaccard similarity hardly improves while the memory per record keeps growing. The same
+// bound is on --num-perm in cli.cpp.
 constexpr size_t kMaxPermutations = 4096;
 
 void validate(const DedupOptions& o) {

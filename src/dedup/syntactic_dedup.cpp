@@ -19,7 +19,10 @@
 namespace personagen {
 namespace {
 
+// A file of bad lines would otherwise flood the log; a last warning gives the count in all.
 constexpr uint64_t kMaxRejectWarnings = 100;
+// Prepared records go to the judging thread in batches, so the queue's lock is taken once per
+// batch, not per record; a few batches ahead keep both threads busy and bound the memory between.
 constexpr size_t kBatchRecords = 4096;
 constexpr size_t kBatchesAhead = 4;
 
