@@ -10,6 +10,7 @@
 #include <thread>
 #include <utility>
 
+#include "dedup/dedup_files.h"
 #include "dedup/exact_dup_index.h"
 #include "dedup/near_dup_index.h"
 #include "dedup/text_normalize.h"
@@ -154,19 +155,17 @@ class Judge {
 
   void finish() {
     if (stats_.rejected > kMaxRejectWarnings) {
-      spdlog::warn("{}: {} lines rejected in all ({} shown)", name(), stats_.rejected,
-                   kMaxRejectWarnings);
+      spdlog::warn("{}: {} lines rejected in all ({} shown)", display_name(options_.input),
+                   stats_.rejected, kMaxRejectWarnings);
     }
     spdlog::info("dedup: the index of {} kept records holds {} MB", decisions_.kept_lines.size(),
                  (near_.memory_bytes() + exact_.memory_bytes()) >> 20);
   }
 
  private:
-  std::string name() const { return options_.input == "-" ? "stdin" : options_.input; }
-
   void reject(const PreparedRecord& record) {
     if (++stats_.rejected <= kMaxRejectWarnings) {
-      spdlog::warn("{}:{}: {}", name(), record.line, record.reject);
+      spdlog::warn("{}:{}: {}", display_name(options_.input), record.line, record.reject);
     }
   }
 
