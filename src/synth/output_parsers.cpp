@@ -204,9 +204,17 @@ std::optional<Json> object_in(std::string_view content, std::string& reason) {
   return object;
 }
 
-// `object` accepted: compact JSON, with invalid UTF-8 replaced so the record stays valid.
-ParsedOutput accepted(const Json& object) {
-  return {true, object.dump(-1, ' ', false, Json::error_handler_t::replace), {}, {}};
+// The first JSON object in `content`, rewritten by `prepare` if given, when `check` finds
+// nothing wrong with it: as compact JSON, with invalid UTF-8 replaced so the record stays valid.
+ParsedOutput parse_object(std::string_view content, Json (*prepare)(Json),
+                          std::string (*check)(const Json&)) {
+  std::string reason;
+  std::optional<Json> object = object_in(content, reason);
+  if (!object) return ParsedOutput::failure(std::move(reason));
+  if (prepare) *object = prepare(std::move(*object));
+  reason = check(*object);
+  if (!reason.empty()) return ParsedOutput::failure(std::move(reason));
+  return {true, object->dump(-1, ' ', false, Json::error_handler_t::replace), {}, {}};
 }
 
 }  // namespace
@@ -220,22 +228,11 @@ std::string short_reason(const std::exception& e) {
 }
 
 ParsedOutput parse_npc(std::string_view content) {
-  std::string reason;
-  std::optional<Json> npc = object_in(content, reason);
-  if (!npc) return ParsedOutput::failure(std::move(reason));
-  reason = check_npc(*npc);
-  if (!reason.empty()) return ParsedOutput::failure(std::move(reason));
-  return accepted(*npc);
+  return parse_object(content, nullptr, check_npc);
 }
 
 ParsedOutput parse_tool(std::string_view content) {
-  std::string reason;
-  std::optional<Json> tool = object_in(content, reason);
-  if (!tool) return ParsedOutput::failure(std::move(reason));
-  *tool = normalize_tool(std::move(*tool));
-  reason = check_tool(*tool);
-  if (!reason.empty()) return ParsedOutput::failure(std::move(reason));
-  return accepted(*tool);
+  return parse_object(content, normalize_tool, check_tool);
 }
 
 }  // namespace personagen
