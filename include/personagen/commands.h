@@ -17,7 +17,11 @@ ExitCode run_render(const Options& options);
 // `personagen tasks`: lists tasks, methods and where each template comes from.
 ExitCode run_tasks(const Options& options);
 
-// Parses the command line and runs the command. The whole program, minus main().
+// `personagen dedup` and `personagen decontam` take their own options, declared beside them in
+// src/dedup/; their entry points are in src/app/dedup_commands.h.
+
+// Parses the command line and runs the command (synth, render, tasks, dedup or decontam). The
+// whole program, minus main().
 int run(int argc, char** argv);
 
 }  // namespace personagen

@@ -23,10 +23,12 @@ struct Threshold {
   }
 };
 
-// Everything a command needs, filled by cli.cpp from flags, then the environment, then defaults
-// (in that order of precedence). Plain data: no behaviour beyond defaults.
+// Everything synth, render and tasks need, and what dedup and decontam share with them (the
+// endpoints, the API key, --quiet, --log-level; their own flags are in DedupOptions and
+// DecontamOptions). Filled by cli.cpp from flags, then the environment, then defaults (in that
+// order of precedence). Plain data: no behaviour beyond defaults.
 struct Options {
-  std::string command;  // "synth", "render" or "tasks"
+  std::string command;  // "synth", "render", "dedup", "decontam" or "tasks"
 
   // Input and selection.
   std::string input;                 // JSONL path; .gz/.zst read transparently; "-" is stdin
@@ -46,8 +48,10 @@ struct Options {
   std::string world_file;     // the npc world
   uint64_t seed = 0;
   std::vector<std::string> relations;  // text-to-persona: read, write, like, dislike
-  size_t max_input_bytes = 4000;       // text-to-persona: longer texts are cut
-  int hops = 1;                        // persona-to-persona: expansion rounds
+  // text-to-persona: longer texts are cut. About 1,000 tokens of English: enough to tell who
+  // would read or write the text, and it bounds what each request costs.
+  size_t max_input_bytes = 4000;
+  int hops = 1;  // persona-to-persona: expansion rounds
   int shots = 3;
 
   // The endpoint.

@@ -8,7 +8,8 @@
 #include <optional>
 #include <string_view>
 
-#include "app/run_support.h"
+#include "app/api_key.h"
+#include "app/dedup_commands.h"
 #include "dedup/decontam.h"
 #include "dedup/dedup.h"
 #include "personagen/commands.h"
@@ -281,25 +282,6 @@ void add_dedup_flags(CLI::App& app, DedupOptions& d, Options& o) {
       ->transform(in_range(whole_at_least<int>(0)));
 }
 
-ExitCode run_dedup_command(DedupOptions& d, const Options& o) {
-  d.base_urls = o.base_urls;
-  if (!d.embed_model.empty()) d.api_key = read_api_key(o);
-  DedupStats stats = run_dedup(d);
-  if (!o.quiet)
-    std::fprintf(stderr,
-                 "personagen: dedup kept %llu of %llu records (%llu exact, %llu near%s duplicates "
-                 "dropped; %llu rejected) in %.1fs -> %s\n",
-                 static_cast<unsigned long long>(stats.kept),
-                 static_cast<unsigned long long>(stats.read),
-                 static_cast<unsigned long long>(stats.exact_dropped),
-                 static_cast<unsigned long long>(stats.near_dropped),
-                 d.embed_model.empty()
-                     ? ""
-                     : (", " + std::to_string(stats.semantic_dropped) + " semantic").c_str(),
-                 static_cast<unsigned long long>(stats.rejected), stats.seconds, d.output.c_str());
-  return ExitCode::ok;
-}
-
 void add_decontam_flags(CLI::App& app, DecontamOptions& d) {
   app.add_option("-i,--input", d.input, "JSONL of records to check; .gz/.zst read; - is stdin")
       ->required();
@@ -318,20 +300,6 @@ void add_decontam_flags(CLI::App& app, DecontamOptions& d) {
       ->transform(in_range(whole_at_least<size_t>(1)));
   app.add_option("--report", d.report,
                  "Write one JSON line per dropped record: the test line and words it shares");
-}
-
-ExitCode run_decontam_command(const DecontamOptions& d, const Options& o) {
-  DecontamStats stats = run_decontam(d);
-  if (!o.quiet)
-    std::fprintf(stderr,
-                 "personagen: decontam kept %llu of %llu records (%llu share a %zu-word run with "
-                 "the %llu test texts; %llu rejected) in %.1fs -> %s\n",
-                 static_cast<unsigned long long>(stats.kept),
-                 static_cast<unsigned long long>(stats.read),
-                 static_cast<unsigned long long>(stats.dropped), d.ngram,
-                 static_cast<unsigned long long>(stats.test_texts),
-                 static_cast<unsigned long long>(stats.rejected), stats.seconds, d.output.c_str());
-  return ExitCode::ok;
 }
 
 // The spdlog level called `name`, or nullopt.

@@ -1,11 +1,13 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "input/record_reader.h"
 #include "personagen/commands.h"
 #include "synth/synth_plan.h"
-#include "synth/tasks.h"
 
 namespace personagen {
 
@@ -40,6 +42,7 @@ ExitCode run_render(const Options& options) {
       out += builder.body();
       out += '\n';
     }
+    // Written in pieces of about 64 KiB: few writes, and little held however long the input.
     if (out.size() >= (1u << 16)) {
       std::fwrite(out.data(), 1, out.size(), stdout);
       out.clear();
@@ -49,27 +52,6 @@ ExitCode run_render(const Options& options) {
   std::fwrite(out.data(), 1, out.size(), stdout);
   if (std::fflush(stdout) != 0) throw Error("stdout: write failed");
   if (rendered == 0 && rejected == 0) spdlog::warn("{}: the input has no records", options.input);
-  return ExitCode::ok;
-}
-
-ExitCode run_tasks(const Options& options) {
-  std::printf("%-19s %-8s %-6s %s\n", "TASK", "OUTPUT", "DEMOS", "TEMPLATES");
-  for (std::span<const TaskInfo> table : {builtin_tasks(), persona_tasks()}) {
-    for (const TaskInfo& info : table) {
-      TaskPrompts prompts = load_task_prompts(info.name, options.prompts_dir, options.world_file);
-      const char* kind = info.kind == OutputKind::text      ? "text"
-                         : info.kind == OutputKind::npc     ? "json"
-                         : info.kind == OutputKind::tool    ? "tool"
-                         : info.kind == OutputKind::persona ? "persona"
-                                                            : "personas";
-      std::string where = prompts.source == "embedded" ? "embedded:prompts/" + prompts.task + "/"
-                                                       : prompts.source + "/" + prompts.task + "/";
-      std::printf("%-19.*s %-8s %-6zu %s{zero-shot,few-shot,persona-few-shot}.txt  -- %.*s\n",
-                  static_cast<int>(info.name.size()), info.name.data(), kind, prompts.demos.size(),
-                  where.c_str(), static_cast<int>(info.summary.size()), info.summary.data());
-    }
-  }
-  std::printf("\nmethods: zero-shot (default), few-shot, persona-few-shot\n");
   return ExitCode::ok;
 }
 

@@ -11,10 +11,13 @@
 #include <string_view>
 #include <vector>
 
-#include "app/run_support.h"
+#include "app/api_key.h"
+#include "app/run_summary.h"
 #include "app/status_printer.h"
+#include "app/terminal.h"
 #include "personagen/commands.h"
 #include "synth/run_synth.h"
+#include "util/signal_guard.h"
 
 namespace personagen {
 

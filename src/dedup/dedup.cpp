@@ -11,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "app/run_support.h"
 #include "dedup/dedup_files.h"
 #include "dedup/embedding_cache.h"
 #include "dedup/embedding_client.h"
@@ -22,10 +21,14 @@
 #include "net/endpoint_balancer.h"
 #include "personagen/error.h"
 #include "util/json_text.h"
+#include "util/signal_guard.h"
 
 namespace personagen {
 namespace {
 
+// Each kept record may store one 32-bit value per permutation; past a few thousand, the estimate
+// of the Jaccard similarity hardly improves while the memory per record keeps growing. The same
+// bound is on --num-perm in cli.cpp.
 constexpr size_t kMaxPermutations = 4096;
 
 void validate(const DedupOptions& o) {

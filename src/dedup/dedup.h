@@ -7,7 +7,8 @@
 
 namespace personagen {
 
-// What `personagen dedup` does; cli.cpp fills it from the command line.
+// What `personagen dedup` does; cli.cpp fills it from the command line, and run_dedup_command
+// (app/dedup_commands.h) adds the endpoints and the API key.
 struct DedupOptions {
   std::string input;              // JSONL path; "-" = stdin (spooled to a temporary file);
                                   // .gz/.zst are read transparently

@@ -14,6 +14,8 @@
 namespace personagen {
 namespace {
 
+// Reads and copies in 1 MiB pieces: large enough that a system call costs little per line, small
+// enough to be nothing next to the indexes.
 constexpr size_t kBufferSize = 1 << 20;
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
 

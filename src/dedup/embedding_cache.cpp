@@ -13,11 +13,16 @@
 namespace personagen {
 namespace {
 
+// A record: a header (magic, dimension, the key's low and high halves), the floats, and a
+// trailer holding hash64 of everything before it, so a torn or corrupt record is recognised.
 constexpr uint32_t kMagic = 0x4d454750;  // "PGEM"
 constexpr size_t kHeaderBytes = 4 + 4 + 8 + 8;
 constexpr size_t kTrailerBytes = 8;
 // Larger vectors are taken for corruption: no embedding model comes close.
 constexpr uint32_t kMaxDimension = 1u << 16;
+// The key's second half is the same hash under another seed: 128 bits make a collision between
+// two texts (which would hand one text the other's embedding) too unlikely to matter. Any fixed
+// value will do, but it must never change, or every cache on disk becomes a miss.
 constexpr uint64_t kHighSeed = 0x0e3bedd1c0ffee11ULL;
 
 std::string errno_text() {

@@ -21,7 +21,7 @@ struct KeyHash {
 
 // One line of an error for a log: reply text cut to a readable length.
 std::string excerpt(std::string_view text) {
-  constexpr size_t kMax = 200;
+  constexpr size_t kMax = 200;  // enough to show what the server said, on one line
   std::string out;
   append_json_string(out, text.substr(0, kMax));
   return out;

@@ -19,6 +19,8 @@ namespace {
 constexpr size_t kLinks = 16;
 constexpr size_t kEfConstruction = 64;
 constexpr size_t kEfSearch = 64;
+// The graph is sized for the records it will hold; a small input still gets room for this many,
+// so the first additions do not each resize it.
 constexpr size_t kMinCapacity = 1024;
 
 }  // namespace

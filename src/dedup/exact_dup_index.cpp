@@ -5,7 +5,10 @@
 namespace personagen {
 namespace {
 
+// The table starts small and doubles as it fills, so a small input costs little.
 constexpr size_t kInitialSlots = size_t{1} << 12;
+// A text's key is two 64-bit hashes under different seeds: with 128 bits, two different texts
+// taken for the same (and one dropped) is too unlikely to matter at any input size.
 constexpr uint64_t kHighSeed = 0x5eed0fdedd00b1e5ULL;
 
 }  // namespace
@@ -33,6 +36,7 @@ std::optional<uint32_t> ExactDupIndex::find(const Key& key) const {
 }
 
 void ExactDupIndex::add(const Key& key, uint32_t id) {
+  // At most 70% full: past that, linear probing walks ever longer runs of slots.
   if ((used_ + 1) * 10 > slots_.size() * 7) grow();
   Slot& slot = slots_[locate(key)];
   if (slot.id_plus_one != 0) return;

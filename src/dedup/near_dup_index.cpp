@@ -12,13 +12,19 @@
 namespace personagen {
 namespace {
 
+// Marks, in a Summary's size, a record stored as its signature rather than its shingles; no
+// record has 2^31 shingles, so the top bit is free.
 constexpr uint32_t kSignatureFlag = uint32_t{1} << 31;
+// Stored values go into chunks of 2^20 values (4 MiB), each reserved once: one growing array
+// would copy every stored value as it grew, and for a moment need twice the memory.
 constexpr size_t kChunkValues = size_t{1} << 20;
+// Each band's table starts small and doubles as it fills, so a small input costs little.
 constexpr size_t kInitialSlots = size_t{1} << 12;
 // A band bucket holds at most this many records. Past it, a record is not added to that band:
 // it stays findable through its other bands, and a flood of near-identical bands (templated
 // text) cannot make every lookup walk a long run of slots.
 constexpr size_t kMaxBucket = 64;
+// Ids are 32-bit and a slot stores id + 1, with 0 for empty.
 constexpr uint32_t kMaxRecords = UINT32_MAX - 1;
 
 uint32_t key_of(uint64_t hash) {
@@ -197,6 +203,7 @@ uint32_t NearDupIndex::add(std::span<const uint32_t> shingles,
 
   for (size_t band = 0; band < lsh_.bands; ++band) {
     Table& table = tables_[band];
+    // At most 70% full: past that, linear probing walks ever longer runs of slots.
     if ((table.used + 1) * 10 > table.slots.size() * 7) grow(table);
     const uint64_t hash = band_hash(signature, band);
     const uint32_t key = key_of(hash);

@@ -10,6 +10,7 @@
 #include <thread>
 #include <utility>
 
+#include "dedup/dedup_files.h"
 #include "dedup/exact_dup_index.h"
 #include "dedup/near_dup_index.h"
 #include "dedup/text_normalize.h"
@@ -19,7 +20,10 @@
 namespace personagen {
 namespace {
 
+// A file of bad lines would otherwise flood the log; a last warning gives the count in all.
 constexpr uint64_t kMaxRejectWarnings = 100;
+// Prepared records go to the judging thread in batches, so the queue's lock is taken once per
+// batch, not per record; a few batches ahead keep both threads busy and bound the memory between.
 constexpr size_t kBatchRecords = 4096;
 constexpr size_t kBatchesAhead = 4;
 
@@ -151,19 +155,17 @@ class Judge {
 
   void finish() {
     if (stats_.rejected > kMaxRejectWarnings) {
-      spdlog::warn("{}: {} lines rejected in all ({} shown)", name(), stats_.rejected,
-                   kMaxRejectWarnings);
+      spdlog::warn("{}: {} lines rejected in all ({} shown)", display_name(options_.input),
+                   stats_.rejected, kMaxRejectWarnings);
     }
     spdlog::info("dedup: the index of {} kept records holds {} MB", decisions_.kept_lines.size(),
                  (near_.memory_bytes() + exact_.memory_bytes()) >> 20);
   }
 
  private:
-  std::string name() const { return options_.input == "-" ? "stdin" : options_.input; }
-
   void reject(const PreparedRecord& record) {
     if (++stats_.rejected <= kMaxRejectWarnings) {
-      spdlog::warn("{}:{}: {}", name(), record.line, record.reject);
+      spdlog::warn("{}:{}: {}", display_name(options_.input), record.line, record.reject);
     }
   }
 

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "util/text_util.h"
+
 namespace personagen {
 namespace {
 
@@ -11,10 +13,9 @@ bool is_ascii_space(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-bool is_ascii_punct(unsigned char c) {
-  return (c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') ||
-         (c >= '{' && c <= '~');
-}
+// The ASCII punctuation characters, what std::ispunct knows in the C locale: stripped from the
+// ends of each word.
+constexpr std::string_view kAsciiPunctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
 bool is_space(utf8proc_int32_t cp) {
   if (cp < 0x80) return is_ascii_space(static_cast<unsigned char>(cp));
@@ -100,11 +101,8 @@ void split_words(std::string_view normalized, std::vector<std::string_view>& wor
   while (i < normalized.size()) {
     size_t end = normalized.find(' ', i);
     if (end == std::string_view::npos) end = normalized.size();
-    size_t begin = i;
-    size_t stop = end;
-    while (begin < stop && is_ascii_punct(static_cast<unsigned char>(normalized[begin]))) ++begin;
-    while (stop > begin && is_ascii_punct(static_cast<unsigned char>(normalized[stop - 1]))) --stop;
-    if (begin < stop) words.push_back(normalized.substr(begin, stop - begin));
+    const std::string_view word = trim(normalized.substr(i, end - i), kAsciiPunctuation);
+    if (!word.empty()) words.push_back(word);
     i = end + 1;
   }
 }

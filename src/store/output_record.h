@@ -81,29 +81,3 @@ void format_failure(const FailureRecord& failure, std::string& out);
 void format_reject(const InputRecord& reject, std::string_view input_path, std::string& out);
 
 }  // namespace personagen
-
-#include "store/manifest.h"
-
-namespace personagen {
-
-// The --summary file: one JSON object for cron and scripts to check.
-struct RunSummary {
-  std::string_view status;  // "ok", "some_failed", "aborted", "interrupted", "error"
-  int exit_code = 0;
-  std::string_view message;          // why the run stopped, if it did not finish
-  std::string_view output;           // the output directory, or "-"
-  const Totals* totals = nullptr;    // all runs into this directory
-  const Totals* this_run = nullptr;  // this invocation only
-  size_t shards = 0;
-  // A persona-to-persona expansion: each hop reached, in order, written as a "hops" array whose
-  // entries have the fields above plus "hop" (1, 2, ...). The fields above then describe the
-  // whole expansion. Empty for a single run, and then no "hops" is written.
-  std::span<const RunSummary> hops;
-  int failed_hop = 0;  // the first hop that did not end "ok", written as "failed_hop" if not 0
-  // The API key: every occurrence in `message` is written as "***", so a server that echoes the
-  // key in an error cannot put it in the file.
-  std::string_view secret;
-};
-std::string format_summary_json(const RunSummary& summary);
-
-}  // namespace personagen

@@ -12,6 +12,9 @@ namespace personagen {
 
 namespace {
 
+// The persona-to-persona prompts ask for 3 to 5 personas; twice the most asked for leaves room
+// for a model that writes a few more, while a longer list is a reply gone wrong, and each persona
+// would become an input line of the next hop.
 constexpr size_t kMaxPersonas = 10;
 
 bool blank(char c) {
@@ -132,7 +135,7 @@ std::string_view unfence(std::string_view s) {
 ParsedOutput parse_persona(std::string_view content) {
   std::string persona;
   std::string problem = check_persona(content, false, persona);
-  if (!problem.empty()) return {false, {}, {}, problem};
+  if (!problem.empty()) return ParsedOutput::failure(problem);
   ParsedOutput out{true, nlohmann::json(persona).dump(), {}, {}};
   out.personas.push_back(std::move(persona));
   return out;
@@ -140,28 +143,25 @@ ParsedOutput parse_persona(std::string_view content) {
 
 ParsedOutput parse_persona_list(std::string_view content) {
   std::string_view body = trim(unfence(content), kBlanks);
-  if (body.empty()) return {false, {}, {}, "empty output"};
-  if (is_refusal(strip_wrapping(body))) return {false, {}, {}, "a refusal, not a persona"};
+  if (body.empty()) return ParsedOutput::failure("empty output");
+  if (is_refusal(strip_wrapping(body))) return ParsedOutput::failure("a refusal, not a persona");
   auto json = nlohmann::json::parse(body, nullptr, false);
   if (json.is_discarded() || !json.is_array())
-    return {false, {}, {}, "expected a JSON array of persona strings"};
+    return ParsedOutput::failure("expected a JSON array of persona strings");
   std::vector<std::string> personas;
   for (const auto& item : json) {
-    if (!item.is_string()) return {false, {}, {}, "expected a JSON array of persona strings"};
+    if (!item.is_string()) return ParsedOutput::failure("expected a JSON array of persona strings");
     std::string persona;
     std::string problem = check_persona(item.get<std::string>(), true, persona);
     if (!problem.empty())
-      return {false, {}, {}, "item " + std::to_string(personas.size() + 1) + ": " + problem};
+      return ParsedOutput::failure("item " + std::to_string(personas.size() + 1) + ": " + problem);
     if (std::find(personas.begin(), personas.end(), persona) == personas.end())
       personas.push_back(std::move(persona));
   }
-  if (personas.empty()) return {false, {}, {}, "an empty list of personas"};
+  if (personas.empty()) return ParsedOutput::failure("an empty list of personas");
   if (personas.size() > kMaxPersonas)
-    return {false,
-            {},
-            {},
-            "too many personas (" + std::to_string(personas.size()) + "; at most " +
-                std::to_string(kMaxPersonas) + ")"};
+    return ParsedOutput::failure("too many personas (" + std::to_string(personas.size()) +
+                                 "; at most " + std::to_string(kMaxPersonas) + ")");
   std::string parsed = nlohmann::json(personas).dump();
   return {true, std::move(parsed), std::move(personas), {}};
 }

@@ -6,7 +6,8 @@
 
 namespace personagen {
 
-// The longest persona accepted, in words: the prompts ask for one or two sentences.
+// The longest persona accepted, in words: the prompts ask for one or two sentences (at most 60
+// words for persona-to-persona); twice that leaves room for a wordy model, not for an essay.
 constexpr size_t kMaxPersonaWords = 120;
 
 // Checks a text-to-persona reply: one persona description. Quotes, a "Persona:" label and

@@ -3,6 +3,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace personagen {
@@ -43,10 +44,15 @@ struct ParsedOutput {
   std::string parsed;
   std::vector<std::string> personas;  // persona and persona_list: the cleaned personas
   std::string reason;  // when !ok: one line saying what was wrong ("not a JSON object", ...)
+
+  // A reply that is not usable, for `why`.
+  static ParsedOutput failure(std::string why) { return {false, {}, {}, std::move(why)}; }
 };
 
-// Checks a completion's content for a task of this kind. JSON may be wrapped in a ```json fence
-// or surrounded by prose; the first complete object is taken. Never throws.
+// Checks a completion's content for a task of this kind: text must not be blank; npc and tool
+// go to their parsers (output_parsers.h), persona and persona_list to persona_parser.h. JSON may
+// be wrapped in a ```json fence or surrounded by prose; the first complete object is taken.
+// Never throws.
 ParsedOutput parse_output(OutputKind kind, std::string_view content);
 
 }  // namespace personagen

@@ -1,4 +1,6 @@
 // The API key: one reader that refuses what cannot be a key, and masking in outside text.
+#include "app/api_key.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -8,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "app/run_support.h"
 #include "personagen/error.h"
 #include "support/unit_support.h"
 

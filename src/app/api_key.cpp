@@ -1,59 +1,19 @@
-#include "app/run_support.h"
+#include "app/api_key.h"
 
 #include <fcntl.h>
-#include <spdlog/spdlog.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
-#include "store/output_record.h"
 #include "util/text_util.h"
 
 namespace personagen {
-
-namespace {
-
-std::atomic<int> g_signal_level{0};
-static_assert(std::atomic<int>::is_always_lock_free,
-              "the signal handler needs a lock-free counter");
-
-extern "C" void count_signal(int) {
-  g_signal_level.fetch_add(1);
-}
-
-struct sigaction g_old_int, g_old_term;
-
-}  // namespace
-
-SignalGuard::SignalGuard() {
-  g_signal_level = 0;
-  struct sigaction action {};
-  action.sa_handler = count_signal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, &g_old_int);
-  sigaction(SIGTERM, &action, &g_old_term);
-}
-
-SignalGuard::~SignalGuard() {
-  sigaction(SIGINT, &g_old_int, nullptr);
-  sigaction(SIGTERM, &g_old_term, nullptr);
-}
-
-const std::atomic<int>& SignalGuard::level() const {
-  return g_signal_level;
-}
-
-bool is_smart_terminal(FILE* out) {
-  const char* term = std::getenv("TERM");
-  return ::isatty(::fileno(out)) && !(term && std::strcmp(term, "dumb") == 0);
-}
 
 namespace {
 
@@ -121,46 +81,15 @@ std::string read_api_key(const Options& options) {
   return key;
 }
 
-std::string_view summary_status(ExitCode code) {
-  switch (code) {
-    case ExitCode::ok:
-      return "ok";
-    case ExitCode::some_failed:
-      return "some_failed";
-    case ExitCode::aborted:
-      return "aborted";
-    case ExitCode::interrupted:
-      return "interrupted";
-    case ExitCode::error:
-    case ExitCode::usage:
-      break;
-  }
-  return "error";
-}
-
 namespace {
-
-void add(std::optional<Totals>& total, const std::optional<Totals>& part) {
-  if (part) (total ? *total : total.emplace()) += *part;
-}
-
-RunSummary summary_of(const RunOutcome& run) {
-  RunSummary s;
-  s.status = summary_status(run.code);
-  s.exit_code = static_cast<int>(run.code);
-  s.message = run.message;
-  s.output = run.output;
-  s.totals = run.totals ? &*run.totals : nullptr;
-  s.this_run = run.this_run ? &*run.this_run : nullptr;
-  s.shards = run.shards;
-  return s;
-}
 
 // A key shorter than this is not looked for in personagen's own messages: "x" or "EMPTY", which
 // local servers accept, would otherwise turn words like --extra-body into --e***tra-body, and a
 // key that short protects nothing. Text from outside (server replies) is masked whatever the
 // length, in the transport.
 constexpr size_t kMinKeyBytesToMaskInMessages = 8;
+
+}  // namespace
 
 // The key is read again rather than passed around: the fewer places hold it, the better. A key
 // that cannot be read cannot be in any message either, so that is not an error here.
@@ -172,8 +101,6 @@ std::string api_key_to_mask(const Options& options) {
     return {};
   }
 }
-
-}  // namespace
 
 std::string without_api_key(std::string_view text, const Options& options) {
   return redacted(text, api_key_to_mask(options));
@@ -258,37 +185,6 @@ std::string without_argument_values(std::string_view message, int argc, const ch
     copied = end;
   }
   return out.append(message.substr(copied));
-}
-
-void write_summary(const Options& options, ExitCode code, std::string_view message,
-                   std::span<const RunOutcome> runs, bool expansion) {
-  if (options.summary_file.empty()) return;
-  const std::string key = api_key_to_mask(options);
-  RunSummary summary;
-  std::optional<Totals> totals, this_run;
-  std::vector<RunSummary> hops;
-  if (!expansion && !runs.empty()) {
-    summary = summary_of(runs.front());
-  } else {
-    summary.output = options.output;
-    for (size_t i = 0; i < runs.size(); ++i) {
-      const RunOutcome& run = runs[i];
-      hops.push_back(summary_of(run));
-      summary.shards += run.shards;
-      add(totals, run.totals);
-      add(this_run, run.this_run);
-      if (run.code != ExitCode::ok && summary.failed_hop == 0)
-        summary.failed_hop = static_cast<int>(i + 1);
-    }
-    summary.totals = totals ? &*totals : nullptr;
-    summary.this_run = this_run ? &*this_run : nullptr;
-    summary.hops = hops;
-  }
-  summary.status = summary_status(code);
-  summary.exit_code = static_cast<int>(code);
-  summary.message = message;
-  summary.secret = key;
-  write_file_atomic(options.summary_file, format_summary_json(summary));
 }
 
 }  // namespace personagen
