@@ -139,6 +139,8 @@ void CurlEventLoop::watch(const MultiHandle& multi, curl_socket_t fd, int what) 
   if (events == 0 || (events == watch.events && multi.index == watch.multi)) return;
   epoll_event event{};
   event.events = events;
+  // epoll hands these 64 bits back with each event: the multi handle's index above, the socket
+  // below.
   event.data.u64 = (uint64_t{multi.index} << 32) | static_cast<uint32_t>(fd);
   int op = watch.events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
   int rc = ::epoll_ctl(epoll_.fd, op, fd, &event);

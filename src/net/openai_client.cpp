@@ -172,7 +172,7 @@ std::optional<Completion> parse_completion(std::string_view body, std::string& e
     error = std::string("reply is not JSON: ") + simdjson::error_message(code);
     if (const std::string start = one_line(body); !start.empty()) {
       error += "; it starts: ";
-      error += utf8_prefix(start, 80);
+      error += utf8_prefix(start, 80);  // enough to tell an HTML page or a proxy's words
     }
     return std::nullopt;
   }
