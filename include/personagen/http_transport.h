@@ -34,7 +34,7 @@ struct TransportOptions {
   std::vector<std::string> urls;
   std::string api_key;  // sent as "Authorization: Bearer"; never logged. May be empty.
   double timeout_seconds = 120;
-  size_t max_connections = 64;  // connection cache size; keep >= concurrency
+  size_t max_connections = 64;  // connections kept alive in all; keep >= concurrency
   // A reply body longer than this stops its transfer (TransportError::too_large), so memory
   // stays bounded by the requests in flight times this, whatever a server sends.
   uint64_t max_reply_bytes = 8 << 20;
@@ -54,9 +54,12 @@ class Transport {
   virtual size_t in_flight() const = 0;
 };
 
-// The libcurl implementation: keep-alive connections, one multi handle, reused easy handles.
-// Logs a warning naming an endpoint's URL when it is taken out of rotation, and a note when it
-// is back. Throws Error if libcurl cannot be initialised or `urls` is empty.
+// The libcurl implementation: keep-alive connections, reused easy handles, one epoll loop over
+// up to 16 multi handles. Several, because libcurl 7.88 walks a multi handle's whole connection
+// cache on every reuse and every removal: with thousands of connections in one handle, that is
+// hundreds of microseconds per request (see ARCHITECTURE.md). Logs a warning naming an endpoint's
+// URL when it is taken out of rotation, and a note when it is back. Throws Error if libcurl cannot
+// be initialised or `urls` is empty.
 std::unique_ptr<Transport> make_curl_transport(const TransportOptions& options);
 
 }  // namespace personagen

@@ -8,7 +8,10 @@
 
 namespace personagen {
 
-// When EndpointBalancer takes an endpoint out of rotation, and for how long.
+// When EndpointBalancer takes an endpoint out of rotation, and for how long. Five failures in a
+// row, not one: a single timeout or 503 is often a busy moment, and leaving the endpoint out
+// would pile its share onto the others. The cool-down starts short, so that a restarted server is
+// back within seconds, and doubles, so that a dead one costs at most one failed probe a minute.
 struct EjectionPolicy {
   uint32_t failures_to_eject = 5;  // consecutive failures
   std::chrono::steady_clock::duration first_cooldown = std::chrono::seconds(5);  // then doubles

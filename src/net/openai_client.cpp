@@ -15,9 +15,12 @@ namespace {
 
 using nlohmann::json;
 
+// An error message goes into a log line and a failures.jsonl record: enough for a server's
+// reason, while a whole HTML error page would bury the line.
 constexpr size_t kMaxErrorBytes = 300;
-// Deeper bodies are not parsed: message_of() dumps "detail", and dump() recurses once per level.
-// No real reply nests anywhere near this deep.
+// Deeper JSON is not parsed: message_of() dumps "detail" and extra_body_fields() dumps its
+// object, and dump() recurses once per level. No real reply or --extra-body nests anywhere near
+// this deep.
 constexpr size_t kMaxJsonDepth = 256;
 
 // The start of `s` on one line: leading blanks skipped, line breaks and other control characters
@@ -86,11 +89,14 @@ std::string chat_completions_url(std::string_view base_url) {
   return url;
 }
 
-// Why not nlohmann: this runs once per request, hundreds of thousands of times a second on a
-// fast local server, and the shape is fixed; writing the text directly is several times faster.
+// Why not nlohmann: this runs once per request, tens of thousands of times a second on a fast
+// local server (bench scenario A), and the shape is fixed; writing the text directly is several
+// times faster.
 std::string build_chat_body(std::string_view model, std::string_view user_message,
                             const SamplingParams& sampling, const RequestExtras& extras) {
   std::string body;
+  // The strings, and 160 bytes for the fixed text around them and the sampling numbers, so that
+  // a typical body without escapes is written with one allocation.
   body.reserve(user_message.size() + model.size() + extras.system.size() + extras.fields.size() +
                160);
   body += "{\"model\":";
@@ -166,7 +172,7 @@ std::optional<Completion> parse_completion(std::string_view body, std::string& e
     error = std::string("reply is not JSON: ") + simdjson::error_message(code);
     if (const std::string start = one_line(body); !start.empty()) {
       error += "; it starts: ";
-      error += utf8_prefix(start, 80);
+      error += utf8_prefix(start, 80);  // enough to tell an HTML page or a proxy's words
     }
     return std::nullopt;
   }

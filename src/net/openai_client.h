@@ -53,8 +53,8 @@ std::string extra_body_fields(std::string_view json_text, const SamplingParams& 
 // has no choices[0].message, or its content is not a string or null (null becomes "").
 std::optional<Completion> parse_completion(std::string_view body, std::string& error);
 
-// The error.message of an OpenAI-style error body, else the start of the body; at most 300 bytes,
-// on one line.
+// The error.message of an OpenAI-style error body, else the start of the body, else
+// "(empty body)"; at most 300 bytes, on one line.
 std::string error_message(std::string_view body);
 
 }  // namespace personagen

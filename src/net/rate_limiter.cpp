@@ -7,7 +7,9 @@ namespace personagen {
 
 namespace {
 
-constexpr double kMaxWaitSeconds = 1e6;  // keeps time_point arithmetic finite
+// A rate near zero would ask for a wait of years; capped at about 11 days, the wait converts to
+// a duration and adds to a time_point without overflowing.
+constexpr double kMaxWaitSeconds = 1e6;
 
 // Seconds from `from` to `to`, and never negative: a clock seen going back counts as no time.
 double seconds_between(TokenBucket::Clock::time_point from, TokenBucket::Clock::time_point to) {
