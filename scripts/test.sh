@@ -11,6 +11,8 @@ jobs=$(nproc)
 echo "== format check"
 mapfile -t sources < <(git ls-files '*.cpp' '*.h' 2>/dev/null || find src include tests fuzz -name '*.cpp' -o -name '*.h')
 clang-format --dry-run --Werror "${sources[@]}"
+echo "== layout check"
+scripts/check-layout.sh
 
 echo "== build and test (plain)"
 scripts/build.sh test -DCMAKE_BUILD_TYPE=RelWithDebInfo
