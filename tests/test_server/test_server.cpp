@@ -4,64 +4,31 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
+#include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <ctime>
-#include <limits>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 
-// Fault kinds, for `[[fault:KIND*N]]` markers in a prompt and for ServerOptions::fault_kinds:
-//   400 ... 599  that status with an OpenAI error body {"error":{"message":"injected <code>",...}}
-//   429ra        429 with "Retry-After: 1"
-//   429date      429 with Retry-After as an HTTP date between 1 and 2 seconds ahead
-//   429ms        429 with "retry-after-ms: 200"
-//   drop         the connection is closed after the headers, before any of the body
-//   truncate     200 whose body is cut in half (the declared length is the full one)
-//   malformed    200 whose body is not JSON
-//   hang         no answer until stop(), or 60 s, so the client's timeout fires
-//   empty        200 with content ""
-//   length       200 with the normal content and finish_reason "length"
-//   badjson      200 whose content is "this is not json" (text tasks accept it, JSON tasks don't)
-//   huge         200 whose content is the normal one followed by 64 MiB of "x" (streamed, so the
-//                server holds none of it), to test the client's reply limit
-// N is a count or the word "always", 1 when "*N" is left out. Several markers apply in turn:
-// `[[fault:500]] [[fault:429]]` gives 500, then 429, then the normal reply.
+#include "faults.h"
+#include "replies.h"
+#include "stable_hash.h"
 
 namespace personagen::testing {
+
+using namespace detail;
+
 namespace {
 
-using Json = nlohmann::ordered_json;
-
-enum class FaultKind {
-  status,
-  retry_after_seconds,
-  retry_after_date,
-  retry_after_ms,
-  drop,
-  truncate,
-  malformed,
-  hang,
-  empty,
-  length,
-  badjson,
-  huge
-};
-
-struct Fault {
-  FaultKind kind = FaultKind::status;
-  int status = 0;
-};
-
-constexpr uint64_t kAlways = std::numeric_limits<uint64_t>::max();
+// Long enough for every client timeout the tests set; bounded, so a hanging handler whose
+// server is never stopped still ends.
 constexpr auto kHangLimit = std::chrono::seconds(60);
+// Eight times the client's default reply limit (8 MiB): well over it, yet small enough that a
+// test can raise the limit and take the whole reply.
 constexpr size_t kHugePadding = size_t{64} << 20;
 // Stands in a huge reply's content for the padding that is streamed in its place.
 constexpr std::string_view kHugeMarker = "@@huge-padding@@";
@@ -69,284 +36,39 @@ constexpr std::string_view kHugeMarker = "@@huge-padding@@";
 // idle this long, and stop() joins those workers: short, so a client that outlives the server
 // delays stop() little; not too short, so clients rarely reuse a connection as it closes.
 constexpr time_t kKeepAliveSeconds = 2;
+// httplib closes a keep-alive connection after 5 requests by default; a client would then
+// reconnect every few requests, so let a connection serve far more than a test sends on it.
+constexpr size_t kKeepAliveMaxRequests = 1000;
 // httplib compresses "application/json" replies whenever the client accepts an encoding, with
 // brotli at its slowest setting: milliseconds of CPU per reply. With a charset parameter the
 // type is not on its list, so replies go out as they are.
 constexpr const char* kJsonType = "application/json; charset=utf-8";
 
-std::optional<Fault> parse_fault(std::string_view name) {
-  if (name.size() == 3 &&
-      std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    int status = 0;
-    std::from_chars(name.data(), name.data() + name.size(), status);
-    if (status < 400 || status > 599) return std::nullopt;
-    return Fault{FaultKind::status, status};
-  }
-  static const std::pair<std::string_view, Fault> kNamed[] = {
-      {"429ra", {FaultKind::retry_after_seconds, 429}},
-      {"429date", {FaultKind::retry_after_date, 429}},
-      {"429ms", {FaultKind::retry_after_ms, 429}},
-      {"drop", {FaultKind::drop, 0}},
-      {"truncate", {FaultKind::truncate, 200}},
-      {"malformed", {FaultKind::malformed, 200}},
-      {"hang", {FaultKind::hang, 0}},
-      {"empty", {FaultKind::empty, 200}},
-      {"length", {FaultKind::length, 200}},
-      {"badjson", {FaultKind::badjson, 200}},
-      {"huge", {FaultKind::huge, 200}},
-  };
-  for (const auto& [fault_name, fault] : kNamed) {
-    if (fault_name == name) return fault;
-  }
-  return std::nullopt;
-}
-
-// One `[[fault:KIND*N]]` marker of a prompt.
-struct Marker {
-  Fault fault;
-  uint64_t count = 1;
-};
-
-// The markers of a prompt in order, or the text of the first bad one in `bad`.
-std::vector<Marker> parse_markers(std::string_view prompt, std::string& bad) {
-  constexpr std::string_view kOpen = "[[fault:";
-  std::vector<Marker> markers;
-  for (size_t at = prompt.find(kOpen); at != std::string_view::npos;
-       at = prompt.find(kOpen, at + 1)) {
-    size_t end = prompt.find("]]", at);
-    if (end == std::string_view::npos) break;
-    std::string_view spec = prompt.substr(at + kOpen.size(), end - at - kOpen.size());
-    std::string_view kind = spec.substr(0, spec.find('*'));
-    Marker marker;
-    std::optional<Fault> fault = parse_fault(kind);
-    bool count_ok = true;
-    if (kind.size() < spec.size()) {
-      std::string_view count = spec.substr(kind.size() + 1);
-      if (count == "always") {
-        marker.count = kAlways;
-      } else {
-        auto [ptr, ec] = std::from_chars(count.data(), count.data() + count.size(), marker.count);
-        count_ok = ec == std::errc() && ptr == count.data() + count.size() && !count.empty();
-      }
-    }
-    if (!fault || !count_ok) {
-      bad = std::string(prompt.substr(at, end + 2 - at));
-      return {};
-    }
-    marker.fault = *fault;
-    markers.push_back(marker);
-  }
-  return markers;
-}
-
-// FNV-1a: stable across runs and machines, unlike std::hash, so tool names are reproducible.
-uint64_t fnv1a(std::string_view text) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-size_t tokens_for(size_t bytes) {
-  return (bytes + 3) / 4;
-}
-
-std::string error_body(std::string_view message, std::string_view type, const Json& code) {
-  Json body = {{"error", {{"message", message}, {"type", type}, {"code", code}}}};
-  return body.dump();
-}
-
 void reply_error(httplib::Response& res, int status, std::string_view message,
-                 std::string_view type, const Json& code) {
+                 std::string_view type, int code) {
   res.status = status;
   res.set_content(error_body(message, type, code), kJsonType);
 }
 
-// A 401 that quotes the key it was given, as a careless server might: the client must never
-// print or write what comes back.
 void reply_unauthorized(const httplib::Request& req, httplib::Response& res) {
-  std::string key = req.get_header_value("Authorization");
-  if (key.starts_with("Bearer ")) key.erase(0, 7);
-  reply_error(res, 401, "invalid api key: " + key, "invalid_request_error", "invalid_api_key");
+  res.status = 401;
+  res.set_content(unauthorized_body(req.get_header_value("Authorization")), kJsonType);
 }
 
-struct ChatRequest {
-  std::string model;
-  std::string prompt;  // the content of the last message with role "user"
-};
-
-std::optional<ChatRequest> parse_chat_request(const std::string& body, std::string& error) {
-  Json request = Json::parse(body, nullptr, false);
-  if (request.is_discarded() || !request.is_object()) {
-    error = "request body is not a JSON object";
-    return std::nullopt;
+// Checks the options, so the server refuses them before it binds anything.
+ServerOptions validated(ServerOptions options) {
+  if (options.port < 0 || options.port > 65535) {
+    throw std::invalid_argument("test server: port must be 0..65535");
   }
-  auto messages = request.find("messages");
-  if (messages == request.end() || !messages->is_array() || messages->empty()) {
-    error = "request has no messages";
-    return std::nullopt;
+  if (options.threads < 1) throw std::invalid_argument("test server: threads must be >= 1");
+  if (options.delay_ms < 0) throw std::invalid_argument("test server: delay_ms must be >= 0");
+  if (!(options.fault_rate >= 0 && options.fault_rate <= 1)) {
+    throw std::invalid_argument("test server: fault_rate must be within 0..1");
   }
-  const Json* last_user = nullptr;
-  for (const Json& message : *messages) {
-    if (message.is_object() && message.contains("role") && message["role"] == "user") {
-      last_user = &message;
-    }
-  }
-  if (last_user == nullptr) {
-    error = "request has no message with role \"user\"";
-    return std::nullopt;
-  }
-  ChatRequest chat;
-  const Json& content = last_user->contains("content") ? (*last_user)["content"] : Json();
-  if (content.is_string()) {
-    chat.prompt = content.get<std::string>();
-  } else if (content.is_array()) {
-    for (const Json& part : content) {
-      if (part.is_object() && part.contains("text") && part["text"].is_string()) {
-        chat.prompt += part["text"].get<std::string>();
-      }
-    }
-  } else {
-    error = "the last user message has no text content";
-    return std::nullopt;
-  }
-  if (request.contains("model") && request["model"].is_string()) {
-    chat.model = request["model"].get<std::string>();
-  }
-  return chat;
-}
-
-// The content of a normal reply: one object that the text, npc and tool parsers all accept.
-// Persona-creation prompts (recognised by the paper's wording, which our templates keep) get
-// persona-shaped replies instead, unique to the prompt: one persona, or a JSON array of three.
-std::string echo_content(const std::string& prompt, size_t index) {
-  std::string tag = echo_tool_name(prompt).substr(std::string_view("echo_tool_").size());
-  if (prompt.find("Who is likely to") != std::string::npos)
-    return "A reader number " + tag + " who found this text in a test server.";
-  if (prompt.find("close relationship") != std::string::npos)
-    return Json::array({"A colleague of echo persona " + tag + ".",
-                        "A sibling of echo persona " + tag + ".",
-                        "A neighbour of echo persona " + tag + "."})
-        .dump();
-  Json content = {{"type", "function"},
-                  {"function",
-                   {{"name", echo_tool_name(prompt)},
-                    {"description", "Echo tool"},
-                    {"parameters",
-                     {{"type", "object"},
-                      {"properties", {{"text", {{"type", "string"}}}}},
-                      {"required", {"text"}}}}}},
-                  {"name", "Echo NPC"},
-                  {"role", "echo"},
-                  {"backstory", "Born in a test server, it repeats whatever it is told."},
-                  {"personality", "Literal and patient."},
-                  {"dialogue", {"You said it, I echo it."}},
-                  {"prompt", prompt},
-                  {"request_index", index}};
-  return content.dump();
-}
-
-std::string completion_body(size_t index, const std::string& model, const std::string& prompt,
-                            const std::string& content, std::string_view finish_reason) {
-  size_t prompt_tokens = tokens_for(prompt.size());
-  size_t completion_tokens = tokens_for(content.size());
-  Json body = {{"id", "chatcmpl-" + std::to_string(index)},
-               {"object", "chat.completion"},
-               {"created", static_cast<int64_t>(std::time(nullptr))},
-               {"model", model},
-               {"choices",
-                {{{"index", 0},
-                  {"message", {{"role", "assistant"}, {"content", content}}},
-                  {"finish_reason", finish_reason}}}},
-               {"usage",
-                {{"prompt_tokens", prompt_tokens},
-                 {"completion_tokens", completion_tokens},
-                 {"total_tokens", prompt_tokens + completion_tokens}}}};
-  return body.dump();
-}
-
-std::string http_date(std::time_t when) {
-  std::tm tm{};
-  gmtime_r(&when, &tm);
-  char text[64];
-  std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return text;
-}
-
-// The texts of an embeddings request: "input" as one string or an array of strings.
-std::optional<std::vector<std::string>> parse_embedding_inputs(const Json& request,
-                                                               std::string& error) {
-  auto input = request.find("input");
-  if (input == request.end() || !(input->is_string() || input->is_array())) {
-    error = "request has no \"input\" string or array of strings";
-    return std::nullopt;
-  }
-  if (input->is_string()) return std::vector<std::string>{input->get<std::string>()};
-  std::vector<std::string> texts;
-  for (const Json& text : *input) {
-    if (!text.is_string()) {
-      error = "\"input\" holds something other than strings";
-      return std::nullopt;
-    }
-    texts.push_back(text.get<std::string>());
-  }
-  if (texts.empty()) {
-    error = "\"input\" is empty";
-    return std::nullopt;
-  }
-  return texts;
+  return options;
 }
 
 }  // namespace
-
-std::vector<float> test_embedding(std::string_view text) {
-  std::vector<double> sum(kTestEmbeddingDimension, 0.0);
-  auto is_word_byte = [](unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
-  };
-  std::string word;
-  for (size_t i = 0; i <= text.size(); ++i) {
-    auto c = i < text.size() ? static_cast<unsigned char>(text[i]) : '\0';
-    if (i < text.size() && is_word_byte(c)) {
-      word += static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-      continue;
-    }
-    if (word.empty()) continue;
-    uint64_t seed = fnv1a(word);
-    for (size_t d = 0; d < kTestEmbeddingDimension; ++d) {
-      sum[d] += static_cast<double>(splitmix64(seed + d) >> 11) * 0x1.0p-52 - 1.0;
-    }
-    word.clear();
-  }
-  double norm = 0;
-  for (double v : sum) norm += v * v;
-  norm = std::sqrt(norm);
-  std::vector<float> vector(kTestEmbeddingDimension, 0.0f);
-  if (norm == 0) return vector;
-  for (size_t d = 0; d < kTestEmbeddingDimension; ++d) {
-    vector[d] = static_cast<float>(sum[d] / norm);
-  }
-  return vector;
-}
-
-std::vector<std::string> default_fault_kinds() {
-  return {"500", "502", "503", "429ra", "drop", "truncate", "malformed", "empty", "length"};
-}
-
-std::string echo_tool_name(std::string_view prompt) {
-  char hex[9];
-  std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(fnv1a(prompt) & 0xffffffffU));
-  return "echo_tool_" + std::string(hex);
-}
 
 class TestServer::Impl {
  public:
@@ -356,7 +78,7 @@ class TestServer::Impl {
   void stop();
 
   ServerOptions options_;
-  std::vector<Fault> random_faults_;
+  RandomFaults random_faults_;
   httplib::Server server_;
   std::thread listener_;
   int port_ = 0;
@@ -390,28 +112,14 @@ class TestServer::Impl {
   // is malformed). The markers take the attempts at the same body in turn; once they are used
   // up, a random fault may apply.
   Attempt next_attempt(const std::string& body, std::string_view text);
-  std::optional<Fault> random_fault(uint64_t body_hash, uint64_t attempt) const;
   bool authorized(const httplib::Request& req) const;
   // Waits for `duration`; false if stop() cut the wait short.
   bool wait_unless_stopping(std::chrono::milliseconds duration);
 };
 
-TestServer::Impl::Impl(ServerOptions options) : options_(std::move(options)) {
-  if (options_.port < 0 || options_.port > 65535) {
-    throw std::invalid_argument("test server: port must be 0..65535");
-  }
-  if (options_.threads < 1) throw std::invalid_argument("test server: threads must be >= 1");
-  if (options_.delay_ms < 0) throw std::invalid_argument("test server: delay_ms must be >= 0");
-  if (!(options_.fault_rate >= 0 && options_.fault_rate <= 1)) {
-    throw std::invalid_argument("test server: fault_rate must be within 0..1");
-  }
-  if (options_.fault_kinds.empty()) options_.fault_kinds = default_fault_kinds();
-  for (const std::string& kind : options_.fault_kinds) {
-    std::optional<Fault> fault = parse_fault(kind);
-    if (!fault) throw std::invalid_argument("test server: unknown fault kind '" + kind + "'");
-    random_faults_.push_back(*fault);
-  }
-
+TestServer::Impl::Impl(ServerOptions options)
+    : options_(validated(std::move(options))),
+      random_faults_(options_.fault_rate, options_.seed, options_.fault_kinds) {
   // httplib listens with a backlog of 5: a burst of new connections overflows it, and every
   // SYN dropped costs its client a 1 s retransmit. So the socket is caught here, as it is made,
   // and its backlog raised once it listens (below).
@@ -423,7 +131,7 @@ TestServer::Impl::Impl(ServerOptions options) : options_(std::move(options)) {
   // httplib writes a reply's headers and body separately; with Nagle's algorithm on, the body
   // waits for the client's delayed ACK (~40 ms) on every keep-alive request.
   server_.set_tcp_nodelay(true);
-  server_.set_keep_alive_max_count(1000);
+  server_.set_keep_alive_max_count(kKeepAliveMaxRequests);
   server_.set_keep_alive_timeout(kKeepAliveSeconds);
   server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
     std::lock_guard lock(mutex_);
@@ -432,10 +140,7 @@ TestServer::Impl::Impl(ServerOptions options) : options_(std::move(options)) {
   });
   server_.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
     if (!authorized(req)) return reply_unauthorized(req, res);
-    Json body = {
-        {"object", "list"},
-        {"data", {{{"id", options_.model}, {"object", "model"}, {"owned_by", "personagen-test"}}}}};
-    res.set_content(body.dump(), kJsonType);
+    res.set_content(models_body(options_.model), kJsonType);
   });
   server_.Post("/v1/chat/completions",
                [this](const httplib::Request& req, httplib::Response& res) { on_chat(req, res); });
@@ -531,24 +236,9 @@ TestServer::Impl::Attempt TestServer::Impl::next_attempt(const std::string& body
     std::lock_guard lock(mutex_);
     attempt = attempts_[body_hash]++;
   }
-  uint64_t remaining = attempt;
-  for (const Marker& marker : markers) {
-    if (remaining < marker.count) {
-      result.fault = marker.fault;
-      return result;
-    }
-    remaining -= marker.count;
-  }
-  result.fault = random_fault(body_hash, attempt);
+  result.fault = marked_fault(markers, attempt);
+  if (!result.fault) result.fault = random_faults_.pick(body_hash, attempt);
   return result;
-}
-
-std::optional<Fault> TestServer::Impl::random_fault(uint64_t body_hash, uint64_t attempt) const {
-  if (options_.fault_rate <= 0) return std::nullopt;
-  uint64_t r = splitmix64(splitmix64(splitmix64(options_.seed) ^ body_hash) ^ attempt);
-  double draw = static_cast<double>(r >> 11) * 0x1.0p-53;
-  if (draw >= options_.fault_rate) return std::nullopt;
-  return random_faults_[splitmix64(r) % random_faults_.size()];
 }
 
 void TestServer::Impl::on_chat(const httplib::Request& req, httplib::Response& res) {
@@ -602,36 +292,21 @@ void TestServer::Impl::on_embeddings(const httplib::Request& req, httplib::Respo
   }
   changed_.notify_all();
   if (!authorized(req)) return reply_unauthorized(req, res);
-  Json request = Json::parse(req.body, nullptr, false);
-  std::string error = "request body is not a JSON object";
-  std::optional<std::vector<std::string>> texts;
-  if (!request.is_discarded() && request.is_object()) {
-    texts = parse_embedding_inputs(request, error);
-  }
-  if (!texts) return reply_error(res, 400, error, "invalid_request_error", 400);
+  std::string error;
+  std::optional<EmbeddingsRequest> embeddings = parse_embeddings_request(req.body, error);
+  if (!embeddings) return reply_error(res, 400, error, "invalid_request_error", 400);
   std::string all_text;
-  for (const std::string& text : *texts) all_text += text;
+  for (const std::string& text : embeddings->texts) all_text += text;
   const Attempt attempt = next_attempt(req.body, all_text);
   if (!attempt.bad_marker.empty()) {
     return reply_error(res, 400, "test server: bad fault marker " + attempt.bad_marker,
                        "invalid_request_error", 400);
   }
 
-  Json data = Json::array();
-  for (size_t i = 0; i < texts->size(); ++i) {
-    data.push_back(
-        {{"object", "embedding"}, {"index", i}, {"embedding", test_embedding((*texts)[i])}});
-  }
-  size_t tokens = tokens_for(all_text.size());
-  std::string model = request.contains("model") && request["model"].is_string()
-                          ? request["model"].get<std::string>()
-                          : options_.model;
-  Json body = {{"object", "list"},
-               {"data", std::move(data)},
-               {"model", model},
-               {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
-  if (attempt.fault) return apply_fault(*attempt.fault, res, body.dump());
-  res.set_content(body.dump(), kJsonType);
+  std::string reply =
+      embeddings_body(embeddings->texts, embeddings->model.value_or(options_.model));
+  if (attempt.fault) return apply_fault(*attempt.fault, res, reply);
+  res.set_content(reply, kJsonType);
 }
 
 void TestServer::Impl::apply_fault(const Fault& fault, httplib::Response& res,
@@ -644,6 +319,7 @@ void TestServer::Impl::apply_fault(const Fault& fault, httplib::Response& res,
       reply_error(res, fault.status, injected, "test", fault.status);
       return res.set_header("Retry-After", "1");
     case FaultKind::retry_after_date:
+      // Dates have whole seconds and "now" is up to one second past time(), so this is 1-2 s on.
       reply_error(res, fault.status, injected, "test", fault.status);
       return res.set_header("Retry-After", http_date(std::time(nullptr) + 2));
     case FaultKind::retry_after_ms:
@@ -672,7 +348,8 @@ void TestServer::Impl::apply_fault(const Fault& fault, httplib::Response& res,
     case FaultKind::badjson:
       return res.set_content(full_reply, kJsonType);
     case FaultKind::huge: {
-      // The reply up to the marker, the padding in 64 KiB pieces, then the rest of the reply.
+      // The reply up to the marker, the padding in 64 KiB pieces (so the server holds no more of
+      // it at once), then the rest of the reply.
       size_t at = std::min(full_reply.find(kHugeMarker), full_reply.size());
       std::string head = full_reply.substr(0, at);
       std::string tail = full_reply.substr(std::min(at + kHugeMarker.size(), full_reply.size()));

@@ -17,7 +17,7 @@ struct ServerOptions {
   int threads = 128;      // worker threads; one is pinned per keep-alive connection
   std::string api_key{};  // if non-empty, requests without "Authorization: Bearer <key>" get 401
   int delay_ms = 0;       // waited before every chat reply (stop() cuts it short)
-  double fault_rate = 0;  // probability that a chat request gets a random fault
+  double fault_rate = 0;  // probability that a chat or embeddings request gets a random fault
   std::vector<std::string> fault_kinds{};  // kinds for random faults; empty = the default set
   uint64_t seed = 1;  // random faults are a function of (seed, body, attempt number for that body)
   std::string model = "test-model";  // listed by /v1/models
@@ -44,7 +44,7 @@ std::vector<float> test_embedding(std::string_view text);
 // POST /v1/chat/completions answers a chat.completion whose content is one JSON object that
 // every task's parser accepts (a function tool, an NPC, and the prompt echoed back with the
 // request's arrival index). A prompt containing `[[fault:KIND*N]]` gets that fault on the first
-// N attempts of its exact body (the kinds are listed in test_server.cpp), and with fault_rate > 0
+// N attempts of its exact body (the kinds are listed in faults.h), and with fault_rate > 0
 // any request may get a random one. POST /v1/embeddings answers test_embedding() of each
 // text of "input" (a string or an array of strings), with the same fault markers and random
 // faults. GET /v1/models lists the model. Anything else is a 404 with
