@@ -205,10 +205,6 @@ bool expands_personas(const Options& options) {
   return info && info->kind == OutputKind::persona_list;
 }
 
-void check_synth_options(const Options& options) {
-  plan_run(options);
-}
-
 ExitCode synthesize(const Options& options, const SynthContext& context,
                     std::vector<RunOutcome>& runs) {
   if (expands_personas(options) && options.output != "-") return run_hops(options, context, runs);

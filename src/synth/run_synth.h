@@ -31,10 +31,6 @@ struct SynthContext {
   std::string api_key;
 };
 
-// Checks the flags and the plan of `personagen synth` (task, templates, model, output, URLs)
-// without reading or writing anything. Throws a usage Error naming what is wrong.
-void check_synth_options(const Options& options);
-
 // True for a task that expands personas hop by hop (persona-to-persona).
 bool expands_personas(const Options& options);
 
