@@ -137,7 +137,7 @@ std::string check_parameters(const Json& parameters) {
   if (properties != parameters.end()) {
     if (!properties->is_object()) return "tool: function.parameters.properties must be an object";
     for (const auto& [name, schema] : properties->items()) {
-      if (!schema.is_object()) return "tool: property \"" + name + "\" must be an object";
+      if (!schema.is_object()) return "tool: property " + Json(name).dump() + " must be an object";
     }
   }
   const auto required = parameters.find("required");
@@ -147,7 +147,7 @@ std::string check_parameters(const Json& parameters) {
       if (!name.is_string()) return "tool: function.parameters.required must hold strings";
       const auto& key = name.get_ref<const std::string&>();
       if (properties == parameters.end() || !properties->contains(key)) {
-        return "tool: required names unknown property \"" + key + "\"";
+        return "tool: required names unknown property " + Json(key).dump();
       }
     }
   }
