@@ -53,6 +53,14 @@ struct Options {
   size_t max_input_bytes = 4000;
   int hops = 1;  // persona-to-persona: expansion rounds
   int shots = 3;
+  // Independent requests per input line (--samples K); 0 = the task's default (3 for solve,
+  // else 1). Sample k is sent with "seed" + k when --extra-body sets a seed.
+  int samples = 0;
+  // solve: a line is kept when at least this many of its samples' answers agree; 0 = the
+  // default (2 for solve).
+  int agree = 0;
+  int turns = 2;                // converse: user turns per conversation
+  bool keep_reasoning = false;  // --format chat: keep the thinking in the assistant message
 
   // The endpoint.
   std::string model;
