@@ -1,6 +1,7 @@
 // Feeds arbitrary bytes, as a server reply body or a model's output, to everything that reads
-// them: parse_completion, error_message and parse_output for the OutputKind of every task. None of
-// them may throw; what they return must keep the promises of openai_client.h and tasks.h.
+// them: parse_completion, error_message, parse_output for the OutputKind of every task, and the
+// answer extraction and normalization of solve. None of them may throw; what they return must keep
+// the promises of openai_client.h, tasks.h and answer.h.
 
 #include <algorithm>
 #include <cstddef>
@@ -14,6 +15,7 @@
 
 #include "fuzz_check.h"
 #include "net/openai_client.h"
+#include "synth/answer.h"
 #include "synth/tasks.h"
 
 namespace personagen::fuzz {
@@ -36,6 +38,22 @@ void check_error_message(std::string_view body) {
   FUZZ_CHECK(!message.empty());
   FUZZ_CHECK(message.size() <= 300);
   FUZZ_CHECK(is_one_line(message));
+}
+
+// extract_answer returns a trimmed, non-empty piece of the solution; normalize_answer keeps UTF-8
+// valid and leaves no blank or `$` in the key.
+void check_answer(std::string_view solution) {
+  const bool valid = is_valid_utf8(solution);
+  if (const std::optional<std::string> answer = extract_answer(solution)) {
+    FUZZ_CHECK(!answer->empty());
+    FUZZ_CHECK(solution.find(*answer) != std::string_view::npos);
+    FUZZ_CHECK(answer->find_first_of(" \t\r\n\f\v") != 0);
+    FUZZ_CHECK(answer->find_last_of(" \t\r\n\f\v") != answer->size() - 1);
+    FUZZ_CHECK(!valid || is_valid_utf8(*answer));
+  }
+  const std::string key = normalize_answer(solution);
+  FUZZ_CHECK(key.find_first_of(" \t\r\n\f\v$") == std::string::npos);
+  FUZZ_CHECK(!valid || is_valid_utf8(key));
 }
 
 bool is_blank(std::string_view text) {
@@ -94,6 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   check_completion(input);
   check_error_message(input);
+  check_answer(input);
   static const std::vector<OutputKind> kinds = all_kinds();
   for (OutputKind kind : kinds) check_output(kind, input);
   return 0;

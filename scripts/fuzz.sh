@@ -24,7 +24,7 @@ declare -A sources=(
   [record_reader]="src/input/record_reader.cpp src/input/field_parser.cpp src/input/byte_source.cpp"
   [template]="src/synth/prompt_template.cpp src/util/hash.cpp"
   [completion]="src/net/openai_client.cpp src/synth/tasks.cpp src/synth/output_parsers.cpp
-    src/synth/persona_parser.cpp"
+    src/synth/persona_parser.cpp src/synth/answer.cpp"
 )
 declare -A max_len=([record_reader]=1048576 [template]=65536 [completion]=65536)
 
