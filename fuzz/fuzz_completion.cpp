@@ -27,6 +27,7 @@ void check_completion(std::string_view body) {
   if (completion) {
     FUZZ_CHECK(nlohmann::json::accept(body));
     FUZZ_CHECK(is_valid_utf8(completion->content));
+    FUZZ_CHECK(is_valid_utf8(completion->reasoning));
   } else {
     FUZZ_CHECK(!error.empty());
     FUZZ_CHECK(is_one_line(error));

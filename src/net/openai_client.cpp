@@ -7,6 +7,7 @@
 
 #include "personagen/error.h"
 #include "util/json_text.h"
+#include "util/text_util.h"
 #include "util/utf8.h"
 
 namespace personagen {
@@ -78,6 +79,30 @@ std::string message_in(std::string_view body) {
   } catch (const std::exception&) {
     return {};
   }
+}
+
+// The string member `key` of `message`; empty when it is absent, null or not a string.
+std::string_view string_field(simdjson::dom::object message, std::string_view key) {
+  std::string_view text;
+  if (message[key].get(text)) return {};
+  return text;
+}
+
+// Moves a leading <think>...</think> block out of completion.content (see parse_completion in the
+// header for the rules).
+void split_think_block(Completion& completion) {
+  constexpr std::string_view kOpen = "<think>";
+  constexpr std::string_view kClose = "</think>";
+  const std::string_view content = trim_front(completion.content);
+  if (!content.starts_with(kOpen)) return;
+  const std::string_view inside = content.substr(kOpen.size());
+  const size_t close = inside.find(kClose);
+  const std::string_view thinking = trim(inside.substr(0, close));
+  const std::string_view rest = close == std::string_view::npos
+                                    ? std::string_view()
+                                    : trim_front(inside.substr(close + kClose.size()));
+  if (completion.reasoning.empty()) completion.reasoning = thinking;
+  completion.content = std::string(rest);  // a copy first: `rest` points into content
 }
 
 }  // namespace
@@ -199,6 +224,12 @@ std::optional<Completion> parse_completion(std::string_view body, std::string& e
     }
     completion.content = text;
   }
+  // Where servers put the thinking: vLLM's reasoning outputs (docs.vllm.ai, "Reasoning Outputs":
+  // reasoning_content, renamed reasoning in 0.11), DeepSeek's reasoning_content, OpenRouter's
+  // "reasoning" (openrouter.ai/docs, "Reasoning Tokens").
+  completion.reasoning = string_field(message, "reasoning_content");
+  if (completion.reasoning.empty()) completion.reasoning = string_field(message, "reasoning");
+  split_think_block(completion);
   if (std::string_view reason; !choice["finish_reason"].get(reason)) {
     completion.finish_reason = reason;
   }
@@ -206,6 +237,9 @@ std::optional<Completion> parse_completion(std::string_view body, std::string& e
     completion.usage.prompt_tokens = integer_field(usage, "prompt_tokens");
     completion.usage.completion_tokens = integer_field(usage, "completion_tokens");
     completion.usage.total_tokens = integer_field(usage, "total_tokens");
+    if (simdjson::dom::object details; !usage["completion_tokens_details"].get(details)) {
+      completion.usage.reasoning_tokens = integer_field(details, "reasoning_tokens");
+    }
   }
   return completion;
 }

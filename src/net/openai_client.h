@@ -26,11 +26,15 @@ struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t total_tokens = 0;
+  // usage.completion_tokens_details.reasoning_tokens (OpenAI, vLLM, OpenRouter): the part of
+  // completion_tokens spent thinking; 0 when the server does not say.
+  int64_t reasoning_tokens = 0;
 };
 
 // What the client needs from a chat completion, in native types.
 struct Completion {
-  std::string content;
+  std::string content;        // the answer, without the thinking of a reasoning model
+  std::string reasoning;      // the thinking, if the server or the model gave any
   std::string finish_reason;  // "stop", "length", ...; empty if the server sent none
   Usage usage;
 };
@@ -51,6 +55,13 @@ std::string extra_body_fields(std::string_view json_text, const SamplingParams& 
 
 // Parses a 2xx reply body. Returns nullopt and sets `error` (one line) when the body is not JSON,
 // has no choices[0].message, or its content is not a string or null (null becomes "").
+// A reasoning model's thinking goes to `reasoning`, from message.reasoning_content (vLLM before
+// 0.11, SGLang, DeepSeek) or else message.reasoning (OpenRouter, Ollama, newer vLLM) when either
+// is a non-empty string, and from a <think>...</think> block that opens the content (after
+// blanks; Qwen3 and R1-style models served without a reasoning parser): the block leaves the
+// content, whose leading blanks go too, and its trimmed text becomes `reasoning` unless a field
+// already gave one, which then wins (it is what the server parsed). A <think> that never closes
+// (the reply was cut off while thinking) makes all of the content reasoning, and content empty.
 std::optional<Completion> parse_completion(std::string_view body, std::string& error);
 
 // The error.message of an OpenAI-style error body, else the start of the body, else
