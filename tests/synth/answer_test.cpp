@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "synth/prompt_template.h"
+
 namespace personagen {
 namespace {
 
@@ -182,6 +184,33 @@ TEST(ExtractAnswer, LongUnbalancedInputStaysFast) {
   for (int i = 0; i < 100000; ++i) text += "\\boxed{";
   EXPECT_EQ(extract_answer(text), std::nullopt);
   EXPECT_EQ(normalize_answer(text).size(), text.size());
+}
+
+TEST(SolvePrompts, LoadFromTheEmbeddedCopyWithOneBoxedAnswerPerDemonstration) {
+  // Given the built-in solve prompts
+  const TaskPrompts prompts = load_task_prompts("solve", "", "");
+
+  // Then every method asks for a boxed answer, and the few-shot ones show demonstrations
+  for (const Template* t : {&prompts.zero_shot, &prompts.few_shot, &prompts.persona_few_shot}) {
+    EXPECT_NE(t->text().find("within \\boxed{}"), std::string::npos) << t->origin();
+    EXPECT_EQ(t->placeholders(), std::vector<std::string>{"persona"}) << t->origin();
+  }
+  EXPECT_TRUE(prompts.few_shot.has_examples_section());
+  EXPECT_NE(prompts.persona_few_shot.text().find("Written for: {{persona}}"), std::string::npos);
+
+  // And each of the 8 worked solutions ends in exactly one box that extract_answer finds
+  ASSERT_EQ(prompts.demos.size(), 8u);
+  for (const Demonstration& demo : prompts.demos) {
+    const std::string& output = demo.output;
+    EXPECT_TRUE(output.starts_with("Problem: ")) << demo.id;
+    EXPECT_NE(output.find("\n\nSolution: "), std::string::npos) << demo.id;
+    const size_t box = output.find("\\boxed{");
+    ASSERT_NE(box, std::string::npos) << demo.id;
+    EXPECT_EQ(output.find("\\boxed{", box + 1), std::string::npos) << demo.id;
+    EXPECT_TRUE(output.ends_with("}.")) << demo.id;
+    EXPECT_TRUE(extract_answer(output).has_value()) << demo.id;
+  }
+  EXPECT_EQ(extract_answer(prompts.demos[1].output), "\\frac{240}{11}");
 }
 
 }  // namespace
