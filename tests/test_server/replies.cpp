@@ -51,6 +51,43 @@ std::optional<std::vector<std::string>> parse_embedding_inputs(const Json& reque
   return texts;
 }
 
+// The text of a message's content: a string, or the "text" of its parts joined; nullopt for
+// anything else.
+std::optional<std::string> text_of(const Json& content) {
+  if (content.is_string()) return content.get<std::string>();
+  if (!content.is_array()) return std::nullopt;
+  std::string text;
+  for (const Json& part : content) {
+    if (part.is_object() && part.contains("text") && part["text"].is_string()) {
+      text += part["text"].get<std::string>();
+    }
+  }
+  return text;
+}
+
+// A whole number of either sign; a float counts when it is whole and within 64 bits, so 2.0 is
+// 2 and 1e30 or 0.5 is 0, like a string or a bool.
+detail::RequestSeed seed_of(const Json& seed) {
+  detail::RequestSeed result;
+  if (seed.is_number_unsigned()) {
+    result.magnitude = seed.get<uint64_t>();
+  } else if (seed.is_number_integer()) {
+    auto value = seed.get<int64_t>();
+    result.negative = value < 0;
+    // Unsigned arithmetic, so INT64_MIN's magnitude (2^63) is exact.
+    auto bits = static_cast<uint64_t>(value);
+    result.magnitude = result.negative ? 0 - bits : bits;
+  } else if (seed.is_number_float()) {
+    double value = seed.get<double>();
+    double size = std::fabs(value);
+    if (std::isfinite(value) && std::trunc(value) == value && size < 0x1.0p64) {
+      result.negative = value < 0;
+      result.magnitude = static_cast<uint64_t>(size);
+    }
+  }
+  return result;
+}
+
 }  // namespace
 
 std::vector<float> test_embedding(std::string_view text) {
@@ -113,33 +150,36 @@ std::optional<ChatRequest> parse_chat_request(const std::string& body, std::stri
     error = "request has no messages";
     return std::nullopt;
   }
+  ChatRequest chat;
   const Json* last_user = nullptr;
   for (const Json& message : *messages) {
-    if (message.is_object() && message.contains("role") && message["role"] == "user") {
+    if (!message.is_object()) continue;
+    auto role = message.find("role");
+    auto content = message.find("content");
+    if (role != message.end() && role->is_string() && content != message.end()) {
+      std::optional<std::string> text = text_of(*content);
+      if (text) chat.transcript += role->get<std::string>() + ": " + *text + "\n";
+    }
+    if (role != message.end() && *role == "user") {
       last_user = &message;
+      ++chat.user_messages;
     }
   }
   if (last_user == nullptr) {
     error = "request has no message with role \"user\"";
     return std::nullopt;
   }
-  ChatRequest chat;
-  const Json& content = last_user->contains("content") ? (*last_user)["content"] : Json();
-  if (content.is_string()) {
-    chat.prompt = content.get<std::string>();
-  } else if (content.is_array()) {
-    for (const Json& part : content) {
-      if (part.is_object() && part.contains("text") && part["text"].is_string()) {
-        chat.prompt += part["text"].get<std::string>();
-      }
-    }
-  } else {
+  std::optional<std::string> prompt =
+      text_of(last_user->contains("content") ? (*last_user)["content"] : Json());
+  if (!prompt) {
     error = "the last user message has no text content";
     return std::nullopt;
   }
+  chat.prompt = std::move(*prompt);
   if (request.contains("model") && request["model"].is_string()) {
     chat.model = request["model"].get<std::string>();
   }
+  if (auto seed = request.find("seed"); seed != request.end()) chat.seed = seed_of(*seed);
   return chat;
 }
 
@@ -171,21 +211,26 @@ std::string echo_content(const std::string& prompt, size_t index) {
 }
 
 std::string completion_body(size_t index, const std::string& model, const std::string& prompt,
-                            const std::string& content, std::string_view finish_reason) {
+                            const ChatReply& reply, std::string_view finish_reason) {
+  Json message = {{"role", "assistant"}, {"content", reply.content}};
+  bool thinks = !reply.reasoning.empty() && (reply.reasoning_content || reply.reasoning_field);
+  if (thinks && reply.reasoning_content) message["reasoning_content"] = reply.reasoning;
+  if (thinks && reply.reasoning_field) message["reasoning"] = reply.reasoning;
   size_t prompt_tokens = tokens_for(prompt.size());
-  size_t completion_tokens = tokens_for(content.size());
-  Json body = {{"id", "chatcmpl-" + std::to_string(index)},
-               {"object", "chat.completion"},
-               {"created", static_cast<int64_t>(std::time(nullptr))},
-               {"model", model},
-               {"choices",
-                {{{"index", 0},
-                  {"message", {{"role", "assistant"}, {"content", content}}},
-                  {"finish_reason", finish_reason}}}},
-               {"usage",
-                {{"prompt_tokens", prompt_tokens},
-                 {"completion_tokens", completion_tokens},
-                 {"total_tokens", prompt_tokens + completion_tokens}}}};
+  size_t reasoning_tokens = thinks ? tokens_for(reply.reasoning.size()) : 0;
+  size_t completion_tokens = tokens_for(reply.content.size()) + reasoning_tokens;
+  Json usage = {{"prompt_tokens", prompt_tokens},
+                {"completion_tokens", completion_tokens},
+                {"total_tokens", prompt_tokens + completion_tokens}};
+  if (thinks) usage["completion_tokens_details"] = {{"reasoning_tokens", reasoning_tokens}};
+  Json body = {
+      {"id", "chatcmpl-" + std::to_string(index)},
+      {"object", "chat.completion"},
+      {"created", static_cast<int64_t>(std::time(nullptr))},
+      {"model", model},
+      {"choices",
+       {{{"index", 0}, {"message", std::move(message)}, {"finish_reason", finish_reason}}}},
+      {"usage", std::move(usage)}};
   return body.dump();
 }
 

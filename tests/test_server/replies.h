@@ -4,6 +4,7 @@
 // replies, in the OpenAI wire format. Only this file's .cpp includes nlohmann.
 
 #include <cstddef>
+#include <cstdint>
 #include <ctime>
 #include <optional>
 #include <string>
@@ -19,12 +20,32 @@ std::string error_body(std::string_view message, std::string_view type, int code
 // might: the client must never print or write what comes back.
 std::string unauthorized_body(std::string authorization);
 
+// The "seed" member of a request as a whole number of either sign, so every JSON integer fits
+// (int64 and uint64 alike). Absent, fractional, beyond 64 bits or not a number: 0.
+struct RequestSeed {
+  uint64_t magnitude = 0;
+  bool negative = false;
+
+  // The seed modulo n (n > 0) in 0..n-1, as mathematics has it: -1 mod 3 is 2, so seeds
+  // seed, seed + 1, ... pick entries in turn whatever their sign.
+  size_t mod(size_t n) const {
+    size_t rest = static_cast<size_t>(magnitude % n);
+    return negative && rest != 0 ? n - rest : rest;
+  }
+};
+
 struct ChatRequest {
   std::string model;   // "" when the request names none
   std::string prompt;  // the content of the last message with role "user"
+  RequestSeed seed;
+  size_t user_messages = 0;  // how many messages have role "user"
+  // Every message with text, in order, as "<role>: <text>\n": for the markers that any message
+  // may carry and for a tag that tells one conversation from another.
+  std::string transcript;
 };
 
-// The model and prompt of a chat completion request, or nullopt and the reason in `error`.
+// The model, prompt and the rest of a chat completion request, or nullopt and the reason in
+// `error`.
 std::optional<ChatRequest> parse_chat_request(const std::string& body, std::string& error);
 
 // The content of a normal reply: one object that the text, npc and tool parsers all accept.
@@ -32,10 +53,50 @@ std::optional<ChatRequest> parse_chat_request(const std::string& body, std::stri
 // persona-shaped replies instead, unique to the prompt: one persona, or a JSON array of three.
 std::string echo_content(const std::string& prompt, size_t index);
 
+// Scripted replies (scripted_replies.h). A chat request gets the echo above unless it scripts
+// another reply; in the order they are tried, the first that applies gives the content:
+//   persona as user  The last user message contains "You are playing the user in a
+//                    conversation": one line, "Follow-up from echo persona <tag>: and what about
+//                    case <n>?", where <tag> is 8 hex digits of the prompt's hash and <n> counts
+//                    the prompt's lines that start with "Assistant:" (the transcript shown).
+//   [[answers: A|B|C]]  in the last user message (the first such marker, up to the next "]]"):
+//                    "Solution: we read the problem (echo <tag>, seed <s>) and work it out step
+//                    by step.\n\nThe final answer is \boxed{X}." with X the entry at
+//                    index seed mod n (from 0) of the n "|"-separated entries, trimmed of blanks
+//                    and with each "\\" read as "\" (so a marker quoted inside JSON text still
+//                    gives \frac{1}{2}). Seed: the request's integer "seed" (RequestSeed). An empty
+//                    entry gives "Solution: we read the problem (echo <tag>, seed <s>) and work it
+//                    out step by step, but the working stops short." with no box and no
+//                    "answer" at all, which a client must treat as invalid.
+//   conversation     More than one user message: "Assistant reply <k> (<tag>): thanks, here is
+//                    the next step." with <k> the number of user messages and <tag> 8 hex digits
+//                    of the hash of every message, so each conversation turn differs.
+//   echo             Anything else: echo_content(), as it always was.
+// Thinking, for a marker in any message, combined with the content above (several may apply):
+//   [[think]]            the thinking goes in the message's "reasoning_content", and usage gets
+//                        "completion_tokens_details": {"reasoning_tokens": N} (N > 0, counted
+//                        in completion_tokens)
+//   [[reasoning-field]]  the same in "reasoning" instead
+//   [[think-inline]]     the content starts with "<think>\n<thinking>\n</think>\n\n"
+// The thinking is "Let me think about this (echo <tag>).\nFirst I restate the question, then I
+// check each step." with <tag> from the prompt's hash. Every scripted reply is a function of the
+// request alone, so a rerun gets the same text.
+
+// What the assistant message of a reply holds: the content, and thinking that goes in a field of
+// its own beside it (thinking inline in the content is part of `content`).
+struct ChatReply {
+  std::string content;
+  std::string reasoning;           // the thinking; only sent when a field below is chosen
+  bool reasoning_content = false;  // send it as "reasoning_content" (vLLM, SGLang, DeepSeek)
+  bool reasoning_field = false;    // send it as "reasoning" (OpenRouter, Ollama)
+};
+
 // A chat.completion body for the request that arrived `index`-th, with usage estimated from the
-// sizes of the prompt and the content.
+// sizes of the prompt and the content. Thinking sent in a field adds its tokens to
+// completion_tokens and reports them in "completion_tokens_details": {"reasoning_tokens": N};
+// without it the body is what it always was.
 std::string completion_body(size_t index, const std::string& model, const std::string& prompt,
-                            const std::string& content, std::string_view finish_reason);
+                            const ChatReply& reply, std::string_view finish_reason);
 
 struct EmbeddingsRequest {
   std::optional<std::string> model;

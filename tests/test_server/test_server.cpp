@@ -16,6 +16,7 @@
 
 #include "faults.h"
 #include "replies.h"
+#include "scripted_replies.h"
 #include "stable_hash.h"
 
 namespace personagen::testing {
@@ -273,13 +274,17 @@ void TestServer::Impl::on_chat(const httplib::Request& req, httplib::Response& r
   }
 
   std::string model = chat->model.empty() ? options_.model : chat->model;
-  std::string content = echo_content(chat->prompt, index);
+  // Faults change the content alone: thinking in a field of its own stays, as when a reasoning
+  // model spends its whole budget thinking.
+  ChatReply scripted = scripted_reply(*chat, index);
   std::string_view finish_reason = "stop";
-  if (attempt.fault && attempt.fault->kind == FaultKind::empty) content.clear();
-  if (attempt.fault && attempt.fault->kind == FaultKind::badjson) content = "this is not json";
+  if (attempt.fault && attempt.fault->kind == FaultKind::empty) scripted.content.clear();
+  if (attempt.fault && attempt.fault->kind == FaultKind::badjson) {
+    scripted.content = "this is not json";
+  }
   if (attempt.fault && attempt.fault->kind == FaultKind::length) finish_reason = "length";
-  if (attempt.fault && attempt.fault->kind == FaultKind::huge) content += kHugeMarker;
-  std::string reply = completion_body(index, model, chat->prompt, content, finish_reason);
+  if (attempt.fault && attempt.fault->kind == FaultKind::huge) scripted.content += kHugeMarker;
+  std::string reply = completion_body(index, model, chat->prompt, scripted, finish_reason);
   if (attempt.fault) return apply_fault(*attempt.fault, res, reply);
   res.set_content(reply, kJsonType);
 }

@@ -43,8 +43,12 @@ std::vector<float> test_embedding(std::string_view text);
 //
 // POST /v1/chat/completions answers a chat.completion whose content is one JSON object that
 // every task's parser accepts (a function tool, an NPC, and the prompt echoed back with the
-// request's arrival index). A prompt containing `[[fault:KIND*N]]` gets that fault on the first
-// N attempts of its exact body (the kinds are listed in faults.h), and with fault_rate > 0
+// request's arrival index). Markers and conversations script other replies (replies.h lists
+// them): `[[answers: A|B|C]]` gives a worked solution whose \boxed answer the request's "seed"
+// picks, the persona-as-user prompt and requests with several user messages get either side of
+// a conversation, and `[[think]]`, `[[think-inline]]` and `[[reasoning-field]]` add thinking in
+// the shapes reasoning models send. A prompt containing `[[fault:KIND*N]]` gets that fault on the
+// first N attempts of its exact body (the kinds are listed in faults.h), and with fault_rate > 0
 // any request may get a random one. POST /v1/embeddings answers test_embedding() of each
 // text of "input" (a string or an array of strings), with the same fault markers and random
 // faults. GET /v1/models lists the model. Anything else is a 404 with
@@ -68,7 +72,8 @@ class TestServer {
   void stop();
 
   // Raw bodies of every /v1/chat/completions request received, in arrival order (including
-  // ones refused for auth or a bad body).
+  // ones refused for auth or a bad body), exactly as sent: "seed", the whole "messages" array
+  // and every other member can be read back from them.
   std::vector<std::string> chat_requests() const;
   size_t chat_request_count() const;
 

@@ -83,23 +83,40 @@ TEST(TestServerTest, ChatReplyIsAnOpenAiCompletionThatEchoesThePrompt) {
 }
 
 TEST(TestServerTest, PromptIsTheLastUserMessageAndIndexesFollowArrival) {
-  // Given a conversation with two user turns, sent after another request
+  // Given a conversation with one user turn after an assistant turn, sent after another request
   TestServer server;
   ASSERT_EQ(status_of(post_chat(server, chat_body("first"))), 200);
   Json body = {{"messages",
-                {{{"role", "user"}, {"content", "early"}},
+                {{{"role", "system"}, {"content", "early"}},
                  {{"role", "assistant"}, {"content", "reply"}},
                  {{"role", "user"}, {"content", "late"}}}}};
 
   // When it is sent without a model
   auto result = post_chat(server, body.dump());
 
-  // Then the prompt is the last user turn, the index is 1, and the model is the server's
+  // Then the prompt is the user turn, the index is 1, and the model is the server's
   ASSERT_EQ(status_of(result), 200);
   EXPECT_EQ(content_of(result->body)["prompt"], "late");
   EXPECT_EQ(content_of(result->body)["request_index"], 1);
   EXPECT_EQ(Json::parse(result->body)["id"], "chatcmpl-1");
   EXPECT_EQ(Json::parse(result->body)["model"], "test-model");
+}
+
+TEST(TestServerTest, MarkersAreReadFromTheLastUserMessage) {
+  // Given two user turns whose answers markers differ
+  TestServer server;
+  Json body = {{"messages",
+                {{{"role", "user"}, {"content", "[[answers: early]]"}},
+                 {{"role", "assistant"}, {"content", "reply"}},
+                 {{"role", "user"}, {"content", "[[answers: late]]"}}}}};
+
+  // When it is sent
+  auto result = post_chat(server, body.dump());
+
+  // Then the answer is the last user turn's
+  ASSERT_EQ(status_of(result), 200);
+  std::string content = Json::parse(result->body)["choices"][0]["message"]["content"];
+  EXPECT_TRUE(content.ends_with("The final answer is \\boxed{late}.")) << content;
 }
 
 TEST(TestServerTest, PromptMayComeInTextPartsAndOddRolesAreSkipped) {
