@@ -9,9 +9,10 @@ namespace personagen {
 // only.
 struct Progress {
   double elapsed_seconds = 0;
-  uint64_t done = 0;      // records written this run
-  uint64_t failed = 0;    // failures written this run
-  uint64_t rejected = 0;  // rejects written this run
+  uint64_t done = 0;        // records written this run
+  uint64_t failed = 0;      // failures written this run
+  uint64_t rejected = 0;    // rejects written this run
+  uint64_t unverified = 0;  // lines without agreement written this run (unverified.jsonl)
   uint64_t in_flight = 0;
   uint64_t waiting = 0;  // requests waiting for a retry
   uint64_t retries = 0;

@@ -111,6 +111,8 @@ std::string format_progress(const Progress& progress, size_t width, bool bar) {
   pieces.push_back(counts + with_commas(progress.done) + " done");
   pieces.push_back(", " + with_commas(progress.failed) + " failed");
   pieces.push_back(", " + with_commas(progress.rejected) + " rejected");
+  if (progress.unverified != 0)
+    pieces.push_back(", " + with_commas(progress.unverified) + " unverified");
   pieces.push_back(" | " + with_commas(progress.in_flight) + " in flight");
   pieces.push_back(", " + with_commas(progress.waiting) + " retrying");
   const double rate = per_second(progress.done + progress.failed, progress.elapsed_seconds);
@@ -141,11 +143,15 @@ std::string format_summary(const Progress& progress, const std::string& destinat
   } else {
     elapsed = format_duration(progress.elapsed_seconds);
   }
+  // Only runs that check agreement have any; other lines stay as they were.
+  const std::string unverified =
+      progress.unverified != 0 ? ", " + with_commas(progress.unverified) + " unverified" : "";
   return "personagen: " + with_commas(progress.done) + " records, " + with_commas(progress.failed) +
-         " failed, " + with_commas(progress.rejected) + " rejected in " + elapsed + " (" +
-         format_rate(per_second(progress.done, progress.elapsed_seconds)) + " rec/s, " +
-         format_tokens(progress.prompt_tokens + progress.completion_tokens) + " tokens" +
-         (progress.cost >= 0 ? ", " + format_cost(progress.cost) : "") + ") -> " + destination;
+         " failed, " + with_commas(progress.rejected) + " rejected" + unverified + " in " +
+         elapsed + " (" + format_rate(per_second(progress.done, progress.elapsed_seconds)) +
+         " rec/s, " + format_tokens(progress.prompt_tokens + progress.completion_tokens) +
+         " tokens" + (progress.cost >= 0 ? ", " + format_cost(progress.cost) : "") + ") -> " +
+         destination;
 }
 
 // NO_COLOR is honoured trivially: nothing here ever prints a color. The only escape sequence is

@@ -14,13 +14,21 @@
 namespace personagen {
 
 // An entry is one line of decimal numbers separated by spaces:
-//   seq line n (shard records bytes){n} failures_bytes failures_lines rejects_bytes
-//   rejects_lines records failed rejected requests retries prompt_tokens completion_tokens
-//   billed_prompt_tokens billed_completion_tokens
+//   seq line n (shard records bytes){n} k (bytes lines){k} t totals{t}
+// with the k side files in the order of side_file.h, and the t totals in the order of
+// totals_field(). Both lists are counted, so a side file or a total added at the end is read
+// by this code unchanged: one that an entry lacks keeps its value from before the entry.
+// Entries of earlier versions had no counts: after the shards came exactly failures_bytes
+// failures_lines rejects_bytes rejects_lines and the first 9 totals (kLegacyTail numbers);
+// the counted form is always longer, so the two are told apart by length.
 // Text, so that a torn line is easy to tell and a person can read it.
 namespace {
 
-constexpr size_t kTotalsFields = 9;
+constexpr size_t kTotalsFields = 10;
+constexpr size_t kLegacySideFiles = 2;  // failures, rejects
+constexpr size_t kLegacyTotals = 9;     // up to billed_completion_tokens
+constexpr size_t kLegacyTail = 2 * kLegacySideFiles + kLegacyTotals;
+static_assert(2 + 2 * kSideFileCount + kTotalsFields > kLegacyTail);
 
 void append_number(std::string& out, uint64_t value) {
   char digits[24];  // room for the 20 digits of any uint64_t
@@ -39,7 +47,8 @@ uint64_t* totals_field(Totals& t, size_t i) {
                                      &t.prompt_tokens,
                                      &t.completion_tokens,
                                      &t.billed_prompt_tokens,
-                                     &t.billed_completion_tokens};
+                                     &t.billed_completion_tokens,
+                                     &t.unverified};
   return fields[i];
 }
 
@@ -78,7 +87,21 @@ bool apply(const std::vector<uint64_t>& n, const std::string& dir, const std::st
            uint64_t shard_size, JournalRecovery& state) {
   if (n.size() < 3) return false;
   size_t shards = n[2];
-  if (n.size() != 3 + 3 * shards + 4 + kTotalsFields) return false;
+  if (shards > n.size()) return false;
+  const size_t at = 3 + 3 * shards;
+  if (n.size() < at) return false;
+  // Where the side files and the totals start, and how many of each the entry has.
+  size_t side_at = at, sides = kLegacySideFiles, totals_at = at + 2 * kLegacySideFiles,
+         totals = kLegacyTotals;
+  if (n.size() - at != kLegacyTail) {
+    if (n.size() - at < 2 || n[at] > kSideFileCount) return false;  // more: a newer version's
+    side_at = at + 1;
+    sides = n[at];
+    if (n.size() < side_at + 2 * sides + 1) return false;
+    totals = n[side_at + 2 * sides];
+    totals_at = side_at + 2 * sides + 1;
+    if (totals > kTotalsFields || n.size() != totals_at + totals) return false;
+  }
   WriterState writer = state.writer;
   for (size_t i = 0; i < shards; ++i) {
     uint64_t index = n[3 + 3 * i], records = n[4 + 3 * i], bytes = n[5 + 3 * i];
@@ -93,15 +116,12 @@ bool apply(const std::vector<uint64_t>& n, const std::string& dir, const std::st
     std::string path = dir + "/" + shard.name;
     if (!holds_lines(path, bytes) && !holds_lines(path + ".tmp", bytes)) return false;
   }
-  size_t at = 3 + 3 * shards;
-  writer.failures_bytes = n[at];
-  writer.failures_lines = n[at + 1];
-  writer.rejects_bytes = n[at + 2];
-  writer.rejects_lines = n[at + 3];
-  if (!holds_lines(dir + "/failures.jsonl", writer.failures_bytes) ||
-      !holds_lines(dir + "/rejects.jsonl", writer.rejects_bytes))
-    return false;
-  for (size_t i = 0; i < kTotalsFields; ++i) *totals_field(state.totals, i) = n[at + 4 + i];
+  for (size_t i = 0; i < sides; ++i)
+    writer.side_files[i] = SideFileState{n[side_at + 2 * i], n[side_at + 2 * i + 1]};
+  for (const SideFileInfo& side : kSideFiles)
+    if (!holds_lines(dir + "/" + std::string(side.file_name), writer.side(side.file).bytes))
+      return false;
+  for (size_t i = 0; i < totals; ++i) *totals_field(state.totals, i) = n[totals_at + i];
   state.writer = std::move(writer);
   state.lines.push_back(n[1]);
   state.seq = n[0];
@@ -132,9 +152,12 @@ void Journal::add(uint64_t line, const WriterState& writer, const Totals& totals
   }
   if (!writer.shards.empty())
     first_shard_ = writer.shards.size() - (writer.shards.back().open ? 1 : 0);
-  for (uint64_t value :
-       {writer.failures_bytes, writer.failures_lines, writer.rejects_bytes, writer.rejects_lines})
-    append_number(buffer_, value);
+  append_number(buffer_, kSideFileCount);
+  for (const SideFileState& side : writer.side_files) {
+    append_number(buffer_, side.bytes);
+    append_number(buffer_, side.lines);
+  }
+  append_number(buffer_, kTotalsFields);
   Totals copy = totals;
   for (size_t i = 0; i < kTotalsFields; ++i) append_number(buffer_, *totals_field(copy, i));
   buffer_.back() = '\n';

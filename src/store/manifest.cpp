@@ -53,6 +53,7 @@ Json to_json(const Manifest& manifest, const std::string& path) {
          {{"records", totals.records},
           {"failed", totals.failed},
           {"rejected", totals.rejected},
+          {"unverified", totals.unverified},
           {"requests", totals.requests},
           {"retries", totals.retries},
           {"prompt_tokens", totals.prompt_tokens},
@@ -62,9 +63,11 @@ Json to_json(const Manifest& manifest, const std::string& path) {
           {"seconds", totals.seconds}}},
         {"journal_seq", checkpoint.journal_seq}}},
       {"shards", std::move(shards)},
-      {"failures", {{"lines", writer.failures_lines}, {"bytes", writer.failures_bytes}}},
-      {"rejects", {{"lines", writer.rejects_lines}, {"bytes", writer.rejects_bytes}}},
   };
+  for (const SideFileInfo& side : kSideFiles) {
+    const SideFileState& state = writer.side(side.file);
+    json[std::string(side.manifest_key)] = Json{{"lines", state.lines}, {"bytes", state.bytes}};
+  }
   // Hashes as hex strings: a JSON number above 2^53 loses digits in many readers (jq).
   if (const auto& input = manifest.input)
     json["input_fingerprint"] = Json{{"size", input->size},
@@ -157,6 +160,8 @@ Manifest from_json(const Json& json, const std::string& path) {
   totals.records = f.count(t, "records", tw);
   totals.failed = f.count(t, "failed", tw);
   totals.rejected = f.count(t, "rejected", tw);
+  // Absent in manifests written before unverified.jsonl existed: none then.
+  totals.unverified = t.contains("unverified") ? f.count(t, "unverified", tw) : 0;
   totals.requests = f.count(t, "requests", tw);
   totals.retries = f.count(t, "retries", tw);
   totals.prompt_tokens = f.count(t, "prompt_tokens", tw);
@@ -182,12 +187,14 @@ Manifest from_json(const Json& json, const std::string& path) {
     shard.bytes = f.count(s, "bytes", "shards[].");
     shard.open = f.flag(s, "open", "shards[].");
   }
-  const Json& failures = f.at(json, "failures", "");
-  writer.failures_lines = f.count(failures, "lines", "failures.");
-  writer.failures_bytes = f.count(failures, "bytes", "failures.");
-  const Json& rejects = f.at(json, "rejects", "");
-  writer.rejects_lines = f.count(rejects, "lines", "rejects.");
-  writer.rejects_bytes = f.count(rejects, "bytes", "rejects.");
+  for (const SideFileInfo& side : kSideFiles) {
+    const std::string key(side.manifest_key);
+    if (!side.always_recorded && !json.contains(key)) continue;  // older manifest: empty
+    const Json& object = f.at(json, key.c_str(), "");
+    SideFileState& state = writer.side(side.file);
+    state.lines = f.count(object, "lines", key + ".");
+    state.bytes = f.count(object, "bytes", key + ".");
+  }
   return manifest;
 }
 

@@ -26,6 +26,8 @@ struct Totals {
   uint64_t records = 0;   // written to shards
   uint64_t failed = 0;    // written to failures.jsonl
   uint64_t rejected = 0;  // written to rejects.jsonl
+  // Lines without agreement: solve lines whose samples did not agree, in unverified.jsonl.
+  uint64_t unverified = 0;
   uint64_t requests = 0;  // HTTP requests sent, retries included
   uint64_t retries = 0;
   uint64_t prompt_tokens = 0;      // of the accepted replies, the ones in the records
@@ -42,6 +44,7 @@ struct Totals {
     records += o.records;
     failed += o.failed;
     rejected += o.rejected;
+    unverified += o.unverified;
     requests += o.requests;
     retries += o.retries;
     prompt_tokens += o.prompt_tokens;
@@ -55,6 +58,7 @@ struct Totals {
     records -= o.records;
     failed -= o.failed;
     rejected -= o.rejected;
+    unverified -= o.unverified;
     requests -= o.requests;
     retries -= o.retries;
     prompt_tokens -= o.prompt_tokens;
@@ -66,8 +70,8 @@ struct Totals {
   }
 };
 
-// Where a run stands. Every input line before `next` is finished (in a shard, in
-// failures.jsonl or in rejects.jsonl); of the lines from `next` on, exactly those in
+// Where a run stands. Every input line before `next` is finished (in a shard or in a side
+// file: failures.jsonl, rejects.jsonl, ...); of the lines from `next` on, exactly those in
 // `done_above` are finished. Its size is bounded by the lines in progress, not the input size.
 struct Checkpoint {
   ReadPosition next;

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "store/side_file.h"
+
 namespace personagen {
 
 // One output shard, as recorded in the manifest.
@@ -23,21 +25,24 @@ struct ShardInfo {
 // file back to exactly these lengths, so nothing written after the checkpoint survives.
 struct WriterState {
   std::vector<ShardInfo> shards;  // in order; only the last one may be open
-  uint64_t failures_bytes = 0;
-  uint64_t failures_lines = 0;
-  uint64_t rejects_bytes = 0;
-  uint64_t rejects_lines = 0;
+  SideFileStates side_files{};    // indexed by SideFile
+
+  SideFileState& side(SideFile file) { return side_files[side_index(file)]; }
+  const SideFileState& side(SideFile file) const { return side_files[side_index(file)]; }
 };
 
-// Where records, failures and rejects go. Each write takes one JSON document without a newline;
-// a write throws std::logic_error if it holds one or comes after close(), and Error naming the
-// file on an I/O error.
+// Where records and the side files' lines (side_file.h) go. Each write takes one JSON document
+// without a newline; a write throws std::logic_error if it holds one or comes after close(),
+// and Error naming the file on an I/O error.
 class RecordSink {
  public:
   virtual ~RecordSink() = default;
   virtual void write_record(std::string_view json) = 0;
-  virtual void write_failure(std::string_view json) = 0;
-  virtual void write_reject(std::string_view json) = 0;
+  // One line to side file `file`; the wrappers below name the common ones at the call site.
+  virtual void write_side(SideFile file, std::string_view json) = 0;
+  void write_failure(std::string_view json) { write_side(SideFile::failures, json); }
+  void write_reject(std::string_view json) { write_side(SideFile::rejects, json); }
+  void write_unverified(std::string_view json) { write_side(SideFile::unverified, json); }
   // Hands everything written so far to the kernel, without waiting for the disk: after a kill
   // -9 it is in the files. The journal (journal.h) relies on this order.
   virtual void flush() {}

@@ -103,7 +103,7 @@ void check_input(const std::string& dir, const std::string& path, const Manifest
 // Refuses to let a rerun report a finished run whose files are not the ones it finished with: a
 // shard deleted, cut short or appended to, or a side file changed, would otherwise be reported
 // as complete while records are lost or a torn line is kept. A missing side file recorded with
-// 0 bytes is fine: it was never written.
+// 0 bytes is fine: it was never written. failures.jsonl is checked only if `failures`.
 void verify_finished_files(const std::string& dir, const WriterState& writer, bool failures) {
   auto check = [&dir](const std::string& name, uint64_t recorded, bool may_be_missing) {
     const std::string path = dir + "/" + name;
@@ -117,12 +117,23 @@ void verify_finished_files(const std::string& dir, const WriterState& writer, bo
   };
   for (const ShardInfo& shard : writer.shards)
     check(shard.open ? shard.name + ".tmp" : shard.name, shard.bytes, false);
-  if (failures) check("failures.jsonl", writer.failures_bytes, true);
-  check("rejects.jsonl", writer.rejects_bytes, true);
+  for (const SideFileInfo& side : kSideFiles)
+    if (failures || side.file != SideFile::failures)
+      check(std::string(side.file_name), writer.side(side.file).bytes, true);
+}
+
+// "failures.jsonl, rejects.jsonl and unverified.jsonl": the side files, for a message.
+std::string side_file_names() {
+  std::string out;
+  for (size_t i = 0; i < kSideFileCount; ++i) {
+    if (i > 0) out += i + 1 == kSideFileCount ? " and " : ", ";
+    out += kSideFiles[i].file_name;
+  }
+  return out;
 }
 
 // Refuses a directory that holds files but no manifest: they may be the user's own, and a fresh
-// run would delete its namesakes (shards of this task, failures.jsonl, rejects.jsonl). The lock
+// run would delete its namesakes (shards of this task, the side files). The lock
 // and a manifest whose first write was cut off are personagen's.
 // So is a --summary file written into the directory by an earlier attempt that stopped before
 // the run began.
@@ -141,7 +152,8 @@ void check_empty(const std::string& dir, const std::string& summary_file) {
     throw usage_error(dir + ": is not empty (it holds " + name +
                       ") and has no manifest.json, so it holds no personagen run to resume; use "
                       "another --output, or --restart to write into it anyway (which deletes "
-                      "its shards, failures.jsonl and rejects.jsonl)");
+                      "its shards, " +
+                      side_file_names() + ")");
   }
   if (ec) throw Error(dir + ": cannot list directory: " + ec.message());
 }
@@ -263,12 +275,13 @@ RunStart RunDir::start_retry_pass(Manifest manifest, const RunConfig& config,
   WriterState& writer = manifest.checkpoint.writer;
   // A crash after the rename below but before the manifest recorded it leaves the failures in
   // the retry file while the manifest still counts them in failures.jsonl; pick them up again.
-  bool already_moved = writer.failures_bytes > 0 && file_size(failures()).value_or(0) == 0 &&
-                       file_size(retry_source()).value_or(0) == writer.failures_bytes;
+  SideFileState& failed = writer.side(SideFile::failures);
+  bool already_moved = failed.bytes > 0 && file_size(failures()).value_or(0) == 0 &&
+                       file_size(retry_source()).value_or(0) == failed.bytes;
   if (!already_moved) {
     std::filesystem::remove(retry_source());  // a leftover of an earlier, finished retry pass
-    if (writer.failures_bytes == 0) return {RunStart::Kind::complete, std::move(manifest), {}};
-    if (::truncate(failures().c_str(), static_cast<off_t>(writer.failures_bytes)) != 0 ||
+    if (failed.bytes == 0) return {RunStart::Kind::complete, std::move(manifest), {}};
+    if (::truncate(failures().c_str(), static_cast<off_t>(failed.bytes)) != 0 ||
         std::rename(failures().c_str(), retry_source().c_str()) != 0)
       throw Error(failures() + ": cannot move aside for --retry-failed: " + std::strerror(errno));
   }
@@ -278,9 +291,8 @@ RunStart RunDir::start_retry_pass(Manifest manifest, const RunConfig& config,
 
   // The retry pass reads the input again from the start and re-requests only these lines.
   Checkpoint& c = manifest.checkpoint;
-  c.totals.failed -= std::min<uint64_t>(c.totals.failed, writer.failures_lines);
-  writer.failures_bytes = 0;
-  writer.failures_lines = 0;
+  c.totals.failed -= std::min<uint64_t>(c.totals.failed, failed.lines);
+  failed = {};
   c.next = {};
   c.selected_below = 0;
   c.done_above.clear();

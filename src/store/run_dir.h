@@ -75,7 +75,9 @@ class RunDir {
 
  private:
   std::string retry_source() const { return dir_ + "/failures.retry.jsonl"; }
-  std::string failures() const { return dir_ + "/failures.jsonl"; }
+  std::string failures() const {
+    return dir_ + "/" + std::string(side_file_info(SideFile::failures).file_name);
+  }
   RunStart start_retry_pass(Manifest manifest, const RunConfig& config, const std::string& changes);
 
   std::string dir_;

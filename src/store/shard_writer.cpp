@@ -24,11 +24,16 @@ namespace {
 // (flush()): large enough that many records cost one write call, small enough that three open
 // files hold little memory.
 constexpr size_t kShardFlushBytes = 256 << 10;
-constexpr const char* kFailuresName = "failures.jsonl";
-constexpr const char* kRejectsName = "rejects.jsonl";
 
-std::string join(const std::string& dir, const std::string& name) {
-  return dir + "/" + name;
+std::string join(const std::string& dir, std::string_view name) {
+  return dir + "/" + std::string(name);
+}
+
+// One of the side files of side_file.h.
+bool is_side_file(std::string_view name) {
+  for (const SideFileInfo& side : kSideFiles)
+    if (name == side.file_name) return true;
+  return false;
 }
 
 // The index of `<prefix>-<digits>.jsonl` or `<prefix>-<digits>.jsonl.tmp`; nullopt for any
@@ -188,8 +193,8 @@ void ShardWriter::restore(const WriterState& resume) {
       dir_dirty_ = true;
     }
   }
-  restore_length(join(dir_, kFailuresName), resume.failures_bytes);
-  restore_length(join(dir_, kRejectsName), resume.rejects_bytes);
+  for (const SideFileInfo& side : kSideFiles)
+    restore_length(join(dir_, side.file_name), resume.side(side.file).bytes);
   state_ = resume;
 }
 
@@ -249,13 +254,14 @@ ShardWriter::File& ShardWriter::open_shard() {
   return *shard_;
 }
 
-ShardWriter::File& ShardWriter::open_side_file(std::unique_ptr<File>& file, const char* name,
-                                               uint64_t recorded_bytes) {
-  if (!file) {
-    file = std::make_unique<File>(join(dir_, name), O_WRONLY | O_CREAT | O_APPEND);
-    if (recorded_bytes == 0) dir_dirty_ = true;  // it may have just been created
+ShardWriter::File& ShardWriter::open_side_file(SideFile file) {
+  std::unique_ptr<File>& open = side_files_[side_index(file)];
+  if (!open) {
+    open = std::make_unique<File>(join(dir_, side_file_info(file).file_name),
+                                  O_WRONLY | O_CREAT | O_APPEND);
+    if (state_.side(file).bytes == 0) dir_dirty_ = true;  // it may have just been created
   }
-  return *file;
+  return *open;
 }
 
 void ShardWriter::write_record(std::string_view json) {
@@ -268,20 +274,13 @@ void ShardWriter::write_record(std::string_view json) {
   if (shard_size_ != 0 && info.records >= shard_size_) rotate();
 }
 
-void ShardWriter::write_failure(std::string_view json) {
+void ShardWriter::write_side(SideFile file, std::string_view json) {
   check_writable();
   check_one_line(json);
-  open_side_file(failures_, kFailuresName, state_.failures_bytes).append_line(json);
-  ++state_.failures_lines;
-  state_.failures_bytes += json.size() + 1;
-}
-
-void ShardWriter::write_reject(std::string_view json) {
-  check_writable();
-  check_one_line(json);
-  open_side_file(rejects_, kRejectsName, state_.rejects_bytes).append_line(json);
-  ++state_.rejects_lines;
-  state_.rejects_bytes += json.size() + 1;
+  open_side_file(file).append_line(json);
+  SideFileState& side = state_.side(file);
+  ++side.lines;
+  side.bytes += json.size() + 1;
 }
 
 // The data is synced before the rename, so a shard under its final name is always complete.
@@ -297,15 +296,15 @@ void ShardWriter::rotate() {
 }
 
 void ShardWriter::flush() {
-  for (File* file : {shard_.get(), failures_.get(), rejects_.get()}) {
+  if (shard_) shard_->flush();
+  for (const std::unique_ptr<File>& file : side_files_)
     if (file) file->flush();
-  }
 }
 
 WriterState ShardWriter::sync() {
-  for (File* file : {shard_.get(), failures_.get(), rejects_.get()}) {
+  if (shard_) shard_->datasync();
+  for (const std::unique_ptr<File>& file : side_files_)
     if (file) file->datasync();
-  }
   if (dir_dirty_) {
     sync_dir(dir_);
     dir_dirty_ = false;
@@ -317,9 +316,9 @@ WriterState ShardWriter::close() {
   if (closed_) return state_;
   if (shard_) rotate();
   WriterState state = sync();
-  for (std::unique_ptr<File>* file : {&failures_, &rejects_}) {
-    if (*file) (*file)->close();
-    file->reset();
+  for (std::unique_ptr<File>& file : side_files_) {
+    if (file) file->close();
+    file.reset();
   }
   closed_ = true;
   return state;
@@ -336,8 +335,8 @@ void clear_output_dir(const std::string& dir, const std::string& prefix) {
   if (!std::filesystem::is_directory(dir, ec)) return;
   bool removed = false;
   for (const std::string& name : list_dir(dir)) {
-    if (shard_index(name, prefix) || name == kFailuresName || name == kRejectsName ||
-        name == "manifest.json" || name == "manifest.json.tmp") {
+    if (shard_index(name, prefix) || is_side_file(name) || name == "manifest.json" ||
+        name == "manifest.json.tmp") {
       removed = remove_file(join(dir, name)) || removed;
     }
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -10,7 +11,8 @@
 namespace personagen {
 
 // Rotating shards `<prefix>-00000.jsonl`, `<prefix>-00001.jsonl`, ... in `dir`, `shard_size`
-// records each, plus failures.jsonl and rejects.jsonl (created on first use). A shard is written
+// records each, plus the side files of side_file.h (failures.jsonl, ..., each created on first
+// use). A shard is written
 // as `<name>.tmp` and renamed when it is full or closed.
 class ShardWriter : public RecordSink {
  public:
@@ -23,8 +25,7 @@ class ShardWriter : public RecordSink {
   ~ShardWriter() override;
 
   void write_record(std::string_view json) override;
-  void write_failure(std::string_view json) override;
-  void write_reject(std::string_view json) override;
+  void write_side(SideFile file, std::string_view json) override;
   void flush() override;
   WriterState sync() override;
   WriterState close() override;
@@ -37,16 +38,15 @@ class ShardWriter : public RecordSink {
   void rotate();
   // The open shard; creates the next one (and its entry in state_) if none is open.
   File& open_shard();
-  // `file`, opening `name` for appending (creating it) on first use.
-  File& open_side_file(std::unique_ptr<File>& file, const char* name, uint64_t recorded_bytes);
+  // Side file `file`, opened for appending (created) on first use.
+  File& open_side_file(SideFile file);
   void check_writable() const;
   std::string dir_;
   std::string prefix_;
   uint64_t shard_size_;  // 0: never rotate
   WriterState state_;    // lengths include bytes still buffered
   std::unique_ptr<File> shard_;
-  std::unique_ptr<File> failures_;
-  std::unique_ptr<File> rejects_;
+  std::array<std::unique_ptr<File>, kSideFileCount> side_files_;  // indexed by SideFile
   bool dir_dirty_ = false;  // a file was created, renamed or removed since the last directory fsync
   bool closed_ = false;
 };
@@ -55,7 +55,8 @@ class ShardWriter : public RecordSink {
 std::string shard_file_name(const std::string& prefix, uint64_t index);
 
 // Removes what a previous run left in `dir`: shards with this prefix (and their .tmp files),
-// failures.jsonl, rejects.jsonl and manifest.json. Other files are left alone. For --restart.
+// the side files (failures.jsonl, ...) and manifest.json. Other files are left alone. For
+// --restart.
 void clear_output_dir(const std::string& dir, const std::string& prefix);
 
 }  // namespace personagen

@@ -16,8 +16,8 @@ namespace {
 // pipe sees records within a loop turn, and a fast run still makes few write calls.
 constexpr size_t kStdoutFlushBytes = 64 << 10;
 
-// Why not spdlog for failures and rejects: -q and --log-level would then drop them, and with
-// -o - stderr is the only place they exist.
+// Why not spdlog for the side files' lines (failures, rejects, ...): -q and --log-level would then
+// drop them, and with -o - stderr is the only place they exist.
 class StdoutSink final : public RecordSink {
  public:
   explicit StdoutSink(FILE* diagnostics) : diagnostics_(diagnostics) {}
@@ -29,17 +29,11 @@ class StdoutSink final : public RecordSink {
     buffer_.push_back('\n');
     if (buffer_.size() >= kStdoutFlushBytes) flush();
   }
-  void write_failure(std::string_view json) override {
+  void write_side(SideFile file, std::string_view json) override {
     check_writable();
     check_one_line(json);
-    diagnostic("personagen: failure: ", json);
-    ++state_.failures_lines;
-  }
-  void write_reject(std::string_view json) override {
-    check_writable();
-    check_one_line(json);
-    diagnostic("personagen: reject: ", json);
-    ++state_.rejects_lines;
+    diagnostic(side_file_info(file).label, json);
+    ++state_.side(file).lines;
   }
   // Also what RecordSink::flush() does at the end of each loop turn.
   void flush() override {
@@ -65,7 +59,9 @@ class StdoutSink final : public RecordSink {
   // One line, flushed at once, so it is out even if the run dies next; one fwrite, so the stdio
   // lock keeps it whole next to spdlog's lines on the same stream.
   void diagnostic(std::string_view label, std::string_view json) {
-    line_.assign(label);
+    line_.assign("personagen: ");
+    line_.append(label);
+    line_.append(": ");
     line_.append(json);
     line_.push_back('\n');
     if (std::fwrite(line_.data(), 1, line_.size(), diagnostics_) != line_.size() ||

@@ -12,6 +12,7 @@ Progress SynthRun::progress() const {
   p.done = run.records;
   p.failed = run.failed;
   p.rejected = run.rejected;
+  p.unverified = run.unverified;
   p.in_flight = pool_ ? pool_->in_flight() : 0;
   p.waiting = pool_ ? pool_->waiting() : 0;
   p.retries = pool_ ? pool_->retries() : run.retries;

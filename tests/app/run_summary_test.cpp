@@ -26,6 +26,11 @@ TEST(RunSummary, SummaryJson) {
   EXPECT_EQ(j["exit_code"], 3);
   EXPECT_EQ(j["totals"]["records"], 5);
   EXPECT_FALSE(j.contains("this_run"));
+  // Only runs that check agreement count unverified lines
+  EXPECT_FALSE(j["totals"].contains("unverified"));
+  t.unverified = 4;
+  j = json::parse(format_summary_json(s));
+  EXPECT_EQ(j["totals"]["unverified"], 4);
 }
 
 TEST(RunSummary, SummaryJsonOfAnExpansionListsEachHop) {

@@ -170,6 +170,23 @@ TEST(StatusPrinterTest, SummaryLine) {
             "-> out/");
 }
 
+TEST(StatusPrinterTest, UnverifiedShowsOnlyWhenThereAreAny) {
+  // Given a run with lines without agreement
+  Progress p = busy_run();
+  p.unverified = 7;
+  // Then the progress line and the summary count them after the rejects
+  EXPECT_EQ(format_progress(p, 0),
+            "[ 42%] 1,204 done, 3 failed, 0 rejected, 7 unverified | 64 in flight, 2 retrying | "
+            "120.7 req/s | 1.2M tok | ETA 14s");
+  EXPECT_EQ(format_summary(p, "out/"),
+            "personagen: 1,204 records, 3 failed, 0 rejected, 7 unverified in 10.0s (120.4 rec/s, "
+            "1.2M tokens) -> out/");
+  // And without any, the lines are as before (the tests above pin them)
+  p.unverified = 0;
+  EXPECT_EQ(format_progress(p, 0).find("unverified"), std::string::npos);
+  EXPECT_EQ(format_summary(p, "out/").find("unverified"), std::string::npos);
+}
+
 TEST(StatusPrinterTest, CostShowsWhenPricesAreKnown) {
   // Given a run whose token prices are known
   Progress p = busy_run();

@@ -102,5 +102,70 @@ TEST_F(JournalTest, EntriesTheCheckpointHoldsAndATornLastEntryAreSkipped) {
   EXPECT_EQ(kept->seq, 2u);
 }
 
+TEST_F(JournalTest, AnEntryRecordsEverySideFileAndTheUnverifiedTotal) {
+  // Given an input line that went to unverified.jsonl, journaled
+  const std::string line = R"({"u":1})";
+  std::ofstream(dir_ + "/unverified.jsonl", std::ios::binary) << line << "\n";
+  state_.side(SideFile::unverified) = {line.size() + 1, 1};
+  totals_.unverified = 1;
+  {
+    Journal journal(journal_path_, 0, 0);
+    journal.add(1, state_, totals_);
+    journal.flush();
+  }
+  // When it is recovered, then the file's length and the total come back
+  std::optional<JournalRecovery> kept = recover_journal(journal_path_, dir_, "math", 0, {});
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->writer.side(SideFile::unverified), (SideFileState{line.size() + 1, 1}));
+  EXPECT_EQ(kept->totals.unverified, 1u);
+  // And given unverified.jsonl cut short, the entry does not apply
+  fs::resize_file(dir_ + "/unverified.jsonl", 3);
+  EXPECT_FALSE(recover_journal(journal_path_, dir_, "math", 0, {}).has_value());
+}
+
+TEST_F(JournalTest, EntriesOfTheVersionBeforeUnverifiedStillApply) {
+  // Given a shard line and a failure line, and a journal entry as the previous version wrote
+  // it: seq line n (shard records bytes){n} failures_bytes failures_lines rejects_bytes
+  // rejects_lines and nine totals, with no counts and no unverified
+  std::ofstream(dir_ + "/math-00000.jsonl.tmp", std::ios::binary) << "{\"a\":1}\n";
+  std::ofstream(dir_ + "/failures.jsonl", std::ios::binary) << "{\"f\":1}\n";
+  write_file(journal_path_, "1 4 1 0 1 8 8 1 0 0 1 1 0 3 1 10 5 12 6\n");
+  Checkpoint checkpoint;
+  checkpoint.totals.unverified = 0;
+  // When it is recovered
+  std::optional<JournalRecovery> kept = recover_journal(journal_path_, dir_, "math", 0, checkpoint);
+  // Then it applies field by field, and unverified keeps the checkpoint's value
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->lines, (std::vector<uint64_t>{4}));
+  ASSERT_EQ(kept->writer.shards.size(), 1u);
+  EXPECT_EQ(kept->writer.shards[0].bytes, 8u);
+  EXPECT_EQ(kept->writer.side(SideFile::failures), (SideFileState{8, 1}));
+  EXPECT_EQ(kept->writer.side(SideFile::rejects), (SideFileState{0, 0}));
+  EXPECT_EQ(kept->writer.side(SideFile::unverified), (SideFileState{0, 0}));
+  EXPECT_EQ(kept->totals.records, 1u);
+  EXPECT_EQ(kept->totals.failed, 1u);
+  EXPECT_EQ(kept->totals.requests, 3u);
+  EXPECT_EQ(kept->totals.billed_completion_tokens, 6u);
+  EXPECT_EQ(kept->totals.unverified, 0u);
+}
+
+TEST_F(JournalTest, AnEntryListingMoreSideFilesThanThisVersionKnowsIsNotApplied) {
+  // Given an entry with one side file more than the table has (a newer version's),
+  std::string entry = "1 1 0 " + std::to_string(kSideFileCount + 1);
+  for (size_t i = 0; i <= kSideFileCount; ++i) entry += " 0 0";
+  entry += " 10";
+  for (int i = 0; i < 10; ++i) entry += " 0";
+  write_file(journal_path_, entry + "\n");
+  // then it is not applied: the checkpoint holds.
+  EXPECT_FALSE(recover_journal(journal_path_, dir_, "math", 0, {}).has_value());
+  // And the same entry with the table's count is applied.
+  entry = "1 1 0 " + std::to_string(kSideFileCount);
+  for (size_t i = 0; i < kSideFileCount; ++i) entry += " 0 0";
+  entry += " 10";
+  for (int i = 0; i < 10; ++i) entry += " 0";
+  write_file(journal_path_, entry + "\n");
+  EXPECT_TRUE(recover_journal(journal_path_, dir_, "math", 0, {}).has_value());
+}
+
 }  // namespace
 }  // namespace personagen

@@ -37,14 +37,17 @@ Manifest sample_manifest() {
   checkpoint.done_above = {1000003, 1000007};
   checkpoint.writer.shards = {{"math-00000.jsonl", 1000, 523400, false},
                               {"math-00001.jsonl", 17, 9000, true}};
-  checkpoint.writer.failures_bytes = 300;
-  checkpoint.writer.failures_lines = 3;
-  checkpoint.writer.rejects_bytes = 45;
-  checkpoint.writer.rejects_lines = 1;
+  checkpoint.writer.side(SideFile::failures).bytes = 300;
+  checkpoint.writer.side(SideFile::failures).lines = 3;
+  checkpoint.writer.side(SideFile::rejects).bytes = 45;
+  checkpoint.writer.side(SideFile::rejects).lines = 1;
+  checkpoint.writer.side(SideFile::unverified).bytes = 61;
+  checkpoint.writer.side(SideFile::unverified).lines = 2;
   Totals& totals = checkpoint.totals;
   totals.records = 1017;
   totals.failed = 3;
   totals.rejected = 1;
+  totals.unverified = 2;
   totals.requests = 1100;
   totals.retries = 79;
   totals.prompt_tokens = 18446744073709551615ull;  // the largest value survives
@@ -100,13 +103,14 @@ TEST_F(ManifestTest, RoundTripsEveryField) {
     EXPECT_EQ(b.writer.shards[i].bytes, a.writer.shards[i].bytes);
     EXPECT_EQ(b.writer.shards[i].open, a.writer.shards[i].open);
   }
-  EXPECT_EQ(b.writer.failures_bytes, a.writer.failures_bytes);
-  EXPECT_EQ(b.writer.failures_lines, a.writer.failures_lines);
-  EXPECT_EQ(b.writer.rejects_bytes, a.writer.rejects_bytes);
-  EXPECT_EQ(b.writer.rejects_lines, a.writer.rejects_lines);
+  for (const SideFileInfo& side : kSideFiles) {
+    EXPECT_EQ(b.writer.side(side.file).bytes, a.writer.side(side.file).bytes) << side.file_name;
+    EXPECT_EQ(b.writer.side(side.file).lines, a.writer.side(side.file).lines) << side.file_name;
+  }
   EXPECT_EQ(b.totals.records, a.totals.records);
   EXPECT_EQ(b.totals.failed, a.totals.failed);
   EXPECT_EQ(b.totals.rejected, a.totals.rejected);
+  EXPECT_EQ(b.totals.unverified, a.totals.unverified);
   EXPECT_EQ(b.totals.requests, a.totals.requests);
   EXPECT_EQ(b.totals.retries, a.totals.retries);
   EXPECT_EQ(b.totals.prompt_tokens, a.totals.prompt_tokens);
@@ -130,6 +134,8 @@ TEST_F(ManifestTest, IsReadableJsonWithTheDocumentedKeys) {
   EXPECT_EQ(json["shards"][1]["open"], true);
   EXPECT_EQ(json["failures"]["lines"], 3u);
   EXPECT_EQ(json["rejects"]["bytes"], 45u);
+  EXPECT_EQ(json["unverified"]["lines"], 2u);
+  EXPECT_EQ(json["checkpoint"]["totals"]["unverified"], 2u);
   EXPECT_NE(text.find("\n  \"config\": {"), std::string::npos) << text;
 }
 
@@ -197,6 +203,44 @@ TEST_F(ManifestTest, WrongTypesAndOtherToolsAreErrors) {
   json["config"]["seed"] = 1;
   write_file(path_, json.dump());
   expect_error("config.seed");
+}
+
+TEST_F(ManifestTest, AManifestWrittenBeforeUnverifiedReadsItAsEmpty) {
+  // Given a manifest as the version before unverified.jsonl wrote it: no "unverified" object
+  // and no "unverified" total
+  write_file(path_, R"({
+  "tool": "personagen",
+  "version": "0.1.0",
+  "complete": false,
+  "retry_pass": false,
+  "config": {"task": "math"},
+  "checkpoint": {
+    "next_line": 7, "next_offset": 210, "accepted_below": 6, "done_above": [9],
+    "totals": {"records": 5, "failed": 1, "rejected": 1, "requests": 8, "retries": 2,
+               "prompt_tokens": 100, "completion_tokens": 50, "billed_prompt_tokens": 120,
+               "billed_completion_tokens": 60, "seconds": 1.5},
+    "journal_seq": 4
+  },
+  "shards": [{"name": "math-00000.jsonl", "records": 5, "bytes": 150, "open": true}],
+  "failures": {"lines": 1, "bytes": 30},
+  "rejects": {"lines": 1, "bytes": 20}
+})");
+  // When it is read
+  std::optional<Manifest> old = read_manifest(path_);
+  // Then the side files it knew are as recorded, and unverified is empty
+  ASSERT_TRUE(old.has_value());
+  const WriterState& writer = old->checkpoint.writer;
+  EXPECT_EQ(writer.side(SideFile::failures), (SideFileState{30, 1}));
+  EXPECT_EQ(writer.side(SideFile::rejects), (SideFileState{20, 1}));
+  EXPECT_EQ(writer.side(SideFile::unverified), (SideFileState{0, 0}));
+  EXPECT_EQ(old->checkpoint.totals.unverified, 0u);
+  EXPECT_EQ(old->checkpoint.totals.records, 5u);
+  EXPECT_EQ(old->checkpoint.journal_seq, 4u);
+  // And the side files every manifest had are still required
+  auto json = nlohmann::ordered_json::parse(read_file(path_));
+  json.erase("rejects");
+  write_file(path_, json.dump());
+  expect_error("rejects");
 }
 
 TEST_F(ManifestTest, AnInputFingerprintIsOptionalButMustBeWellFormed) {

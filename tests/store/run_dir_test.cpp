@@ -45,7 +45,8 @@ class RunDirPrepareTest : public TempDirTest {
     return Error("");
   }
 
-  // A finished run in out_: three closed shards of 2, 2 and 1 records, one failure, no rejects.
+  // A finished run in out_: three closed shards of 2, 2 and 1 records, one failure, no rejects,
+  // one unverified line.
   void finish_a_run() {
     RunStart start = prepare();
     ASSERT_EQ(start.kind, RunStart::Kind::fresh);
@@ -53,6 +54,7 @@ class RunDirPrepareTest : public TempDirTest {
     ShardWriter writer(out_.string(), "math", 2, {});
     for (int i = 0; i < 5; ++i) writer.write_record("{\"id\":" + std::to_string(i) + "}");
     writer.write_failure("{\"line\":6}");
+    writer.write_unverified("{\"line\":7}");
     manifest.checkpoint.writer = writer.close();
     manifest.complete = true;
     write_manifest((out_ / "manifest.json").string(), manifest);
@@ -82,6 +84,7 @@ TEST_F(RunDirPrepareTest, ANonEmptyDirectoryWithoutAManifestIsRefused) {
   fs::create_directories(out_);
   std::ofstream(out_ / "notes.txt") << "mine";
   std::ofstream(out_ / "math-00000.jsonl") << "{\"mine\":1}\n";
+  std::ofstream(out_ / "unverified.jsonl") << "{\"mine\":2}\n";
   // When a run is prepared in it, then it is a usage error naming the directory and --restart
   Error e = refusal();
   EXPECT_EQ(e.code(), ExitCode::usage);
@@ -95,6 +98,7 @@ TEST_F(RunDirPrepareTest, ANonEmptyDirectoryWithoutAManifestIsRefused) {
   options_.restart = true;
   EXPECT_EQ(prepare().kind, RunStart::Kind::fresh);
   EXPECT_FALSE(fs::exists(out_ / "math-00000.jsonl"));
+  EXPECT_FALSE(fs::exists(out_ / "unverified.jsonl"));
   EXPECT_EQ(read_file(out_ / "notes.txt"), "mine");
   EXPECT_TRUE(fs::exists(out_ / "manifest.json"));
 }
@@ -135,6 +139,12 @@ TEST_F(RunDirPrepareTest, AFinishedRunRefusesAFileThatChanged) {
        [](const fs::path& out) { fs::remove(out / "failures.jsonl"); }},
       {"rejects appeared", "rejects.jsonl: has 2 bytes, but the finished run recorded 0",
        [](const fs::path& out) { std::ofstream(out / "rejects.jsonl") << "{\n"; }},
+      {"unverified appended", "unverified.jsonl: has 14 bytes, but the finished run recorded 11",
+       [](const fs::path& out) {
+         std::ofstream(out / "unverified.jsonl", std::ios::app) << "{\"x";
+       }},
+      {"unverified deleted", "unverified.jsonl: is missing, but the finished run recorded 11",
+       [](const fs::path& out) { fs::remove(out / "unverified.jsonl"); }},
   };
   for (const Change& change : changes) {
     SCOPED_TRACE(change.name);
@@ -194,8 +204,8 @@ class RunDirTest : public TempDirTest {
     if (complete) {
       std::string failure = "{\"line\":2}\n";
       write_file(out_ + "/failures.jsonl", failure);
-      m.checkpoint.writer.failures_bytes = failure.size();
-      m.checkpoint.writer.failures_lines = 1;
+      m.checkpoint.writer.side(SideFile::failures).bytes = failure.size();
+      m.checkpoint.writer.side(SideFile::failures).lines = 1;
       m.checkpoint.totals.failed = 1;
     }
     write_manifest(out_ + "/manifest.json", m);

@@ -84,10 +84,10 @@ TEST_F(ShardWriterTest, SyncedLengthsMatchTheFiles) {
   EXPECT_EQ(state.shards[0].bytes, fs::file_size(path("math-00000.jsonl")));
   EXPECT_EQ(state.shards[1].bytes, fs::file_size(path("math-00001.jsonl.tmp")));
   EXPECT_EQ(state.shards[1].records, 1u);
-  EXPECT_EQ(state.failures_bytes, fs::file_size(path("failures.jsonl")));
-  EXPECT_EQ(state.failures_lines, 1u);
-  EXPECT_EQ(state.rejects_bytes, fs::file_size(path("rejects.jsonl")));
-  EXPECT_EQ(state.rejects_lines, 2u);
+  EXPECT_EQ(state.side(SideFile::failures).bytes, fs::file_size(path("failures.jsonl")));
+  EXPECT_EQ(state.side(SideFile::failures).lines, 1u);
+  EXPECT_EQ(state.side(SideFile::rejects).bytes, fs::file_size(path("rejects.jsonl")));
+  EXPECT_EQ(state.side(SideFile::rejects).lines, 2u);
   EXPECT_EQ(lines("rejects.jsonl"), (std::vector<std::string>{"{\"line\":3}", "{\"line\":9}"}));
 }
 
@@ -199,8 +199,8 @@ TEST_F(ShardWriterTest, ResumeTruncatesFailuresAndRejects) {
   // Then the ones written after the checkpoint are gone
   EXPECT_EQ(lines("failures.jsonl"), (std::vector<std::string>{"{\"f\":1}", "{\"f\":3}"}));
   EXPECT_EQ(lines("rejects.jsonl"), (std::vector<std::string>{"{\"r\":1}", "{\"r\":3}"}));
-  EXPECT_EQ(state.failures_lines, 2u);
-  EXPECT_EQ(state.rejects_bytes, fs::file_size(path("rejects.jsonl")));
+  EXPECT_EQ(state.side(SideFile::failures).lines, 2u);
+  EXPECT_EQ(state.side(SideFile::rejects).bytes, fs::file_size(path("rejects.jsonl")));
 }
 
 TEST_F(ShardWriterTest, MissingClosedShardIsAnErrorNamingIt) {
@@ -263,7 +263,7 @@ TEST_F(ShardWriterTest, ShortFilesAreErrorsNamingThem) {
         << e.what();
   }
   // When the open shard was cut short instead, then resuming names it
-  fs::resize_file(path("failures.jsonl"), checkpoint.failures_bytes);
+  fs::resize_file(path("failures.jsonl"), checkpoint.side(SideFile::failures).bytes);
   fs::resize_file(path("math-00000.jsonl.tmp"), 1);
   try {
     ShardWriter writer(dir_, "math", 10, checkpoint);

@@ -139,8 +139,8 @@ TEST_F(ShardWriterTest, StdoutSinkWritesExactLines) {
   EXPECT_EQ(read_file(err),
             "personagen: failure: {\"error\":\"x\"}\npersonagen: reject: {\"line\":2}\n");
   EXPECT_EQ(log.text(), "");
-  EXPECT_EQ(state.failures_lines, 1u);
-  EXPECT_EQ(state.rejects_lines, 1u);
+  EXPECT_EQ(state.side(SideFile::failures).lines, 1u);
+  EXPECT_EQ(state.side(SideFile::rejects).lines, 1u);
   EXPECT_TRUE(state.shards.empty());
   EXPECT_TRUE(threw_after_close);
 }
@@ -222,8 +222,8 @@ TEST_F(ShardWriterTest, StdoutSinkRefusesLinesWithANewline) {
   WriterState state = sink->close();
   std::fclose(diagnostics);
   EXPECT_EQ(read_file(err), "");
-  EXPECT_EQ(state.failures_lines, 0u);
-  EXPECT_EQ(state.rejects_lines, 0u);
+  EXPECT_EQ(state.side(SideFile::failures).lines, 0u);
+  EXPECT_EQ(state.side(SideFile::rejects).lines, 0u);
 }
 
 TEST_F(ShardWriterTest, StdoutSinkReportsAFailedStderrWrite) {

@@ -34,8 +34,12 @@ class MemorySink final : public RecordSink {
     records.emplace_back(line);
     if (on_record) on_record(json::parse(line));
   }
-  void write_failure(std::string_view line) override { failures.emplace_back(line); }
-  void write_reject(std::string_view line) override { rejects.emplace_back(line); }
+  void write_side(SideFile file, std::string_view line) override {
+    (file == SideFile::failures  ? failures
+     : file == SideFile::rejects ? rejects
+                                 : unverified)
+        .emplace_back(line);
+  }
   const WriterState& state() const override { return state_; }
   WriterState sync() override { return state_; }
   WriterState close() override {
@@ -43,7 +47,7 @@ class MemorySink final : public RecordSink {
     return state_;
   }
 
-  std::vector<std::string> records, failures, rejects;
+  std::vector<std::string> records, failures, rejects, unverified;
   int closes = 0;
   std::function<void(const json& record)> on_record;
 
