@@ -51,9 +51,8 @@ CLI::Validator in_range(NumberRange r) {
 // Flags shared by synth and render: what to read and how to build each request.
 void add_request_flags(CLI::App& app, Options& o) {
   std::string task_names;
-  for (std::span<const TaskInfo> table : {builtin_tasks(), persona_tasks()})
-    for (const TaskInfo& task : table)
-      task_names += (task_names.empty() ? "" : " | ") + std::string(task.name);
+  for (const TaskInfo* task : all_tasks())
+    task_names += (task_names.empty() ? "" : " | ") + std::string(task->name);
   app.add_option("-i,--input", o.input,
                  "Personas as JSONL; .gz and .zst are read transparently; - is stdin")
       ->required();
@@ -115,6 +114,20 @@ void add_request_flags(CLI::App& app, Options& o) {
                  "<output>/hop-<h>/ and feeds hop h+1")
       ->capture_default_str()
       ->transform(in_range({.whole = true, .min = 1, .max = 6, .show_max = true}));
+  app.add_option("--samples", o.samples,
+                 "Independent requests per input line, each its own record (default: 3 for "
+                 "solve, else 1); with a \"seed\" in --extra-body, sample k sends seed + k")
+      ->transform(in_range(whole_at_least<int>(1)));
+  app.add_option("--agree", o.agree,
+                 "solve: keep a problem when at least M of its samples' answers agree "
+                 "(default: 2); the others go to unverified.jsonl")
+      ->transform(in_range(whole_at_least<int>(1)));
+  app.add_option("--turns", o.turns, "converse: user turns per conversation")
+      ->capture_default_str()
+      ->transform(in_range({.whole = true, .min = 1, .max = 50, .show_max = true}));
+  app.add_flag("--keep-reasoning", o.keep_reasoning,
+               "--format chat: keep a reasoning model's thinking in the assistant message, as "
+               "<think>...</think> before the answer");
   app.add_option(
       "--prompts", o.prompts_dir,
       "Directory of templates replacing the embedded ones (layout: <task>/<method>.txt)");

@@ -37,8 +37,8 @@ ExitCode run_render(const Options& options) {
       continue;
     }
     if (!selection.selected(*record)) continue;
-    for (size_t sub = 0; sub < plan.relations.size(); ++sub) {
-      builder.build(*record, sub);
+    for (size_t unit = 0; unit < plan.units(); ++unit) {
+      builder.build(*record, unit);
       out += builder.body();
       out += '\n';
     }

@@ -119,11 +119,18 @@ std::string chat_completions_url(std::string_view base_url) {
 // times faster.
 std::string build_chat_body(std::string_view model, std::string_view user_message,
                             const SamplingParams& sampling, const RequestExtras& extras) {
+  ChatMessage user{"user", user_message};
+  return build_chat_body(model, std::span<const ChatMessage>(&user, 1), sampling, extras);
+}
+
+std::string build_chat_body(std::string_view model, std::span<const ChatMessage> messages,
+                            const SamplingParams& sampling, const RequestExtras& extras) {
   std::string body;
   // The strings, and 160 bytes for the fixed text around them and the sampling numbers, so that
   // a typical body without escapes is written with one allocation.
-  body.reserve(user_message.size() + model.size() + extras.system.size() + extras.fields.size() +
-               160);
+  size_t size = model.size() + extras.system.size() + extras.fields.size() + 160;
+  for (const ChatMessage& message : messages) size += message.content.size() + 32;
+  body.reserve(size);
   body += "{\"model\":";
   append_json_string(body, model);
   body += ",\"messages\":[";
@@ -132,9 +139,14 @@ std::string build_chat_body(std::string_view model, std::string_view user_messag
     append_json_string(body, extras.system);
     body += "},";
   }
-  body += "{\"role\":\"user\",\"content\":";
-  append_json_string(body, user_message);
-  body += "}]";
+  for (const ChatMessage& message : messages) {
+    body += "{\"role\":";
+    append_json_string(body, message.role);
+    body += ",\"content\":";
+    append_json_string(body, message.content);
+    body += "},";
+  }
+  body.back() = ']';
   // A non-finite value cannot be sent as JSON; it is treated as unset (options reject it first).
   if (sampling.temperature && std::isfinite(*sampling.temperature)) {
     body += ",\"temperature\":";

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -42,9 +43,19 @@ struct Completion {
 // "<base>/chat/completions", tolerating a trailing slash on the base URL.
 std::string chat_completions_url(std::string_view base_url);
 
+// One message of a conversation, as views into the caller's text.
+struct ChatMessage {
+  std::string_view role;  // "user" or "assistant"
+  std::string_view content;
+};
+
 // The JSON body of a /v1/chat/completions request with one user message, after the system
 // message and with the extra fields of `extras`, if any.
 std::string build_chat_body(std::string_view model, std::string_view user_message,
+                            const SamplingParams& sampling, const RequestExtras& extras = {});
+
+// The same with a conversation: the system message of `extras`, then `messages` (not empty).
+std::string build_chat_body(std::string_view model, std::span<const ChatMessage> messages,
                             const SamplingParams& sampling, const RequestExtras& extras = {});
 
 // Checks the JSON object of --extra-body and returns its members for RequestExtras::fields, in

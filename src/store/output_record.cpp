@@ -1,56 +1,11 @@
 #include "store/output_record.h"
 
 #include "personagen/error.h"
-#include "util/hash.h"
-#include "util/json_text.h"
+#include "store/record_fields.h"
 
 namespace personagen {
 
-namespace {
-
-// Appends `"key":` and a JSON string value, with a leading comma unless it opens the object.
-void field(std::string& out, std::string_view key, std::string_view value) {
-  if (out.back() != '{') out += ',';
-  append_json_string(out, key);
-  out += ':';
-  append_json_string(out, value);
-}
-
-void raw_field(std::string& out, std::string_view key, std::string_view raw_json) {
-  if (out.back() != '{') out += ',';
-  append_json_string(out, key);
-  out += ':';
-  out += raw_json;
-}
-
-void number_field(std::string& out, std::string_view key, int64_t value) {
-  raw_field(out, key, std::to_string(value));
-}
-
-void append_provenance(std::string& out, const Provenance& p) {
-  field(out, "task", p.task);
-  field(out, "method", p.method);
-  field(out, "model", p.model);
-  out += ",\"template\":{";
-  field(out, "id", p.template_id);
-  field(out, "hash", hex64(p.template_hash));
-  out += '}';
-}
-
-// The fields that close every record made from a reply, labelled synthetic.
-void append_reply_fields(std::string& out, std::string_view finish_reason, const Usage& usage,
-                         int attempts) {
-  field(out, "finish_reason", finish_reason);
-  out += ",\"usage\":{";
-  number_field(out, "prompt_tokens", usage.prompt_tokens);
-  number_field(out, "completion_tokens", usage.completion_tokens);
-  number_field(out, "total_tokens", usage.total_tokens);
-  out += '}';
-  number_field(out, "attempts", attempts);
-  raw_field(out, "synthetic", "true");
-}
-
-}  // namespace
+using namespace record_fields;
 
 std::optional<OutputFormat> parse_output_format(std::string_view name) {
   if (name == "record") return OutputFormat::record;
@@ -77,19 +32,20 @@ void format_record(OutputFormat format, const OutputRecord& r, std::string& out)
       break;
     }
     case OutputFormat::chat: {
-      out += "\"messages\":[{\"role\":\"user\",\"content\":";
-      append_json_string(out, r.prompt);
-      out += "},{\"role\":\"assistant\",\"content\":";
-      append_json_string(out, r.output);
-      out += "}]";
+      out += "\"messages\":[";
+      if (!r.system.empty()) append_message(out, "system", r.system);
+      append_message(out, "user", r.prompt);
+      append_message(out, "assistant", r.output, r.keep_reasoning ? r.reasoning : "");
+      out += ']';
       break;
     }
     case OutputFormat::record: {
       field(out, "custom_id", r.custom_id);
-      field(out, "persona", r.persona);
-      if (!r.persona_id.empty()) field(out, "persona_id", r.persona_id);
+      append_source(out, {r.persona, r.persona_id, r.source_id});
       append_provenance(out, r.provenance);
+      if (r.training) field(out, "prompt", r.prompt);
       field(out, "output", r.output);
+      if (!r.reasoning.empty()) field(out, "reasoning", r.reasoning);
       raw_field(out, "parsed", r.parsed.empty() ? std::string_view("null") : r.parsed);
       append_reply_fields(out, r.finish_reason, r.usage, r.attempts);
       break;

@@ -29,14 +29,27 @@ struct Provenance {
   uint64_t template_hash = 0;
 };
 
+// Where a training record's input came from: the persona of the record it read, that persona's
+// id, and the record's own custom_id (its "source_id"). Empty views are left out (persona: "").
+struct Source {
+  std::string_view persona;
+  std::string_view persona_id;
+  std::string_view source_id;
+};
+
 // One synthesized record, as views into the caller's data.
 struct OutputRecord {
   std::string_view custom_id;
   std::string_view persona;
   std::string_view persona_id;  // empty if the input had none
+  std::string_view source_id;   // a training task's input record's custom_id; empty otherwise
+  bool training = false;        // a respond record: it carries its "prompt"
+  std::string_view system;      // --system, for --format chat of a training task
+  std::string_view reasoning;   // a reasoning model's thinking, apart from the output
+  bool keep_reasoning = false;  // --format chat: the thinking goes before the answer
   Provenance provenance;
   std::string_view description;  // the Persona Hub "description" of the task
-  std::string_view prompt;       // the user message that was sent (for chat)
+  std::string_view prompt;       // the user message that was sent (for chat and respond)
   std::string_view output;       // the raw completion content
   std::string_view parsed;       // compact JSON for npc and tool; empty otherwise
   bool parsed_is_tool = false;   // Persona Hub's tool.jsonl JSON-encodes "synthesized text"

@@ -224,7 +224,7 @@ const Template& TaskPrompts::for_method(Method method) const {
 }
 
 TaskPrompts load_task_prompts(std::string_view task, const std::string& prompts_dir,
-                              const std::string& world_file) {
+                              const std::string& world_file, bool zero_shot_only) {
   PromptSource source{prompts_dir};
   std::string base = std::string(task) + "/";
   TaskPrompts prompts;
@@ -237,6 +237,19 @@ TaskPrompts load_task_prompts(std::string_view task, const std::string& prompts_
     return t;
   };
   prompts.zero_shot = load("zero-shot");
+  if (task == "converse") {
+    auto relative = base + "user-turn.txt";
+    prompts.user_turn = Template::parse(source.require(relative), source.origin(relative));
+    for (const auto& name : prompts.user_turn.placeholders())
+      if (name != "persona" && name != "conversation")
+        throw usage_error(prompts.user_turn.origin() + ": unknown placeholder {{" +
+                          printable(name) + "}} (expected {{persona}} or {{conversation}})");
+  }
+  if (zero_shot_only) {
+    // The input text is the prompt: there is nothing to demonstrate.
+    prompts.few_shot = prompts.persona_few_shot = prompts.zero_shot;
+    return prompts;
+  }
   prompts.few_shot = load("few-shot");
   prompts.persona_few_shot = load("persona-few-shot");
   for (const Template* t : {&prompts.few_shot, &prompts.persona_few_shot})

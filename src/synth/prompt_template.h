@@ -76,18 +76,23 @@ struct TaskPrompts {
   Template few_shot;
   Template persona_few_shot;
   std::vector<Demonstration> demos;
-  std::string world;   // empty unless the task's templates use {{world}}
+  std::string world;  // empty unless the task's templates use {{world}}
+  // converse: the prompt that has the persona write the next user message, given
+  // {{conversation}} so far (user-turn.txt).
+  Template user_turn;
   std::string source;  // "embedded" or the directory the files came from
 
   const Template& for_method(Method method) const;
 };
 
 // Loads prompts/<task>/{zero-shot,few-shot,persona-few-shot}.txt, examples.jsonl and, if present,
-// world.txt: from the copy embedded at build time when `prompts_dir` is empty, else from
+// world.txt (converse: zero-shot.txt and user-turn.txt only; respond: zero-shot.txt only):
+// from the copy embedded at build time when `prompts_dir` is empty, else from
 // `prompts_dir`. `world_file`, if set, replaces world.txt. Throws Error naming the file (and the
 // line, for examples.jsonl) when something is missing or malformed.
+// `zero_shot_only` (TaskInfo::zero_shot_only): the few-shot templates are copies of zero-shot.
 TaskPrompts load_task_prompts(std::string_view task, const std::string& prompts_dir,
-                              const std::string& world_file);
+                              const std::string& world_file, bool zero_shot_only = false);
 
 // A custom task from --template FILE: the one template serves every method; demonstrations come
 // from an examples.jsonl beside it, if there is one.

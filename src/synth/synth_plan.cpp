@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "personagen/error.h"
@@ -26,6 +27,22 @@ std::string optional_text(const std::optional<T>& value) {
   return text.str();
 }
 
+// The integer "seed" among the canonical --extra-body members, if there is one.
+std::optional<int64_t> body_seed(const std::string& fields) {
+  nlohmann::json body = nlohmann::json::parse("{" + fields + "}", nullptr, false);
+  auto seed = body.is_object() ? body.find("seed") : body.end();
+  if (seed == body.end() || !seed->is_number_integer()) return std::nullopt;
+  return seed->get<int64_t>();
+}
+
+// `fields` with its "seed" replaced by `seed`, in the same canonical form (keys sorted).
+std::string with_seed(const std::string& fields, int64_t seed) {
+  nlohmann::json body = nlohmann::json::parse("{" + fields + "}");
+  body["seed"] = seed;
+  std::string text = body.dump();
+  return text.substr(1, text.size() - 2);
+}
+
 uint64_t demos_hash(const std::vector<Demonstration>& demos) {
   std::string all;
   for (const auto& demo : demos) all += demo.id + '\0' + demo.persona + '\0' + demo.output + '\0';
@@ -36,6 +53,7 @@ uint64_t demos_hash(const std::vector<Demonstration>& demos) {
 
 SynthPlan make_plan(const Options& options) {
   SynthPlan plan;
+  bool zero_shot_only = false;
   if (!options.template_file.empty()) {
     if (!options.task.empty()) throw usage_error("--task and --template cannot be used together");
     plan.prompts = load_custom_prompts(options.template_file, options.world_file);
@@ -50,14 +68,20 @@ SynthPlan make_plan(const Options& options) {
     if (!info) throw usage_error("unknown task \"" + options.task + "\" (see `personagen tasks`)");
     plan.task = info->name;
     plan.kind = info->kind;
+    plan.role = info->role;
+    plan.converse = info->name == "converse";
+    zero_shot_only = info->zero_shot_only;
     plan.description = info->description;
-    plan.prompts = load_task_prompts(info->name, options.prompts_dir, options.world_file);
+    plan.prompts = load_task_prompts(info->name, options.prompts_dir, options.world_file,
+                                     info->zero_shot_only);
   }
   auto method = parse_method(options.method);
   if (!method)
     throw usage_error("unknown method \"" + options.method +
                       "\" (expected zero-shot, few-shot or persona-few-shot)");
   plan.method = *method;
+  if (zero_shot_only && plan.method != Method::zero_shot)
+    throw usage_error(plan.task + " sends the input text as the prompt; only -m zero-shot applies");
   auto format = parse_output_format(options.format);
   if (!format)
     throw usage_error("unknown format \"" + options.format +
@@ -72,6 +96,33 @@ SynthPlan make_plan(const Options& options) {
   if (plan.creates_personas && plan.format != OutputFormat::record)
     throw usage_error("--format applies to synthesis tasks; " + plan.task +
                       " writes persona records");
+  if (plan.role == TaskRole::training && plan.format == OutputFormat::personahub)
+    throw usage_error("--format personahub applies to the synthesis tasks; " + plan.task +
+                      " writes record or chat");
+  if (options.keep_reasoning && plan.format != OutputFormat::chat)
+    throw usage_error("--keep-reasoning applies to --format chat (records keep \"reasoning\")");
+  plan.keep_reasoning = options.keep_reasoning;
+  plan.samples = options.samples > 0                 ? static_cast<size_t>(options.samples)
+                 : plan.kind == OutputKind::solution ? 3
+                                                     : 1;
+  if (options.agree > 0 && plan.kind != OutputKind::solution)
+    throw usage_error("--agree applies to solve only");
+  if (plan.kind == OutputKind::solution) {
+    plan.agree =
+        options.agree > 0 ? static_cast<size_t>(options.agree) : std::min<size_t>(2, plan.samples);
+    if (plan.agree > plan.samples)
+      throw usage_error("--agree " + std::to_string(plan.agree) + " is more than --samples " +
+                        std::to_string(plan.samples) + ": no problem could ever be kept");
+  }
+  if (plan.converse) {
+    if (options.turns < 1) throw usage_error("--turns must be 1 or more");
+    plan.turns = static_cast<size_t>(options.turns);
+  }
+  if (plan.role == TaskRole::training) {
+    // The text is a record's output (synth writes "output"; Persona Hub's files "synthesized
+    // text"), and the record's persona and ids travel into the new record.
+    if (options.fields.empty()) plan.reader.persona_fields = {"output", "synthesized text"};
+  }
   if (plan.kind == OutputKind::persona) {
     plan.relations =
         options.relations.empty() ? std::vector<std::string>{"read"} : options.relations;
@@ -96,6 +147,9 @@ SynthPlan make_plan(const Options& options) {
   // A persona record's custom_id identifies the persona downstream (its persona_id).
   plan.reader.optional_fields = {"custom_id"};
   if (plan.creates_personas) plan.reader.optional_fields.push_back("hop");
+  if (plan.role == TaskRole::training)
+    for (const char* field : {"persona", "input persona", "persona_id"})
+      plan.reader.optional_fields.push_back(field);
   plan.selection = {options.match,  options.exclude, options.where,
                     options.sample, options.seed,    options.part};
   for (const auto& field : Selection(plan.selection).fields())  // also checks the flags
@@ -105,8 +159,10 @@ SynthPlan make_plan(const Options& options) {
   plan.seed = options.seed;
   plan.sampling = {options.temperature, options.top_p, options.max_tokens};
   plan.extras.system = options.system;
-  if (!options.extra_body.empty())
+  if (!options.extra_body.empty()) {
     plan.extras.fields = extra_body_fields(options.extra_body, plan.sampling);
+    plan.body_seed = body_seed(plan.extras.fields);
+  }
   if (!options.fields.empty()) plan.reader.persona_fields = options.fields;
 
   plan.config = {
@@ -141,6 +197,14 @@ SynthPlan make_plan(const Options& options) {
     plan.config.emplace_back("system", hex64(hash64(plan.extras.system)));
   if (!plan.extras.fields.empty()) plan.config.emplace_back("extra_body", plan.extras.fields);
   if (!options.part.empty()) plan.config.emplace_back("part", options.part);
+  // Only when they differ from what runs before these flags did, so those runs still resume.
+  if (plan.samples != 1) plan.config.emplace_back("samples", std::to_string(plan.samples));
+  if (plan.agree) plan.config.emplace_back("agree", std::to_string(plan.agree));
+  if (plan.converse) {
+    plan.config.emplace_back("turns", std::to_string(plan.turns));
+    plan.config.emplace_back("user_turn", hex64(plan.prompts.user_turn.hash()));
+  }
+  if (plan.keep_reasoning) plan.config.emplace_back("keep_reasoning", "yes");
   if (plan.kind == OutputKind::persona) {
     plan.config.emplace_back("relations", join(plan.relations));
     plan.config.emplace_back("max_input_bytes", std::to_string(plan.max_input_bytes));
@@ -180,8 +244,17 @@ std::string_view cut_text(std::string_view text, size_t max) {
   return text.substr(0, end);
 }
 
-void RequestBuilder::build(const InputRecord& record, size_t relation_index) {
+const RequestExtras& RequestBuilder::extras_for(size_t sample) {
+  if (sample == 0 || !plan_.body_seed) return plan_.extras;
+  seeded_.system = plan_.extras.system;
+  seeded_.fields = with_seed(plan_.extras.fields, *plan_.body_seed + static_cast<int64_t>(sample));
+  return seeded_;
+}
+
+void RequestBuilder::build(const InputRecord& record, size_t unit) {
   shots_.clear();
+  size_t relation_index = unit / plan_.samples;
+  uint64_t sample = unit % plan_.samples;
   std::string_view persona = cut_text(record.persona, plan_.max_input_bytes);
   std::string_view relation = plan_.relations[relation_index];
   KeyHasher key;
@@ -201,12 +274,51 @@ void RequestBuilder::build(const InputRecord& record, size_t relation_index) {
     if (std::find(plan_.reader.extra_fields.begin(), plan_.reader.extra_fields.end(), name) !=
         plan_.reader.extra_fields.end())
       key.add(name).add(value);
-  key.add(hash64(plan_.prompts.world)).add(uint64_t{0});  // sample index: one sample per persona
+  key.add(hash64(plan_.prompts.world)).add(sample);
+  if (plan_.converse) {
+    // The persona plays the user, so it shapes every turn after the first.
+    key.add(plan_.turns).add(plan_.prompts.user_turn.hash()).add(source_fields(record).persona);
+  }
   custom_id_ = "pg-" + key.hex128();
 
   TemplateValues values{persona, plan_.prompts.world, relation, &record.fields};
   plan_.templ().render(values, shots_, prompt_);
-  body_ = build_chat_body(plan_.model, prompt_, plan_.sampling, plan_.extras);
+  body_ = build_chat_body(plan_.model, prompt_, plan_.sampling, extras_for(sample));
+}
+
+void RequestBuilder::build_turn(std::string_view persona, std::span<const ChatMessage> messages,
+                                size_t unit, size_t step) {
+  const RequestExtras& extras = extras_for(unit % plan_.samples);
+  if (step % 2 == 0) {
+    body_ = build_chat_body(plan_.model, messages, plan_.sampling, extras);
+    return;
+  }
+  transcript_.clear();
+  for (const ChatMessage& message : messages) {
+    if (!transcript_.empty()) transcript_ += "\n\n";
+    transcript_ += message.role == "user" ? "User: " : "Assistant: ";
+    transcript_ += message.content;
+  }
+  std::vector<std::pair<std::string, std::string>> fields{{"conversation", transcript_}};
+  TemplateValues values{persona, {}, {}, &fields};
+  plan_.prompts.user_turn.render(values, {}, prompt_);
+  // The system message speaks to the assistant; the persona writing as the user does not get it.
+  RequestExtras user_extras{"", extras.fields};
+  body_ = build_chat_body(plan_.model, prompt_, plan_.sampling, user_extras);
+}
+
+SourceFields source_fields(const InputRecord& record) {
+  SourceFields source;
+  source.source_id = record.id;
+  for (const auto& [name, value] : record.fields) {
+    if (name == "persona" || (name == "input persona" && source.persona.empty()))
+      source.persona = value;
+    else if (name == "persona_id")
+      source.persona_id = value;
+    else if (name == "custom_id")
+      source.source_id = value;
+  }
+  return source;
 }
 
 }  // namespace personagen

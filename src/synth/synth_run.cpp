@@ -153,7 +153,7 @@ Totals SynthRun::durable_this_run() const {
 // The pool asks for the next request. Rejects, personas not selected and lines finished by an
 // earlier run are settled here without a request.
 bool SynthRun::next(Job& job) {
-  if (build_next(job)) return true;
+  if (build_followup(job) || build_next(job)) return true;
   while (!input_done_) {
     if (watermark_.span() >= max_read_ahead(options_)) return false;
     if (!retry_pass() && options_.limit && selected_ >= options_.limit) {
@@ -174,6 +174,10 @@ bool SynthRun::next(Job& job) {
       break;
     }
     ++lines_read_;
+    if (record->ok() && plan_.role == TaskRole::training) {
+      record->reject = training_reject(*record);
+      if (!record->ok()) record->excerpt = utf8_prefix(record->persona, kRejectExcerptBytes);
+    }
     // --limit counts the personas selected, in render as here: the first N that pass.
     bool chosen = record->ok() && selection_.selected(*record);
     watermark_.begin(record->line, record->offset, chosen);
@@ -195,12 +199,12 @@ bool SynthRun::next(Job& job) {
   return false;
 }
 
-// Registers a line's requests: one per relation (text-to-persona), in a retry pass only those
-// that failed. next() builds them one at a time, as the pool asks.
+// Registers a line's request units: one per relation (text-to-persona) and sample (--samples), in
+// a retry pass only those that failed. next() builds them one at a time, as the pool asks.
 void SynthRun::start_line(InputRecord record) {
   Pending& pending = pending_[record.line];
-  pending.requests.resize(plan_.relations.size());
-  for (size_t index = plan_.relations.size(); index-- > 0;) {
+  pending.requests.resize(plan_.units());
+  for (size_t index = plan_.units(); index-- > 0;) {
     if (!retry_wanted(record.line, index)) continue;
     ++pending.remaining;
     unbuilt_.push_back(index);  // in reverse, so the first request is built first
@@ -222,6 +226,7 @@ bool SynthRun::build_next(Job& job) {
   Request& request = pending.requests[index];
   request.custom_id = builder_.custom_id();
   if (plan_.format == OutputFormat::chat) request.prompt = builder_.prompt();
+  if (plan_.converse) request.turns.assign(1, Turn{"user", pending.record.persona, {}});
   return true;
 }
 
@@ -276,6 +281,11 @@ bool SynthRun::in_retry_list(const InputRecord& record) {
 
 bool SynthRun::retry_wanted(uint64_t line, uint64_t index) const {
   if (!retry_pass()) return true;
+  // A solve line's vote needs all its samples: a failed one sends the line again.
+  if (plan_.kind == OutputKind::solution) {
+    auto it = std::lower_bound(retry_requests_.begin(), retry_requests_.end(), RequestId{line, 0});
+    return it != retry_requests_.end() && it->line == line;
+  }
   return std::binary_search(retry_requests_.begin(), retry_requests_.end(),
                             RequestId{line, index}) ||
          std::binary_search(retry_requests_.begin(), retry_requests_.end(),
@@ -333,14 +343,18 @@ void SynthRun::finish(const Job& job, const HttpResponse& response, Verdict verd
   t.retries += static_cast<uint64_t>(job.attempts - 1);
   if (verdict.action == Verdict::Action::accept) {
     ++ok_requests_;
-    const Judged& judged = std::any_cast<const Judged&>(verdict.output);
+    Judged& judged = std::any_cast<Judged&>(verdict.output);
+    t.prompt_tokens += static_cast<uint64_t>(judged.completion.usage.prompt_tokens);
+    t.completion_tokens += static_cast<uint64_t>(judged.completion.usage.completion_tokens);
     if (plan_.creates_personas) {
       add_persona_records(p, job.id.index, judged, job.attempts);
+    } else if (plan_.converse) {
+      if (!advance_conversation(p, job, judged)) return;  // its next request is queued
+    } else if (plan_.kind == OutputKind::solution) {
+      add_sample(request, judged, job.attempts);
     } else {
       add_record(p, request, judged, job.attempts);
     }
-    t.prompt_tokens += static_cast<uint64_t>(judged.completion.usage.prompt_tokens);
-    t.completion_tokens += static_cast<uint64_t>(judged.completion.usage.completion_tokens);
   } else {
     ++failed_requests_;
     FailureRecord f;
@@ -357,6 +371,7 @@ void SynthRun::finish(const Job& job, const HttpResponse& response, Verdict verd
     format_failure(f, json_);
     p.failures.push_back(json_);
     last_failure_ = verdict.reason;
+    request.failure = verdict.reason;
   }
   if (--p.remaining == 0) settle(job.id.line);
 }
@@ -365,6 +380,7 @@ void SynthRun::finish(const Job& job, const HttpResponse& response, Verdict verd
 void SynthRun::settle(uint64_t line) {
   auto it = pending_.find(line);
   Pending& p = it->second;
+  if (plan_.kind == OutputKind::solution) settle_solve(p);
   for (const std::string& record : p.records) sink_.write_record(record);
   for (const std::string& failure : p.failures) sink_.write_failure(failure);
   Totals& t = totals();

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 #include "store/output_record.h"
 #include "store/run_dir.h"
 #include "store/shard_writer.h"
+#include "store/training_records.h"
 #include "store/watermark.h"
 #include "synth/synth_plan.h"
 
@@ -63,6 +65,15 @@ class SynthRun final : private JobOwner {
   struct Request {
     std::string custom_id;
     std::string prompt;  // kept only for --format chat
+    // converse: the step in flight (0 .. steps() - 1), the conversation so far (the input text
+    // first), and what its requests cost so far.
+    size_t step = 0;
+    std::vector<Turn> turns;
+    Usage usage;
+    int attempts = 0;
+    // solve: the sample's outcome, kept until the line's vote.
+    std::string output, answer, reasoning, finish_reason, failure;
+    std::optional<std::string> normalized;  // the answer's comparison key; none if it failed
   };
   // What judge() made of an accepted reply; it travels to finish() in Verdict::output.
   struct Judged {
@@ -87,6 +98,10 @@ class SynthRun final : private JobOwner {
 
   // Builds the next request of the line being read, if it has one left.
   bool build_next(Job& job);
+  // converse: builds the next request of a conversation whose last one was accepted.
+  bool build_followup(Job& job);
+  // Why a training task cannot use this line (no text, no persona to play the user), or "".
+  std::string training_reject(const InputRecord& record) const;
   std::optional<InputRecord> read();
   ReadPosition read_position(const InputRecord& record) const;
   bool in_retry_list(const InputRecord& record);
@@ -100,6 +115,14 @@ class SynthRun final : private JobOwner {
   static std::string_view persona_id(const InputRecord& record);
   void add_record(Pending& p, const Request& request, const Judged& judged, int attempts);
   void add_persona_records(Pending& p, size_t index, const Judged& judged, int attempts);
+  // converse: adds the reply to the conversation; true when the conversation is complete (its
+  // record is added), false when its next request is queued.
+  bool advance_conversation(Pending& p, const Job& job, Judged& judged);
+  void add_conversation(Pending& p, Request& request, const std::string& finish_reason);
+  // solve: keeps a sample's outcome for the vote.
+  void add_sample(Request& request, Judged& judged, int attempts);
+  // solve: once every sample is in, the vote decides: a record, unverified.jsonl or a failure.
+  void settle_solve(Pending& p);
   void checkpoint();
   void complete();
   // Records in the checkpoint where the run stands: the files' state `writer`, the watermark,
@@ -147,6 +170,10 @@ class SynthRun final : private JobOwner {
   // in one place only: the pool.
   uint64_t building_ = 0;
   std::vector<size_t> unbuilt_;
+  // converse: conversations whose next request can be built, oldest first. They go before new
+  // lines, so a started conversation finishes before more are begun.
+  std::deque<RequestId> followups_;
+  std::vector<ChatMessage> messages_;  // scratch for build_followup
   std::string last_failure_;
   std::string json_;  // a record or failure being formatted; reused to keep its capacity
   RequestPool* pool_ = nullptr;

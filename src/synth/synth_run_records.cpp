@@ -1,8 +1,12 @@
-// SynthRun: how an accepted request becomes the records of its line.
+// SynthRun: how an accepted request becomes the records of its line, and how the training tasks
+// that need more than one reply (converse, solve) gather theirs.
 #include <cstdlib>
 
+#include "synth/answer.h"
 #include "synth/synth_run.h"
 #include "synth/tasks.h"
+#include "synth/votes.h"
+#include "util/text_util.h"
 
 namespace personagen {
 
@@ -18,11 +22,24 @@ std::string_view SynthRun::persona_id(const InputRecord& record) {
 void SynthRun::add_record(Pending& p, const Request& request, const Judged& judged, int attempts) {
   OutputRecord r;
   r.custom_id = request.custom_id;
-  r.persona = p.record.persona;
-  r.persona_id = persona_id(p.record);
+  if (plan_.role == TaskRole::training) {
+    // respond: the text read is the user's prompt; the persona is the record's.
+    SourceFields source = source_fields(p.record);
+    r.persona = source.persona;
+    r.persona_id = source.persona_id;
+    r.source_id = source.source_id;
+    r.training = true;
+    r.prompt = p.record.persona;
+    r.system = plan_.extras.system;
+  } else {
+    r.persona = p.record.persona;
+    r.persona_id = persona_id(p.record);
+    r.prompt = request.prompt;
+  }
+  r.reasoning = judged.completion.reasoning;
+  r.keep_reasoning = plan_.keep_reasoning;
   r.provenance = provenance_;
   r.description = plan_.description;
-  r.prompt = request.prompt;
   r.output = judged.completion.content;
   r.parsed = judged.parsed.parsed;
   r.parsed_is_tool = plan_.kind == OutputKind::tool;

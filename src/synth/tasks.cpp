@@ -3,6 +3,7 @@
 #include <array>
 #include <exception>
 
+#include "synth/answer.h"
 #include "synth/output_parsers.h"
 #include "synth/persona_parser.h"
 #include "util/text_util.h"
@@ -25,9 +26,18 @@ constexpr std::array<TaskInfo, 6> kTasks = {{
 
 constexpr std::array<TaskInfo, 2> kPersonaTasks = {{
     {"text-to-persona", "a persona who would read, write, like or dislike a text", "persona",
-     OutputKind::persona},
+     OutputKind::persona, TaskRole::persona},
     {"persona-to-persona", "personas in a close relationship with a persona", "persona",
-     OutputKind::persona_list},
+     OutputKind::persona_list, TaskRole::persona},
+}};
+
+constexpr std::array<TaskInfo, 3> kTrainingTasks = {{
+    {"respond", "the assistant's response to a user prompt (the input text)", "response",
+     OutputKind::text, TaskRole::training, /*zero_shot_only=*/true},
+    {"solve", "K solutions of a problem, kept when M final answers agree", "solution",
+     OutputKind::solution, TaskRole::training},
+    {"converse", "a multi-turn conversation: the persona plays the user", "conversation",
+     OutputKind::text, TaskRole::training, /*zero_shot_only=*/true},
 }};
 
 }  // namespace
@@ -40,12 +50,20 @@ std::span<const TaskInfo> persona_tasks() {
   return kPersonaTasks;
 }
 
+std::span<const TaskInfo> training_tasks() {
+  return kTrainingTasks;
+}
+
+std::vector<const TaskInfo*> all_tasks() {
+  std::vector<const TaskInfo*> all;
+  for (std::span<const TaskInfo> table : {builtin_tasks(), persona_tasks(), training_tasks()})
+    for (const TaskInfo& task : table) all.push_back(&task);
+  return all;
+}
+
 const TaskInfo* find_task(std::string_view name) {
-  for (std::span<const TaskInfo> table : {builtin_tasks(), persona_tasks()}) {
-    for (const TaskInfo& task : table) {
-      if (task.name == name) return &task;
-    }
-  }
+  for (const TaskInfo* task : all_tasks())
+    if (task->name == name) return task;
   return nullptr;
 }
 
@@ -57,6 +75,11 @@ ParsedOutput parse_output(OutputKind kind, std::string_view content) {
     }
     if (kind == OutputKind::persona) return parse_persona(content);
     if (kind == OutputKind::persona_list) return parse_persona_list(content);
+    if (kind == OutputKind::solution) {
+      std::optional<std::string> answer = extract_answer(content);
+      if (!answer) return ParsedOutput::failure("no final answer (expected \\boxed{...})");
+      return {true, std::move(*answer), {}, {}};
+    }
     if (kind == OutputKind::npc) return parse_npc(content);
     return parse_tool(content);
   } catch (const std::exception& e) {

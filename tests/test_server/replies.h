@@ -68,6 +68,9 @@ std::string echo_content(const std::string& prompt, size_t index);
 //                    entry gives "Solution: we read the problem (echo <tag>, seed <s>) and work it
 //                    out step by step, but the working stops short." with no box and no
 //                    "answer" at all, which a client must treat as invalid.
+//   solve prompt     Without a marker, a prompt holding "put your final answer within \boxed{}"
+//                    gets the solution above with one entry: a number from the prompt's hash,
+//                    the same for every seed, so every sample agrees.
 //   conversation     More than one user message: "Assistant reply <k> (<tag>): thanks, here is
 //                    the next step." with <k> the number of user messages and <tag> 8 hex digits
 //                    of the hash of every message, so each conversation turn differs.

@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::string_view kPersonaAsUser = "You are playing the user in a conversation";
 constexpr std::string_view kAnswersOpen = "[[answers:";
+constexpr std::string_view kSolveInstruction = "put your final answer within \\boxed{}";
 
 // 8 hex digits of the text's hash: the tags that tell replies apart.
 std::string tag_of(std::string_view text) {
@@ -90,6 +91,11 @@ std::string content_for(const ChatRequest& request, size_t index) {
   }
   if (std::optional<std::vector<std::string>> entries = answers_marker(request.prompt)) {
     return solution(request, *entries);
+  }
+  if (request.prompt.find(kSolveInstruction) != std::string::npos) {
+    // A solve prompt without a marker (the demo's): one answer for every sample, so it is kept.
+    return solution(request,
+                    {std::to_string(std::stoul(tag_of(request.prompt), nullptr, 16) % 100)});
   }
   if (request.user_messages > 1) {
     return "Assistant reply " + std::to_string(request.user_messages) + " (" +
