@@ -94,8 +94,18 @@ void split_think_block(Completion& completion) {
   constexpr std::string_view kOpen = "<think>";
   constexpr std::string_view kClose = "</think>";
   const std::string_view content = trim_front(completion.content);
-  if (!content.starts_with(kOpen)) return;
-  const std::string_view inside = content.substr(kOpen.size());
+  std::string_view inside;
+  if (content.starts_with(kOpen)) {
+    inside = content.substr(kOpen.size());
+  } else {
+    // DeepSeek-R1 and Qwen3 chat templates open the block in the prompt, so the reply starts
+    // with the thinking and only closes it: a lone </think> with no <think> before it.
+    const size_t lone = content.find(kClose);
+    if (lone == std::string_view::npos ||
+        content.substr(0, lone).find(kOpen) != std::string_view::npos)
+      return;
+    inside = content;
+  }
   const size_t close = inside.find(kClose);
   const std::string_view thinking = trim(inside.substr(0, close));
   const std::string_view rest = close == std::string_view::npos

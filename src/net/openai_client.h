@@ -73,6 +73,8 @@ std::string extra_body_fields(std::string_view json_text, const SamplingParams& 
 // content, whose leading blanks go too, and its trimmed text becomes `reasoning` unless a field
 // already gave one, which then wins (it is what the server parsed). A <think> that never closes
 // (the reply was cut off while thinking) makes all of the content reasoning, and content empty.
+// A lone </think> with no <think> before it (templates that open the block in the prompt, as
+// DeepSeek-R1's and Qwen3's do) closes a block that began with the content.
 std::optional<Completion> parse_completion(std::string_view body, std::string& error);
 
 // The error.message of an OpenAI-style error body, else the start of the body, else

@@ -384,6 +384,20 @@ TEST(OpenAiClientReasoningTest, VllmAndDeepSeekReasoningContent) {
   EXPECT_EQ(completion.usage.reasoning_tokens, 22);
 }
 
+TEST(OpenAiClientReasoningTest, ALoneClosingTagEndsThinkingOpenedByThePrompt) {
+  // Given R1-style content whose <think> was in the prompt, and content that only mentions it
+  const Completion lone =
+      parsed(reply_with_message(R"("content":"2 + 3 is 5.\n</think>\n\nThe answer is 5.")"));
+  const Completion quoted =
+      parsed(reply_with_message(R"("content":"Write <think> and </think> around it.")"));
+
+  // Then the text before the lone tag is the thinking; a tag pair mid-content is left alone
+  EXPECT_EQ(lone.reasoning, "2 + 3 is 5.");
+  EXPECT_EQ(lone.content, "The answer is 5.");
+  EXPECT_EQ(quoted.reasoning, "");
+  EXPECT_EQ(quoted.content, "Write <think> and </think> around it.");
+}
+
 TEST(OpenAiClientReasoningTest, OpenRouterAndOllamaReasoning) {
   // Given an OpenRouter / Ollama reply with "reasoning" (and vLLM 0.11+, which sends both names)
   const Completion router = parsed(reply_with_message(R"("content":"5","reasoning":"Add them.")"));

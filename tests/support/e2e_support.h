@@ -165,8 +165,9 @@ inline ::testing::AssertionResult check_exactly_once(const fs::path& dir, const 
 
 // What must hold of an output directory at ANY moment, even right after kill -9: manifest.json,
 // if present, is whole JSON; a shard under its final name is complete (whole lines only); and a
-// .tmp shard, failures.jsonl and rejects.jsonl are whole JSON lines up to the length the
-// manifest's checkpoint recorded for them (bytes past it are allowed: a resume truncates them).
+// .tmp shard, failures.jsonl, rejects.jsonl and unverified.jsonl are whole JSON lines up to the
+// length the manifest's checkpoint recorded for them (bytes past it are allowed: a resume truncates
+// them).
 inline ::testing::AssertionResult check_checkpoint_prefixes(const fs::path& dir,
                                                             const std::string& task) {
   if (!fs::exists(dir)) return ::testing::AssertionSuccess();  // killed before it was made
@@ -181,6 +182,8 @@ inline ::testing::AssertionResult check_checkpoint_prefixes(const fs::path& dir,
                      (shard.at("open").get<bool>() ? ".tmp" : "")] = shard.at("bytes");
       checkpointed["failures.jsonl"] = manifest.at("failures").at("bytes");
       checkpointed["rejects.jsonl"] = manifest.at("rejects").at("bytes");
+      if (manifest.contains("unverified"))
+        checkpointed["unverified.jsonl"] = manifest.at("unverified").at("bytes");
     } catch (const json::exception& e) {
       return ::testing::AssertionFailure() << "manifest.json: " << e.what();
     }
@@ -189,7 +192,8 @@ inline ::testing::AssertionResult check_checkpoint_prefixes(const fs::path& dir,
     std::string name = entry.path().filename();
     bool final_shard = name.rfind(task + "-", 0) == 0 && name.ends_with(".jsonl");
     bool partial = (name.rfind(task + "-", 0) == 0 && name.ends_with(".jsonl.tmp")) ||
-                   name == "failures.jsonl" || name == "rejects.jsonl";
+                   name == "failures.jsonl" || name == "rejects.jsonl" ||
+                   name == "unverified.jsonl";
     if (!final_shard && !partial) continue;
     std::string text = read_file(entry.path());
     if (partial) {
