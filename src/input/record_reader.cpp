@@ -62,9 +62,9 @@ RecordReader::RecordReader(std::vector<std::string> paths, ReaderOptions options
   source_ = open_byte_source(paths_[start.file]);
   total_raw_size_ = 0;
   for (size_t i = 0; i < paths_.size(); ++i) {
-    // Unknown for stdin and for a file not there (it is named when it is opened).
-    std::optional<uint64_t> size =
-        paths_[i] == "-" ? std::optional<uint64_t>() : file_size(paths_[i]);
+    // Unknown for a pipe (stdin, the only input, has its source's size when it is a file) and
+    // for a file not there (it is named when it is opened).
+    std::optional<uint64_t> size = file_size_or_unknown(i);
     if (!size) {
       total_raw_size_.reset();
     } else if (total_raw_size_) {
@@ -73,6 +73,12 @@ RecordReader::RecordReader(std::vector<std::string> paths, ReaderOptions options
     if (i < start.file) done_raw_bytes_ += size.value_or(0);
   }
   if (start.offset > 0) seek(start.offset);
+}
+
+std::optional<uint64_t> RecordReader::file_size_or_unknown(size_t index) const {
+  if (paths_[index] != "-") return file_size(paths_[index]);
+  if (uint64_t size = source_->raw_size(); size > 0) return size;
+  return std::nullopt;
 }
 
 void RecordReader::seek(uint64_t offset) {

@@ -98,6 +98,8 @@ class RecordReader {
   bool fill();
   // Discards the rest of an over-long line whose start is buffer_[begin_, end_).
   void skip_long_line();
+  // The size of file `index` for progress, nullopt when unknown.
+  std::optional<uint64_t> file_size_or_unknown(size_t index) const;
   // Checks that the current file, just opened, is at the start of a line at `offset`.
   void seek(uint64_t offset);
   // Moves on to file `index`, at its start.

@@ -139,5 +139,25 @@ TEST_F(MultiInputE2E, DedupAndRenderTakeSeveralInputs) {
   EXPECT_EQ(read_jsonl(shown.out).size(), 4u);
 }
 
+TEST_F(MultiInputE2E, LimitSampleAndPartCountOverBothFiles) {
+  // Given two files of three personas each
+  fs::path a = write_personas("a.jsonl", personas(3, "left"));
+  fs::path b = write_personas("b.jsonl", personas(3, "right"));
+  auto bodies = [&](std::vector<std::string> flags) {
+    std::vector<std::string> args{"render", "-i", a, "-i", b, "-t", "math", "--model", "m"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    Result r = run(args, server_.base_url());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return read_jsonl(r.out);
+  };
+  // Then --limit 4 takes the first file and the first line of the second
+  std::vector<json> limited = bodies({"--limit", "4"});
+  ASSERT_EQ(limited.size(), 4u);
+  EXPECT_TRUE(contains(limited[3].dump(), "right number 0")) << limited[3].dump();
+  // And --sample draws from both files, and the two halves of --part cover all six
+  EXPECT_EQ(bodies({"--sample", "5", "--seed", "3"}).size(), 5u);
+  EXPECT_EQ(bodies({"--part", "0/2"}).size() + bodies({"--part", "1/2"}).size(), 6u);
+}
+
 }  // namespace
 }  // namespace personagen::e2e
