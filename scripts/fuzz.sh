@@ -21,7 +21,8 @@ out=build/fuzz
 mkdir -p "$out"
 
 declare -A sources=(
-  [record_reader]="src/input/record_reader.cpp src/input/field_parser.cpp src/input/byte_source.cpp"
+  [record_reader]="src/input/record_reader.cpp src/input/field_parser.cpp src/input/byte_source.cpp
+    src/util/file_io.cpp"
   [template]="src/synth/prompt_template.cpp src/util/hash.cpp"
   [completion]="src/net/openai_client.cpp src/synth/tasks.cpp src/synth/output_parsers.cpp
     src/synth/persona_parser.cpp src/synth/answer.cpp"

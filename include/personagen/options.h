@@ -31,7 +31,9 @@ struct Options {
   std::string command;  // "synth", "render", "dedup", "decontam" or "tasks"
 
   // Input and selection.
-  std::string input;                 // JSONL path; .gz/.zst read transparently; "-" is stdin
+  // -i as given, in order: JSONL files (.gz/.zst read transparently) and directories of record
+  // shards (expand_inputs); "-" is stdin, and then the only input.
+  std::vector<std::string> inputs;
   std::vector<std::string> fields;   // persona fields, first present wins
   uint64_t limit = 0;                // at most this many personas; 0 = all
   std::vector<std::string> match;    // --match REGEX: keep personas matching one of these

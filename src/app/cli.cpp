@@ -53,8 +53,10 @@ void add_request_flags(CLI::App& app, Options& o) {
   std::string task_names;
   for (const TaskInfo* task : all_tasks())
     task_names += (task_names.empty() ? "" : " | ") + std::string(task->name);
-  app.add_option("-i,--input", o.input,
-                 "Personas as JSONL; .gz and .zst are read transparently; - is stdin")
+  app.add_option("-i,--input", o.inputs,
+                 "Personas or records as JSONL; .gz and .zst are read transparently; - is stdin. "
+                 "Repeat to read several files as one input; a directory is its record shards in "
+                 "name order (what synth -o wrote)")
       ->required();
   app.add_option("-t,--task", o.task, "Task: " + task_names);
   app.add_option("-m,--method", o.method,
@@ -245,8 +247,9 @@ void apply_environment(Options& o) {
 }
 
 void add_dedup_flags(CLI::App& app, DedupOptions& d, Options& o) {
-  app.add_option("-i,--input", d.input,
-                 "JSONL to deduplicate; .gz/.zst read transparently; - is stdin")
+  app.add_option("-i,--input", d.inputs,
+                 "JSONL to deduplicate; .gz/.zst read transparently; - is stdin; repeatable; a "
+                 "directory is its record shards in name order")
       ->required();
   app.add_option("-o,--output", d.output, "Where the kept records go, in input order; - is stdout")
       ->required();
@@ -296,7 +299,9 @@ void add_dedup_flags(CLI::App& app, DedupOptions& d, Options& o) {
 }
 
 void add_decontam_flags(CLI::App& app, DecontamOptions& d) {
-  app.add_option("-i,--input", d.input, "JSONL of records to check; .gz/.zst read; - is stdin")
+  app.add_option("-i,--input", d.inputs,
+                 "JSONL of records to check; .gz/.zst read; - is stdin; repeatable; a directory "
+                 "is its record shards in name order")
       ->required();
   app.add_option("-o,--output", d.output, "Where the clean records go, in input order; - is stdout")
       ->required();

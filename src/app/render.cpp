@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "input/input_files.h"
 #include "input/record_reader.h"
 #include "personagen/commands.h"
 #include "synth/synth_plan.h"
@@ -15,7 +16,7 @@ ExitCode run_render(const Options& options) {
   SynthPlan plan = make_plan(options);
   RequestBuilder builder(plan);
   Selection selection(plan.selection);
-  RecordReader reader(options.input, plan.reader);
+  RecordReader reader(plan.input_files, plan.reader);
   std::optional<std::vector<InputRecord>> sampled;
   if (selection.sample() > 0) sampled = read_sample(reader, selection);
   size_t sample_next = 0;
@@ -33,7 +34,7 @@ ExitCode run_render(const Options& options) {
     if (!record) break;
     if (!record->ok()) {
       ++rejected;
-      spdlog::warn("{}:{}: {}", options.input, record->line, record->reject);
+      spdlog::warn("{}:{}: {}", plan.input_files[record->file], record->file_line, record->reject);
       continue;
     }
     if (!selection.selected(*record)) continue;
@@ -51,7 +52,8 @@ ExitCode run_render(const Options& options) {
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   if (std::fflush(stdout) != 0) throw Error("stdout: write failed");
-  if (rendered == 0 && rejected == 0) spdlog::warn("{}: the input has no records", options.input);
+  if (rendered == 0 && rejected == 0)
+    spdlog::warn("{}: the input has no records", join_inputs(options.inputs));
   return ExitCode::ok;
 }
 

@@ -20,7 +20,7 @@ namespace personagen {
 namespace {
 
 void validate(const DecontamOptions& o) {
-  if (o.input.empty()) throw usage_error("decontam: --input is required (a JSONL file, or -)");
+  if (o.inputs.empty()) throw usage_error("decontam: --input is required (a JSONL file, or -)");
   if (o.output.empty()) throw usage_error("decontam: --output is required (a JSONL file, or -)");
   if (o.against.empty()) {
     throw usage_error("decontam: --against is required (a benchmark's test set, JSONL)");
@@ -133,13 +133,11 @@ DecontamStats run_decontam(const DecontamOptions& options) {
 
   // The input is read twice in step, for its texts and for its lines as they were, so standard
   // input is copied to a temporary file first.
-  std::optional<SpooledStdin> spool;
-  if (options.input == "-") spool.emplace();
-  const std::string path = spool ? spool->path() : options.input;
+  const InputFiles input(options.inputs);
   ReaderOptions reader_options;
   reader_options.persona_fields = {options.field};
-  RecordReader records(path, reader_options);
-  RawLineReader raw(path);
+  RecordReader records(input.paths(), reader_options);
+  RawLineReader raw(input.paths());
   OutputFile output(options.output);
   std::optional<OutputFile> report;
   if (!options.report.empty()) report.emplace(options.report);
@@ -153,7 +151,7 @@ DecontamStats run_decontam(const DecontamOptions& options) {
     ++stats.read;
     bool keep = record->ok();
     if (!keep) {
-      spdlog::warn("{}:{}: {}", display_name(options.input), number, record->reject);
+      spdlog::warn("{}:{}: {}", input.name(record->file), record->file_line, record->reject);
       ++stats.rejected;
     } else {
       hasher.read(record->persona);
@@ -178,8 +176,7 @@ DecontamStats run_decontam(const DecontamOptions& options) {
     }
     record = records.next();
   }
-  if (record)
-    throw Error(display_name(options.input) + ": the input changed while decontam read it");
+  if (record) throw Error(input.name() + ": the input changed while decontam read it");
   // From here on the results are complete: make them visible.
   if (report) report->commit();
   output.commit();

@@ -9,7 +9,9 @@ namespace personagen {
 
 // What `personagen decontam` does; cli.cpp fills it from the command line.
 struct DecontamOptions {
-  std::string input;                 // JSONL of records; "-" = stdin; .gz/.zst read transparently
+  // JSONL files and directories of record shards, read as one input in order; "-" = stdin, then
+  // the only input; .gz/.zst read transparently.
+  std::vector<std::string> inputs;
   std::string output;                // JSONL path of the records kept; "-" = stdout
   std::string field = "output";      // the text of a record that is checked
   std::vector<std::string> against;  // benchmark test sets, JSONL (at least one)

@@ -32,7 +32,7 @@ namespace {
 constexpr size_t kMaxPermutations = 4096;
 
 void validate(const DedupOptions& o) {
-  if (o.input.empty()) throw usage_error("dedup: --input is required (a JSONL file, or -)");
+  if (o.inputs.empty()) throw usage_error("dedup: --input is required (a JSONL file, or -)");
   if (o.output.empty()) throw usage_error("dedup: --output is required (a JSONL file, or -)");
   if (o.field.empty()) throw usage_error("dedup: --field must name a field");
   if (o.ngram < 1) throw usage_error("dedup: --ngram must be at least 1");
@@ -68,7 +68,7 @@ LshBands banding(const DedupOptions& o) {
 }
 
 // Stage 3: fetch the embeddings of the records stages 1 and 2 kept, then decide in input order.
-void semantic_stage(const DedupOptions& options, const std::string& path, DedupDecisions& decisions,
+void semantic_stage(const DedupOptions& options, const InputFiles& input, DedupDecisions& decisions,
                     DedupStats& stats) {
   const std::vector<uint64_t>& lines = decisions.kept_lines;
   decisions.semantic_drop.assign(lines.size(), false);
@@ -91,7 +91,7 @@ void semantic_stage(const DedupOptions& options, const std::string& path, DedupD
   {
     ReaderOptions reader_options;
     reader_options.persona_fields = {options.field};
-    RecordReader reader(path, reader_options);
+    RecordReader reader(input.paths(), reader_options);
     size_t next = 0;
     auto next_text = [&](std::string& text) {
       while (next < lines.size()) {
@@ -130,7 +130,7 @@ void semantic_stage(const DedupOptions& options, const std::string& path, DedupD
                  fetched.fetched, fetched.requests, fetched.retries, fetched.cached, cache_path);
   }
   if (keys.size() != lines.size()) {
-    throw Error(display_name(options.input) + ": the input changed while dedup read it");
+    throw Error(input.name() + ": the input changed while dedup read it");
   }
 
   // Decide, in input order, against the records kept so far.
@@ -175,7 +175,7 @@ void append_report_line(std::string& out, const DroppedRecord& drop, std::string
 }
 
 // The last pass: copies the kept lines as they are and writes the report in input order.
-void write_results(const DedupOptions& options, const std::string& path,
+void write_results(const DedupOptions& options, const InputFiles& input,
                    const DedupDecisions& decisions) {
   OutputFile output(options.output);
   std::unique_ptr<OutputFile> report;
@@ -184,10 +184,10 @@ void write_results(const DedupOptions& options, const std::string& path,
     report = std::make_unique<OutputFile>(options.report);
     ReaderOptions reader_options;
     reader_options.persona_fields = {options.field};
-    texts = std::make_unique<RecordReader>(path, reader_options);
+    texts = std::make_unique<RecordReader>(input.paths(), reader_options);
   }
 
-  RawLineReader raw(path);
+  RawLineReader raw(input.paths());
   size_t next_kept = 0;
   size_t next_drop = 0;
   std::string line;
@@ -210,7 +210,7 @@ void write_results(const DedupOptions& options, const std::string& path,
         record = texts->next();
       } while (record && record->line < number);
       if (!record || record->line != number) {
-        throw Error(display_name(options.input) + ": the input changed while dedup read it");
+        throw Error(input.name() + ": the input changed while dedup read it");
       }
       report_line.clear();
       append_report_line(report_line, drop, record->persona);
@@ -218,7 +218,7 @@ void write_results(const DedupOptions& options, const std::string& path,
     }
   }
   if (next_kept < kept.size() || next_drop < decisions.drops.size()) {
-    throw Error(display_name(options.input) + ": the input changed while dedup read it");
+    throw Error(input.name() + ": the input changed while dedup read it");
   }
   // From here on the results are complete: make them visible.
   if (report) report->commit();
@@ -238,22 +238,20 @@ DedupStats run_dedup(const DedupOptions& options) {
                lsh.bands, lsh.rows, options.threshold,
                lsh_catch_probability(options.threshold, lsh));
 
-  // Standard input is read more than once, so it is copied to a temporary file first.
-  std::optional<SpooledStdin> spool;
-  if (options.input == "-") spool.emplace();
-  const std::string path = spool ? spool->path() : options.input;
+  // The input is read more than once, so standard input is copied to a temporary file first.
+  const InputFiles input(options.inputs);
 
   DedupDecisions decisions;
-  run_syntactic_stages(path, options, lsh, decisions, stats);
+  run_syntactic_stages(input, options, lsh, decisions, stats);
   if (!options.embed_model.empty()) {
-    semantic_stage(options, path, decisions, stats);
+    semantic_stage(options, input, decisions, stats);
     std::sort(decisions.drops.begin(), decisions.drops.end(),
               [](const DroppedRecord& a, const DroppedRecord& b) { return a.line < b.line; });
   } else {
     decisions.semantic_drop.assign(decisions.kept_lines.size(), false);
   }
   stats.kept = decisions.kept_lines.size() - stats.semantic_dropped;
-  write_results(options, path, decisions);
+  write_results(options, input, decisions);
 
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return stats;

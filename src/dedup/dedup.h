@@ -10,8 +10,9 @@ namespace personagen {
 // What `personagen dedup` does; cli.cpp fills it from the command line, and run_dedup_command
 // (app/dedup_commands.h) adds the endpoints and the API key.
 struct DedupOptions {
-  std::string input;              // JSONL path; "-" = stdin (spooled to a temporary file);
-                                  // .gz/.zst are read transparently
+  // JSONL files and directories of record shards, read as one input in order; "-" = stdin
+  // (spooled to a temporary file), then the only input; .gz/.zst are read transparently.
+  std::vector<std::string> inputs;
   std::string output;             // JSONL path of the kept records; "-" = stdout
   std::string field = "persona";  // the text field compared; any string field, e.g. "output"
   std::string report;             // optional: one JSON line per dropped record

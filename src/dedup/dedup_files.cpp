@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "input/input_files.h"
 #include "personagen/error.h"
 #include "util/utf8.h"
 
@@ -25,19 +26,26 @@ std::string errno_text() {
 
 }  // namespace
 
-RawLineReader::RawLineReader(const std::string& path)
-    : source_(open_byte_source(path)), buffer_(kBufferSize) {}
+RawLineReader::RawLineReader(std::vector<std::string> paths)
+    : paths_(std::move(paths)), source_(open_byte_source(paths_.at(0))), buffer_(kBufferSize) {}
 
 bool RawLineReader::next(std::string* line) {
   if (line) line->clear();
   bool found = false;  // a byte of the line, or its newline
   for (;;) {
     if (begin_ == end_) {
+      if (eof_ && !found && file_ + 1 < paths_.size()) {
+        // The next file starts a line of its own, as in RecordReader.
+        source_ = open_byte_source(paths_[++file_]);
+        eof_ = false;
+        first_ = true;
+      }
       if (eof_) break;
       begin_ = 0;
       end_ = source_->read(buffer_.data(), buffer_.size());
       if (end_ == 0) {
         eof_ = true;
+        if (!found && file_ + 1 < paths_.size()) continue;
         break;
       }
     }
@@ -129,6 +137,20 @@ SpooledStdin::SpooledStdin() : path_(make_temp_path("personagen-stdin")) {
 
 SpooledStdin::~SpooledStdin() {
   std::remove(path_.c_str());
+}
+
+InputFiles::InputFiles(const std::vector<std::string>& inputs)
+    : paths_(expand_inputs(inputs)), name_(display_name(join_inputs(inputs))) {
+  if (paths_.size() == 1 && paths_[0] == "-") {
+    spool_ = std::make_unique<SpooledStdin>();
+    paths_[0] = spool_->path();
+  }
+}
+
+InputFiles::~InputFiles() = default;
+
+std::string InputFiles::name(size_t index) const {
+  return spool_ ? "stdin" : paths_.at(index);
 }
 
 std::string display_name(const std::string& path) {

@@ -13,18 +13,21 @@
 
 namespace personagen {
 
-// The input's lines as raw bytes, numbered as RecordReader numbers them (blank lines count), for
-// copying kept records as they were. A skipped line is never held in memory, however long.
+// The input's lines as raw bytes, numbered as RecordReader numbers them (blank lines count, and
+// several files are one input, each file's last line ending at its end), for copying kept
+// records as they were. A skipped line is never held in memory, however long.
 class RawLineReader {
  public:
   // Throws Error naming the file if it cannot be opened; reads as open_byte_source does.
-  explicit RawLineReader(const std::string& path);
+  explicit RawLineReader(std::vector<std::string> paths);
 
   // Moves past the next line and, if `line` is not null, stores it there without its newline,
-  // a CR before it, or a byte-order mark at the start of the input. False at the end.
+  // a CR before it, or a byte-order mark at the start of a file. False at the end.
   bool next(std::string* line);
 
  private:
+  std::vector<std::string> paths_;
+  size_t file_ = 0;
   std::unique_ptr<ByteSource> source_;
   std::vector<char> buffer_;
   size_t begin_ = 0;
@@ -61,6 +64,27 @@ class SpooledStdin {
 
  private:
   std::string path_;
+};
+
+// The files dedup or decontam reads, more than once: the -i values expanded (expand_inputs), or
+// for "-" a copy of standard input in a temporary file (removed with this).
+class InputFiles {
+ public:
+  // Throws a usage Error as expand_inputs does, or Error if the copy of stdin fails.
+  explicit InputFiles(const std::vector<std::string>& inputs);
+  ~InputFiles();
+  InputFiles(const InputFiles&) = delete;
+  InputFiles& operator=(const InputFiles&) = delete;
+
+  const std::vector<std::string>& paths() const { return paths_; }
+  // How messages name file number `index`, and all of them: "stdin" for standard input.
+  std::string name(size_t index) const;
+  const std::string& name() const { return name_; }
+
+ private:
+  std::unique_ptr<SpooledStdin> spool_;
+  std::vector<std::string> paths_;
+  std::string name_;
 };
 
 // A fresh path in the temporary directory ($TMPDIR, else /tmp) whose name starts with `prefix`;

@@ -14,6 +14,7 @@
 #include "dedup/exact_dup_index.h"
 #include "dedup/near_dup_index.h"
 #include "dedup/text_normalize.h"
+#include "input/input_files.h"
 #include "input/record_reader.h"
 #include "personagen/error.h"
 
@@ -91,12 +92,12 @@ class BatchQueue {
 };
 
 // Reads the input and prepares its records, on its own thread.
-void prepare_records(const std::string& path, const DedupOptions& options, const MinHasher& hasher,
+void prepare_records(const InputFiles& files, const DedupOptions& options, const MinHasher& hasher,
                      BatchQueue& queue) {
   try {
     ReaderOptions reader_options;
     reader_options.persona_fields = {options.field};
-    RecordReader reader(path, reader_options);
+    RecordReader reader(files.paths(), reader_options);
     std::string normalized;
     std::vector<uint32_t> shingles;
     Batch batch;
@@ -104,7 +105,8 @@ void prepare_records(const std::string& path, const DedupOptions& options, const
       PreparedRecord& record = batch.records.emplace_back();
       record.line = input->line;
       if (!input->ok()) {
-        record.reject = std::move(input->reject);
+        record.reject =
+            files.name(input->file) + ":" + std::to_string(input->file_line) + ": " + input->reject;
       } else {
         normalize_text(input->persona, normalized);
         record.key = ExactDupIndex::key_of(normalized);
@@ -155,8 +157,8 @@ class Judge {
 
   void finish() {
     if (stats_.rejected > kMaxRejectWarnings) {
-      spdlog::warn("{}: {} lines rejected in all ({} shown)", display_name(options_.input),
-                   stats_.rejected, kMaxRejectWarnings);
+      spdlog::warn("{}: {} lines rejected in all ({} shown)",
+                   display_name(join_inputs(options_.inputs)), stats_.rejected, kMaxRejectWarnings);
     }
     spdlog::info("dedup: the index of {} kept records holds {} MB", decisions_.kept_lines.size(),
                  (near_.memory_bytes() + exact_.memory_bytes()) >> 20);
@@ -165,7 +167,7 @@ class Judge {
  private:
   void reject(const PreparedRecord& record) {
     if (++stats_.rejected <= kMaxRejectWarnings) {
-      spdlog::warn("{}:{}: {}", display_name(options_.input), record.line, record.reject);
+      spdlog::warn("{}", record.reject);
     }
   }
 
@@ -219,13 +221,13 @@ std::string_view to_string(DedupStage stage) {
   return "";
 }
 
-void run_syntactic_stages(const std::string& path, const DedupOptions& options, LshBands lsh,
+void run_syntactic_stages(const InputFiles& input, const DedupOptions& options, LshBands lsh,
                           DedupDecisions& decisions, DedupStats& stats) {
   // The hasher is only read from here on (each thread signs with its own buffer).
   const MinHasher hasher(options.num_perm, options.seed);
   Judge judge(hasher, lsh, options, decisions, stats);
   BatchQueue queue;
-  std::thread producer(prepare_records, std::cref(path), std::cref(options), std::cref(hasher),
+  std::thread producer(prepare_records, std::cref(input), std::cref(options), std::cref(hasher),
                        std::ref(queue));
   try {
     while (std::optional<Batch> batch = queue.pop()) judge.judge(*batch);

@@ -10,6 +10,8 @@
 
 namespace personagen {
 
+class InputFiles;
+
 enum class DedupStage : uint8_t { exact, minhash, semantic };
 std::string_view to_string(DedupStage stage);
 
@@ -30,12 +32,12 @@ struct DedupDecisions {
 };
 
 // Stages 1 (exact duplicates of the normalized text) and 2 (MinHash near duplicates) in one
-// streaming pass over `path`, filling `decisions` and the counts in `stats`. Records are judged
+// streaming pass over `input`, filling `decisions` and the counts in `stats`. Records are judged
 // in input order against the records kept before them, so the result does not depend on timing:
 // a second thread only prepares records (parsing, normalizing, shingling, signing) ahead of the
 // one that judges them. Rejected lines are logged as warnings, the first 100 one by one.
 // Throws Error if the input cannot be read.
-void run_syntactic_stages(const std::string& path, const DedupOptions& options, LshBands lsh,
+void run_syntactic_stages(const InputFiles& input, const DedupOptions& options, LshBands lsh,
                           DedupDecisions& decisions, DedupStats& stats);
 
 }  // namespace personagen

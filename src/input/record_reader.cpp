@@ -8,6 +8,7 @@
 #include "input/byte_source.h"
 #include "input/field_parser.h"
 #include "personagen/error.h"
+#include "util/file_io.h"
 #include "util/text_util.h"
 #include "util/utf8.h"
 
@@ -39,31 +40,69 @@ ReaderOptions without_repeats(ReaderOptions options) {
 
 }  // namespace
 
-RecordReader::RecordReader(const std::string& path, ReaderOptions options, ReadPosition start)
-    : path_(path),
+RecordReader::RecordReader(std::vector<std::string> paths, ReaderOptions options,
+                           ReadPosition start)
+    : paths_(std::move(paths)),
       options_(without_repeats(std::move(options))),
-      source_(open_byte_source(path)),
       buffer_(kBufferSize),
       position_(start),
       parser_(std::make_unique<FieldParser>(options_)) {
   // Keeps max_line_bytes + 2 (the line, "\r\n") from overflowing.
   options_.max_line_bytes = std::min<size_t>(options_.max_line_bytes, SIZE_MAX / 4);
+  if (paths_.empty()) throw usage_error("no input to read (the list of files is empty)");
   if (options_.persona_fields.empty()) {
-    throw usage_error(path_ + ": no persona field to read (the list of fields is empty)");
+    throw usage_error(paths_[0] + ": no persona field to read (the list of fields is empty)");
   }
-  if (start.offset == 0) return;
+  if (start.file >= paths_.size()) {
+    throw Error(paths_.back() + ": input changed since the checkpoint: it was at file " +
+                std::to_string(start.file + 1) + " of the inputs, but there are " +
+                std::to_string(paths_.size()));
+  }
+  if (position_.file_line == 0) position_.file_line = start.file == 0 ? start.line : 1;
+  source_ = open_byte_source(paths_[start.file]);
+  total_raw_size_ = 0;
+  for (size_t i = 0; i < paths_.size(); ++i) {
+    // Unknown for a pipe (stdin, the only input, has its source's size when it is a file) and
+    // for a file not there (it is named when it is opened).
+    std::optional<uint64_t> size = file_size_or_unknown(i);
+    if (!size) {
+      total_raw_size_.reset();
+    } else if (total_raw_size_) {
+      *total_raw_size_ += *size;
+    }
+    if (i < start.file) done_raw_bytes_ += size.value_or(0);
+  }
+  if (start.offset > 0) seek(start.offset);
+}
+
+std::optional<uint64_t> RecordReader::file_size_or_unknown(size_t index) const {
+  if (paths_[index] != "-") return file_size(paths_[index]);
+  if (uint64_t size = source_->raw_size(); size > 0) return size;
+  return std::nullopt;
+}
+
+void RecordReader::seek(uint64_t offset) {
   // Check that the checkpoint still points just after a newline of this input.
-  const std::string name = path_ == "-" ? "stdin" : path_;
+  const std::string name = path() == "-" ? "stdin" : path();
   const std::string changed = name + ": input changed since the checkpoint: ";
-  uint64_t skipped = source_->skip(start.offset - 1);
+  uint64_t skipped = source_->skip(offset - 1);
   char last = 0;
-  if (skipped < start.offset - 1 || source_->read(&last, 1) != 1) {
-    throw Error(changed + "offset " + std::to_string(start.offset) +
-                " is beyond the end of the input");
+  if (skipped < offset - 1 || source_->read(&last, 1) != 1) {
+    throw Error(changed + "offset " + std::to_string(offset) + " is beyond the end of the input");
   }
   if (last != '\n' && fill()) {
-    throw Error(changed + "offset " + std::to_string(start.offset) + " is not the start of a line");
+    throw Error(changed + "offset " + std::to_string(offset) + " is not the start of a line");
   }
+}
+
+void RecordReader::open_file(uint64_t index) {
+  done_raw_bytes_ += source_->raw_bytes_read();
+  source_ = open_byte_source(paths_[index]);
+  begin_ = end_ = 0;
+  eof_ = false;
+  position_.file = index;
+  position_.offset = 0;
+  position_.file_line = 1;
 }
 
 RecordReader::~RecordReader() = default;
@@ -72,10 +111,16 @@ ReadPosition RecordReader::position() const {
   return position_;
 }
 uint64_t RecordReader::raw_bytes_read() const {
-  return source_->raw_bytes_read();
+  return done_raw_bytes_ + source_->raw_bytes_read();
 }
 uint64_t RecordReader::raw_size() const {
-  return source_->raw_size();
+  return total_raw_size_.value_or(0);
+}
+uint64_t RecordReader::consumed_bytes() const {
+  return done_raw_bytes_ + std::min(position_.offset, source_->raw_bytes_read());
+}
+uint64_t RecordReader::file_raw_bytes_read() const {
+  return source_->raw_bytes_read();
 }
 
 std::optional<InputRecord> RecordReader::next() {
@@ -83,17 +128,23 @@ std::optional<InputRecord> RecordReader::next() {
     const ReadPosition at = position_;
     std::string_view text;
     bool too_long = false;
-    if (!read_line(text, too_long)) return std::nullopt;
+    if (!read_line(text, too_long)) {
+      if (position_.file + 1 >= paths_.size()) return std::nullopt;
+      open_file(position_.file + 1);
+      continue;
+    }
     if (too_long) {
       InputRecord reject;
       reject.line = at.line;
       reject.offset = at.offset;
+      reject.file = static_cast<uint32_t>(at.file);
+      reject.file_line = at.file_line;
       reject.reject = "line is longer than " + std::to_string(options_.max_line_bytes) + " bytes";
       reject.excerpt = valid_utf8(text, kRejectExcerptBytes);
       return reject;
     }
     if (is_blank(text)) continue;
-    return parse(at.line, at.offset, text);
+    return parse(at, text);
   }
 }
 
@@ -115,6 +166,7 @@ bool RecordReader::read_line(std::string_view& text, bool& too_long) {
       text = long_head_;
       too_long = true;
       ++position_.line;
+      ++position_.file_line;
       return true;
     }
     scanned = end_ - begin_;
@@ -127,6 +179,7 @@ bool RecordReader::read_line(std::string_view& text, bool& too_long) {
     }
   }
   ++position_.line;
+  ++position_.file_line;
   if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
   if (line_offset == 0 && text.starts_with(kBom)) text.remove_prefix(kBom.size());
   if (text.size() > options_.max_line_bytes) {
@@ -182,10 +235,12 @@ void RecordReader::skip_long_line() {
   }
 }
 
-InputRecord RecordReader::parse(uint64_t line_no, uint64_t offset, std::string_view text) {
+InputRecord RecordReader::parse(const ReadPosition& at, std::string_view text) {
   InputRecord record;
-  record.line = line_no;
-  record.offset = offset;
+  record.line = at.line;
+  record.offset = at.offset;
+  record.file = static_cast<uint32_t>(at.file);
+  record.file_line = at.file_line;
   auto reject = [&](std::string reason) {
     record.reject = std::move(reason);
     record.excerpt = valid_utf8(text, kRejectExcerptBytes);

@@ -47,6 +47,8 @@ Json to_json(const Manifest& manifest, const std::string& path) {
       {"checkpoint",
        {{"next_line", checkpoint.next.line},
         {"next_offset", checkpoint.next.offset},
+        {"next_file", checkpoint.next.file},
+        {"next_file_line", checkpoint.next.file_line},
         {"accepted_below", checkpoint.selected_below},
         {"done_above", checkpoint.done_above},
         {"totals",
@@ -69,10 +71,15 @@ Json to_json(const Manifest& manifest, const std::string& path) {
     json[std::string(side.manifest_key)] = Json{{"lines", state.lines}, {"bytes", state.bytes}};
   }
   // Hashes as hex strings: a JSON number above 2^53 loses digits in many readers (jq).
-  if (const auto& input = manifest.input)
-    json["input_fingerprint"] = Json{{"size", input->size},
-                                     {"first_mib_xxh3", hex64(input->head)},
-                                     {"last_mib_xxh3", hex64(input->tail)}};
+  if (!manifest.input.empty()) {
+    Json files = Json::array();
+    for (const InputFingerprint& input : manifest.input)
+      files.push_back(Json{{"path", input.path},
+                           {"size", input.size},
+                           {"first_mib_xxh3", hex64(input.head)},
+                           {"last_mib_xxh3", hex64(input.tail)}});
+    json["input_files"] = std::move(files);
+  }
   return json;
 }
 
@@ -136,17 +143,33 @@ Manifest from_json(const Json& json, const std::string& path) {
     manifest.config.emplace_back(name, value.get<std::string>());
   }
 
-  if (json.contains("input_fingerprint")) {  // absent for stdin, and before it was recorded
+  // Absent for stdin, and before it was recorded; "input_fingerprint" (one file, no path) before
+  // a run could have several inputs.
+  if (json.contains("input_files")) {
+    const Json& files = json["input_files"];
+    if (!files.is_array()) f.bad("input_files", "not an array");
+    const std::string w = "input_files[].";
+    for (const Json& input : files)
+      manifest.input.push_back(InputFingerprint{f.text(input, "path", w), f.count(input, "size", w),
+                                                f.hex(input, "first_mib_xxh3", w),
+                                                f.hex(input, "last_mib_xxh3", w)});
+  } else if (json.contains("input_fingerprint")) {
     const Json& input = json["input_fingerprint"];
     const std::string w = "input_fingerprint.";
-    manifest.input = InputFingerprint{f.count(input, "size", w), f.hex(input, "first_mib_xxh3", w),
-                                      f.hex(input, "last_mib_xxh3", w)};
+    manifest.input.push_back(InputFingerprint{"", f.count(input, "size", w),
+                                              f.hex(input, "first_mib_xxh3", w),
+                                              f.hex(input, "last_mib_xxh3", w)});
   }
 
   const Json& cp = f.at(json, "checkpoint", "");
   Checkpoint& checkpoint = manifest.checkpoint;
   checkpoint.next.line = f.count(cp, "next_line", "checkpoint.");
   checkpoint.next.offset = f.count(cp, "next_offset", "checkpoint.");
+  // Absent before a run could have several inputs: the first (only) file, where the line within
+  // the file is the line.
+  checkpoint.next.file = cp.contains("next_file") ? f.count(cp, "next_file", "checkpoint.") : 0;
+  checkpoint.next.file_line =
+      cp.contains("next_file_line") ? f.count(cp, "next_file_line", "checkpoint.") : 0;
   checkpoint.selected_below = f.count(cp, "accepted_below", "checkpoint.");
   const Json& done = f.at(cp, "done_above", "checkpoint.");
   if (!done.is_array()) f.bad("checkpoint.done_above", "not an array");

@@ -90,6 +90,9 @@ struct Checkpoint {
 // regenerated under the same path. Reading at most 2 MiB keeps it cheap at any input size; an
 // edit confined to the middle of a large file that keeps its size goes unnoticed.
 struct InputFingerprint {
+  // The file, as the inputs expanded to it; empty in a manifest written before a run could have
+  // several inputs (then it is the run's one input file).
+  std::string path;
   uint64_t size = 0;
   uint64_t head = 0;  // xxh3-64 of the first 1 MiB (of the whole file when smaller)
   uint64_t tail = 0;  // xxh3-64 of the last 1 MiB (of the whole file when smaller)
@@ -100,9 +103,10 @@ struct InputFingerprint {
 struct Manifest {
   std::string tool_version;
   RunConfig config;
-  // The input file when the run began. Unknown for stdin and pipes, and in a manifest written by
-  // an earlier personagen that did not record it (the next run then does).
-  std::optional<InputFingerprint> input;
+  // The input files when the run began, in reading order. Empty when unknown: for stdin and
+  // pipes, and in a manifest written by an earlier personagen that did not record it (the next
+  // run then does).
+  std::vector<InputFingerprint> input;
   Checkpoint checkpoint;
   bool complete = false;  // the run finished; a rerun has nothing left to do
   // The checkpoint belongs to a --retry-failed pass: it re-requests only the input lines listed

@@ -92,7 +92,8 @@ void format_reject(const InputRecord& reject, std::string_view input_path, std::
   out.clear();
   out += '{';
   field(out, "file", input_path);
-  number_field(out, "line", static_cast<int64_t>(reject.line));
+  number_field(out, "line",
+               static_cast<int64_t>(reject.file_line ? reject.file_line : reject.line));
   number_field(out, "offset", static_cast<int64_t>(reject.offset));
   field(out, "reason", reject.reject);
   field(out, "excerpt", reject.excerpt);

@@ -91,6 +91,7 @@ struct FailureRecord {
 void format_record(OutputFormat format, const OutputRecord& record, std::string& out);
 void format_persona_record(const PersonaRecord& record, std::string& out);
 void format_failure(const FailureRecord& failure, std::string& out);
+// A reject names `input_path`, the file it is in, and its "line" and "offset" within that file.
 void format_reject(const InputRecord& reject, std::string_view input_path, std::string& out);
 
 }  // namespace personagen

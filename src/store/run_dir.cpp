@@ -80,24 +80,57 @@ void log_retry_changes(const std::string& dir, const std::string& changes) {
   if (!changes.empty()) spdlog::info("{}: the --retry-failed pass asks with {}", dir, changes);
 }
 
+// What changed in the list of input files, e.g. `a-00001.jsonl is new`; empty if the same
+// files are there in the same order.
+std::string describe_file_list_difference(const std::vector<InputFingerprint>& before,
+                                          const std::vector<InputFingerprint>& now) {
+  auto has = [](const std::vector<InputFingerprint>& list, const std::string& path) {
+    return std::any_of(list.begin(), list.end(),
+                       [&path](const InputFingerprint& f) { return f.path == path; });
+  };
+  std::string out;
+  auto add = [&out](const std::string& part) { out += (out.empty() ? "" : "; ") + part; };
+  for (const InputFingerprint& f : now)
+    if (!has(before, f.path)) add(f.path + " is new");
+  for (const InputFingerprint& f : before)
+    if (!has(now, f.path)) add(f.path + " is gone");
+  if (out.empty()) {
+    for (size_t i = 0; i < now.size(); ++i)
+      if (now[i].path != before[i].path) return "the files are read in another order";
+  }
+  return out;
+}
+
 // Refuses a rerun over an input that is not the one the run began with: resuming at the old
 // offset would mix two inputs in one output, and a complete run would do nothing. An unfinished
-// run over a file that only grew (a cut-off download made whole) goes on: what it read is the
+// run whose last file only grew (a cut-off download made whole) goes on: what it read is the
 // same, and the rest is what a run over the whole file would read.
-void check_input(const std::string& dir, const std::string& path, const Manifest& manifest,
-                 const std::optional<InputFingerprint>& now) {
-  const std::optional<InputFingerprint>& recorded = manifest.input;
-  if (!recorded || !now || *recorded == *now) return;
-  if (!manifest.complete && now->size > recorded->size &&
-      fingerprint_input(path, recorded->size) == recorded)
-    return;
-  std::string what = "same size, but its last MiB differs";
-  if (recorded->size != now->size)
-    what = "size " + std::to_string(now->size) + ", was " + std::to_string(recorded->size);
-  else if (recorded->head != now->head)
-    what = "same size, but its first MiB differs";
-  throw usage_error(dir + ": the input " + path + " changed since this run began (" + what +
-                    "); use a new --output, or --restart to start over");
+void check_input(const std::string& dir, const Manifest& manifest,
+                 const std::vector<InputFingerprint>& now) {
+  std::vector<InputFingerprint> recorded = manifest.input;
+  if (recorded.empty() || now.empty()) return;
+  // A manifest of an earlier version names no file: it is the run's one input.
+  if (recorded.size() == 1 && recorded[0].path.empty()) recorded[0].path = now[0].path;
+  if (recorded == now) return;
+  std::string files = describe_file_list_difference(recorded, now);
+  if (!files.empty())
+    throw usage_error(dir + ": the input files changed since this run began: " + files +
+                      "; use a new --output, or --restart to start over");
+  for (size_t i = 0; i < now.size(); ++i) {
+    const InputFingerprint& was = recorded[i];
+    const InputFingerprint& is = now[i];
+    if (was == is) continue;
+    if (!manifest.complete && i + 1 == now.size() && is.size > was.size &&
+        fingerprint_input(is.path, was.size) == was)
+      continue;
+    std::string what = "same size, but its last MiB differs";
+    if (was.size != is.size)
+      what = "size " + std::to_string(is.size) + ", was " + std::to_string(was.size);
+    else if (was.head != is.head)
+      what = "same size, but its first MiB differs";
+    throw usage_error(dir + ": the input " + is.path + " changed since this run began (" + what +
+                      "); use a new --output, or --restart to start over");
+  }
 }
 
 // Refuses to let a rerun report a finished run whose files are not the ones it finished with: a
@@ -188,6 +221,7 @@ std::optional<InputFingerprint> fingerprint_input(const std::string& path,
   std::string bytes;
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
     InputFingerprint f;
+    f.path = path;
     f.size = length.value_or(static_cast<uint64_t>(st.st_size));
     size_t span = static_cast<size_t>(std::min(kSpan, f.size));
     if (f.size <= static_cast<uint64_t>(st.st_size) && read_at(fd, 0, span, bytes)) {
@@ -199,6 +233,18 @@ std::optional<InputFingerprint> fingerprint_input(const std::string& path,
     }
   }
   ::close(fd);
+  return out;
+}
+
+std::vector<InputFingerprint> fingerprint_inputs(const std::vector<std::string>& files,
+                                                 std::optional<uint64_t> last_length) {
+  std::vector<InputFingerprint> out;
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::optional<InputFingerprint> f =
+        fingerprint_input(files[i], i + 1 == files.size() ? last_length : std::nullopt);
+    if (!f) return {};
+    out.push_back(std::move(*f));
+  }
   return out;
 }
 
@@ -219,9 +265,9 @@ RunDir::~RunDir() {
   ::close(lock_fd_);
 }
 
-RunStart RunDir::prepare(const Options& options, const RunConfig& config,
-                         const std::string& prefix) {
-  std::optional<InputFingerprint> input = fingerprint_input(options.input);
+RunStart RunDir::prepare(const Options& options, const RunConfig& config, const std::string& prefix,
+                         const std::vector<std::string>& input_files) {
+  std::vector<InputFingerprint> input = fingerprint_inputs(input_files);
   Manifest fresh;
   fresh.tool_version = PERSONAGEN_VERSION;
   fresh.config = config;
@@ -246,11 +292,11 @@ RunStart RunDir::prepare(const Options& options, const RunConfig& config,
     return start_fresh();
   }
   std::string retry_changes = check_config(dir_, manifest->config, config, options.retry_failed);
-  check_input(dir_, options.input, *manifest, input);
+  check_input(dir_, *manifest, input);
   // A --retry-failed pass moves failures.jsonl aside itself, whatever its length.
   if (manifest->complete)
     verify_finished_files(dir_, manifest->checkpoint.writer, !options.retry_failed);
-  if (input && manifest->input != input) {
+  if (!input.empty() && manifest->input != input) {
     // The input grew, or the manifest is of an earlier version: from now on this is the run's
     // input. A resume records it at its first checkpoint; a complete run records it here.
     manifest->input = input;

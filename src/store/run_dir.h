@@ -41,6 +41,12 @@ inline constexpr const char* kRetryMayChange[] = {"temperature", "top_p", "max_t
 std::optional<InputFingerprint> fingerprint_input(const std::string& path,
                                                   std::optional<uint64_t> length = std::nullopt);
 
+// The fingerprints of a run's input files, in order; the last one, with `last_length`, of its
+// first `last_length` bytes. Empty if any of them has none (stdin, a pipe, a file that cannot be
+// read): such an input cannot be checked on a rerun.
+std::vector<InputFingerprint> fingerprint_inputs(
+    const std::vector<std::string>& files, std::optional<uint64_t> last_length = std::nullopt);
+
 // The output directory of a synth run. It is locked for the object's lifetime, so two runs can
 // never interleave their writes into the same directory.
 class RunDir {
@@ -58,8 +64,10 @@ class RunDir {
   // - a configuration that differs from the recorded one, naming each difference; except that
   //   with --retry-failed the sampling (kRetryMayChange) may change, which is logged and becomes
   //   the recorded configuration;
-  // - an input file whose fingerprint differs from the one recorded when the run began, unless
-  //   the run is unfinished and the file only grew (its first recorded-size bytes still match);
+  // - input files (`input_files`, the -i values expanded) other than those recorded when the run
+  //   began, naming the files gone or new; or one whose fingerprint differs from the recorded
+  //   one, unless the run is unfinished and it is the last file and only grew (its first
+  //   recorded-size bytes still match);
   // - a directory without manifest.json that holds anything but the lock (the files may be the
   //   user's own), unless --restart is given.
   // Throws Error (exit 1) naming the file and both lengths if the run is complete but a file it
@@ -68,7 +76,8 @@ class RunDir {
   // then on resumes. --restart clears the directory first. --retry-failed on a complete run
   // moves failures.jsonl to failures.retry.jsonl and starts a retry pass; the move is recorded
   // in the manifest before anything else happens, so a crash at any point resumes.
-  RunStart prepare(const Options& options, const RunConfig& config, const std::string& prefix);
+  RunStart prepare(const Options& options, const RunConfig& config, const std::string& prefix,
+                   const std::vector<std::string>& input_files);
 
   // A retry pass is complete: its list of lines is no longer needed.
   void remove_retry_source();

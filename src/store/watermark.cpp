@@ -20,20 +20,21 @@ bool Watermark::done_before(uint64_t line) const {
   return std::binary_search(done_before_.begin(), done_before_.end(), line);
 }
 
-void Watermark::begin(uint64_t line, uint64_t offset, bool selected) {
-  if (!window_.empty() && line <= window_.back().line) {
+void Watermark::begin(const ReadPosition& at, bool selected) {
+  const uint64_t line = at.line;
+  if (!window_.empty() && line <= window_.back().at.line) {
     throw std::logic_error("Watermark: line " + std::to_string(line) + " begun after line " +
-                           std::to_string(window_.back().line));
+                           std::to_string(window_.back().at.line));
   }
-  window_.push_back(Entry{line, offset, selected, false});
+  window_.push_back(Entry{at, selected, false});
   ++unfinished_;
   forget_passed();
 }
 
 void Watermark::finish(uint64_t line) {
   auto it = std::lower_bound(window_.begin(), window_.end(), line,
-                             [](const Entry& entry, uint64_t l) { return entry.line < l; });
-  if (it == window_.end() || it->line != line || it->finished) {
+                             [](const Entry& entry, uint64_t l) { return entry.at.line < l; });
+  if (it == window_.end() || it->at.line != line || it->finished) {
     throw std::logic_error("Watermark: line " + std::to_string(line) +
                            " finished but not in progress");
   }
@@ -54,21 +55,21 @@ void Watermark::set_read_position(ReadPosition next) {
 // the line it has just read after moving the read position past it.
 void Watermark::forget_passed() {
   if (window_.empty()) return;
-  while (!done_before_.empty() && done_before_.front() < window_.front().line) {
+  while (!done_before_.empty() && done_before_.front() < window_.front().at.line) {
     done_before_.pop_front();
   }
 }
 
 ReadPosition Watermark::low() const {
   if (window_.empty()) return read_;
-  return ReadPosition{window_.front().line, window_.front().offset};
+  return window_.front().at;
 }
 
 std::vector<uint64_t> Watermark::done_above() const {
   const uint64_t low_line = low().line;
   std::vector<uint64_t> finished;
   for (const Entry& entry : window_) {
-    if (entry.finished) finished.push_back(entry.line);
+    if (entry.finished) finished.push_back(entry.at.line);
   }
   std::vector<uint64_t> earlier;
   for (uint64_t line : done_before_) {
@@ -83,7 +84,7 @@ std::vector<uint64_t> Watermark::done_above() const {
 
 uint64_t Watermark::span() const {
   if (window_.empty()) return 0;
-  return window_.back().line + 1 - window_.front().line;
+  return window_.back().at.line + 1 - window_.front().at.line;
 }
 
 }  // namespace personagen

@@ -21,9 +21,10 @@ class Watermark {
   // True if `line` was finished by an earlier run (one of the checkpoint's done_above lines).
   bool done_before(uint64_t line) const;
 
-  // A line has been read. Lines begin in increasing order. `selected` is whether it counts
-  // towards --limit: false for rejects and for lines the selection flags leave out.
-  void begin(uint64_t line, uint64_t offset, bool selected);
+  // A line has been read; `at` is where it starts (its line number, file and offset). Lines
+  // begin in increasing order. `selected` is whether it counts towards --limit: false for
+  // rejects and for lines the selection flags leave out.
+  void begin(const ReadPosition& at, bool selected);
   // A begun line is finished: written to a shard, failures.jsonl or rejects.jsonl.
   void finish(uint64_t line);
   // Where the reader is now (the line after the last one read, past any blank lines).
@@ -43,8 +44,7 @@ class Watermark {
 
  private:
   struct Entry {
-    uint64_t line;
-    uint64_t offset;
+    ReadPosition at;
     bool selected;
     bool finished;
   };

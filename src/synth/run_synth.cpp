@@ -75,11 +75,13 @@ Output open_output(const Options& options, const SynthPlan& plan) {
   }
   // An input that cannot be opened is refused before the directory records a run of it, so
   // that the corrected command is not refused as "another configuration".
-  struct stat st {};
-  if (options.input != "-" && (::stat(options.input.c_str(), &st) != 0 || S_ISDIR(st.st_mode)))
-    open_byte_source(options.input);
+  for (const std::string& input : plan.input_files) {
+    struct stat st {};
+    if (input != "-" && (::stat(input.c_str(), &st) != 0 || S_ISDIR(st.st_mode)))
+      open_byte_source(input);
+  }
   out.dir = std::make_unique<RunDir>(options.output);
-  out.start = out.dir->prepare(options, plan.config, plan.task);
+  out.start = out.dir->prepare(options, plan.config, plan.task, plan.input_files);
   if (out.start.kind == RunStart::Kind::complete) return out;
   if (out.start.kind == RunStart::Kind::resume) {
     spdlog::info("{}: resuming {}at input line {}", options.output,
@@ -171,8 +173,8 @@ ExitCode run_hops(const Options& options, const SynthContext& context,
   for (int hop = 1; hop <= options.hops; ++hop) {
     h.output = options.output + "/hop-" + std::to_string(hop);
     if (hop > 1) {
-      h.input =
-          options.output + "/hop-" + std::to_string(hop - 1) + "/" + options.task + "-00000.jsonl";
+      h.inputs = {options.output + "/hop-" + std::to_string(hop - 1) + "/" + options.task +
+                  "-00000.jsonl"};
       // The selection flags chose the seeds; every persona a hop makes goes on to the next.
       h.limit = 0;
       h.match.clear();

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "input/input_files.h"
 #include "personagen/error.h"
 #include "util/hash.h"
 #include "util/utf8.h"
@@ -144,6 +145,7 @@ SynthPlan make_plan(const Options& options) {
   if (options.hops < 1 || options.hops > 6) throw usage_error("--hops must be 1 to 6");
   if (options.hops > 1 && plan.kind != OutputKind::persona_list)
     throw usage_error("--hops applies to persona-to-persona only");
+  plan.input_files = expand_inputs(options.inputs);
   // A persona record's custom_id identifies the persona downstream (its persona_id).
   plan.reader.optional_fields = {"custom_id"};
   if (plan.creates_personas) plan.reader.optional_fields.push_back("hop");
@@ -166,7 +168,7 @@ SynthPlan make_plan(const Options& options) {
   if (!options.fields.empty()) plan.reader.persona_fields = options.fields;
 
   plan.config = {
-      {"input", options.input},
+      {"input", join_inputs(options.inputs)},
       {"field", join(plan.reader.persona_fields)},
       {"limit", options.limit ? std::to_string(options.limit) : "none"},
       {"task", plan.task},

@@ -50,6 +50,8 @@ struct SynthPlan {
   SelectionOptions selection;  // --match, --exclude, --where, --sample
   ReaderOptions reader;
   RunConfig config;  // what must match when a run resumes
+  // The input files: Options::inputs with each directory expanded into its record shards, once.
+  std::vector<std::string> input_files;
 
   const Template& templ() const { return prompts.for_method(method); }
   // Request units per input line: what RequestId::index counts.

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "input/input_files.h"
 #include "synth/tasks.h"
 #include "util/utf8.h"
 
@@ -53,7 +54,7 @@ SynthRun::SynthRun(const Options& options, const SynthPlan& plan, RecordSink& si
       retry_requests_(std::move(start.retry_requests)),
       watermark_(manifest_.checkpoint.next, manifest_.checkpoint.selected_below,
                  manifest_.checkpoint.done_above),
-      reader_(options.input, plan.reader,
+      reader_(plan.input_files, plan.reader,
               plan.selection.sample ? ReadPosition{} : manifest_.checkpoint.next),
       selection_(plan.selection),
       start_line_(manifest_.checkpoint.next.line),
@@ -120,7 +121,7 @@ ExitCode SynthRun::run(Transport& transport, const std::atomic<int>& interrupt) 
   complete();
   const Totals& all = totals();
   if (all.records + all.failed + all.rejected == 0 && !retry_pass())
-    spdlog::warn("{}: {}", options_.input,
+    spdlog::warn("{}: {}", join_inputs(options_.inputs),
                  lines_read_ > 0 ? "no persona passed the selection" : "the input has no records");
   Totals run = this_run();
   // A sample reads every line of the input to draw it: its rejects are out of all of them.
@@ -180,7 +181,7 @@ bool SynthRun::next(Job& job) {
     }
     // --limit counts the personas selected, in render as here: the first N that pass.
     bool chosen = record->ok() && selection_.selected(*record);
-    watermark_.begin(record->line, record->offset, chosen);
+    watermark_.begin({record->line, record->offset, record->file, record->file_line}, chosen);
     watermark_.set_read_position(read_position(*record));
     if (chosen) ++selected_;
     if (watermark_.done_before(record->line) || (record->ok() && !chosen) ||
@@ -231,7 +232,7 @@ bool SynthRun::build_next(Job& job) {
 }
 
 void SynthRun::reject(const InputRecord& record) {
-  format_reject(record, options_.input, json_);
+  format_reject(record, plan_.input_files[record.file], json_);
   sink_.write_reject(json_);
   ++totals().rejected;
   watermark_.finish(record.line);
@@ -245,13 +246,16 @@ void SynthRun::reject(const InputRecord& record) {
 // The input ended. A regular file that is now shorter than when the run began was cut while it
 // was read: the lines past the cut were never read, and the run must not say it is complete.
 void SynthRun::check_input_end() {
-  if (sampled_ || !manifest_.input) return;
-  std::error_code ec;
-  uint64_t size = std::filesystem::file_size(options_.input, ec);
-  if (ec || size >= manifest_.input->size) return;
-  input_error_ = Error(options_.input + ": the file shrank while it was read (from " +
-                       std::to_string(manifest_.input->size) + " to " + std::to_string(size) +
-                       " bytes); restore it and rerun, or use --restart");
+  if (sampled_) return;
+  for (const InputFingerprint& input : manifest_.input) {
+    std::error_code ec;
+    uint64_t size = std::filesystem::file_size(input.path, ec);
+    if (ec || size >= input.size) continue;
+    input_error_ = Error(input.path + ": the file shrank while it was read (from " +
+                         std::to_string(input.size) + " to " + std::to_string(size) +
+                         " bytes); restore it and rerun, or use --restart");
+    return;
+  }
 }
 
 // The next input line: from the reader, or from the sample drawn at start-up.
@@ -426,9 +430,14 @@ void SynthRun::complete() {
   take_position(sink_.close());
   manifest_.checkpoint.done_above.clear();
   // What the run read is its input from now on: lines appended while it ran are part of it.
-  if (manifest_.input && !sampled_ && !options_.limit)
-    if (auto read = fingerprint_input(options_.input, reader_.raw_bytes_read()))
-      manifest_.input = read;
+  // The last file as far as it was read, if the reader got to it (a retry pass may stop early).
+  if (!manifest_.input.empty() && !sampled_ && !options_.limit) {
+    bool at_last = reader_.position().file + 1 == plan_.input_files.size();
+    auto read = fingerprint_inputs(
+        plan_.input_files,
+        at_last ? std::optional<uint64_t>(reader_.file_raw_bytes_read()) : std::nullopt);
+    if (!read.empty()) manifest_.input = std::move(read);
+  }
   manifest_.complete = true;
   if (!manifest_path_.empty()) write_manifest(manifest_path_, manifest_);
   durable_ = manifest_.checkpoint;

@@ -44,8 +44,7 @@ double SynthRun::fraction() const {
     // The reader fetches the file in large chunks, so for plain input the offset of the next
     // line is the truer measure; for compressed input (whose offsets count decompressed bytes)
     // the compressed bytes read are.
-    double consumed =
-        static_cast<double>(std::min(reader_.position().offset, reader_.raw_bytes_read()));
+    double consumed = static_cast<double>(reader_.consumed_bytes());
     f = consumed / static_cast<double>(reader_.raw_size());
   }
   return f < 0 ? -1 : std::min(f, 0.99);

@@ -25,7 +25,7 @@ class DecontamTest : public DedupTest {
  protected:
   DecontamOptions decontam_options(const std::string& in, const std::string& test) const {
     DecontamOptions o;
-    o.input = in;
+    o.inputs = {in};
     o.output = path("out.jsonl");
     o.report = path("report.jsonl");
     o.against = {test};

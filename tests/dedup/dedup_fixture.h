@@ -60,7 +60,7 @@ class DedupTest : public ::testing::Test {
   // Options reading `in` and writing out.jsonl and report.jsonl in the test's directory.
   DedupOptions options(const std::string& in) const {
     DedupOptions o;
-    o.input = in;
+    o.inputs = {in};
     o.output = path("out.jsonl");
     o.report = path("report.jsonl");
     return o;

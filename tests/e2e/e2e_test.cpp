@@ -431,7 +431,7 @@ TEST_F(E2E, HopsResumeOverTheShardOfTheFinishedHop) {
   ASSERT_EQ(interrupted_run(args, 5, 100).exit_code, 130);
   ASSERT_TRUE(fs::exists(out / "hop-2/manifest.json"));
   json manifest = json::parse(read_file(out / "hop-2/manifest.json"));
-  EXPECT_EQ(manifest["input_fingerprint"]["size"],
+  EXPECT_EQ(manifest["input_files"][0]["size"],
             fs::file_size(out / "hop-1/persona-to-persona-00000.jsonl"));
   // When it is rerun, then hop 2 resumes over hop 1's shard and finishes: 9 x 3 personas
   TestServer server;

@@ -70,7 +70,7 @@ class ExactlyOnceTest : public TempDirTest {
         uint64_t line = next++;
         if (!blank(line)) {
           // A line finished by an earlier run is counted, not redone.
-          watermark.begin(line, offset_of(line), !reject(line));
+          watermark.begin({line, offset_of(line)}, !reject(line));
           if (watermark.done_before(line)) {
             watermark.finish(line);
           } else if (reject(line)) {

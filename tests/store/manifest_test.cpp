@@ -30,9 +30,10 @@ Manifest sample_manifest() {
                      {"template", "zero-shot 3f2a"},
                      {"base", "with \"quotes\" and ünïcode"}};
   manifest.complete = false;
-  manifest.input = InputFingerprint{123456789012ull, 0xfedcba9876543210ull, 1};
+  manifest.input = {InputFingerprint{"in/a-00000.jsonl", 123456789012ull, 0xfedcba9876543210ull, 1},
+                    InputFingerprint{"in/a-00001.jsonl.gz", 7, 2, 3}};
   Checkpoint& checkpoint = manifest.checkpoint;
-  checkpoint.next = {1000001, 123456789012ull};
+  checkpoint.next = {1000001, 123456789012ull, 1, 999};
   checkpoint.selected_below = 999990;
   checkpoint.done_above = {1000003, 1000007};
   checkpoint.writer.shards = {{"math-00000.jsonl", 1000, 523400, false},
@@ -94,6 +95,8 @@ TEST_F(ManifestTest, RoundTripsEveryField) {
   const Checkpoint& b = read->checkpoint;
   EXPECT_EQ(b.next.line, a.next.line);
   EXPECT_EQ(b.next.offset, a.next.offset);
+  EXPECT_EQ(b.next.file, a.next.file);
+  EXPECT_EQ(b.next.file_line, a.next.file_line);
   EXPECT_EQ(b.selected_below, a.selected_below);
   EXPECT_EQ(b.done_above, a.done_above);
   ASSERT_EQ(b.writer.shards.size(), a.writer.shards.size());
@@ -244,22 +247,44 @@ TEST_F(ManifestTest, AManifestWrittenBeforeUnverifiedReadsItAsEmpty) {
 }
 
 TEST_F(ManifestTest, AnInputFingerprintIsOptionalButMustBeWellFormed) {
-  // Given a manifest of an earlier version, without an input fingerprint
+  // Given a manifest without input fingerprints (stdin, or an earlier version)
   write_manifest(path_, sample_manifest());
   auto json = nlohmann::ordered_json::parse(read_file(path_));
-  EXPECT_EQ(json["input_fingerprint"]["first_mib_xxh3"], "fedcba9876543210");
-  json.erase("input_fingerprint");
+  EXPECT_EQ(json["input_files"][0]["first_mib_xxh3"], "fedcba9876543210");
+  EXPECT_EQ(json["input_files"][1]["path"], "in/a-00001.jsonl.gz");
+  json.erase("input_files");
   write_file(path_, json.dump());
   // Then it reads, with the input unknown
   std::optional<Manifest> old = read_manifest(path_);
   ASSERT_TRUE(old.has_value());
-  EXPECT_FALSE(old->input.has_value());
+  EXPECT_TRUE(old->input.empty());
   // Given a hash that is not 16 hex digits, then the field is named
   write_manifest(path_, sample_manifest());
   json = nlohmann::ordered_json::parse(read_file(path_));
-  json["input_fingerprint"]["last_mib_xxh3"] = "12345";
+  json["input_files"][1]["last_mib_xxh3"] = "12345";
   write_file(path_, json.dump());
-  expect_error("input_fingerprint.last_mib_xxh3");
+  expect_error("input_files[].last_mib_xxh3");
+}
+
+TEST_F(ManifestTest, AManifestOfOneInputBeforeSeveralInputsStillReads) {
+  // Given a manifest as written before -i could repeat: one "input_fingerprint" without a path,
+  // and a checkpoint without "next_file" or "next_file_line"
+  write_manifest(path_, sample_manifest());
+  auto json = nlohmann::ordered_json::parse(read_file(path_));
+  json.erase("input_files");
+  json["input_fingerprint"] = {
+      {"size", 42}, {"first_mib_xxh3", "00000000000000ff"}, {"last_mib_xxh3", "0000000000000001"}};
+  json["checkpoint"].erase("next_file");
+  json["checkpoint"].erase("next_file_line");
+  write_file(path_, json.dump());
+  // Then it reads as one input file of unknown path, and the checkpoint is in the first file
+  std::optional<Manifest> old = read_manifest(path_);
+  ASSERT_TRUE(old.has_value());
+  ASSERT_EQ(old->input.size(), 1u);
+  EXPECT_EQ(old->input[0], (InputFingerprint{"", 42, 0xff, 1}));
+  EXPECT_EQ(old->checkpoint.next.line, 1000001u);
+  EXPECT_EQ(old->checkpoint.next.file, 0u);
+  EXPECT_EQ(old->checkpoint.next.file_line, 0u);  // unknown: the reader takes the line
 }
 
 TEST(DescribeConfigDifferenceTest, EqualConfigsHaveNoDifference) {

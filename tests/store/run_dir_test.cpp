@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "input/input_files.h"
 #include "personagen/error.h"
 #include "store/manifest.h"
 #include "store/shard_writer.h"
@@ -25,13 +26,13 @@ class RunDirPrepareTest : public TempDirTest {
   void SetUp() override {
     TempDirTest::SetUp();
     out_ = fs::path(dir_) / "out";
-    options_.input = path("in.jsonl");
-    std::ofstream(options_.input) << "{\"persona\":\"a\"}\n{\"persona\":\"b\"}\n";
+    options_.inputs = {path("in.jsonl")};
+    std::ofstream(options_.inputs[0]) << "{\"persona\":\"a\"}\n{\"persona\":\"b\"}\n";
   }
 
   RunStart prepare() {
     RunDir dir(out_.string());
-    return dir.prepare(options_, config_, "math");
+    return dir.prepare(options_, config_, "math", expand_inputs(options_.inputs));
   }
 
   // The Error that prepare() throws, or a test failure if it returns.
@@ -187,7 +188,7 @@ class RunDirTest : public TempDirTest {
   }
   Options options() const {
     Options o;
-    o.input = input_;
+    o.inputs = {input_};
     return o;
   }
   RunConfig config(const std::string& max_tokens = "server default",
@@ -199,7 +200,8 @@ class RunDirTest : public TempDirTest {
     fs::create_directories(out_);
     Manifest m;
     m.config = config();
-    m.input = input;
+    m.input.clear();
+    if (input) m.input.push_back(*input);
     m.complete = complete;
     if (complete) {
       std::string failure = "{\"line\":2}\n";
@@ -211,7 +213,7 @@ class RunDirTest : public TempDirTest {
     write_manifest(out_ + "/manifest.json", m);
   }
   RunStart prepare(const Options& o, const RunConfig& c) {
-    return RunDir(out_).prepare(o, c, "math");
+    return RunDir(out_).prepare(o, c, "math", expand_inputs(o.inputs));
   }
   // The message of the usage Error that prepare() throws, or "accepted".
   std::string refusal(const Options& o, const RunConfig& c) {
@@ -261,7 +263,7 @@ TEST_F(RunDirTest, ARerunOverAReplacedInputIsRefusedNamingWhatChanged) {
   RunStart fresh = prepare(options(), config());
   ASSERT_EQ(fresh.kind, RunStart::Kind::fresh);
   ASSERT_TRUE(fresh.manifest.has_value());
-  EXPECT_EQ(fresh.manifest->input, fingerprint_input(input_));
+  EXPECT_EQ(fresh.manifest->input, fingerprint_inputs({input_}));
   uint64_t size = fs::file_size(input_);
   for (bool complete : {false, true}) {
     record_run(complete, fingerprint_input(input_));
@@ -285,7 +287,7 @@ TEST_F(RunDirTest, ARerunOverAReplacedInputIsRefusedNamingWhatChanged) {
   write_file(input_, "{\"persona\": \"a new one\"}\n");
   Options restart = options();
   restart.restart = true;
-  EXPECT_EQ(prepare(restart, config()).manifest->input, fingerprint_input(input_));
+  EXPECT_EQ(prepare(restart, config()).manifest->input, fingerprint_inputs({input_}));
 }
 
 TEST_F(RunDirTest, AnUnfinishedRunOverAFileThatOnlyGrewGoesOn) {
@@ -297,7 +299,7 @@ TEST_F(RunDirTest, AnUnfinishedRunOverAFileThatOnlyGrewGoesOn) {
   write_file(input_, whole);
   RunStart resume = prepare(options(), config());
   EXPECT_EQ(resume.kind, RunStart::Kind::resume);
-  EXPECT_EQ(resume.manifest->input, fingerprint_input(input_));
+  EXPECT_EQ(resume.manifest->input, fingerprint_inputs({input_}));
   // Given the same, finished: then lines added since are refused, not skipped as "complete"
   write_file(input_, whole.substr(0, whole.size() - 5));
   record_run(true, fingerprint_input(input_));
@@ -316,20 +318,20 @@ TEST_F(RunDirTest, AManifestWithoutAFingerprintResumesAndThenRecordsIt) {
   // Then it resumes, taking on the fingerprint of the input now
   RunStart resume = prepare(options(), config());
   EXPECT_EQ(resume.kind, RunStart::Kind::resume);
-  EXPECT_EQ(resume.manifest->input, fingerprint_input(input_));
+  EXPECT_EQ(resume.manifest->input, fingerprint_inputs({input_}));
   // Given a finished one, then it stays complete and the manifest records the fingerprint
   record_run(true, std::nullopt);
   EXPECT_EQ(prepare(options(), config()).kind, RunStart::Kind::complete);
-  EXPECT_EQ(read_manifest(out_ + "/manifest.json")->input, fingerprint_input(input_));
+  EXPECT_EQ(read_manifest(out_ + "/manifest.json")->input, fingerprint_inputs({input_}));
   // Given an unfinished run over stdin, then it has no fingerprint and resumes as before
   Options piped = options();
-  piped.input = "-";
+  piped.inputs = {"-"};
   Manifest of_stdin;
   of_stdin.config = {{"input", "-"}, {"model", "m"}};
   write_manifest(out_ + "/manifest.json", of_stdin);
   RunStart start = prepare(piped, of_stdin.config);
   EXPECT_EQ(start.kind, RunStart::Kind::resume);
-  EXPECT_FALSE(start.manifest->input.has_value());
+  EXPECT_TRUE(start.manifest->input.empty());
 }
 
 TEST_F(RunDirTest, RetryFailedMayChangeSamplingOnlyAndRecordsIt) {

@@ -14,7 +14,7 @@ uint64_t offset_of(uint64_t line) {
 }
 
 void read_line(Watermark& watermark, uint64_t line, bool selected = true) {
-  watermark.begin(line, offset_of(line), selected);
+  watermark.begin({line, offset_of(line)}, selected);
   watermark.set_read_position({line + 1, offset_of(line + 1)});
 }
 
@@ -95,7 +95,7 @@ TEST(WatermarkTest, RejectsAreNotCountedAsAccepted) {
 TEST(WatermarkTest, BlankLinesMoveTheReadPositionBeyondTheLastBegunLine) {
   // Given line 1 read, then blank lines 2 and 3 skipped by the reader
   Watermark watermark({}, 0, {});
-  watermark.begin(1, 0, true);
+  watermark.begin({1, 0}, true);
   watermark.set_read_position({4, 42});
   EXPECT_EQ(watermark.span(), 1u);
   // When line 1 finishes
@@ -110,7 +110,7 @@ TEST(WatermarkTest, SpanCoversLowToTheLastBegunLine) {
   // Given lines 1..3 read, with a blank line 4, then line 5 read
   Watermark watermark({}, 0, {});
   for (uint64_t line = 1; line <= 3; ++line) read_line(watermark, line);
-  watermark.begin(5, offset_of(5), true);
+  watermark.begin({5, offset_of(5)}, true);
   EXPECT_EQ(watermark.span(), 5u);
   // When 1 and 2 finish
   watermark.finish(2);
@@ -174,11 +174,11 @@ TEST(WatermarkTest, SkippedLineCanBeBegunAndFinishedToCountIt) {
 TEST(WatermarkTest, MisuseIsALogicError) {
   // Given line 2 begun
   Watermark watermark({}, 0, {});
-  watermark.begin(2, 10, true);
+  watermark.begin({2, 10}, true);
   // Then beginning an earlier line, or finishing a line not in progress, throws
-  EXPECT_THROW(watermark.begin(1, 0, true), std::logic_error);
+  EXPECT_THROW(watermark.begin({1, 0}, true), std::logic_error);
   EXPECT_THROW(watermark.finish(3), std::logic_error);
-  watermark.begin(3, 20, true);
+  watermark.begin({3, 20}, true);
   watermark.finish(3);
   EXPECT_THROW(watermark.finish(3), std::logic_error);
 }

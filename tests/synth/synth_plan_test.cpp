@@ -11,7 +11,7 @@ namespace {
 
 Options base_options() {
   Options o;
-  o.input = "in.jsonl";
+  o.inputs = {"in.jsonl"};
   o.task = "math";
   o.method = "persona-few-shot";
   o.model = "m";

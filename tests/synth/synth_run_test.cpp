@@ -130,7 +130,7 @@ class SynthRunTest : public ::testing::Test {
     std::ofstream file(path, std::ios::binary);
     for (const std::string& line : lines) file << line << "\n";
     Options o;
-    o.input = path;
+    o.inputs = {path};
     o.task = task;
     o.model = "m";
     o.output = "-";
