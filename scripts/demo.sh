@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job end to end on the bundled examples: installs what is missing, builds, and
-# synthesizes every task from examples/personas.jsonl into out/demo/<task>/.
+# The main job end to end on the bundled examples: installs what is missing, builds,
+# synthesizes every task from examples/personas.jsonl into out/demo/<task>/, then builds an SFT
+# set from the math problems: solve (3 samples, 2 must agree) -> decontam -> dedup -> chat JSONL.
 #
 # Without $OPENAI_BASE_URL it starts the bundled local test server (canned replies) and says so.
 # With it, it uses that endpoint, $OPENAI_MODEL and $OPENAI_API_KEY, and LIMIT personas per task
@@ -34,6 +35,18 @@ for task in math reasoning instruction knowledge npc tool; do
   "$bin" synth -i examples/personas.jsonl -t "$task" -m "$method" --limit "$limit" \
     -o "$out/$task" --summary "$out/$task.summary.json"
 done
+
+# The SFT chain (README, "Build an SFT set"): verified solutions of the math problems, without
+# those that quote the example test set or repeat another, as chat messages for fine-tuning.
+"$bin" synth -t solve -i "$out/math" -o "$out/solve" --extra-body '{"seed": 1}' \
+  --summary "$out/solve.summary.json"
+"$bin" decontam -i "$out/solve" --field problem --against examples/test-set.jsonl \
+  -o "$out/solve.clean.jsonl"
+"$bin" dedup -i "$out/solve.clean.jsonl" --field problem -o "$out/solve.dedup.jsonl"
+jq -c '{messages: [{role: "user", content: .problem}, {role: "assistant", content: .solution}]}' \
+  "$out/solve.dedup.jsonl" >"$out/sft.jsonl"
+echo "demo: $(wc -l <"$out/sft.jsonl") verified (problem, solution) pairs in $out/sft.jsonl" \
+  "($(cat "$out"/solve/unverified.jsonl 2>/dev/null | wc -l) problems without agreement in $out/solve/unverified.jsonl)"
 
 echo
 echo "demo: done. Records are in $out/<task>/; for example:"

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 
 #include "input/input_files.h"
 #include "synth/tasks.h"
@@ -241,59 +240,6 @@ void SynthRun::reject(const InputRecord& record) {
   if (options_.max_rejects.exceeded(run.rejected, lines_read_, kMinOutcomesForRate) && !sampled_)
     stop_early("too many rejected input lines (" + std::to_string(run.rejected) + " of " +
                std::to_string(lines_read_) + ", --max-rejects)");
-}
-
-// The input ended. A regular file that is now shorter than when the run began was cut while it
-// was read: the lines past the cut were never read, and the run must not say it is complete.
-void SynthRun::check_input_end() {
-  if (sampled_) return;
-  for (const InputFingerprint& input : manifest_.input) {
-    std::error_code ec;
-    uint64_t size = std::filesystem::file_size(input.path, ec);
-    if (ec || size >= input.size) continue;
-    input_error_ = Error(input.path + ": the file shrank while it was read (from " +
-                         std::to_string(input.size) + " to " + std::to_string(size) +
-                         " bytes); restore it and rerun, or use --restart");
-    return;
-  }
-}
-
-// The next input line: from the reader, or from the sample drawn at start-up.
-std::optional<InputRecord> SynthRun::read() {
-  if (!sampled_) return reader_.next();
-  while (sample_next_ < sampled_->size()) {
-    InputRecord& record = (*sampled_)[sample_next_++];
-    if (record.line >= start_line_) return std::move(record);
-  }
-  return std::nullopt;
-}
-
-ReadPosition SynthRun::read_position(const InputRecord& record) const {
-  // A sample is never resumed by seeking, so only the line number matters.
-  return sampled_ ? ReadPosition{record.line + 1, 0} : reader_.position();
-}
-
-// In a retry pass only the requests listed in failures.retry.jsonl are sent again; the rest of
-// the input, rejects included, is already settled.
-bool SynthRun::in_retry_list(const InputRecord& record) {
-  if (!retry_pass()) return true;
-  if (!retry_requests_.empty() && record.line > retry_requests_.back().line) input_done_ = true;
-  auto it =
-      std::lower_bound(retry_requests_.begin(), retry_requests_.end(), RequestId{record.line, 0});
-  return record.ok() && it != retry_requests_.end() && it->line == record.line;
-}
-
-bool SynthRun::retry_wanted(uint64_t line, uint64_t index) const {
-  if (!retry_pass()) return true;
-  // A solve line's vote needs all its samples: a failed one sends the line again.
-  if (plan_.kind == OutputKind::solution) {
-    auto it = std::lower_bound(retry_requests_.begin(), retry_requests_.end(), RequestId{line, 0});
-    return it != retry_requests_.end() && it->line == line;
-  }
-  return std::binary_search(retry_requests_.begin(), retry_requests_.end(),
-                            RequestId{line, index}) ||
-         std::binary_search(retry_requests_.begin(), retry_requests_.end(),
-                            RequestId{line, kEveryRequest});
 }
 
 // What a request may cost against --tpm before its reply says: the prompt at about four bytes a

@@ -248,6 +248,56 @@ TEST_F(TrainingData, ReasoningIsKeptApartFromTheAnswer) {
     EXPECT_EQ(record["messages"][1]["content"].get<std::string>().rfind("<think>\n", 0), 0u);
 }
 
+TEST_F(TrainingData, TheSftChainGoesFromPersonasToVerifiedProblems) {
+  // Given personas, each with a number early in its text, and a test set quoting persona 2's
+  TestServer server;
+  std::vector<std::string> people;
+  for (int i = 0; i < 4; ++i)
+    people.push_back("Keeper " + std::to_string(i) +
+                     " of a lighthouse on the rocky northern coast who counts ships and storms");
+  fs::path in = write_personas("personas.jsonl", people);
+  fs::path test = dir_ / "test.jsonl";
+  std::ofstream(test) << json{{"question", people[2]}}.dump() << "\n";
+
+  // When the README's chain runs: math, solve over the math directory, decontam, dedup
+  ASSERT_EQ(
+      run(args({"synth", "-t", "math", "-m", "persona-few-shot", "-i", in, "-o", dir_ / "math"}),
+          server.base_url())
+          .exit_code,
+      0);
+  Result solved = run(args({"synth", "-t", "solve", "-i", dir_ / "math", "-o", dir_ / "solve",
+                            "--extra-body", R"({"seed": 1})"}),
+                      server.base_url());
+  ASSERT_EQ(solved.exit_code, 0) << solved.err;
+  Result clean = run({"decontam", "-i", dir_ / "solve", "--field", "problem", "--against", test,
+                      "-o", dir_ / "clean.jsonl"},
+                     "http://127.0.0.1:9/v1");
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  Result deduped = run({"dedup", "-i", dir_ / "clean.jsonl", "--field", "problem", "-o",
+                        dir_ / "sft.jsonl", "--threshold", "0.99"},
+                       "http://127.0.0.1:9/v1");
+  ASSERT_EQ(deduped.exit_code, 0) << deduped.err;
+
+  // Then every problem was solved 3 times and kept (the server agrees with itself), each record
+  // traces back to its persona and its math record, and the leaked one is gone
+  std::map<std::string, std::string> math_ids;  // persona -> custom_id of its math record
+  for (const json& record : read_shards(dir_ / "math", "math"))
+    math_ids[record["persona"]] = record["custom_id"];
+  std::vector<json> kept = read_shards(dir_ / "solve", "solve");
+  ASSERT_EQ(kept.size(), 4u);
+  for (const json& record : kept) {
+    EXPECT_EQ(record["agreement"], "3/3");
+    EXPECT_EQ(record["source_id"], math_ids.at(record["persona"]));
+  }
+  std::vector<json> sft = read_jsonl(read_file(dir_ / "sft.jsonl"));
+  ASSERT_EQ(sft.size(), 3u);
+  for (const json& record : sft) {
+    EXPECT_NE(record["persona"], people[2]);
+    EXPECT_TRUE(record.contains("solution"));
+  }
+  EXPECT_EQ(server.chat_requests().size(), 4u + 12u);
+}
+
 // kill -9 in the middle of a run, then the same command until it completes: every line ends up
 // exactly once (a record, an unverified line or a failure) and no conversation is torn.
 class TrainingCrash : public TrainingData {
