@@ -66,8 +66,9 @@ void SynthRun::add_persona_records(Pending& p, size_t index, const Judged& judge
     std::string custom_id = request.custom_id + "-" + std::to_string(i);
     r.persona = personas[i];
     r.source = parent_id;
-    r.relation =
-        plan_.kind == OutputKind::persona ? std::string_view(plan_.relations[index]) : "related";
+    r.relation = plan_.kind == OutputKind::persona
+                     ? std::string_view(plan_.relations[index / plan_.samples])
+                     : "related";
     r.hop = plan_.kind == OutputKind::persona ? 0 : parent_hop + 1;
     r.custom_id = custom_id;
     r.input = p.record.persona;

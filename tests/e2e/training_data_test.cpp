@@ -186,6 +186,25 @@ TEST_F(TrainingData, SamplesWriteKRecordsPerPersonaEachFromItsOwnRequest) {
   EXPECT_EQ(server.chat_requests().size(), 6u);
 }
 
+TEST_F(TrainingData, SamplesOfAPersonaTaskMultiplyThePersonasOfEveryRelation) {
+  TestServer server;
+  fs::path in = write_texts(dir_ / "texts.jsonl", 2);
+  fs::path out = dir_ / "personas";
+  Result r = run(args({"synth", "-t", "text-to-persona", "-i", in, "-o", out, "--relation",
+                       "read,write", "--samples", "2", "--extra-body", R"({"seed": 3})"}),
+                 server.base_url());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<json> records = read_shards(out, "text-to-persona");
+  ASSERT_EQ(records.size(), 8u);  // 2 texts x 2 relations x 2 samples, one persona each
+  std::map<std::string, int> relations;
+  for (const json& record : records) ++relations[record["relation"]];
+  EXPECT_EQ(relations, (std::map<std::string, int>{{"read", 4}, {"write", 4}}));
+  std::set<int> seeds;
+  for (const std::string& body : server.chat_requests())
+    seeds.insert(json::parse(body)["seed"].get<int>());
+  EXPECT_EQ(seeds, (std::set<int>{3, 4}));
+}
+
 TEST_F(TrainingData, ConverseWritesWholeConversationsWithThePersonaAsTheUser) {
   TestServer server;
   fs::path in = write_records("prompts.jsonl", {"How do I prune roses?", "Explain tides."});
