@@ -38,8 +38,9 @@ ExitCode run_tasks(const Options& options) {
         load_task_prompts(info.name, options.prompts_dir, options.world_file, info.zero_shot_only);
     std::string where = prompts.source == "embedded" ? "embedded:prompts/" + prompts.task + "/"
                                                      : prompts.source + "/" + prompts.task + "/";
-    const char* files =
-        info.zero_shot_only ? "zero-shot.txt" : "{zero-shot,few-shot,persona-few-shot}.txt";
+    const char* files = !info.zero_shot_only ? "{zero-shot,few-shot,persona-few-shot}.txt"
+                        : prompts.user_turn.text().empty() ? "zero-shot.txt"
+                                                           : "{zero-shot,user-turn}.txt";
     std::printf("%-19.*s %-8s %-6zu %s%s  -- %.*s\n", static_cast<int>(info.name.size()),
                 info.name.data(), kind_name(info.kind), prompts.demos.size(), where.c_str(), files,
                 static_cast<int>(info.summary.size()), info.summary.data());
