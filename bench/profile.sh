@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Profiles scenario A (no delay) on a smaller input, to show where personagen spends its CPU.
+# Profiles scenario A (no delay) on a smaller input, to show where personagen spends its CPU;
+# with TASK=solve, scenario H (synth -t solve, K = 3) instead.
 # Usage: bench/profile.sh
 # Environment:
 #   PROFILERS="perf callgrind"  perf: sampled cpu-clock with DWARF call graphs (user + kernel);
@@ -8,6 +9,8 @@
 #   N=20000 J=64                personas and requests in flight
 #   DELAY=SECONDS               profile against the delayed location (e.g. DELAY=1 J=4096 is
 #                               scenario C); without it, the no-delay one
+#   TASK=solve                  synth -t solve --samples 3 on N records (3N requests) against
+#                               /solve/v1 (no DELAY); default: synth -t math on N personas
 #   PERSONAGEN=PATH             profile this binary instead of building build/bench-prof
 #                               (Release flags plus -g -fno-omit-frame-pointer)
 # Writes build/bench/profile-{perf,callgrind}[-delayD]-jJ.txt (the self and the inclusive top).
@@ -30,10 +33,18 @@ else
   pg=$PWD/build/bench-prof/personagen
 fi
 source bench/server.sh
-input=$(personas_file "$work" "$n")
+task=${TASK:-math} path="" label=""
+case $task in
+  math) input=$(personas_file "$work" "$n") what="$n personas" task_args=(-t math) ;;
+  solve)
+    [ -z "${DELAY:-}" ] || { echo "bench: TASK=solve has no DELAY" >&2; exit 2; }
+    input=$(records_file "$work" "$n") what="$n lines ($((n * 3)) requests)"
+    task_args=(-t solve --samples 3) path=/solve label=-solve ;;
+  *) echo "bench: unknown TASK $task (math, solve)" >&2; exit 2 ;;
+esac
 start_server "$work/nginx-profile"
-export OPENAI_BASE_URL=$base${DELAY:+/delay/$DELAY}/v1
-synth=("$pg" -q synth -i "$input" -t math -o "$work/out/profile" -j "$j" --model bench
+export OPENAI_BASE_URL=$base${DELAY:+/delay/$DELAY}$path/v1
+synth=("$pg" -q synth -i "$input" "${task_args[@]}" -o "$work/out/profile" -j "$j" --model bench
   --shard-size 100000000)
 
 # simplify N: the first N non-empty lines of its input, with C++ names shortened for reading
@@ -61,7 +72,7 @@ for line in sys.stdin:
 ' "$1"
 }
 
-suffix=${DELAY:+-delay$DELAY}-j$j
+suffix=$label${DELAY:+-delay$DELAY}-j$j
 for profiler in $profilers; do
   rm -rf "$work/out/profile"
   case $profiler in
@@ -69,7 +80,7 @@ for profiler in $profilers; do
       perf record -q -e cpu-clock -F 2000 --call-graph dwarf,16384 -o "$work/perf.data" \
         -- "${synth[@]}"
       {
-        echo "# perf: $n personas, -j $j, $OPENAI_BASE_URL; cpu-clock samples (user + kernel)"
+        echo "# perf: $what, -j $j, $OPENAI_BASE_URL; cpu-clock samples (user + kernel)"
         echo "## self"
         perf report -i "$work/perf.data" --no-children --stdio --sort symbol -g none \
           --percent-limit 0.5 2>/dev/null | grep -v '^#' | simplify 40
@@ -82,7 +93,7 @@ for profiler in $profilers; do
       valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "${synth[@]}" \
         2>"$work/callgrind.log"
       {
-        echo "# callgrind: $n personas, -j $j, $OPENAI_BASE_URL; instructions in user space"
+        echo "# callgrind: $what, -j $j, $OPENAI_BASE_URL; instructions in user space"
         echo "## self"
         callgrind_annotate "$work/callgrind.out" 2>/dev/null | simplify 60
         echo "## inclusive"

@@ -3,8 +3,11 @@
 # Usage: bench/run.sh [--record]
 #   --record          also write the table to bench/RESULTS.md
 # Environment:
-#   SCENARIOS="A B C D E F G"  which scenarios to run (wrk's ceiling runs with A)
-#   SCALE=1                  multiplies every persona count (SCALE=0.1 for a quick run)
+#   SCENARIOS="A B C D E F G"  which scenarios to run (wrk's ceiling runs with A); H (solve,
+#                            K = 3, next to A) and I (solve's memory, 100k and 1M lines) run
+#                            only when named
+#   SCALE=1                  multiplies every persona and line count (SCALE=0.1 for a quick run)
+#   SOLVE_LINES=1000000      the larger of scenario I's two inputs, before SCALE
 #   PERSONAGEN=PATH          benchmark this binary instead of building build/bench-release
 #   BENCH_LABEL=TEXT         how the table names that binary (default: its path)
 #   WRK_SECONDS=10           length of each wrk run
@@ -43,12 +46,19 @@ personagen_binary "$work"
 size_a=$(scaled 200000) size_b=$(scaled 50000) size_c=$(scaled 20000)
 size_d1=$(scaled 100000) size_d2=$(scaled 1000000) size_e=$(scaled 1000000)
 size_g=$(scaled 1000000)
+size_h=$(scaled 20000) size_i1=$(scaled 100000) size_i2=$(scaled "${SOLVE_LINES:-1000000}")
 largest=$(printf '%s\n' "$size_a" "$size_b" "$size_c" "$size_d1" "$size_d2" "$size_e" |
   sort -n | tail -n 1)
 for n in "$largest" 1 "$size_a" "$size_b" "$size_c" "$size_d1" "$size_d2" "$size_e"; do
   personas_file "$work" "$n" >/dev/null
 done
 personas() { personas_file "$work" "$1"; }
+# Records (math problems as synth writes them) for solve, only when a solve scenario runs.
+records() { records_file "$work" "$1"; }
+for n in $( (! wants I || echo "$size_i2 $size_i1"; ! wants H || echo "$size_h") | tr ' ' '\n' |
+  sort -rn); do
+  records "$n" >/dev/null
+done
 
 # 3. The server: nginx with one worker on a free loopback port, stopped when this script ends.
 # Niceness alone does not reach past this session: with autogroup scheduling the kernel first
@@ -109,23 +119,35 @@ clk_tck=$(getconf CLK_TCK)
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $9; exit }' /proc/stat; }
 server_ticks() { awk '{ print $14 + $15 }' "/proc/$nginx_worker/stat"; }
 
-# synth NAME N J URL: one synth run into a fresh directory; sets the figures of the run.
+# synth NAME N J URL [solve K]: one synth run into a fresh directory; sets the figures of the run.
+# By default: -t math on N personas, one request each. With `solve K`: -t solve --samples K on N
+# records, K requests a line; rate and CPU µs are then per request (N * K), and records counts
+# the lines kept (every line agrees with bench/completion-solve.json, so all N of them).
 synth() {
-  local name=$1 n=$2 j=$3 url=$4 out=$work/out/$1 rc=0
+  local name=$1 n=$2 j=$3 url=$4 task=${5:-math} samples=${6:-1} out=$work/out/$1 rc=0 input
+  local -a extra=()
   rm -rf "$out"
-  say "$name: synth $n personas, -j $j, $url"
-  OPENAI_BASE_URL=$url timed "$pg" -q synth -i "$(personas "$n")" -t math -o "$out" -j "$j" \
-    --model bench --shard-size 100000000 2>"$work/$name.stderr" || rc=$?
+  if [ "$task" = solve ]; then
+    input=$(records "$n") extra=(--samples "$samples")
+    say "$name: synth -t solve --samples $samples, $n lines, -j $j, $url"
+  else
+    input=$(personas "$n")
+    say "$name: synth $n personas, -j $j, $url"
+  fi
+  OPENAI_BASE_URL=$url timed "$pg" -q synth -i "$input" -t "$task" "${extra[@]}" -o "$out" \
+    -j "$j" --model bench --shard-size 100000000 2>"$work/$name.stderr" || rc=$?
   read -r wall user sys rss_kb <<<"$last_time"
-  records=$( (cat "$out"/math-*.jsonl 2>/dev/null || true) | wc -l)
+  records=$( (cat "$out/$task"-*.jsonl 2>/dev/null || true) | wc -l)
   failed=$( (cat "$out/failures.jsonl" 2>/dev/null || true) | wc -l)
-  rate=$(calc "$records / $wall")
-  cpu_us=$(calc "($user + $sys) * 1e6 / $n")
+  unverified=$( (cat "$out/unverified.jsonl" 2>/dev/null || true) | wc -l)
+  rate=$(calc "$records * $samples / $wall")
+  cpu_us=$(calc "($user + $sys) * 1e6 / ($n * $samples)")
   cores=$(calc "($user + $sys) / $wall")
   rss_mb=$(calc "$rss_kb / 1024")
   notes=""
   [ "$rc" = 0 ] || notes="exit $rc: $(grep -m1 . "$work/$name.stderr" | cut -c1-120 || true)"
   [ "$records" = "$n" ] || notes="$notes; $records of $n records, $failed failed"
+  [ "$unverified" = 0 ] || notes="$notes; $unverified unverified"
   ok=$([ "$rc" = 0 ] && [ "$records" = "$n" ] && echo 1 || echo 0)
   rm -rf "$out"
 }
@@ -166,6 +188,23 @@ if wants A; then
   done
 fi
 
+# H: solve with K = 3 against the same server, next to A -j 64: issue 11 asks for CPU µs per
+# request within 20% of synth's (A -j 64 of this run, when A ran too).
+cpu_a64=""
+if wants A; then cpu_a64=$(awk -F'\t' '$1 == "A no delay" && $3 == 64 { print $6 }' "$rows"); fi
+if wants H; then
+  synth H "$size_h" 64 "$base/solve/v1" solve 3
+  ratio=$(percent "$cpu_us" "$cpu_a64") versus="no A in this run to compare with"
+  [ "$ratio" = "?" ] || versus="$ratio% of A -j 64's µs/req"
+  met=$(awk -v ok="$ok" -v r="$ratio" \
+    'BEGIN { print (r == "?" ? "-" : (ok && r <= 120) ? "yes" : "NO") }')
+  row "H solve K=3" "$size_h lines, $((size_h * 3)) requests" 64 "$(fmt 2 "$wall")" \
+    "$(fmt 0 "$rate")" "$(fmt 1 "$cpu_us")" "$(fmt 2 "$cores")" "$(fmt 1 "$rss_mb")" \
+    "CPU µs/req <= 120% of A -j 64's" "$met" \
+    "rate and CPU per request; $versus; $(fmt 0 "$(calc "$records / $wall")") lines/s\
+${notes:+; $notes}"
+fi
+
 if wants B; then
   synth B "$size_b" 1024 "$base/delay/0.2/v1"
   met=$(awk -v ok="$ok" -v r="$rate" -v k="$cores" 'BEGIN { print (ok && r >= 0.95 * 5120 && k <= 1) }')
@@ -197,6 +236,24 @@ if wants D; then
   row "D memory" "$size_d2" 1024 "$(fmt 2 "$wall")" "$(fmt 0 "$rate")" "$(fmt 1 "$cpu_us")" \
     "$(fmt 2 "$cores")" "$(fmt 1 "$rss_mb")" "<= 100 MB, within 10% of $size_d1" "$(yes_no "$met")" \
     "$(fmt 1 "$growth")% vs $size_d1${notes:+; $notes}"
+fi
+
+# I: solve's memory against input size, as D for synth: K = 3, -j 1024, 100k and 1M lines.
+if wants I; then
+  synth I-small "$size_i1" 1024 "$base/solve/v1" solve 3
+  rss_small=$rss_mb ok_small=$ok
+  row "I solve memory" "$size_i1 lines, $((size_i1 * 3)) requests" 1024 "$(fmt 2 "$wall")" \
+    "$(fmt 0 "$rate")" "$(fmt 1 "$cpu_us")" "$(fmt 2 "$cores")" "$(fmt 1 "$rss_mb")" "<= 100 MB" \
+    "$(yes_no "$(awk -v ok="$ok" -v m="$rss_mb" 'BEGIN { print (ok && m <= 100) }')")" \
+    "rate and CPU per request${notes:+; $notes}"
+  synth I-large "$size_i2" 1024 "$base/solve/v1" solve 3
+  growth=$(calc "100 * ($rss_mb - $rss_small) / $rss_small")
+  met=$(awk -v ok="$ok" -v ok2="$ok_small" -v m="$rss_mb" -v g="$growth" \
+    'BEGIN { print (ok && ok2 && m <= 100 && g <= 10 && g >= -10) }')
+  row "I solve memory" "$size_i2 lines, $((size_i2 * 3)) requests" 1024 "$(fmt 2 "$wall")" \
+    "$(fmt 0 "$rate")" "$(fmt 1 "$cpu_us")" "$(fmt 2 "$cores")" "$(fmt 1 "$rss_mb")" \
+    "<= 100 MB, within 10% of $size_i1 lines" "$(yes_no "$met")" \
+    "$(fmt 1 "$growth")% vs $size_i1 lines${notes:+; $notes}"
 fi
 
 if wants E; then
@@ -276,7 +333,7 @@ else
 fi
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 invocation="bench/run.sh${1:+ $1}"
-for knob in BENCH_NICE BENCH_NOFILE WRK_SECONDS SCALE SCENARIOS PERSONAGEN; do
+for knob in BENCH_NICE BENCH_NOFILE WRK_SECONDS SOLVE_LINES SCALE SCENARIOS PERSONAGEN; do
   [ -z "${!knob:-}" ] || invocation="$knob=\"${!knob}\" $invocation"
 done
 python3 - "$rows" "$work/results.md" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" "$cpu" \

@@ -1,9 +1,9 @@
 # shellcheck shell=bash disable=SC2016,SC2034
 # Sourced by bench/run.sh and bench/profile.sh from the repository root.
 # start_server DIR: renders bench/nginx.conf.in into DIR, starts nginx with one worker on a free
-# 127.0.0.1 port ($PORT if set), waits until it answers with bench/completion.json, and stops it
-# when the calling script exits, at niceness $NICE (default 0). Sets base (http://127.0.0.1:PORT),
-# nginx_pid and nginx_worker.
+# 127.0.0.1 port ($PORT if set), waits until it answers with bench/completion.json (and /solve/
+# with bench/completion-solve.json), and stops it when the calling script exits, at niceness $NICE
+# (default 0). Sets base (http://127.0.0.1:PORT), nginx_pid and nginx_worker.
 # add_on_exit COMMAND: runs COMMAND when the calling script exits, after those added later.
 on_exit=""
 add_on_exit() {
@@ -21,14 +21,20 @@ print(s.getsockname()[1])')}
   python3 - "$prefix" "$port" "$module" <<'EOF'
 import pathlib, sys
 prefix, port, module = sys.argv[1:4]
-reply = pathlib.Path("bench/completion.json").read_text().strip()
-if "$" in reply or "\n" in reply:
-    sys.exit("bench/completion.json: must be one line without '$' (echo expands variables)")
-# Inside an nginx single-quoted string a backslash escapes the next character.
-escaped = reply.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def reply(name):
+    text = pathlib.Path("bench", name).read_text().strip()
+    if "$" in text or "\n" in text:
+        sys.exit(f"bench/{name}: must be one line without '$' (echo expands variables)")
+    # Inside an nginx single-quoted string a backslash escapes the next character.
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
 conf = pathlib.Path("bench/nginx.conf.in").read_text()
 for key, value in {"@PREFIX@": prefix, "@PORT@": port, "@ECHO_MODULE@": module,
-                   "@COMPLETION@": escaped}.items():
+                   "@COMPLETION_SOLVE@": reply("completion-solve.json"),
+                   "@COMPLETION@": reply("completion.json")}.items():
     conf = conf.replace(key, value)
 pathlib.Path(prefix, "nginx.conf").write_text(conf)
 EOF
@@ -45,6 +51,14 @@ EOF
   then
     cat "$prefix/error.log" >&2
     echo "bench: nginx does not answer with bench/completion.json" >&2
+    exit 1
+  fi
+  curl -sf -o "$prefix/reply-solve.json" -X POST -H 'Content-Type: application/json' -d '{}' \
+    "$base/solve/v1/chat/completions" || true
+  if [ "$(tr -d '\n' <"$prefix/reply-solve.json" 2>/dev/null)" != \
+    "$(tr -d '\n' <bench/completion-solve.json)" ]; then
+    cat "$prefix/error.log" >&2
+    echo "bench: nginx does not answer /solve/ with bench/completion-solve.json" >&2
     exit 1
   fi
   nginx_worker=$(pgrep -P "$nginx_pid" | head -n 1)
@@ -66,19 +80,23 @@ personagen_binary() {
   pg=$PWD/build/bench-release/personagen
 }
 
-# personas_file DIR N: a file of N deterministic personas in DIR, made once and kept. Every such
-# file is a prefix of the largest one, so it is cut from any larger file already there.
-personas_file() {
-  local dir=$1 n=$2 f larger
-  f=$dir/personas-$n.jsonl
+# personas_file DIR N: a file of N deterministic personas in DIR (bench/gen_personas.py), made
+# once and kept. records_file DIR N: the same for N math-problem records, the input of
+# `synth -t solve` (bench/gen_records.py). Every such file is a prefix of the largest one of its
+# kind, so it is cut from any larger file already there.
+personas_file() { input_file personas "$@"; }
+records_file() { input_file records "$@"; }
+input_file() {
+  local kind=$1 dir=$2 n=$3 f larger
+  f=$dir/$kind-$n.jsonl
   if [ ! -f "$f" ] || [ "$(wc -l <"$f")" != "$n" ]; then
-    larger=$(find "$dir" -maxdepth 1 -name 'personas-*.jsonl' |
-      sed -n 's/.*personas-\([0-9]*\)\.jsonl$/\1/p' | sort -n | awk -v n="$n" '$1 > n { print; exit }')
+    larger=$(find "$dir" -maxdepth 1 -name "$kind-*.jsonl" |
+      sed -n "s/.*$kind-\([0-9]*\)\.jsonl\$/\1/p" | sort -n | awk -v n="$n" '$1 > n { print; exit }')
     if [ -n "$larger" ]; then
-      head -n "$n" "$dir/personas-$larger.jsonl" >"$f.tmp" && mv "$f.tmp" "$f"
+      head -n "$n" "$dir/$kind-$larger.jsonl" >"$f.tmp" && mv "$f.tmp" "$f"
     else
-      echo "bench: writing $n personas" >&2
-      bench/gen_personas.py "$n" "$f"
+      echo "bench: writing $n $kind" >&2
+      "bench/gen_$kind.py" "$n" "$f"
     fi
   fi
   echo "$f"
