@@ -65,6 +65,7 @@ class FieldParser {
   std::vector<size_t> current_;
   int depth_ = 0;
   std::string problem_;
+  std::string scratch_;  // parse_simple: a string whose escapes were decoded
 };
 
 }  // namespace personagen

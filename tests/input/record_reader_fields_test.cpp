@@ -63,6 +63,28 @@ TEST_F(RecordReaderTest, EscapesAndUnusualJsonGiveTheSameRecordsAsPlainLines) {
   EXPECT_EQ(records[3].reject, "missing field \"persona\" or \"input persona\"");
 }
 
+TEST_F(RecordReaderTest, SimpleEscapesAreDecodedOnTheFastPathAsNlohmannWould) {
+  // Given records as synth writes them, whose outputs hold \n, \" and \\, escaped keys, and a
+  // value with every simple escape next to one with a \u escape (the slow path)
+  const std::string text =
+      "{\"custom_id\": \"pg-1\", \"output\": \"Math problem:\\nA \\\"big\\\" one \\\\ here\\n\"}\n"
+      "{\"out\\u0070ut\": \"slow \\u00e9\", \"id\": \"\\/x\\by\\fz\\rw\\tv\"}\n"
+      "{\"o\\\"k\": \"x\", \"output\": \"\\\\\\\"\\n\"}\n";
+  ReaderOptions options;
+  options.persona_fields = {"output"};
+  options.optional_fields = {"custom_id"};
+  // When it is read
+  auto records = read_file("escapes.jsonl", text, options);
+  // Then the values are decoded exactly
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].persona, "Math problem:\nA \"big\" one \\ here\n");
+  ASSERT_EQ(records[0].fields.size(), 1u);
+  EXPECT_EQ(records[0].fields[0].second, "pg-1");
+  EXPECT_EQ(records[1].persona, "slow \xC3\xA9");
+  EXPECT_EQ(records[1].id, "/x\by\fz\rw\tv");
+  EXPECT_EQ(records[2].persona, "\\\"\n");
+}
+
 TEST_F(RecordReaderTest, NearlyValidLinesAreRejected) {
   // Given lines that are almost JSON objects
   const std::vector<std::string> lines = {"{\"persona\": \"a\", \"id\": 01}",
