@@ -71,23 +71,64 @@ std::string_view box_token(std::string_view text, size_t p) {
   return trim_back(text.substr(p, q - p), ".,;");
 }
 
+// Where the group opened by the '{' at text[p] closes, from p on alone; npos if it never does.
+// The same as match_braces(text)[p]: a group's match depends only on what follows it.
+size_t closing_brace(std::string_view text, size_t p) {
+  size_t depth = 0;
+  for (size_t i = p; i < text.size(); ++i) {
+    if (text[i] == '\\') {
+      ++i;
+    } else if (text[i] == '{') {
+      ++depth;
+    } else if (text[i] == '}' && --depth == 0) {
+      return i;
+    }
+  }
+  return npos;
+}
+
+// Whether the command at text[at] (a backslash) is \boxed or \fbox; `end` is set past its name.
+bool box_command(std::string_view text, size_t at, size_t& end) {
+  end = at + 1;
+  while (end < text.size() && is_letter(text[end])) ++end;
+  const std::string_view name = text.substr(at + 1, end - at - 1);
+  return name == "boxed" || name == "fbox";
+}
+
+// The box of the command at text[at], if it is a usable one. Its closing brace comes from
+// `match` when given, else from a scan of its own.
+Box box_at(std::string_view text, size_t at, const std::vector<size_t>* match) {
+  size_t p;
+  if (!box_command(text, at, p)) return {};
+  while (p < text.size() && is_space(text[p])) ++p;
+  if (p == text.size()) return {};
+  if (text[p] == '{') {
+    const size_t close = match ? (*match)[p] : closing_brace(text, p);
+    if (close == npos) return {};  // never closes: ignored
+    return {true, trim(text.substr(p + 1, close - p - 1))};
+  }
+  if (const std::string_view token = box_token(text, p); !token.empty()) return {true, token};
+  return {};
+}
+
 Box last_box(std::string_view text) {
+  // The usual case: the last box command is usable, and it is all there is to read. Scanning
+  // from it alone costs a fraction of matching every brace of the reply.
+  size_t last_command = npos;
+  for (size_t at = text.rfind('\\'); at != npos; at = at == 0 ? npos : text.rfind('\\', at - 1)) {
+    size_t end;
+    if (box_command(text, at, end)) {
+      last_command = at;
+      break;
+    }
+  }
+  if (last_command == npos) return {};
+  if (const Box box = box_at(text, last_command, nullptr); box.found) return box;
+  // It is not usable: match every brace once, so that finding an earlier box stays linear.
   const std::vector<size_t> match = match_braces(text);
   Box last;
-  for (size_t at = text.find('\\'); at != npos; at = text.find('\\', at + 1)) {
-    size_t end = at + 1;
-    while (end < text.size() && is_letter(text[end])) ++end;
-    const std::string_view name = text.substr(at + 1, end - at - 1);
-    if (name != "boxed" && name != "fbox") continue;
-    size_t p = end;
-    while (p < text.size() && is_space(text[p])) ++p;
-    if (p == text.size()) continue;
-    if (text[p] == '{') {
-      if (match[p] == npos) continue;  // never closes: ignored
-      last = {true, trim(text.substr(p + 1, match[p] - p - 1))};
-    } else if (const std::string_view token = box_token(text, p); !token.empty()) {
-      last = {true, token};
-    }
+  for (size_t at = text.find('\\'); at < last_command; at = text.find('\\', at + 1)) {
+    if (const Box box = box_at(text, at, &match); box.found) last = box;
   }
   return last;
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -184,6 +185,53 @@ TEST(ExtractAnswer, LongUnbalancedInputStaysFast) {
   for (int i = 0; i < 100000; ++i) text += "\\boxed{";
   EXPECT_EQ(extract_answer(text), std::nullopt);
   EXPECT_EQ(normalize_answer(text).size(), text.size());
+}
+
+// The rule of extract_answer for boxes with braces, written the slow and obvious way: for every
+// box command (any backslash followed by "boxed" or "fbox" and an opening brace), scan for its
+// closing brace, counting groups and skipping the character after a backslash; the answer is the
+// trimmed content of the last box that closes, if it is not empty.
+std::optional<std::string> last_closed_box(const std::string& text) {
+  std::optional<std::string> answer;
+  for (size_t at = 0; at < text.size(); ++at) {
+    if (text[at] != '\\') continue;
+    size_t p = 0;
+    for (std::string name : {"boxed", "fbox"})
+      if (text.compare(at + 1, name.size(), name) == 0) p = at + 1 + name.size();
+    if (p == 0 || p >= text.size() || text[p] != '{') continue;
+    size_t depth = 0, close = std::string::npos;
+    for (size_t i = p; i < text.size() && close == std::string::npos; ++i) {
+      if (text[i] == '\\') {
+        ++i;
+      } else if (text[i] == '{') {
+        ++depth;
+      } else if (text[i] == '}' && --depth == 0) {
+        close = i;
+      }
+    }
+    if (close == std::string::npos) continue;
+    std::string content = text.substr(p + 1, close - p - 1);
+    content.erase(0, content.find_first_not_of(' '));
+    content.erase(content.find_last_not_of(' ') + 1);
+    answer = content;
+  }
+  if (answer && answer->empty()) return std::nullopt;
+  return answer;
+}
+
+TEST(ExtractAnswer, AgreesWithTheSlowRuleOnRandomBoxesAndBraces) {
+  // Given random texts of boxes that open a brace, braces, escapes and answers, often with the
+  // last box never closing (so that an earlier box must be found)
+  const std::vector<std::string> pieces = {"\\boxed{", "\\fbox{", "{",   "}",   "5",
+                                           "x",        " ",       "\\{", "\\}", "\\\\"};
+  std::mt19937 random(11);
+  for (int round = 0; round < 50000; ++round) {
+    std::string text;
+    const size_t count = 1 + random() % 14;
+    for (size_t i = 0; i < count; ++i) text += pieces[random() % pieces.size()];
+    // Then extract_answer finds what the slow rule finds
+    EXPECT_EQ(extract_answer(text), last_closed_box(text)) << text;
+  }
 }
 
 TEST(SolvePrompts, LoadFromTheEmbeddedCopyWithOneBoxedAnswerPerDemonstration) {
