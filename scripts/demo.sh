@@ -14,6 +14,7 @@ bin=build/release/personagen
 out=${OUT:-out/demo}
 method=${METHOD:-persona-few-shot}
 limit=${LIMIT:-0}
+mkdir -p "$out"  # --summary files go beside the task directories, and must have a place to go
 
 if [ -z "${OPENAI_BASE_URL:-}" ]; then
   echo "demo: \$OPENAI_BASE_URL is not set: using the bundled local test server (canned replies, no real LLM)." >&2
