@@ -30,6 +30,15 @@ struct Usage {
   // usage.completion_tokens_details.reasoning_tokens (OpenAI, vLLM, OpenRouter): the part of
   // completion_tokens spent thinking; 0 when the server does not say.
   int64_t reasoning_tokens = 0;
+
+  // Adds another reply's usage: a conversation's requests, a solve line's samples.
+  Usage& operator+=(const Usage& other) {
+    prompt_tokens += other.prompt_tokens;
+    completion_tokens += other.completion_tokens;
+    total_tokens += other.total_tokens;
+    reasoning_tokens += other.reasoning_tokens;
+    return *this;
+  }
 };
 
 // What the client needs from a chat completion, in native types.

@@ -11,10 +11,7 @@ namespace {
 Usage sum_usage(std::span<const SolveSample> samples) {
   Usage total;
   for (const SolveSample& s : samples) {
-    total.prompt_tokens += s.usage.prompt_tokens;
-    total.completion_tokens += s.usage.completion_tokens;
-    total.total_tokens += s.usage.total_tokens;
-    total.reasoning_tokens += s.usage.reasoning_tokens;
+    total += s.usage;
   }
   return total;
 }

@@ -32,20 +32,9 @@ bool SynthRun::build_followup(Job& job) {
   return true;
 }
 
-namespace {
-
-void add_usage(Usage& total, const Usage& usage) {
-  total.prompt_tokens += usage.prompt_tokens;
-  total.completion_tokens += usage.completion_tokens;
-  total.total_tokens += usage.total_tokens;
-  total.reasoning_tokens += usage.reasoning_tokens;
-}
-
-}  // namespace
-
 bool SynthRun::advance_conversation(Pending& p, const Job& job, Judged& judged) {
   Request& request = p.requests[job.id.index];
-  add_usage(request.usage, judged.completion.usage);
+  request.usage += judged.completion.usage;
   request.attempts += job.attempts;
   // Even steps are the assistant's replies; odd ones the persona's next message as the user,
   // whose own thinking is not part of the conversation.
