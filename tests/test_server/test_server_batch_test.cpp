@@ -1,0 +1,1 @@
+// Placeholder: filled in by the batch work (issue 12).
