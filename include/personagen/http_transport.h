@@ -9,12 +9,26 @@ namespace personagen {
 
 // How a request ended below HTTP. `none` means an HTTP status arrived. `too_large`: the reply
 // body grew past TransportOptions::max_reply_bytes and the transfer was stopped.
-enum class TransportError { none, timeout, connect, send_recv, bad_response, too_large, other };
+// `not_run`: the request never ran at all; a batch's results say it expired or was cancelled, or
+// hold no result for it.
+enum class TransportError {
+  none,
+  timeout,
+  connect,
+  send_recv,
+  bad_response,
+  too_large,
+  not_run,
+  other
+};
 
 // One POST to one of the transport's URLs. `tag` comes back in the response.
 struct HttpRequest {
   uint64_t tag = 0;
   std::string body;
+  // The request's custom_id. The network ignores it; a transport that answers from a batch's
+  // result files finds the result by it.
+  std::string key;
 };
 
 struct HttpResponse {

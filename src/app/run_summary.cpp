@@ -42,6 +42,7 @@ RunSummary summary_of(const RunOutcome& run) {
   s.totals = run.totals ? &*run.totals : nullptr;
   s.this_run = run.this_run ? &*run.this_run : nullptr;
   s.shards = run.shards;
+  s.batches = run.batches;
   return s;
 }
 
@@ -141,6 +142,21 @@ std::string format_summary_json(const RunSummary& s) {
       out += i ? ",{" : "{";
       number_member(out, "hop", static_cast<int64_t>(i + 1));
       append_summary_fields(out, s.hops[i], s.secret);
+      out += '}';
+    }
+    out += ']';
+  }
+  if (!s.batches.empty()) {
+    out += ",\"batches\":[";
+    for (size_t i = 0; i < s.batches.size(); ++i) {
+      const RunOutcome::Batch& b = s.batches[i];
+      out += i ? ",{" : "{";
+      string_member(out, "file", b.file);
+      string_member(out, "batch_id", b.batch_id);
+      string_member(out, "status", b.status);
+      number_member(out, "requests", static_cast<int64_t>(b.requests));
+      number_member(out, "completed", static_cast<int64_t>(b.completed));
+      number_member(out, "failed", static_cast<int64_t>(b.failed));
       out += '}';
     }
     out += ']';

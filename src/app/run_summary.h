@@ -37,7 +37,10 @@ struct RunSummary {
   // entries have the fields above plus "hop" (1, 2, ...). The fields above then describe the
   // whole expansion. Empty for a single run, and then no "hops" is written.
   std::span<const RunSummary> hops;
-  int failed_hop = 0;  // the first hop that did not end "ok", written as "failed_hop" if not 0
+  int failed_hop = 0;
+  // batch run: the batches, written as a "batches" array when not empty.
+  std::span<const RunOutcome::Batch>
+      batches;  // the first hop that did not end "ok", written as "failed_hop" if not 0
   // The API key: every occurrence in `message` is written as "***", so a server that echoes the
   // key in an error cannot put it in the file.
   std::string_view secret;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/api_key.h"
+#include "app/run_command.h"
 #include "app/run_summary.h"
 #include "app/status_printer.h"
 #include "app/terminal.h"
@@ -58,10 +59,8 @@ void write_error_summary(const Options& options, ExitCode code, std::string_view
 
 }  // namespace
 
-ExitCode run_synth(const Options& options) {
-  // Every way out writes the --summary file, start-up errors included, so cron never reads the
-  // summary of an earlier run. Only a command line that could not be parsed leaves it alone.
-  bool expansion = expands_personas(options) && options.output != "-";
+ExitCode run_with_edges(const Options& options, bool expansion, bool needs_key,
+                        const RunWork& work) {
   check_summary_writable(options.summary_file, options.output);
   std::vector<RunOutcome> runs;
   ExitCode code = ExitCode::ok;
@@ -71,8 +70,8 @@ ExitCode run_synth(const Options& options) {
         printer, std::chrono::milliseconds(static_cast<int>(options.progress_seconds * 1000)),
         options.quiet);
     SignalGuard signals;
-    SynthContext context{status, signals.level(), read_api_key(options)};
-    code = synthesize(options, context, runs);
+    SynthContext context{status, signals.level(), needs_key ? read_api_key(options) : ""};
+    code = work(context, runs);
   } catch (const Error& e) {
     write_error_summary(options, e.code(), e.what(), runs, expansion);
     throw;
@@ -80,8 +79,18 @@ ExitCode run_synth(const Options& options) {
     write_error_summary(options, ExitCode::error, e.what(), runs, expansion);
     throw;
   }
-  write_summary(options, code, runs.back().message, runs, expansion);
+  write_summary(options, code, runs.empty() ? "" : runs.back().message, runs, expansion);
   return code;
+}
+
+ExitCode run_synth(const Options& options) {
+  // Every way out writes the --summary file, start-up errors included, so cron never reads the
+  // summary of an earlier run. Only a command line that could not be parsed leaves it alone.
+  bool expansion = expands_personas(options) && options.output != "-";
+  return run_with_edges(options, expansion, /*needs_key=*/true,
+                        [&](const SynthContext& context, std::vector<RunOutcome>& runs) {
+                          return synthesize(options, context, runs);
+                        });
 }
 
 }  // namespace personagen

@@ -110,7 +110,7 @@ struct RequestPool::Impl {
     tokens.charge(static_cast<double>(job.estimated_tokens), now);
     uint64_t transport_tag = next_transport_tag++;
     // The body is copied: the job keeps it for a retry. One copy per attempt; bodies are small.
-    transport.start(HttpRequest{transport_tag, job.body});
+    transport.start(HttpRequest{transport_tag, job.body, job.key});
     flying.emplace(transport_tag, Flight{std::move(job), limit.on_start()});
   }
 

@@ -46,6 +46,7 @@ struct PoolOptions {
 struct Job {
   RequestId id;
   std::string body;
+  std::string key;                // the request's custom_id (HttpRequest::key)
   int attempts = 0;               // requests sent so far, including the one that just finished
   int truncations = 0;            // of those, replies cut off at the token limit
   int outage_attempts = 0;        // of those, connect failures during an outage (not counted)

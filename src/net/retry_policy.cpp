@@ -29,6 +29,8 @@ std::string_view to_string(FailureKind kind) {
       return "auth";
     case FailureKind::too_large:
       return "too_large";
+    case FailureKind::not_run:
+      return "not_run";
   }
   return "unknown";
 }
@@ -39,6 +41,9 @@ Verdict classify_http(const HttpResponse& response) {
   }
   if (response.error == TransportError::too_large) {
     return Verdict::fail(FailureKind::too_large, response.error_text + " (--max-reply-bytes)");
+  }
+  if (response.error == TransportError::not_run) {
+    return Verdict::fail(FailureKind::not_run, response.error_text);
   }
   if (response.error != TransportError::none) {
     return Verdict::retry(FailureKind::transport, "transport: " + response.error_text);

@@ -24,6 +24,7 @@ enum class FailureKind {
   auth,            // 401 or 403: the run stops
   too_large,       // the reply was over --max-reply-bytes; not retried (it is billed, and
                    // the same prompt likely gets as long a reply)
+  not_run,         // a batch never ran it (expired, cancelled, or no result in the files)
 };
 std::string_view to_string(FailureKind kind);
 

@@ -23,29 +23,6 @@ namespace personagen {
 
 namespace {
 
-// The requests of the failure records in `path` (line and index within the line), sorted and
-// unique. A record without "request" (written before failures named it) means every request of
-// its line.
-std::vector<RequestId> read_failed_requests(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot read");
-  std::vector<RequestId> requests;
-  std::string text;
-  for (uint64_t number = 1; std::getline(in, text); ++number) {
-    if (text.empty()) continue;
-    auto json = nlohmann::json::parse(text, nullptr, false);
-    if (json.is_discarded() || !json.contains("line") || !json["line"].is_number_unsigned() ||
-        (json.contains("request") && !json["request"].is_number_unsigned()))
-      throw Error(path + ":" + std::to_string(number) +
-                  ": expected a failure record with a \"line\" and a \"request\"");
-    requests.push_back(
-        RequestId{json["line"].get<uint64_t>(), json.value("request", kEveryRequest)});
-  }
-  std::sort(requests.begin(), requests.end());
-  requests.erase(std::unique(requests.begin(), requests.end()), requests.end());
-  return requests;
-}
-
 bool retry_may_change(const std::string& name) {
   return std::find(std::begin(kRetryMayChange), std::end(kRetryMayChange), name) !=
          std::end(kRetryMayChange);
@@ -205,6 +182,26 @@ bool read_at(int fd, uint64_t offset, size_t size, std::string& out) {
 }
 
 }  // namespace
+
+std::vector<RequestId> read_failed_requests(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot read");
+  std::vector<RequestId> requests;
+  std::string text;
+  for (uint64_t number = 1; std::getline(in, text); ++number) {
+    if (text.empty()) continue;
+    auto json = nlohmann::json::parse(text, nullptr, false);
+    if (json.is_discarded() || !json.contains("line") || !json["line"].is_number_unsigned() ||
+        (json.contains("request") && !json["request"].is_number_unsigned()))
+      throw Error(path + ":" + std::to_string(number) +
+                  ": expected a failure record with a \"line\" and a \"request\"");
+    requests.push_back(
+        RequestId{json["line"].get<uint64_t>(), json.value("request", kEveryRequest)});
+  }
+  std::sort(requests.begin(), requests.end());
+  requests.erase(std::unique(requests.begin(), requests.end()), requests.end());
+  return requests;
+}
 
 std::optional<InputFingerprint> fingerprint_input(const std::string& path,
                                                   std::optional<uint64_t> length) {

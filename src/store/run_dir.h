@@ -47,6 +47,11 @@ std::optional<InputFingerprint> fingerprint_input(const std::string& path,
 std::vector<InputFingerprint> fingerprint_inputs(
     const std::vector<std::string>& files, std::optional<uint64_t> last_length = std::nullopt);
 
+// The requests of the failure records in `path` (line and index within the line), sorted and
+// unique. A record without "request" (written before failures named it) means every request of
+// its line. Throws Error naming the file and line of a line that is not a failure record.
+std::vector<RequestId> read_failed_requests(const std::string& path);
+
 // The output directory of a synth run. It is locked for the object's lifetime, so two runs can
 // never interleave their writes into the same directory.
 class RunDir {

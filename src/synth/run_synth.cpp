@@ -107,14 +107,14 @@ TransportOptions transport_options(const Options& options, const std::string& ap
   return transport;
 }
 
-// One complete run into one output directory, or to stdout, in phases: plan, output directory,
-// transport, run, report. Fills in `outcome` as it goes, for the --summary file, and throws
-// Error for a configuration, start-up or fatal error.
-ExitCode run_one_synth(const Options& options, const SynthContext& context, RunOutcome& outcome) {
+}  // namespace
+
+ExitCode run_one_synth(const Options& options, const SynthContext& context, RunOutcome& outcome,
+                       Transport* replay) {
   outcome.output = options.output;
   SynthPlan plan = plan_run(options);
   TransportOptions transport = transport_options(options, context.api_key);
-  ensure_file_limit(static_cast<size_t>(options.concurrency));
+  if (!replay) ensure_file_limit(static_cast<size_t>(options.concurrency));
   Output out = open_output(options, plan);
   if (!out.sink) {
     const Totals& t = out.start.manifest->checkpoint.totals;
@@ -138,8 +138,12 @@ ExitCode run_one_synth(const Options& options, const SynthContext& context, RunO
   };
   ExitCode code = ExitCode::ok;
   try {
-    std::unique_ptr<Transport> client = make_curl_transport(transport);
-    code = run.run(*client, context.interrupt);
+    if (replay) {
+      code = run.run(*replay, context.interrupt, /*replay=*/true);
+    } else {
+      std::unique_ptr<Transport> client = make_curl_transport(transport);
+      code = run.run(*client, context.interrupt, /*replay=*/false);
+    }
   } catch (...) {
     report();
     throw;
@@ -152,6 +156,8 @@ ExitCode run_one_synth(const Options& options, const SynthContext& context, RunO
   outcome.message = run.aborted();
   return code;
 }
+
+namespace {
 
 // persona-to-persona: hop h is a complete run of its own in <output>/hop-<h>/, whose input is
 // hop h-1's personas, for every --hops including 1. Each hop resumes like any run, so the whole

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "personagen/error.h"
+#include "personagen/http_transport.h"
 #include "personagen/options.h"
 #include "personagen/progress.h"
 #include "store/manifest.h"
@@ -21,6 +22,12 @@ struct RunOutcome {
   std::optional<Totals> totals;    // all runs into `output`, once its manifest is known
   std::optional<Totals> this_run;  // this invocation only, once it started
   size_t shards = 0;
+  // batch run: each requests file's batch and its last known state.
+  struct Batch {
+    std::string file, batch_id, status;
+    uint64_t requests = 0, completed = 0, failed = 0;
+  };
+  std::vector<Batch> batches;
 };
 
 // What the app hands a synth run: where it shows progress, the interrupt level its signal
@@ -30,6 +37,13 @@ struct SynthContext {
   const std::atomic<int>& interrupt;
   std::string api_key;
 };
+
+// One complete run into one output directory, or to stdout, in phases: plan, output directory,
+// transport, run, report. Fills in `outcome` as it goes, for the --summary file, and throws
+// Error for a configuration, start-up or fatal error. With `replay`, the replies come from that
+// transport (a batch's results) and are judged once each: no retries, no slow start.
+ExitCode run_one_synth(const Options& options, const SynthContext& context, RunOutcome& outcome,
+                       Transport* replay = nullptr);
 
 // True for a task that expands personas hop by hop (persona-to-persona).
 bool expands_personas(const Options& options);

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "input/input_files.h"
+#include "synth/request_walk.h"
 #include "synth/tasks.h"
 #include "util/utf8.h"
 
@@ -21,6 +22,10 @@ constexpr uint64_t kMinOutcomesForRate = 100;
 // How much of an output a failure for invalid output quotes, so the user can see why the parser
 // refused it.
 constexpr size_t kExcerptBytes = 160;
+
+// A replay (batch import) is answered from memory at once: this many requests per pool turn
+// spread its wait and tick over many replies, and hold only this many parsed lines.
+constexpr size_t kReplayInFlight = 1024;
 
 // How far the reader may run ahead of the oldest unfinished line. It bounds the memory that
 // resume state and the done-above list can take when one request keeps failing and retrying.
@@ -76,7 +81,7 @@ SynthRun::SynthRun(const Options& options, const SynthPlan& plan, RecordSink& si
 
 SynthRun::~SynthRun() = default;
 
-ExitCode SynthRun::run(Transport& transport, const std::atomic<int>& interrupt) {
+ExitCode SynthRun::run(Transport& transport, const std::atomic<int>& interrupt, bool replay) {
   PoolOptions pool_options;
   pool_options.concurrency = static_cast<size_t>(options_.concurrency);
   pool_options.retry.max_retries = options_.max_retries;
@@ -87,6 +92,17 @@ ExitCode SynthRun::run(Transport& transport, const std::atomic<int>& interrupt) 
   pool_options.tokens_per_minute = options_.tpm;
   pool_options.outage_wait_seconds = options_.outage_wait_seconds;
   pool_options.configuration_proven = start_totals_.records > 0;
+  if (replay) {
+    pool_options.concurrency = kReplayInFlight;
+    pool_options.retry.max_retries = 0;
+    pool_options.retry.max_length_retries = 0;
+    pool_options.requests_per_minute = 0;
+    pool_options.tokens_per_minute = 0;
+    pool_options.outage_wait_seconds = 0;
+    pool_options.slow_start = false;
+    pool_options.adaptive = false;
+    pool_options.configuration_proven = true;
+  }
   RequestPool pool(transport, pool_options);
   pool_ = &pool;
   // What a resume kept from the journal becomes the checkpoint before anything new is written.
@@ -175,7 +191,7 @@ bool SynthRun::next(Job& job) {
     }
     ++lines_read_;
     if (record->ok() && plan_.role == TaskRole::training) {
-      record->reject = training_reject(*record);
+      record->reject = training_reject(plan_, *record);
       if (!record->ok()) record->excerpt = utf8_prefix(record->persona, kRejectExcerptBytes);
     }
     // --limit counts the personas selected, in render as here: the first N that pass.
@@ -222,9 +238,10 @@ bool SynthRun::build_next(Job& job) {
   builder_.build(pending.record, index);
   job.id = RequestId{pending.record.line, index};
   job.body = builder_.body();
+  job.key = builder_.custom_id();
   job.estimated_tokens = estimate_tokens(job.body);
   Request& request = pending.requests[index];
-  request.custom_id = builder_.custom_id();
+  request.custom_id = job.key;
   if (plan_.format == OutputFormat::chat) request.prompt = builder_.prompt();
   if (plan_.converse) request.turns.assign(1, Turn{"user", pending.record.persona, {}});
   return true;

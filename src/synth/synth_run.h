@@ -47,7 +47,9 @@ class SynthRun final : private JobOwner {
   // at 1 winds down (requests in flight may finish), at 2 stops at once (see RequestPool::run).
   // Throws Error for a fatal reply (401, a refused configuration) or a bad input, after the
   // checkpoint.
-  ExitCode run(Transport& transport, const std::atomic<int>& interrupt);
+  // With `replay` the transport answers from a batch's results: a reply is what it is, so each
+  // request is judged once (no retries, no slow start, no rate limits), many at a time.
+  ExitCode run(Transport& transport, const std::atomic<int>& interrupt, bool replay = false);
 
   // Why the run stopped early on its own (--max-failures, --max-rejects), or empty.
   const std::string& aborted() const { return aborted_; }
@@ -100,8 +102,6 @@ class SynthRun final : private JobOwner {
   bool build_next(Job& job);
   // converse: builds the next request of a conversation whose last one was accepted.
   bool build_followup(Job& job);
-  // Why a training task cannot use this line (no text, no persona to play the user), or "".
-  std::string training_reject(const InputRecord& record) const;
   std::optional<InputRecord> read();
   ReadPosition read_position(const InputRecord& record) const;
   bool in_retry_list(const InputRecord& record);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "synth/request_walk.h"
 #include "synth/synth_run.h"
 #include "synth/tasks.h"
 
@@ -49,16 +50,7 @@ bool SynthRun::in_retry_list(const InputRecord& record) {
 }
 
 bool SynthRun::retry_wanted(uint64_t line, uint64_t index) const {
-  if (!retry_pass()) return true;
-  // A solve line's vote needs all its samples: a failed one sends the line again.
-  if (plan_.kind == OutputKind::solution) {
-    auto it = std::lower_bound(retry_requests_.begin(), retry_requests_.end(), RequestId{line, 0});
-    return it != retry_requests_.end() && it->line == line;
-  }
-  return std::binary_search(retry_requests_.begin(), retry_requests_.end(),
-                            RequestId{line, index}) ||
-         std::binary_search(retry_requests_.begin(), retry_requests_.end(),
-                            RequestId{line, kEveryRequest});
+  return !retry_pass() || retry_wants(retry_requests_, plan_.kind, line, index);
 }
 
 }  // namespace personagen

@@ -8,15 +8,6 @@
 
 namespace personagen {
 
-std::string SynthRun::training_reject(const InputRecord& record) const {
-  if (trim(record.persona).empty())
-    return "the text to " + plan_.task + " is empty (read from \"" +
-           plan_.reader.persona_fields.front() + "\" or the fields after it)";
-  if (plan_.converse && source_fields(record).persona.empty())
-    return "no persona to play the user (expected a \"persona\" or \"input persona\" field)";
-  return {};
-}
-
 bool SynthRun::build_followup(Job& job) {
   if (followups_.empty()) return false;
   RequestId id = followups_.front();

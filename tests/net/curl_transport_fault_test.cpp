@@ -52,7 +52,7 @@ TEST_F(CurlTransportTest, RefusedConnectionIsAConnectError) {
 TEST_F(CurlTransportTest, DestroyingWithRequestsInFlightIsSafe) {
   // Given three requests the server will not answer yet
   auto transport = make_curl_transport(options("/slow"));
-  for (uint64_t tag = 0; tag < 3; ++tag) transport->start(HttpRequest{tag, "{}"});
+  for (uint64_t tag = 0; tag < 3; ++tag) transport->start(HttpRequest{tag, "{}", {}});
   std::vector<HttpResponse> finished;
   transport->wait(50, finished);
 
@@ -68,7 +68,7 @@ TEST_F(CurlTransportTest, TimeoutEndsOneLongWaitWithoutSocketActivity) {
   TransportOptions slow = options("/slow");
   slow.timeout_seconds = 0.2;
   auto transport = make_curl_transport(slow);
-  transport->start(HttpRequest{7, "{}"});
+  transport->start(HttpRequest{7, "{}", {}});
 
   // When the caller waits once, for up to 5 s
   std::vector<HttpResponse> finished;

@@ -160,7 +160,7 @@ class CurlTransportTest : public ::testing::Test {
   }
 
   static HttpResponse send_one(Transport& transport, const std::string& body) {
-    transport.start(HttpRequest{1, body});
+    transport.start(HttpRequest{1, body, {}});
     std::vector<HttpResponse> finished = collect(transport, 1);
     return finished.empty() ? HttpResponse{} : finished[0];
   }

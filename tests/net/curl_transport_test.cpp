@@ -51,7 +51,7 @@ TEST_F(CurlTransportTest, PostsTheBodyAndReturnsStatusAndBody) {
   auto transport = make_curl_transport(options("/echo"));
 
   // When a request is sent
-  transport->start(HttpRequest{42, R"({"hello":"world"})"});
+  transport->start(HttpRequest{42, R"({"hello":"world"})", {}});
   EXPECT_EQ(transport->in_flight(), 1u);
   std::vector<HttpResponse> finished = collect(*transport, 1);
 
@@ -144,7 +144,7 @@ TEST_F(CurlTransportTest, ManyRequestsCompleteOverFewConnections) {
   // When they are sent, topping up as replies arrive
   while (finished.size() < 100 && Clock::now() < deadline) {
     while (started < 100 && transport->in_flight() < 16) {
-      transport->start(HttpRequest{started, "{\"n\":" + std::to_string(started) + "}"});
+      transport->start(HttpRequest{started, "{\"n\":" + std::to_string(started) + "}", {}});
       ++started;
     }
     max_in_flight = std::max(max_in_flight, transport->in_flight());
@@ -248,7 +248,7 @@ TEST_F(CurlTransportManyTest, TwoHundredRequestsAreInFlightTogether) {
 
   // When 200 requests are started at once
   auto begin = Clock::now();
-  for (uint64_t tag = 0; tag < 200; ++tag) transport->start(HttpRequest{tag, "{}"});
+  for (uint64_t tag = 0; tag < 200; ++tag) transport->start(HttpRequest{tag, "{}", {}});
   EXPECT_EQ(transport->in_flight(), 200u);
   std::vector<HttpResponse> finished = collect(*transport, 200);
   double elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
