@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <simdjson.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 
 #include "personagen/error.h"
 #include "util/file_io.h"
+#include "util/hash.h"
 #include "util/json_text.h"
 
 namespace personagen {
@@ -86,106 +86,145 @@ BatchResult parse_batch_result(std::string_view line, std::string_view where) {
 }
 
 BatchResults::BatchResults(const std::vector<std::string>& paths) {
-  struct Found {
-    std::string_view id;
-    Entry entry;
-  };
-  std::vector<Found> found;
+  std::string buffer(1 << 20, '\0');
+  std::string carry;
   for (const std::string& path : paths) {
-    Mapping m{path, nullptr, 0};
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw_io_error(path, "cannot open the batch results");
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      int err = errno;
-      ::close(fd);
-      throw_io_error(path, "cannot examine", err);
-    }
-    m.size = static_cast<size_t>(st.st_size);
-    if (m.size > 0) {
-      void* data = ::mmap(nullptr, m.size, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (data == MAP_FAILED) {
-        int err = errno;
-        ::close(fd);
-        throw_io_error(path, "cannot map", err);
-      }
-      ::madvise(data, m.size, MADV_SEQUENTIAL);
-      m.data = static_cast<const char*>(data);
-    }
-    ::close(fd);
-    files_.push_back(m);
-
+    files_.push_back({path, fd});
     uint32_t file = static_cast<uint32_t>(files_.size() - 1);
     uint64_t line = 0;
-    for (size_t pos = 0; pos < m.size;) {
-      const char* nl = static_cast<const char*>(std::memchr(m.data + pos, '\n', m.size - pos));
-      size_t end = nl ? static_cast<size_t>(nl - m.data) : m.size;
-      ++line;
-      std::string_view text(m.data + pos, end - pos);
-      if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-      if (text.find_first_not_of(" \t") != std::string_view::npos) {
-        BatchResult r = parse_batch_result(text, path + ":" + std::to_string(line));
-        // The id's bytes in the mapping, so that the key costs nothing: ids are plain ASCII in
-        // practice; one with escapes is found through its decoded text instead.
-        size_t at = text.find(r.custom_id);
-        if (at == std::string_view::npos)
-          throw Error(path + ":" + std::to_string(line) +
-                      ": a custom_id with escapes is not supported");
-        Entry e;
-        e.file = file;
-        e.offset = pos;
-        e.length = static_cast<uint32_t>(text.size());
-        e.line = line;
-        e.ok = r.response.error == TransportError::none && r.response.status >= 200 &&
-               r.response.status < 300;
-        found.push_back({text.substr(at, r.custom_id.size()), e});
+    uint64_t carry_offset = 0;  // of carry's first byte in the file
+    carry.clear();
+    for (bool eof = false; !eof;) {
+      ssize_t n = ::read(fd, buffer.data(), buffer.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw_io_error(path, "cannot read");
       }
-      pos = end + 1;
+      eof = n == 0;
+      carry.append(buffer.data(), static_cast<size_t>(n));
+      size_t begin = 0;
+      for (;;) {
+        size_t nl = carry.find('\n', begin);
+        if (nl == std::string::npos && !(eof && begin < carry.size())) break;
+        size_t end = nl == std::string::npos ? carry.size() : nl;
+        ++line;
+        std::string_view text(carry.data() + begin, end - begin);
+        if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+        if (text.find_first_not_of(" \t") != std::string_view::npos) {
+          BatchResult r = parse_batch_result(text, path + ":" + std::to_string(line));
+          Entry e;
+          e.hash = hash64(r.custom_id);
+          e.offset = carry_offset + begin;
+          e.length = static_cast<uint32_t>(text.size());
+          e.file = file;
+          e.ok = r.response.error == TransportError::none && r.response.status >= 200 &&
+                 r.response.status < 300;
+          index_.push_back(e);
+        }
+        begin = end + 1;
+        if (nl == std::string::npos) break;
+      }
+      begin = std::min(begin, carry.size());
+      carry.erase(0, begin);
+      carry_offset += begin;
     }
-    if (m.size > 0) ::madvise(const_cast<char*>(m.data), m.size, MADV_RANDOM);
   }
-  index_.reserve(found.size());
-  for (const Found& f : found) {
-    auto [it, fresh] = index_.try_emplace(f.id, f.entry);
-    if (!fresh && f.entry.ok && !it->second.ok) it->second = f.entry;
+  // Sorted by hash, then in file order; of the results for one custom_id only the first success
+  // (else the first) stays.
+  std::stable_sort(index_.begin(), index_.end(),
+                   [](const Entry& a, const Entry& b) { return a.hash < b.hash; });
+  std::vector<Entry> kept;
+  kept.reserve(index_.size());
+  for (size_t i = 0; i < index_.size();) {
+    size_t j = i;
+    while (j < index_.size() && index_[j].hash == index_[i].hash) ++j;
+    if (j == i + 1) {
+      kept.push_back(index_[i]);
+    } else {
+      // Several results with this hash: the same custom_id (a file given twice, a resubmitted
+      // request), or, rarely, different ones.
+      std::vector<std::pair<std::string, Entry>> ids;
+      for (size_t k = i; k < j; ++k) {
+        std::string id = parse(index_[k]).custom_id;
+        auto same = std::find_if(ids.begin(), ids.end(), [&](auto& p) { return p.first == id; });
+        if (same == ids.end())
+          ids.emplace_back(std::move(id), index_[k]);
+        else if (index_[k].ok && !same->second.ok)
+          same->second = index_[k];
+      }
+      for (auto& p : ids) kept.push_back(p.second);
+    }
+    i = j;
   }
+  index_ = std::move(kept);
 }
 
 BatchResults::~BatchResults() {
-  for (const Mapping& m : files_)
-    if (m.data) ::munmap(const_cast<char*>(m.data), m.size);
+  for (const File& f : files_) ::close(f.fd);
 }
 
-std::string_view BatchResults::line_of(const Entry& e) const {
-  return std::string_view(files_[e.file].data + e.offset, e.length);
+std::string_view BatchResults::read_line(const Entry& e, std::string& buffer) const {
+  buffer.resize(e.length);
+  size_t done = 0;
+  while (done < e.length) {
+    ssize_t n = ::pread(files_[e.file].fd, buffer.data() + done, e.length - done,
+                        static_cast<off_t>(e.offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw_io_error(files_[e.file].path, "cannot read the batch results again");
+    done += static_cast<size_t>(n);
+  }
+  return buffer;
+}
+
+std::string BatchResults::where(const Entry& e) const {
+  return files_[e.file].path + " at byte " + std::to_string(e.offset);
+}
+
+BatchResult BatchResults::parse(const Entry& e) const {
+  thread_local std::string buffer;
+  return parse_batch_result(read_line(e, buffer), where(e));
 }
 
 std::optional<HttpResponse> BatchResults::find(std::string_view custom_id) const {
-  auto it = index_.find(custom_id);
-  if (it == index_.end()) return std::nullopt;
-  const Entry& e = it->second;
-  return parse_batch_result(line_of(e), files_[e.file].path + ":" + std::to_string(e.line))
-      .response;
+  uint64_t hash = hash64(custom_id);
+  auto it = std::lower_bound(index_.begin(), index_.end(), hash,
+                             [](const Entry& e, uint64_t h) { return e.hash < h; });
+  for (; it != index_.end() && it->hash == hash; ++it) {
+    BatchResult r = parse(*it);
+    if (r.custom_id == custom_id) return std::move(r.response);
+  }
+  return std::nullopt;
 }
 
 void BatchResults::mark_known(std::string_view custom_id) {
-  auto it = index_.find(custom_id);
-  if (it != index_.end()) it->second.known = true;
+  uint64_t hash = hash64(custom_id);
+  auto it = std::lower_bound(index_.begin(), index_.end(), hash,
+                             [](const Entry& e, uint64_t h) { return e.hash < h; });
+  for (; it != index_.end() && it->hash == hash; ++it) it->known = 1;
 }
 
 std::string BatchResults::first_unknown() const {
   const Entry* first = nullptr;
-  std::string_view first_id;
-  for (const auto& [id, e] : index_) {
+  for (const Entry& e : index_) {
     if (e.known) continue;
-    if (!first || e.file < first->file || (e.file == first->file && e.line < first->line)) {
+    if (!first || e.file < first->file || (e.file == first->file && e.offset < first->offset))
       first = &e;
-      first_id = id;
-    }
   }
   if (!first) return {};
-  return files_[first->file].path + ":" + std::to_string(first->line) + ": custom_id \"" +
-         std::string(first_id) + "\" is not a request of this export";
+  // The line number, counted only for the message.
+  uint64_t line = 1;
+  std::string buffer(1 << 16, '\0');
+  for (uint64_t at = 0; at < first->offset;) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), first->offset - at));
+    ssize_t n = ::pread(files_[first->file].fd, buffer.data(), want, static_cast<off_t>(at));
+    if (n <= 0) break;
+    line += static_cast<uint64_t>(std::count(buffer.begin(), buffer.begin() + n, '\n'));
+    at += static_cast<uint64_t>(n);
+  }
+  return files_[first->file].path + ":" + std::to_string(line) + ": custom_id \"" +
+         parse(*first).custom_id + "\" is not a request of this export";
 }
 
 void ResultsTransport::start(HttpRequest request) {

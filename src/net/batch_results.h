@@ -26,15 +26,16 @@ struct BatchResult {
 // a batch result, naming what was expected.
 BatchResult parse_batch_result(std::string_view line, std::string_view where);
 
-// The result files of an import, indexed by custom_id. The files are mapped, not read into
-// memory, and the index holds a few dozen bytes per result, so the memory is bounded by the
-// results given, never by the input they answer.
+// The result files of an import, indexed by custom_id. The index holds 32 bytes per result (the
+// custom_id's hash and where its line is); a line is read again, with pread, when its request
+// asks for it. So the memory is bounded by the results given, never by the input they answer,
+// and no result file is held in memory.
 class BatchResults {
  public:
-  // Maps and indexes every line of `paths` (blank lines skipped). Throws Error naming the file and
-  // line of one that is not a batch result. A custom_id given more than once keeps one result:
-  // a success over a failure (a retried request's later result over its expired one), else the
-  // first.
+  // Reads and indexes every line of `paths` (blank lines skipped). Throws Error naming the file
+  // and line of one that is not a batch result. A custom_id given more than once keeps one
+  // result: a success over a failure (a retried request's later result over its expired one),
+  // else the first.
   explicit BatchResults(const std::vector<std::string>& paths);
   ~BatchResults();
   BatchResults(const BatchResults&) = delete;
@@ -43,7 +44,8 @@ class BatchResults {
   size_t size() const { return index_.size(); }
   // The result for `custom_id`, parsed again from its line; nullopt if there is none.
   std::optional<HttpResponse> find(std::string_view custom_id) const;
-  // Marks a custom_id as one of the export's requests.
+  // Marks a custom_id as one of the export's requests. By its 64-bit hash: an unknown id would
+  // pass only by colliding with an exported one.
   void mark_known(std::string_view custom_id);
   // "file:line: ..." for the first result (in file order) whose custom_id was never marked
   // known; empty when every result is one of the export's requests.
@@ -51,23 +53,25 @@ class BatchResults {
 
  private:
   struct Entry {
-    uint32_t file = 0;
-    uint32_t length = 0;
+    uint64_t hash = 0;  // of the custom_id
     uint64_t offset = 0;
-    uint64_t line = 0;
-    bool ok = false;  // a 2xx response
-    bool known = false;
+    uint32_t length = 0;
+    uint32_t file : 30 = 0;
+    uint32_t ok : 1 = 0;  // a 2xx response
+    uint32_t known : 1 = 0;
   };
-  struct Mapping {
+  struct File {
     std::string path;
-    const char* data = nullptr;
-    size_t size = 0;
+    int fd = -1;
   };
-  std::string_view line_of(const Entry& e) const;
+  // The line of `e`, read into `buffer`; its 1-based number is not kept, so errors name the
+  // byte offset.
+  std::string_view read_line(const Entry& e, std::string& buffer) const;
+  std::string where(const Entry& e) const;
+  BatchResult parse(const Entry& e) const;
 
-  std::vector<Mapping> files_;
-  // Keys are views into the mapped files: a custom_id is never copied.
-  std::unordered_map<std::string_view, Entry> index_;
+  std::vector<File> files_;
+  std::vector<Entry> index_;  // sorted by hash
 };
 
 // A Transport that answers every request from a batch's results, by its custom_id
