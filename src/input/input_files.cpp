@@ -15,6 +15,8 @@ constexpr std::array<std::string_view, 3> kShardEndings = {".jsonl", ".jsonl.gz"
 constexpr std::array<std::string_view, 5> kSideFiles = {"failures.jsonl", "failures.retry.jsonl",
                                                         "rejects.jsonl", "unverified.jsonl",
                                                         "below-threshold.jsonl"};
+// A batch directory's requests and the batches' results (batch export, batch run): never records.
+constexpr std::array<std::string_view, 3> kBatchPrefixes = {"requests-", "results-", "errors-"};
 
 // The record shards of `dir`, in name order; throws a usage Error naming it if there are none.
 std::vector<std::string> shards_of(const std::string& dir) {
@@ -45,6 +47,9 @@ std::vector<std::string> shards_of(const std::string& dir) {
 bool is_record_shard(std::string_view name) {
   if (name.empty() || name.front() == '.') return false;
   if (std::find(kSideFiles.begin(), kSideFiles.end(), name) != kSideFiles.end()) return false;
+  if (std::any_of(kBatchPrefixes.begin(), kBatchPrefixes.end(),
+                  [name](std::string_view prefix) { return name.starts_with(prefix); }))
+    return false;
   return std::any_of(kShardEndings.begin(), kShardEndings.end(), [name](std::string_view end) {
     return name.size() > end.size() && name.ends_with(end);
   });

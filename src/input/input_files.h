@@ -9,7 +9,8 @@ namespace personagen {
 // Whether a file named `name` inside an input directory is a record shard to read: it ends in
 // .jsonl, .jsonl.gz or .jsonl.zst and is not one of the side files a run writes beside its shards
 // (failures.jsonl, failures.retry.jsonl, rejects.jsonl, unverified.jsonl, below-threshold.jsonl),
-// nor hidden. A .tmp shard (still being written), manifest.json and checkpoint.journal do not
+// nor a batch directory's requests and results (requests-*, results-*, errors-*), nor hidden.
+// A .tmp shard (still being written), manifest.json and checkpoint.journal do not
 // end in .jsonl, so they are never read.
 bool is_record_shard(std::string_view name);
 

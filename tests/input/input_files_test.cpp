@@ -72,6 +72,10 @@ TEST(IsRecordShardTest, SideFilesAndTemporaryFilesAreNotShards) {
   EXPECT_TRUE(is_record_shard("personas.jsonl.zst"));
   EXPECT_FALSE(is_record_shard("math-00000.jsonl.tmp"));
   EXPECT_FALSE(is_record_shard("rejects.jsonl"));
+  EXPECT_FALSE(is_record_shard("requests-00000.jsonl"));
+  EXPECT_FALSE(is_record_shard("requests-r1-00000.jsonl"));
+  EXPECT_FALSE(is_record_shard("results-requests-00000.jsonl"));
+  EXPECT_FALSE(is_record_shard("errors-requests-00000.jsonl"));
   EXPECT_FALSE(is_record_shard("unverified.jsonl"));
   EXPECT_FALSE(is_record_shard("manifest.json"));
   EXPECT_FALSE(is_record_shard(".jsonl"));
