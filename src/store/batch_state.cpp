@@ -1,11 +1,17 @@
 #include "store/batch_state.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "personagen/error.h"
 #include "store/atomic_file.h"
+#include "util/file_io.h"
 
 namespace personagen {
 namespace {
@@ -167,6 +173,31 @@ std::optional<BatchState> read_batch_state(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": not a personagen batch state (" + e.what() +
                 "); remove the directory's batch files, or export into a new directory");
+  }
+}
+
+BatchState update_batch_state(const std::string& path,
+                              const std::function<void(BatchState&)>& change) {
+  std::string lock_path = path + ".lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw_io_error(lock_path, "cannot open");
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      int err = errno;
+      ::close(fd);
+      throw_io_error(lock_path, "cannot lock", err);
+    }
+  }
+  try {
+    std::optional<BatchState> state = read_batch_state(path);
+    if (!state) throw Error(path + ": no batch state (was the directory removed?)");
+    change(*state);
+    write_batch_state(path, *state);
+    ::close(fd);  // releases the lock
+    return *state;
+  } catch (...) {
+    ::close(fd);
+    throw;
   }
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +56,12 @@ inline constexpr const char* kBatchStateName = "batch.json";
 
 // Writes `state` atomically to `path`. Throws Error naming the file on an I/O error.
 void write_batch_state(const std::string& path, const BatchState& state);
+
+// Reads the state in `path`, lets `change` modify it, and writes it, all under an exclusive lock
+// (`path` + ".lock"), so that `batch run` and a `batch cancel` from another shell never lose each
+// other's changes. Throws Error if there is no state, or as the two functions around it.
+BatchState update_batch_state(const std::string& path,
+                              const std::function<void(BatchState&)>& change);
 
 // Reads batch.json; nullopt if it does not exist. Throws Error naming the file if it is not one.
 std::optional<BatchState> read_batch_state(const std::string& path);

@@ -238,8 +238,9 @@ BatchState export_failed(const std::string& dir_path, const BatchLimits& limits,
       plan, options.limit, builder, wanted,
       [&](const InputRecord&, size_t) { files.add(builder.custom_id(), builder.body()); });
   std::vector<BatchFile> written = files.finish();
-  state->files.insert(state->files.end(), written.begin(), written.end());
-  write_batch_state(out + "/" + kBatchStateName, *state);
+  *state = update_batch_state(out + "/" + kBatchStateName, [&](BatchState& s) {
+    s.files.insert(s.files.end(), written.begin(), written.end());
+  });
   status.note(out + ": round " + std::to_string(round + 1) + ": " +
               describe(written, counts.requests) + " to send again");
   return *state;

@@ -68,10 +68,8 @@ ExitCode import_batches(const std::string& dir_given, const std::vector<std::str
   options.retry_failed = manifest && manifest->complete;
   ResultsTransport transport(results);
   ExitCode code = run_one_synth(options, context, outcome, &transport);
-  if (code == ExitCode::ok || code == ExitCode::some_failed) {
-    state->imported_round = state->last_round();
-    write_batch_state(state_path, *state);
-  }
+  if (code == ExitCode::ok || code == ExitCode::some_failed)
+    update_batch_state(state_path, [](BatchState& s) { s.imported_round = s.last_round(); });
   return code;
 }
 

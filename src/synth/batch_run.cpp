@@ -29,10 +29,12 @@ class Ledger {
   const std::string& dir() const { return dir_; }
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
   void save() {
-    // `batch cancel` may have run from another shell meanwhile: its word stands.
-    std::optional<BatchState> disk = read_batch_state(path(kBatchStateName));
-    if (disk && disk->cancelled) state_.cancelled = true;
-    write_batch_state(path(kBatchStateName), state_);
+    update_batch_state(path(kBatchStateName), [this](BatchState& disk) {
+      // `batch cancel` may have run from another shell meanwhile: its word stands.
+      state_.cancelled = state_.cancelled || disk.cancelled;
+      state_.imported_round = std::max(state_.imported_round, disk.imported_round);
+      disk = state_;
+    });
     report();
   }
   // The files of the last round.
@@ -183,9 +185,8 @@ ExitCode import_round(Ledger& ledger, const SynthContext& context, RunOutcome& o
       if (std::filesystem::exists(ledger.path(name))) results.push_back(ledger.path(name));
   }
   ExitCode code = import_batches(ledger.dir(), results, context, outcome);
-  // import_batches recorded the round as imported; keep that in the ledger's copy.
-  if (std::optional<BatchState> saved = read_batch_state(ledger.path(kBatchStateName)))
-    ledger.state().imported_round = saved->imported_round;
+  // import_batches recorded the round as imported; the ledger's next save keeps that.
+  ledger.save();
   return code;
 }
 
