@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -274,8 +273,10 @@ struct BatchApi::Impl {
     if (!list) list.reset(head);
   }
 
-  // `text` escaped for a URL's path segment or query value: ids come from outside.
+  // `text` escaped for a URL's path segment or query value: ids come from outside. An empty id
+  // would name another endpoint ("GET /batches/" lists them), so it is refused.
   std::string escape(const std::string& text) const {
+    if (text.empty()) throw Error("batch API: an empty id");
     char* escaped = curl_easy_escape(easy, text.c_str(), static_cast<int>(text.size()));
     if (!escaped) throw Error("libcurl: out of memory escaping a URL");
     std::string out(escaped);
@@ -386,22 +387,13 @@ struct BatchApi::Impl {
     }
   }
 
-  // run(), then the reply's JSON object; an unreadable reply throws naming the call.
-  json run_json(const Call& call) {
-    HttpResponse response = run(call);
-    try {
-      return parse_object(response.body, "the reply");
-    } catch (const Error& e) {
-      throw Error(name(call) + ": " + e.what());
-    }
-  }
-
-  // `parse` applied to the reply of `call`, its errors named after the call.
+  // `parse` applied to the JSON object of the 2xx reply to `call`; an unreadable reply throws
+  // naming the call.
   template <typename Parse>
   auto run_parsed(const Call& call, Parse parse) {
-    json reply = run_json(call);
+    HttpResponse response = run(call);
     try {
-      return parse(reply);
+      return parse(parse_object(response.body, "the reply"));
     } catch (const Error& e) {
       throw Error(name(call) + ": " + e.what());
     }
@@ -502,16 +494,9 @@ void BatchApi::download(const std::string& file_id, const std::string& path) {
   guard.fd = -1;
   if (closed != 0) throw_io_error(tmp, "cannot close");
   if (::rename(tmp.c_str(), path.c_str()) != 0) throw_io_error(path, "cannot rename into place");
+  // The directory is not synced: after a power loss the output is downloaded again, which
+  // costs nothing, while the rename already keeps a partial file from ever being `path`.
   guard.done = true;
-  // The rename itself is durable only once the directory is synced.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) throw_io_error(dir, "cannot open to sync");
-  int synced = ::fsync(dir_fd);
-  int err = errno;
-  ::close(dir_fd);
-  if (synced != 0) throw_io_error(dir, "fsync failed", err);
 }
 
 }  // namespace personagen
