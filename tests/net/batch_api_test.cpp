@@ -158,7 +158,9 @@ TEST_F(BatchApiTest, UploadSendsMultipartWithPurposeBatchAndTheFileBytes) {
   std::string bytes = "{\"custom_id\":\"a\"}\n{\"custom_id\":\"b\"}\r\n";
   bytes += std::string("\0\xff tail", 7);
   write_file(path("on-disk.jsonl"), bytes);
-  respond([&](const Seen&, size_t) {
+  // The first attempt fails, so the file must be streamed whole a second time.
+  respond([&](const Seen&, size_t n) {
+    if (n == 1) return Reply{502, error_json("bad gateway"), "0"};
     return Reply{200, json{{"id", "file-abc"},
                            {"object", "file"},
                            {"bytes", bytes.size()},
@@ -173,15 +175,17 @@ TEST_F(BatchApiTest, UploadSendsMultipartWithPurposeBatchAndTheFileBytes) {
   EXPECT_EQ(file.bytes, bytes.size());
 
   auto requests = seen();
-  ASSERT_EQ(requests.size(), 1u);
-  EXPECT_EQ(requests[0].method, "POST");
-  EXPECT_EQ(requests[0].path, "/v1/files");
-  EXPECT_EQ(requests[0].authorization, std::string("Bearer ") + kKey);
-  ASSERT_EQ(requests[0].files.count("purpose"), 1u);
-  EXPECT_EQ(requests[0].files.at("purpose").content, "batch");
-  ASSERT_EQ(requests[0].files.count("file"), 1u);
-  EXPECT_EQ(requests[0].files.at("file").content, bytes);
-  EXPECT_EQ(requests[0].files.at("file").filename, "batch-1.jsonl");
+  ASSERT_EQ(requests.size(), 2u);
+  for (const Seen& request : requests) {
+    EXPECT_EQ(request.method, "POST");
+    EXPECT_EQ(request.path, "/v1/files");
+    EXPECT_EQ(request.authorization, std::string("Bearer ") + kKey);
+    ASSERT_EQ(request.files.count("purpose"), 1u);
+    EXPECT_EQ(request.files.at("purpose").content, "batch");
+    ASSERT_EQ(request.files.count("file"), 1u);
+    EXPECT_EQ(request.files.at("file").content, bytes);
+    EXPECT_EQ(request.files.at("file").filename, "batch-1.jsonl");
+  }
 }
 
 TEST_F(BatchApiTest, UploadOfAMissingFileThrowsNamingItAndSendsNothing) {
@@ -394,14 +398,28 @@ TEST_F(BatchApiTest, BadRequestThrowsOneLineWithTheServersMessage) {
   EXPECT_EQ(seen().size(), 1u);
 }
 
-TEST_F(BatchApiTest, CreateIsNotSentAgainAfterATimeout) {
-  respond([](const Seen&, size_t) { return Reply{200, batch_json("late").dump(), "", true}; });
+TEST_F(BatchApiTest, CreateIsNotSentAgainAfterATimeoutButAGetIs) {
+  // The first two requests are held past the client's timeout; the third is answered.
+  respond([](const Seen&, size_t n) { return Reply{200, batch_json("b").dump(), "", n <= 2}; });
   BatchApiOptions given = options();
-  given.timeout_seconds = 0.3;
-  std::string message = error_of([&] { BatchApi(given).create("file-in", {}); });
-  EXPECT_NE(message.find("POST /v1/batches: "), std::string::npos) << message;
+  given.timeout_seconds = 0.2;
+  given.max_retries = 1;
+  BatchApi api(given);
+  std::string message = error_of([&] { api.create("file-in", {}); });
+  EXPECT_NE(message.find("POST /v1/batches: Timeout"), std::string::npos) << message;
   EXPECT_NE(message.find("not sent again"), std::string::npos) << message;
   EXPECT_EQ(seen().size(), 1u);
+  EXPECT_EQ(api.get("b").id, "b");
+  EXPECT_EQ(seen().size(), 3u);
+}
+
+TEST_F(BatchApiTest, AnEmptyIdIsRefusedBeforeAnythingIsSent) {
+  BatchApi api(options());
+  EXPECT_NE(error_of([&] { api.get(""); }), "");
+  EXPECT_NE(error_of([&] { api.cancel(""); }), "");
+  EXPECT_NE(error_of([&] { api.download("", path("out")); }), "");
+  EXPECT_TRUE(seen().empty());
+  EXPECT_FALSE(std::filesystem::exists(path("out.tmp")));
 }
 
 TEST(BatchApiConnect, ATransportErrorNamesCurlsMessage) {
