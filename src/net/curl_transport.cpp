@@ -11,88 +11,19 @@
 #include <string_view>
 #include <vector>
 
+#include "net/curl_common.h"
 #include "net/curl_event_loop.h"
 #include "net/endpoint_balancer.h"
 #include "personagen/error.h"
 #include "personagen/http_transport.h"
 #include "util/text_util.h"
 
-#ifndef PERSONAGEN_VERSION
-#define PERSONAGEN_VERSION "dev"
-#endif
-
 namespace personagen {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// The connect phase (name lookup, TCP and TLS handshakes) gets a cap of its own, shorter than
-// --timeout, because --timeout must leave time for a whole completion to be generated (minutes;
-// 120 s by default) while a live server connects in milliseconds. A server that has not
-// connected in 10 s is down or unreachable (its SYNs dropped); the request should fail then and
-// go to its retry, with the endpoint balancer counting the failure, rather than hold its slot
-// for the whole --timeout. 10 s still lets a connect survive three lost SYNs (Linux sends them
-// again after 1, 3 and 7 s). A shorter --timeout wins; with none (0) the cap still holds.
-constexpr long kMaxConnectMs = 10000;
-
-// The one place that maps libcurl's result codes onto the transport's closed set.
-TransportError map_curl_error(CURLcode code) {
-  switch (code) {
-    case CURLE_OK:
-      return TransportError::none;
-    case CURLE_OPERATION_TIMEDOUT:
-      return TransportError::timeout;
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-      return TransportError::connect;
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-      return TransportError::send_recv;
-    case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_BAD_CONTENT_ENCODING:
-      return TransportError::bad_response;
-    default:
-      return TransportError::other;
-  }
-}
-
-// Spaces and tabs at either end, and at the back the CR LF that ends a header line or a
-// libcurl error message. Line breaks in front are kept, as they always were.
-std::string_view trim_line(std::string_view s) {
-  return trim_back(trim_front(s, kSpaceTab), kSpaceTabNewline);
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
-           return lower(x) == lower(y);
-         });
-}
-
-// curl_global_init is not thread-safe and must run once per process; its failure is sticky.
-void init_curl_once() {
-  static std::once_flag once;
-  static CURLcode result = CURLE_OK;
-  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (result != CURLE_OK) {
-    throw Error(std::string("libcurl: curl_global_init failed: ") + curl_easy_strerror(result));
-  }
-}
-
-// Whether the user asked for a proxy through the variables libcurl reads. When none is set,
-// the transport tells libcurl so once, instead of libcurl reading the environment (no_proxy and
-// the proxy variables) for every request.
-bool proxy_in_environment() {
-  for (const char* name :
-       {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
-    const char* value = std::getenv(name);
-    if (value && *value) return true;
-  }
-  return false;
-}
+using curl::error_text;
+using curl::map_curl_error;
 
 // `url` for a log line: any user:password@ before the host is masked.
 std::string display_url(std::string_view url) {
@@ -151,23 +82,8 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
 }
 
 size_t on_header(char* data, size_t size, size_t count, void* user) {
-  auto* transfer = static_cast<Transfer*>(user);
-  std::string_view line(data, size * count);
-  // A new status line starts a new header block (e.g. after a proxy's CONNECT reply).
-  if (line.substr(0, 5) == "HTTP/") {
-    transfer->response.retry_after.clear();
-    transfer->response.retry_after_ms.clear();
-    return size * count;
-  }
-  size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return size * count;
-  std::string_view name = trim_line(line.substr(0, colon));
-  std::string_view value = trim_line(line.substr(colon + 1));
-  if (iequals(name, "retry-after")) {
-    transfer->response.retry_after = value;
-  } else if (iequals(name, "retry-after-ms")) {
-    transfer->response.retry_after_ms = value;
-  }
+  curl::read_retry_header(std::string_view(data, size * count),
+                          static_cast<Transfer*>(user)->response);
   return size * count;
 }
 
@@ -178,7 +94,7 @@ class CurlTransport final : public Transport {
   // `options.urls` is not empty, and libcurl is initialised.
   explicit CurlTransport(const TransportOptions& options)
       : options_(options),
-        proxy_in_environment_(proxy_in_environment()),
+        proxy_in_environment_(curl::proxy_in_environment()),
         loop_(options.max_connections) {
     // With one endpoint there is nothing to choose: no balancer, no cost per request.
     if (options_.urls.size() > 1) {
@@ -274,24 +190,11 @@ class CurlTransport final : public Transport {
   // Sets every option that stays the same for the handle's lifetime.
   void configure(Transfer& transfer) {
     CURL* easy = transfer.easy;
-    // At least 1 ms: a --timeout that rounds down to 0 would tell libcurl never to time out.
-    long timeout_ms = options_.timeout_seconds > 0
-                          ? std::max(1L, static_cast<long>(options_.timeout_seconds * 1000))
-                          : 0L;
-    long connect_ms = timeout_ms > 0 ? std::min(timeout_ms, kMaxConnectMs) : kMaxConnectMs;
+    curl::set_common_options(easy, options_.timeout_seconds, proxy_in_environment_);
     curl_easy_setopt(easy, CURLOPT_URL, options_.urls[transfer.endpoint].c_str());
     curl_easy_setopt(easy, CURLOPT_POST, 1L);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_.get());
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "personagen/" PERSONAGEN_VERSION);
-    if (!proxy_in_environment_) {
-      curl_easy_setopt(easy, CURLOPT_PROXY, "");
-      curl_easy_setopt(easy, CURLOPT_NOPROXY, "");
-    }
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer.error);
@@ -366,14 +269,7 @@ class CurlTransport final : public Transport {
           "the reply is over " + std::to_string(transfer.max_reply_bytes) + " bytes";
       return response;
     }
-    response.error_text = curl_easy_strerror(result);
-    std::string_view detail = trim_line(transfer.error);
-    if (!detail.empty()) {
-      response.error_text += ": ";
-      response.error_text += detail;
-    }
-    std::replace(response.error_text.begin(), response.error_text.end(), '\n', ' ');
-    std::replace(response.error_text.begin(), response.error_text.end(), '\r', ' ');
+    response.error_text = error_text(result, transfer.error);
     return response;
   }
 
@@ -395,7 +291,7 @@ class CurlTransport final : public Transport {
 
 std::unique_ptr<Transport> make_curl_transport(const TransportOptions& options) {
   if (options.urls.empty()) throw Error("transport: no endpoint URL given");
-  init_curl_once();
+  curl::init_curl_once();
   return std::make_unique<CurlTransport>(options);
 }
 
