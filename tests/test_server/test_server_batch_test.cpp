@@ -5,6 +5,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -433,6 +434,13 @@ TEST(TestServerBatchTest, UnknownIdsAndBadBatchesGetErrorBodies) {
   EXPECT_EQ(status_of(create(file_id, kChatPath, "1h")), 400);
   EXPECT_EQ(status_of(client.Post("/v1/batches", "{nope", "application/json")), 400);
   EXPECT_EQ(server.batches_created(), 0u);
+}
+
+TEST(TestServerBatchTest, BadBatchOptionsAreRefused) {
+  // Given / When servers are made with a negative delay or expiry / Then they refuse to start
+  EXPECT_THROW(TestServer({.batch_line_delay_ms = -1}), std::invalid_argument);
+  EXPECT_THROW(TestServer({.batch_expire_after = -2}), std::invalid_argument);
+  EXPECT_THROW(TestServer({.expire_batches = -1}), std::invalid_argument);
 }
 
 }  // namespace
