@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <ctime>
 #include <stdexcept>
 #include <utility>
 
+#include "replies.h"
 #include "stable_hash.h"
 #include "test_server.h"
 
@@ -97,6 +99,91 @@ std::optional<Fault> RandomFaults::pick(uint64_t body_hash, uint64_t attempt) co
   double draw = static_cast<double>(r >> 11) * 0x1.0p-53;
   if (draw >= rate_) return std::nullopt;
   return faults_[splitmix64(r) % faults_.size()];
+}
+
+namespace {
+
+// Eight times the client's default reply limit (8 MiB): well over it, yet small enough that a
+// test can raise the limit and take the whole reply.
+constexpr size_t kHugePadding = size_t{64} << 20;
+
+void reply_error(httplib::Response& res, int status, std::string_view message,
+                 std::string_view type, int code) {
+  res.status = status;
+  res.set_content(error_body(message, type, code), kJsonType);
+}
+
+bool needs_socket(FaultKind kind) {
+  return kind == FaultKind::drop || kind == FaultKind::truncate || kind == FaultKind::malformed ||
+         kind == FaultKind::hang || kind == FaultKind::huge;
+}
+
+}  // namespace
+
+void apply_fault(const Fault& fault, httplib::Response& res, const std::string& full_reply,
+                 Delivery delivery, const std::function<void()>& hang) {
+  if (delivery == Delivery::batch && needs_socket(fault.kind)) {
+    // The result line must hold JSON, and there is no connection to break: such a line fails as
+    // a server error would.
+    return reply_error(res, 500, "injected fault: a broken transfer, answered 500 in a batch",
+                       "server_error", 500);
+  }
+  std::string injected = "injected " + std::to_string(fault.status);
+  switch (fault.kind) {
+    case FaultKind::status:
+      return reply_error(res, fault.status, injected, "test", fault.status);
+    case FaultKind::retry_after_seconds:
+      reply_error(res, fault.status, injected, "test", fault.status);
+      return res.set_header("Retry-After", "1");
+    case FaultKind::retry_after_date:
+      // Dates have whole seconds and "now" is up to one second past time(), so this is 1-2 s on.
+      reply_error(res, fault.status, injected, "test", fault.status);
+      return res.set_header("Retry-After", http_date(std::time(nullptr) + 2));
+    case FaultKind::retry_after_ms:
+      reply_error(res, fault.status, injected, "test", fault.status);
+      return res.set_header("retry-after-ms", "200");
+    case FaultKind::drop:
+      // httplib hands no socket to handlers, so the closest to a dropped connection is the
+      // status line and headers, then a close with none of the declared body.
+      return res.set_content_provider(full_reply.size(), kJsonType,
+                                      [](size_t, size_t, httplib::DataSink&) { return false; });
+    case FaultKind::truncate:
+      return res.set_content_provider(full_reply.size(), kJsonType,
+                                      [half = full_reply.substr(0, full_reply.size() / 2)](
+                                          size_t offset, size_t, httplib::DataSink& sink) {
+                                        if (offset == 0) sink.write(half.data(), half.size());
+                                        return false;
+                                      });
+    case FaultKind::malformed:
+      return res.set_content(full_reply.substr(0, full_reply.size() / 2) + "\"<<not json",
+                             kJsonType);
+    case FaultKind::hang:
+      hang();
+      return reply_error(res, 504, "injected hang", "test", 504);
+    case FaultKind::empty:
+    case FaultKind::length:
+    case FaultKind::badjson:
+      return res.set_content(full_reply, kJsonType);
+    case FaultKind::huge: {
+      // The reply up to the marker, the padding in 64 KiB pieces (so the server holds no more of
+      // it at once), then the rest of the reply.
+      size_t at = std::min(full_reply.find(kHugeMarker), full_reply.size());
+      std::string head = full_reply.substr(0, at);
+      std::string tail = full_reply.substr(std::min(at + kHugeMarker.size(), full_reply.size()));
+      size_t length = head.size() + kHugePadding + tail.size();
+      return res.set_content_provider(
+          length, kJsonType,
+          [head = std::move(head), tail = std::move(tail), piece = std::string(64 << 10, 'x')](
+              size_t offset, size_t, httplib::DataSink& sink) {
+            if (offset < head.size()) return sink.write(head.data() + offset, head.size() - offset);
+            offset -= head.size();
+            if (offset < kHugePadding)
+              return sink.write(piece.data(), std::min(piece.size(), kHugePadding - offset));
+            offset -= kHugePadding;
+            return sink.write(tail.data() + offset, tail.size() - offset);
+          });
+    }
+  }
 }
 
 }  // namespace detail

@@ -19,7 +19,10 @@
 // N is a count or the word "always", 1 when "*N" is left out. Several markers apply in turn:
 // `[[fault:500]] [[fault:429]]` gives 500, then 429, then the normal reply.
 
+#include <httplib.h>
+
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -83,5 +86,20 @@ class RandomFaults {
   uint64_t seed_;
   std::vector<Fault> faults_;
 };
+
+// Stands in a huge reply's content for the padding that apply_fault() streams in its place.
+inline constexpr std::string_view kHugeMarker = "@@huge-padding@@";
+
+// Where a reply goes: down a socket, or into a batch's result file, which has no connection to
+// break and must hold JSON.
+enum class Delivery { socket, batch };
+
+// Puts `fault` into `res` in place of `full_reply`, the reply the request would have had (whose
+// content already carries an empty, length, badjson or huge fault). A hang calls `hang`, which
+// returns once the server stops or gives up waiting. Into a batch, the faults that need a socket
+// (drop, truncate, malformed, hang, huge) give a 500 error body instead; the others their status
+// and error body (Retry-After headers and all, which a batch drops) or the reply as it is.
+void apply_fault(const Fault& fault, httplib::Response& res, const std::string& full_reply,
+                 Delivery delivery, const std::function<void()>& hang);
 
 }  // namespace personagen::testing::detail

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <string>
 
 #include "test_server.h"
@@ -56,6 +57,20 @@ int run(int argc, char** argv) {
       ->delimiter(',');
   app.add_option("--seed", options.seed, "Seed of the random faults");
   app.add_option("--model", options.model, "Model listed by /v1/models");
+  app.add_option("--batch-delay-ms", options.batch_delay_ms,
+                 "Time a batch waits before its first line runs")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--batch-line-delay-ms", options.batch_line_delay_ms,
+                 "Delay before each line of a batch")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--batch-expire-after", options.batch_expire_after,
+                 "Lines the first --expire-batches batches run before they expire (-1: never)")
+      ->check(CLI::Range(-1, std::numeric_limits<int>::max()));
+  app.add_option("--expire-batches", options.expire_batches,
+                 "How many batches, the first created, expire after --batch-expire-after lines")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--batch-fail-validation", options.batch_fail_validation,
+               "Every batch fails validation");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -88,7 +103,7 @@ int run(int argc, char** argv) {
   sigwait(&signals, &signal);
   server.stop();
   std::cerr << "personagen-test-server: stopped after " << server.chat_request_count()
-            << " chat requests\n";
+            << " chat requests and " << server.batches_created() << " batches\n";
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "batches.h"
 #include "faults.h"
 #include "replies.h"
 #include "scripted_replies.h"
@@ -28,11 +29,6 @@ namespace {
 // Long enough for every client timeout the tests set; bounded, so a hanging handler whose
 // server is never stopped still ends.
 constexpr auto kHangLimit = std::chrono::seconds(60);
-// Eight times the client's default reply limit (8 MiB): well over it, yet small enough that a
-// test can raise the limit and take the whole reply.
-constexpr size_t kHugePadding = size_t{64} << 20;
-// Stands in a huge reply's content for the padding that is streamed in its place.
-constexpr std::string_view kHugeMarker = "@@huge-padding@@";
 // httplib gives each keep-alive connection a worker until the client closes it or it has been
 // idle this long, and stop() joins those workers: short, so a client that outlives the server
 // delays stop() little; not too short, so clients rarely reuse a connection as it closes.
@@ -40,10 +36,6 @@ constexpr time_t kKeepAliveSeconds = 2;
 // httplib closes a keep-alive connection after 5 requests by default; a client would then
 // reconnect every few requests, so let a connection serve far more than a test sends on it.
 constexpr size_t kKeepAliveMaxRequests = 1000;
-// httplib compresses "application/json" replies whenever the client accepts an encoding, with
-// brotli at its slowest setting: milliseconds of CPU per reply. With a charset parameter the
-// type is not on its list, so replies go out as they are.
-constexpr const char* kJsonType = "application/json; charset=utf-8";
 
 void reply_error(httplib::Response& res, int status, std::string_view message,
                  std::string_view type, int code) {
@@ -65,6 +57,13 @@ ServerOptions validated(ServerOptions options) {
   if (options.delay_ms < 0) throw std::invalid_argument("test server: delay_ms must be >= 0");
   if (!(options.fault_rate >= 0 && options.fault_rate <= 1)) {
     throw std::invalid_argument("test server: fault_rate must be within 0..1");
+  }
+  if (options.batch_delay_ms < 0 || options.batch_line_delay_ms < 0) {
+    throw std::invalid_argument("test server: batch delays must be >= 0");
+  }
+  if (options.batch_expire_after < -1 || options.expire_batches < 0) {
+    throw std::invalid_argument(
+        "test server: batch_expire_after must be >= -1 and expire_batches >= 0");
   }
   return options;
 }
@@ -93,16 +92,33 @@ class TestServer::Impl {
   std::vector<std::string> embedding_bodies_;
   std::vector<std::string> authorizations_;
   std::unordered_map<uint64_t, uint64_t> attempts_;  // body hash -> requests seen
+  size_t next_index_ = 0;  // of the next chat reply, over HTTP requests and batch lines alike
   size_t in_flight_ = 0;
   size_t max_in_flight_ = 0;
 
   std::mutex stop_mutex_;
   bool stopped_ = false;
 
+  // Last, so its workers, which call into the members above, end before those are destroyed.
+  Batches batches_;
+
  private:
+  // What a chat request gets before it meets a socket: a status and a JSON body, and a fault
+  // still to inject into them.
+  struct ChatOutcome {
+    int status = 200;
+    std::string body;
+    std::optional<Fault> fault;
+  };
+  // Everything POST /v1/chat/completions does with a body once it is authorized, for the
+  // request or batch line that is the `index`-th chat reply.
+  ChatOutcome chat_outcome(const std::string& body, size_t index);
+  // A batch line: chat_outcome() with the faults that need a socket turned into a 500.
+  LineReply batch_line(const std::string& body);
   void on_chat(const httplib::Request& req, httplib::Response& res);
   void on_embeddings(const httplib::Request& req, httplib::Response& res);
-  void apply_fault(const Fault& fault, httplib::Response& res, const std::string& full_reply);
+  void inject(const Fault& fault, httplib::Response& res, const std::string& full_reply,
+              Delivery delivery);
 
   // What one attempt at a request gets.
   struct Attempt {
@@ -120,7 +136,14 @@ class TestServer::Impl {
 
 TestServer::Impl::Impl(ServerOptions options)
     : options_(validated(std::move(options))),
-      random_faults_(options_.fault_rate, options_.seed, options_.fault_kinds) {
+      random_faults_(options_.fault_rate, options_.seed, options_.fault_kinds),
+      batches_(BatchOptions{.delay_ms = options_.batch_delay_ms,
+                            .line_delay_ms = options_.batch_line_delay_ms,
+                            .expire_after = options_.batch_expire_after,
+                            .expire_batches = options_.expire_batches,
+                            .fail_validation = options_.batch_fail_validation,
+                            .seed = options_.seed},
+               [this](const std::string& body) { return batch_line(body); }) {
   // httplib listens with a backlog of 5: a burst of new connections overflows it, and every
   // SYN dropped costs its client a 1 s retransmit. So the socket is caught here, as it is made,
   // and its backlog raised once it listens (below).
@@ -147,6 +170,13 @@ TestServer::Impl::Impl(ServerOptions options)
                [this](const httplib::Request& req, httplib::Response& res) { on_chat(req, res); });
   server_.Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) {
     on_embeddings(req, res);
+  });
+  batches_.route(server_, [this](httplib::Server::Handler handler) -> httplib::Server::Handler {
+    return
+        [this, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+          if (!authorized(req)) return reply_unauthorized(req, res);
+          handler(req, res);
+        };
   });
   // Called for every status >= 400; only fills in a body where none was set (e.g. no route).
   server_.set_error_handler(
@@ -214,6 +244,7 @@ void TestServer::Impl::stop() {
   changed_.notify_all();
   server_.stop();
   if (listener_.joinable()) listener_.join();
+  batches_.stop();
 }
 
 bool TestServer::Impl::authorized(const httplib::Request& req) const {
@@ -246,7 +277,7 @@ void TestServer::Impl::on_chat(const httplib::Request& req, httplib::Response& r
   size_t index = 0;
   {
     std::lock_guard lock(mutex_);
-    index = chat_bodies_.size();
+    index = next_index_++;
     chat_bodies_.push_back(req.body);
     max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
   }
@@ -260,17 +291,28 @@ void TestServer::Impl::on_chat(const httplib::Request& req, httplib::Response& r
   } in_flight{*this};
 
   if (!authorized(req)) return reply_unauthorized(req, res);
+  ChatOutcome outcome = chat_outcome(req.body, index);
+  if (outcome.fault) return inject(*outcome.fault, res, outcome.body, Delivery::socket);
+  res.status = outcome.status;
+  res.set_content(outcome.body, kJsonType);
+}
+
+TestServer::Impl::ChatOutcome TestServer::Impl::chat_outcome(const std::string& body,
+                                                             size_t index) {
+  auto refused = [](int status, std::string_view message, std::string_view type) {
+    return ChatOutcome{status, error_body(message, type, status), std::nullopt};
+  };
   std::string error;
-  std::optional<ChatRequest> chat = parse_chat_request(req.body, error);
-  if (!chat) return reply_error(res, 400, error, "invalid_request_error", 400);
-  const Attempt attempt = next_attempt(req.body, chat->prompt);
+  std::optional<ChatRequest> chat = parse_chat_request(body, error);
+  if (!chat) return refused(400, error, "invalid_request_error");
+  const Attempt attempt = next_attempt(body, chat->prompt);
   if (!attempt.bad_marker.empty()) {
-    return reply_error(res, 400, "test server: bad fault marker " + attempt.bad_marker,
-                       "invalid_request_error", 400);
+    return refused(400, "test server: bad fault marker " + attempt.bad_marker,
+                   "invalid_request_error");
   }
   if (options_.delay_ms > 0 &&
       !wait_unless_stopping(std::chrono::milliseconds(options_.delay_ms))) {
-    return reply_error(res, 503, "test server is stopping", "server_error", 503);
+    return refused(503, "test server is stopping", "server_error");
   }
 
   std::string model = chat->model.empty() ? options_.model : chat->model;
@@ -284,9 +326,26 @@ void TestServer::Impl::on_chat(const httplib::Request& req, httplib::Response& r
   }
   if (attempt.fault && attempt.fault->kind == FaultKind::length) finish_reason = "length";
   if (attempt.fault && attempt.fault->kind == FaultKind::huge) scripted.content += kHugeMarker;
-  std::string reply = completion_body(index, model, chat->prompt, scripted, finish_reason);
-  if (attempt.fault) return apply_fault(*attempt.fault, res, reply);
-  res.set_content(reply, kJsonType);
+  return {200, completion_body(index, model, chat->prompt, scripted, finish_reason), attempt.fault};
+}
+
+LineReply TestServer::Impl::batch_line(const std::string& body) {
+  size_t index = 0;
+  {
+    std::lock_guard lock(mutex_);
+    index = next_index_++;
+  }
+  ChatOutcome outcome = chat_outcome(body, index);
+  if (!outcome.fault) return {outcome.status, std::move(outcome.body)};
+  httplib::Response res;
+  res.status = outcome.status;
+  inject(*outcome.fault, res, outcome.body, Delivery::batch);
+  return {res.status, res.body};
+}
+
+void TestServer::Impl::inject(const Fault& fault, httplib::Response& res,
+                              const std::string& full_reply, Delivery delivery) {
+  apply_fault(fault, res, full_reply, delivery, [this] { wait_unless_stopping(kHangLimit); });
 }
 
 // Fault markers in any of the texts apply to the whole request, as they do to a chat prompt.
@@ -310,68 +369,8 @@ void TestServer::Impl::on_embeddings(const httplib::Request& req, httplib::Respo
 
   std::string reply =
       embeddings_body(embeddings->texts, embeddings->model.value_or(options_.model));
-  if (attempt.fault) return apply_fault(*attempt.fault, res, reply);
+  if (attempt.fault) return inject(*attempt.fault, res, reply, Delivery::socket);
   res.set_content(reply, kJsonType);
-}
-
-void TestServer::Impl::apply_fault(const Fault& fault, httplib::Response& res,
-                                   const std::string& full_reply) {
-  std::string injected = "injected " + std::to_string(fault.status);
-  switch (fault.kind) {
-    case FaultKind::status:
-      return reply_error(res, fault.status, injected, "test", fault.status);
-    case FaultKind::retry_after_seconds:
-      reply_error(res, fault.status, injected, "test", fault.status);
-      return res.set_header("Retry-After", "1");
-    case FaultKind::retry_after_date:
-      // Dates have whole seconds and "now" is up to one second past time(), so this is 1-2 s on.
-      reply_error(res, fault.status, injected, "test", fault.status);
-      return res.set_header("Retry-After", http_date(std::time(nullptr) + 2));
-    case FaultKind::retry_after_ms:
-      reply_error(res, fault.status, injected, "test", fault.status);
-      return res.set_header("retry-after-ms", "200");
-    case FaultKind::drop:
-      // httplib hands no socket to handlers, so the closest to a dropped connection is the
-      // status line and headers, then a close with none of the declared body.
-      return res.set_content_provider(full_reply.size(), kJsonType,
-                                      [](size_t, size_t, httplib::DataSink&) { return false; });
-    case FaultKind::truncate:
-      return res.set_content_provider(full_reply.size(), kJsonType,
-                                      [half = full_reply.substr(0, full_reply.size() / 2)](
-                                          size_t offset, size_t, httplib::DataSink& sink) {
-                                        if (offset == 0) sink.write(half.data(), half.size());
-                                        return false;
-                                      });
-    case FaultKind::malformed:
-      return res.set_content(full_reply.substr(0, full_reply.size() / 2) + "\"<<not json",
-                             kJsonType);
-    case FaultKind::hang:
-      wait_unless_stopping(kHangLimit);
-      return reply_error(res, 504, "injected hang", "test", 504);
-    case FaultKind::empty:
-    case FaultKind::length:
-    case FaultKind::badjson:
-      return res.set_content(full_reply, kJsonType);
-    case FaultKind::huge: {
-      // The reply up to the marker, the padding in 64 KiB pieces (so the server holds no more of
-      // it at once), then the rest of the reply.
-      size_t at = std::min(full_reply.find(kHugeMarker), full_reply.size());
-      std::string head = full_reply.substr(0, at);
-      std::string tail = full_reply.substr(std::min(at + kHugeMarker.size(), full_reply.size()));
-      size_t length = head.size() + kHugePadding + tail.size();
-      return res.set_content_provider(
-          length, kJsonType,
-          [head = std::move(head), tail = std::move(tail), piece = std::string(64 << 10, 'x')](
-              size_t offset, size_t, httplib::DataSink& sink) {
-            if (offset < head.size()) return sink.write(head.data() + offset, head.size() - offset);
-            offset -= head.size();
-            if (offset < kHugePadding)
-              return sink.write(piece.data(), std::min(piece.size(), kHugePadding - offset));
-            offset -= kHugePadding;
-            return sink.write(tail.data() + offset, tail.size() - offset);
-          });
-    }
-  }
 }
 
 TestServer::TestServer(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -419,6 +418,39 @@ size_t TestServer::max_concurrent() const {
 std::vector<std::string> TestServer::embedding_requests() const {
   std::lock_guard lock(impl_->mutex_);
   return impl_->embedding_bodies_;
+}
+
+size_t TestServer::file_uploads() const {
+  return impl_->batches_.uploaded_filenames().size();
+}
+
+std::vector<std::string> TestServer::uploaded_filenames() const {
+  return impl_->batches_.uploaded_filenames();
+}
+
+size_t TestServer::batches_created() const {
+  return impl_->batches_.batches_created();
+}
+
+size_t TestServer::batch_cancels() const {
+  return impl_->batches_.batch_cancels();
+}
+
+size_t TestServer::batch_polls() const {
+  return impl_->batches_.batch_polls();
+}
+
+std::vector<std::string> TestServer::batch_line_requests() const {
+  return impl_->batches_.line_bodies();
+}
+
+bool TestServer::wait_for_batch_status(const std::string& id, const std::string& status,
+                                       std::chrono::milliseconds timeout) const {
+  return impl_->batches_.wait_for_status(id, status, timeout);
+}
+
+bool TestServer::wait_for_batch_lines(size_t n, std::chrono::milliseconds timeout) const {
+  return impl_->batches_.wait_for_lines(n, timeout);
 }
 
 }  // namespace personagen::testing

@@ -21,6 +21,12 @@ struct ServerOptions {
   std::vector<std::string> fault_kinds{};  // kinds for random faults; empty = the default set
   uint64_t seed = 1;  // random faults are a function of (seed, body, attempt number for that body)
   std::string model = "test-model";  // listed by /v1/models
+  // The Batch API's faults (the class comment says more):
+  int batch_delay_ms = 0;              // a batch waits this long before its first line runs
+  int batch_line_delay_ms = 0;         // waited before each line of a batch
+  int batch_expire_after = -1;         // with expire_batches: lines run before those batches expire
+  int expire_batches = 0;              // how many batches, the first created, expire
+  bool batch_fail_validation = false;  // every batch fails validation, naming line 1
 };
 
 // The fault kinds used for random faults when ServerOptions::fault_kinds is empty: the quick,
@@ -51,8 +57,60 @@ std::vector<float> test_embedding(std::string_view text);
 // first N attempts of its exact body (the kinds are listed in faults.h), and with fault_rate > 0
 // any request may get a random one. POST /v1/embeddings answers test_embedding() of each
 // text of "input" (a string or an array of strings), with the same fault markers and random
-// faults. GET /v1/models lists the model. Anything else is a 404 with
-// an OpenAI error body.
+// faults. GET /v1/models lists the model.
+//
+// The Batch API, as OpenAI documents it, held in memory:
+//   POST /v1/files                multipart/form-data with "purpose" ("batch", else 400) and
+//                                 "file" (with a filename): a file object {"id":"file-<n>",
+//                                 "object":"file","bytes","created_at","filename","purpose"}
+//   GET /v1/files                 {"object":"list","data":[files, newest first],...}, including
+//                                 the output files of batches (purpose "batch_output")
+//   GET /v1/files/{id}            the file object
+//   GET /v1/files/{id}/content    its bytes, as application/octet-stream
+//   POST /v1/batches              {"input_file_id","endpoint","completion_window","metadata"?}:
+//                                 a batch object {"id":"batch_<n>","status":"validating",...};
+//                                 400 unless the endpoint is /v1/chat/completions and the window
+//                                 24h, 404 for an unknown file
+//   GET /v1/batches               ?limit=N (1..100, default 20) &after=<id>: {"object":"list",
+//                                 "data":[newest first],"first_id","last_id","has_more"}
+//   GET /v1/batches/{id}          the batch as it is now (counted by batch_polls())
+//   POST /v1/batches/{id}/cancel  a validating or in-progress batch becomes "cancelling", then
+//                                 "cancelled" once its worker stops; any other is returned as is
+// Unknown ids get 404, and every route wants the API key as the chat route does.
+//
+// Each batch runs on a worker thread of its own. It checks every line of its input file (a JSON
+// object; custom_id a string unique in the file; method POST; url the batch's endpoint; body an
+// object): any bad line makes it "failed" with "errors" listing each (code "invalid_request" or
+// "duplicate_custom_id", the 1-based "line"), and nothing runs. Otherwise it is "in_progress"
+// with request_counts.total the number of lines, and each line's body goes through the same code
+// path as POST /v1/chat/completions: markers, scripted replies, delay_ms and random faults
+// apply, and a line shares the attempt counts of its exact body, so `[[fault:500]]` fails a line
+// once and the same line succeeds when resubmitted. Faults that need a socket (drop, truncate,
+// malformed, hang, huge) give the line a 500 error body. A 2xx line goes to the output file as
+// {"id":"batch_req_<n>","custom_id","response":{"status_code","request_id":"req_<n>","body"},
+// "error":null}, any other to the error file the same way; lines that never ran (the batch
+// expired or was cancelled) go to the error file with "response":null and "error":{"code":
+// "batch_expired" or "batch_cancelled","message"}. Each file's lines are shuffled by a function
+// of `seed` and the batch id, so a client cannot rely on input order. The batch is then briefly
+// "finalizing" and ends "completed", "expired" or "cancelled", with output_file_id and
+// error_file_id naming new files (null when one would be empty), request_counts.completed the
+// 2xx lines and failed the other lines that ran. A batch cancelled before validation ends
+// "cancelled" with no files. Batch lines are not chat requests: chat_requests(),
+// chat_request_count(), wait_for_chat_requests() and max_concurrent() count HTTP requests alone,
+// and batch_line_requests() the lines; both take their request_index from one count.
+//
+// The batch faults of ServerOptions:
+//   batch_delay_ms         a batch stays "validating" for the first half of this, then
+//                          "in_progress" with nothing done for the second half (slow polling)
+//   batch_line_delay_ms    waited before each line, so a test can catch a batch in progress
+//   batch_expire_after     with expire_batches > 0: the first expire_batches batches created
+//   expire_batches         run this many lines, then expire ("expired"; the lines left go to the
+//                          error file as batch_expired); later batches run in full, so a
+//                          resubmission succeeds. -1 (the default) never expires a batch.
+//   batch_fail_validation  every batch fails validation with one error naming line 1
+// Every wait ends at once on cancel or stop(); stop() leaves a running batch as it was.
+//
+// Anything else is a 404 with an OpenAI error body.
 class TestServer {
  public:
   // Binds and starts listening before it returns. Throws std::runtime_error if the port cannot
@@ -89,6 +147,20 @@ class TestServer {
 
   // The highest number of chat requests that were being handled at the same time.
   size_t max_concurrent() const;
+
+  // The Batch API's bookkeeping.
+  size_t file_uploads() const;                          // POST /v1/files that stored a file
+  std::vector<std::string> uploaded_filenames() const;  // their filenames, in upload order
+  size_t batches_created() const;                       // POST /v1/batches that created a batch
+  size_t batch_cancels() const;                         // POST .../cancel naming a known batch
+  size_t batch_polls() const;                           // GET /v1/batches/{id} of a known batch
+  // The body of every batch line that ran through the chat code path, in the order they ran.
+  std::vector<std::string> batch_line_requests() const;
+  // Waits until batch `id` has `status` ("completed", "in_progress", ...); false on timeout.
+  bool wait_for_batch_status(const std::string& id, const std::string& status,
+                             std::chrono::milliseconds timeout) const;
+  // Waits until at least n batch lines have run, across all batches; false on timeout.
+  bool wait_for_batch_lines(size_t n, std::chrono::milliseconds timeout) const;
 
  private:
   class Impl;
