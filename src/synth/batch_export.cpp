@@ -174,6 +174,7 @@ BatchState export_batches(const Options& given, const BatchLimits& limits, RunSt
   if (std::optional<BatchState> state = read_batch_state(state_path)) {
     // The same command again: a changed configuration or input is refused, as for synth.
     dir.prepare(options, plan.config, plan.task, plan.input_files);
+    state->options.output = options.output;
     status.note(options.output + ": already exported (" +
                 describe(state->files, count_requests(state->files)) + ")");
     return *state;

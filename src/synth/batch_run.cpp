@@ -205,7 +205,8 @@ ExitCode run_batches(const Options& options, const BatchRunOptions& run,
   if (options.base_urls.size() > 1)
     throw usage_error("batch run takes one --base-url: a batch lives on the server it was made on");
   BatchState exported = export_batches(options, run.limits, context.status);
-  Ledger ledger(exported.options.output, std::move(exported), outcome);
+  std::string dir = batch_options(options).output;
+  Ledger ledger(dir, std::move(exported), outcome);
   outcome.output = ledger.dir();
   BatchApi api(api_options(options, context));
   ExitCode code = ExitCode::ok;
