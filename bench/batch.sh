@@ -12,13 +12,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$PWD/build/bench
 mkdir -p "$work"
-sizes=${SIZES:-100000 1000000}
+read -ra sizes <<<"${SIZES:-100000 1000000}"
 say() { echo "bench: $*" >&2; }
 
 [ -x /usr/bin/time ] || scripts/install-deps.sh time python3
 source bench/server.sh
 personagen_binary "$work"
-for n in $(printf '%s\n' $sizes | sort -rn); do personas_file "$work" "$n" >/dev/null; done
+for n in $(printf '%s\n' "${sizes[@]}" | sort -rn); do personas_file "$work" "$n" >/dev/null; done
 
 # timed NAME COMMAND...: runs COMMAND under GNU time -v (its report in $work/NAME.time, stderr in
 # $work/NAME.stderr); sets wall (s), cpu (user + system s), rss_mb and rc.
@@ -39,7 +39,7 @@ lines() { (cat "$@" 2>/dev/null || true) | wc -l; }
 
 rows=()
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-for n in $sizes; do
+for n in "${sizes[@]}"; do
   dir=$work/batch-$n
   rm -rf "$dir"
   say "$n: batch export"
