@@ -65,7 +65,8 @@ for n in "${sizes[@]}"; do
 
   say "$n: batch import again (nothing to add)"
   timed "reimport-$n" "$pg" batch import -i "$dir"/results-*.jsonl -o "$dir"
-  again="$wall s, $rss_mb MB, exit $rc: $(grep -m1 . "$work/reimport-$n.stderr" | cut -c1-120)"
+  said=$(grep -m1 . "$work/reimport-$n.stderr" | cut -c1-120 || true)
+  again="$wall s, $rss_mb MB, exit $rc: $said"
   [ "$(lines "$dir"/math-*.jsonl)" = "$records" ] || again="$again; RECORDS CHANGED"
 
   notes="exports $requests requests in $files files; $records records, $failed failed"
