@@ -185,15 +185,18 @@ BatchResults::BatchResults(const std::vector<std::string>& paths) {
   }
   // Sorted by hash, then in file order; of the results for one custom_id only the first success
   // (else the first) stays.
-  std::stable_sort(index_.begin(), index_.end(),
-                   [](const Entry& a, const Entry& b) { return a.hash < b.hash; });
-  std::vector<Entry> kept;
-  kept.reserve(index_.size());
+  // In place (stable_sort would take a buffer as large as the index), in file order within a hash.
+  std::sort(index_.begin(), index_.end(), [](const Entry& a, const Entry& b) {
+    if (a.hash != b.hash) return a.hash < b.hash;
+    return a.file != b.file ? a.file < b.file : a.offset < b.offset;
+  });
+  // Compacted in place: a second vector would double the index's memory at its peak.
+  size_t kept = 0;
   for (size_t i = 0; i < index_.size();) {
     size_t j = i;
     while (j < index_.size() && index_[j].hash == index_[i].hash) ++j;
     if (j == i + 1) {
-      kept.push_back(index_[i]);
+      index_[kept++] = index_[i];
     } else {
       // Several results with this hash: the same custom_id (a file given twice, a resubmitted
       // request), or, rarely, different ones.
@@ -206,11 +209,12 @@ BatchResults::BatchResults(const std::vector<std::string>& paths) {
         else if (index_[k].ok && !same->second.ok)
           same->second = index_[k];
       }
-      for (auto& p : ids) kept.push_back(p.second);
+      for (auto& p : ids) index_[kept++] = p.second;
     }
     i = j;
   }
-  index_ = std::move(kept);
+  index_.resize(kept);
+  index_.shrink_to_fit();
 }
 
 BatchResults::~BatchResults() {

@@ -16,10 +16,6 @@ using personagen::testing::ServerOptions;
 using personagen::testing::TestServer;
 using std::chrono::seconds;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 class BatchRunE2E : public E2E {
  protected:
   void SetUp() override {

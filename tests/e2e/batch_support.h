@@ -15,6 +15,10 @@
 
 namespace personagen::e2e {
 
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 // One line of an export's requests files.
 struct ExportedRequest {
   std::string custom_id;

@@ -16,10 +16,6 @@ namespace {
 
 using personagen::testing::TestServer;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 class BatchE2E : public E2E {
  protected:
   void SetUp() override {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "personagen/error.h"
+#include "support/serve_in_background.h"
 #include "support/unit_support.h"
 
 namespace personagen {
@@ -84,10 +85,7 @@ class BatchApiTest : public TempDirTest {
     server_.set_tcp_nodelay(true);  // else each reply waits for a delayed ACK (~40 ms)
     port_ = server_.bind_to_any_port("127.0.0.1");
     ASSERT_GT(port_, 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    auto deadline = Clock::now() + std::chrono::seconds(5);
-    while (!server_.is_running() && Clock::now() < deadline) std::this_thread::yield();
-    ASSERT_TRUE(server_.is_running());
+    ASSERT_TRUE(serve_in_background(server_, thread_));
   }
 
   void TearDown() override {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "personagen/http_transport.h"
+#include "support/serve_in_background.h"
 
 namespace personagen {
 
@@ -122,10 +123,7 @@ class CurlTransportTest : public ::testing::Test {
     port_ = server_.bind_to_any_port("127.0.0.1");
     ASSERT_GT(port_, 0);
     ASSERT_EQ(::listen(listen_fd_, 1024), 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    auto deadline = Clock::now() + std::chrono::seconds(5);
-    while (!server_.is_running() && Clock::now() < deadline) std::this_thread::yield();
-    ASSERT_TRUE(server_.is_running());
+    ASSERT_TRUE(serve_in_background(server_, thread_));
   }
 
   void TearDown() override {
