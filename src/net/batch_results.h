@@ -26,7 +26,7 @@ struct BatchResult {
 // a batch result, naming what was expected.
 BatchResult parse_batch_result(std::string_view line, std::string_view where);
 
-// The result files of an import, indexed by custom_id. The index holds 32 bytes per result (the
+// The result files of an import, indexed by custom_id. The index holds 24 bytes per result (the
 // custom_id's hash and where its line is); a line is read again, with pread, when its request
 // asks for it. So the memory is bounded by the results given, never by the input they answer,
 // and no result file is held in memory.
