@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "batch_replies.h"
 #include "replies.h"
 
 namespace personagen::testing::detail {
