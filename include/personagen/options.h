@@ -63,6 +63,14 @@ struct Options {
   int agree = 0;
   int turns = 2;                // converse: user turns per conversation
   bool keep_reasoning = false;  // --format chat: keep the thinking in the assistant message
+  // Structured outputs: auto | json_schema | json_object | off. auto sends the task's JSON
+  // schema as response_format for the JSON tasks, nothing for the text tasks.
+  std::string structured = "auto";
+  std::string schema_file;  // --schema FILE: the JSON schema of a custom --template's replies
+  // judge: a built-in rubric's name or a rubric file ("" = chosen from each record's task).
+  std::string rubric;
+  // judge: records whose overall score is below this go to below-threshold.jsonl.
+  std::optional<double> min_score;
 
   // The endpoint.
   std::string model;
@@ -94,6 +102,8 @@ struct Options {
   double tpm = 0;          // tokens per minute; 0 = unlimited
   Threshold max_failures;  // stop early when requests fail this much
   Threshold max_rejects;   // fail the run when input lines are rejected this much
+  // Stop early (exit 4, resumable) when the billed cost of this output reaches this many dollars.
+  std::optional<double> max_cost;
 
   // Output.
   std::string output;             // shard directory, or "-" for stdout
@@ -102,6 +112,10 @@ struct Options {
   std::string summary_file;
   bool restart = false;       // discard an existing run in the output directory
   bool retry_failed = false;  // re-request only the records in failures.jsonl
+  // Read, select and render every request, send none, print what the run would cost; -o is not
+  // written.
+  bool dry_run = false;
+  std::string license;  // --license: the dataset card's license ("" = unset)
 
   // Behaviour.
   double grace_seconds = 30;      // after SIGINT/SIGTERM, for requests in flight
