@@ -14,6 +14,11 @@ ExitCode run_synth(const Options& options);
 // No network.
 ExitCode run_render(const Options& options);
 
+// `personagen synth --dry-run` and `batch export --dry-run`: reads and selects the input, renders
+// every request without sending any, and prints the personas, requests, tokens and cost range to
+// stdout (and --summary as JSON). Nothing is written to --output.
+ExitCode run_dry_run(const Options& options);
+
 // `personagen tasks`: lists tasks, methods and where each template comes from.
 ExitCode run_tasks(const Options& options);
 

@@ -2,6 +2,7 @@
 
 #include "app/cli_flags.h"
 #include "app/run_command.h"
+#include "personagen/commands.h"
 #include "synth/batch_export.h"
 #include "synth/batch_import.h"
 
@@ -50,6 +51,10 @@ BatchCommands add_batch_commands(CLI::App& app, Options& o, BatchFlags& b) {
                         "Write only the requests that failed, expired or were never run, as the "
                         "next round's files");
   add_limit_flags(*c.exporting, b);
+  c.exporting->add_flag("--dry-run", o.dry_run,
+                        "Count the requests, tokens and cost range; write nothing");
+  add_price_flags(*c.exporting, o);
+  add_summary_flag(*c.exporting, o);
 
   c.importing = c.batch->add_subcommand(
       "import", "Turn batch output and error files into records, as synth would have written");
@@ -87,6 +92,7 @@ std::optional<ExitCode> run_batch_command(const BatchCommands& c, Options& o, Ba
   if (!c.batch->parsed()) return std::nullopt;
   if (c.exporting->parsed()) {
     o.command = "batch export";
+    if (o.dry_run && !o.retry_failed) return run_dry_run(batch_options(o));
     return run_with_edges(o, false, false, [&](const SynthContext& ctx, auto& runs) {
       RunOutcome& outcome = runs.emplace_back();
       if (o.retry_failed) {

@@ -185,6 +185,7 @@ int run(int argc, char** argv) {
   CLI::App* render =
       app.add_subcommand("render", "Print the exact request bodies synth would send; no network");
   add_request_flags(*render, options);
+  add_synth_flags(*render, options, /*output_required=*/false);  // accepted, and ignored
   DedupOptions dedup_options;
   CLI::App* dedup = app.add_subcommand(
       "dedup", "Drop exact, near (MinHash) and optionally semantic duplicates from any JSONL");

@@ -128,7 +128,7 @@ void add_endpoint_flags(CLI::App& app, Options& o) {
                  "File holding the API key (default: $OPENAI_API_KEY); the key is never logged");
 }
 
-void add_synth_flags(CLI::App& app, Options& o) {
+void add_price_flags(CLI::App& app, Options& o) {
   app.add_option_function<double>(
          "--price-in", [&o](const double& v) { o.price_in = v; },
          "Dollars per million prompt tokens, to show the cost as the run goes")
@@ -137,8 +137,21 @@ void add_synth_flags(CLI::App& app, Options& o) {
          "--price-out", [&o](const double& v) { o.price_out = v; },
          "Dollars per million completion tokens, to show the cost as the run goes")
       ->transform(in_range({}));
+}
+
+void add_synth_flags(CLI::App& app, Options& o, bool output_required) {
+  if (!output_required) app.option_defaults()->group("Synth's flags (accepted and ignored)");
+  add_price_flags(app, o);
   app.add_option("-o,--output", o.output, "Shard directory; - writes records to stdout")
-      ->required();
+      ->required(output_required);
+  app.add_flag("--dry-run", o.dry_run,
+               "Read, select and render every request, send none, and print the personas, "
+               "requests, tokens and cost range; nothing is written to --output");
+  app.add_option_function<double>(
+         "--max-cost", [&o](const double& v) { o.max_cost = v; },
+         "Stop early (exit 4, resumable with a higher limit) once the billed cost of the output "
+         "directory reaches this many dollars; needs --price-in/--price-out")
+      ->transform(in_range({.above_min = true}));
   add_endpoint_flags(app, o);
   app.add_option("-j,--concurrency", o.concurrency, "Requests in flight")
       ->capture_default_str()

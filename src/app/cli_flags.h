@@ -28,7 +28,11 @@ void add_request_flags(CLI::App& app, Options& o, bool input_required = true);
 // --base-url and --api-key-file.
 void add_endpoint_flags(CLI::App& app, Options& o);
 
-// synth's flags beyond the request's: output, endpoint, pool, limits, behaviour.
-void add_synth_flags(CLI::App& app, Options& o);
+// --price-in and --price-out.
+void add_price_flags(CLI::App& app, Options& o);
+
+// synth's flags beyond the request's: output, endpoint, pool, limits, behaviour. render takes
+// them too, so that a synth command line renders with one word changed; its -o is optional.
+void add_synth_flags(CLI::App& app, Options& o, bool output_required = true);
 
 }  // namespace personagen

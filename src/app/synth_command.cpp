@@ -84,6 +84,7 @@ ExitCode run_with_edges(const Options& options, bool expansion, bool needs_key,
 }
 
 ExitCode run_synth(const Options& options) {
+  if (options.dry_run) return run_dry_run(options);
   // Every way out writes the --summary file, start-up errors included, so cron never reads the
   // summary of an earlier run. Only a command line that could not be parsed leaves it alone.
   bool expansion = expands_personas(options) && options.output != "-";

@@ -307,6 +307,16 @@ RemoteFile BatchApi::upload(const std::string& path, const std::string& filename
   return impl_->run_parsed(call, file_of);
 }
 
+std::vector<std::string> BatchApi::list_models() {
+  Call call("GET", "/models");
+  return impl_->run_parsed(call, [](const json& reply) {
+    std::vector<std::string> ids;
+    for (const json& model : list_data(reply))
+      ids.push_back(string_member(model, "id", "a model", /*required=*/true));
+    return ids;
+  });
+}
+
 std::vector<RemoteFile> BatchApi::list_files() {
   Call call("GET", "/files?purpose=batch");
   return impl_->run_parsed(call, [](const json& reply) {

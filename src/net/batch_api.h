@@ -61,6 +61,10 @@ class BatchApi {
   // server and is sent again only leaves an unused file there, which costs nothing.
   RemoteFile upload(const std::string& path, const std::string& filename);
 
+  // GET /models: the ids of the models the server offers, in its order (OpenAI, vLLM, llama.cpp
+  // and SGLang all answer {"data":[{"id":...},...]}).
+  std::vector<std::string> list_models();
+
   // GET /files?purpose=batch: the batch input and output files the server holds.
   std::vector<RemoteFile> list_files();
 

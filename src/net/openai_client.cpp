@@ -255,6 +255,7 @@ std::optional<Completion> parse_completion(std::string_view body, std::string& e
   if (std::string_view reason; !choice["finish_reason"].get(reason)) {
     completion.finish_reason = reason;
   }
+  if (std::string_view model; !reply["model"].get(model)) completion.model = model;
   if (simdjson::dom::object usage; !reply["usage"].get(usage)) {
     completion.usage.prompt_tokens = integer_field(usage, "prompt_tokens");
     completion.usage.completion_tokens = integer_field(usage, "completion_tokens");

@@ -46,6 +46,9 @@ struct Completion {
   std::string content;        // the answer, without the thinking of a reasoning model
   std::string reasoning;      // the thinking, if the server or the model gave any
   std::string finish_reason;  // "stop", "length", ...; empty if the server sent none
+  // The reply's "model": what the server says it ran, which may differ from the model asked
+  // for (an alias mapped to a checkpoint, a dated snapshot); empty if it sent none.
+  std::string model;
   Usage usage;
 };
 

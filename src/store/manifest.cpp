@@ -70,6 +70,7 @@ Json to_json(const Manifest& manifest, const std::string& path) {
     const SideFileState& state = writer.side(side.file);
     json[std::string(side.manifest_key)] = Json{{"lines", state.lines}, {"bytes", state.bytes}};
   }
+  if (!manifest.server_models.empty()) json["server_models"] = manifest.server_models;
   // Hashes as hex strings: a JSON number above 2^53 loses digits in many readers (jq).
   if (!manifest.input.empty()) {
     Json files = Json::array();
@@ -135,6 +136,14 @@ Manifest from_json(const Json& json, const std::string& path) {
   manifest.tool_version = f.text(json, "version");
   manifest.complete = f.flag(json, "complete");
   manifest.retry_pass = json.contains("retry_pass") && f.flag(json, "retry_pass");
+  if (json.contains("server_models")) {
+    const Json& models = json["server_models"];
+    if (!models.is_array()) f.bad("server_models", "not an array");
+    for (const Json& model : models) {
+      if (!model.is_string()) f.bad("server_models[]", "not a string");
+      manifest.server_models.push_back(model.get<std::string>());
+    }
+  }
 
   const Json& config = f.at(json, "config", "");
   if (!config.is_object()) f.bad("config", "not an object");

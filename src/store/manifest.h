@@ -112,6 +112,9 @@ struct Manifest {
   // The checkpoint belongs to a --retry-failed pass: it re-requests only the input lines listed
   // in failures.retry.jsonl, which the pass deletes when it completes.
   bool retry_pass = false;
+  // What GET /v1/models of the (first) endpoint listed when the latest run began, as
+  // "server_models"; empty when the endpoint has no such route or did not answer.
+  std::vector<std::string> server_models;
 };
 
 // Writes the manifest atomically: a .tmp file, fsync, rename, fsync of the directory.

@@ -27,6 +27,9 @@ struct Provenance {
   std::string_view model;
   std::string_view template_id;  // "math/zero-shot"
   uint64_t template_hash = 0;
+  // The reply's model when it is not `model` (the server mapped the name): written as
+  // "served_model" after "model"; empty or equal to `model`: not written.
+  std::string_view served_model;
 };
 
 // Where a training record's input came from: the persona of the record it read, that persona's

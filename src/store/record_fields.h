@@ -39,6 +39,8 @@ inline void append_provenance(std::string& out, const Provenance& p) {
   field(out, "task", p.task);
   field(out, "method", p.method);
   field(out, "model", p.model);
+  if (!p.served_model.empty() && p.served_model != p.model)
+    field(out, "served_model", p.served_model);
   out += ",\"template\":{";
   field(out, "id", p.template_id);
   field(out, "hash", hex64(p.template_hash));

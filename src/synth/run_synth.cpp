@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "input/byte_source.h"
+#include "net/batch_api.h"
 #include "net/endpoint_balancer.h"
 #include "net/file_limit.h"
 #include "personagen/error.h"
@@ -42,9 +43,9 @@ void keep_journaled_lines(const std::string& dir, const SynthPlan& plan, uint64_
                kept->lines.size());
 }
 
-// Phase 1, the plan: the task, templates and configuration, and every flag checked. Nothing is
-// read or written yet.
-SynthPlan plan_run(const Options& options) {
+}  // namespace
+
+SynthPlan plan_synth(const Options& options) {
   SynthPlan plan = make_plan(options);
   if (plan.model.empty()) throw usage_error("--model is required (or set $OPENAI_MODEL)");
   if (options.output.empty())
@@ -55,9 +56,13 @@ SynthPlan plan_run(const Options& options) {
     throw usage_error("--restart and --retry-failed need an output directory, not -o -");
   if (options.output == "-" && options.hops > 1)
     throw usage_error("--hops needs an output directory, not -o -");
+  if (options.max_cost && !options.price_in && !options.price_out)
+    throw usage_error("--max-cost needs --price-in and --price-out (dollars per million tokens)");
   check_base_urls(options.base_urls);
   return plan;
 }
+
+namespace {
 
 // Where the records go, decided by the output directory: a fresh run, a resume, or nothing to do.
 struct Output {
@@ -95,6 +100,26 @@ Output open_output(const Options& options, const SynthPlan& plan) {
   return out;
 }
 
+// What GET /models of the first endpoint lists, for the manifest: the models the server offered
+// when the run began. Best effort and cheap (one unbilled GET, no retries, a short timeout): a
+// server without the route, or a key it refuses, is logged, and the chat requests then say
+// whether the configuration works.
+std::vector<std::string> server_models(const Options& options, const std::string& api_key) {
+  constexpr size_t kMaxModels = 500;  // a provider's catalogue; the manifest stays small
+  try {
+    BatchApi api({options.base_urls.front(), api_key, /*timeout_seconds=*/10, /*max_retries=*/0});
+    std::vector<std::string> ids = api.list_models();
+    if (ids.size() > kMaxModels) ids.resize(kMaxModels);
+    if (std::find(ids.begin(), ids.end(), options.model) == ids.end())
+      spdlog::info("the server does not list model \"{}\" among its {} models", options.model,
+                   ids.size());
+    return ids;
+  } catch (const Error& e) {
+    spdlog::info("{} (not recorded in the manifest)", e.what());
+    return {};
+  }
+}
+
 // Phase 3, the transport's configuration: every --base-url's chat completions endpoint.
 TransportOptions transport_options(const Options& options, const std::string& api_key) {
   TransportOptions transport;
@@ -112,7 +137,7 @@ TransportOptions transport_options(const Options& options, const std::string& ap
 ExitCode run_one_synth(const Options& options, const SynthContext& context, RunOutcome& outcome,
                        Transport* replay) {
   outcome.output = options.output;
-  SynthPlan plan = plan_run(options);
+  SynthPlan plan = plan_synth(options);
   TransportOptions transport = transport_options(options, context.api_key);
   if (!replay) ensure_file_limit(static_cast<size_t>(options.concurrency));
   Output out = open_output(options, plan);
@@ -130,6 +155,7 @@ ExitCode run_one_synth(const Options& options, const SynthContext& context, RunO
 
   SynthRun run(options, plan, *out.sink, std::move(out.start), out.dir ? options.output : "",
                context.status);
+  if (!replay && out.dir) run.set_server_models(server_models(options, context.api_key));
   // Only what is on disk is reported: after a failed write, the last checkpoint.
   auto report = [&outcome, &run] {
     outcome.totals = run.durable_totals();

@@ -10,6 +10,7 @@
 #include "personagen/options.h"
 #include "personagen/progress.h"
 #include "store/manifest.h"
+#include "synth/synth_plan.h"
 
 namespace personagen {
 
@@ -44,6 +45,10 @@ struct SynthContext {
 // transport (a batch's results) and are judged once each: no retries, no slow start.
 ExitCode run_one_synth(const Options& options, const SynthContext& context, RunOutcome& outcome,
                        Transport* replay = nullptr);
+
+// Phase 1 of a run: the plan, with every flag synth needs checked (the model, the output, the
+// endpoints, --max-cost's prices). Nothing is read or written yet. --dry-run stops after it.
+SynthPlan plan_synth(const Options& options);
 
 // True for a task that expands personas hop by hop (persona-to-persona).
 bool expands_personas(const Options& options);

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "input/input_files.h"
+#include "synth/cost.h"
 #include "synth/request_walk.h"
 #include "synth/tasks.h"
 #include "util/utf8.h"
@@ -48,8 +49,8 @@ SynthRun::SynthRun(const Options& options, const SynthPlan& plan, RecordSink& si
                    const std::string& dir, RunStatus& status)
     : options_(options),
       plan_(plan),
-      provenance_{plan.task, to_string(plan.method), plan.model, plan.template_id,
-                  plan.templ().hash()},
+      provenance_{plan.task,        to_string(plan.method), plan.model,
+                  plan.template_id, plan.templ().hash(),    {}},
       builder_(plan),
       sink_(sink),
       manifest_path_(dir.empty() ? "" : dir + "/manifest.json"),
@@ -107,6 +108,7 @@ ExitCode SynthRun::run(Transport& transport, const std::atomic<int>& interrupt, 
   pool_ = &pool;
   // What a resume kept from the journal becomes the checkpoint before anything new is written.
   checkpoint();
+  check_budget();  // a resume of a run that spent its budget sends nothing
 
   RequestPool::Stop stop = pool.run(*this, interrupt);
   pool_ = nullptr;
@@ -265,7 +267,18 @@ void SynthRun::reject(const InputRecord& record) {
 uint64_t SynthRun::estimate_tokens(const std::string& body) const {
   uint64_t completion =
       plan_.sampling.max_tokens ? static_cast<uint64_t>(*plan_.sampling.max_tokens) : 512;
-  return body.size() / 4 + completion;
+  return estimate_body_tokens(body.size()) + completion;
+}
+
+// --max-cost: the billed cost of every run into this output, retries included, against the
+// budget. Requests in flight still finish when it is reached, and their cost counts too.
+void SynthRun::check_budget() {
+  if (!options_.max_cost) return;
+  std::optional<double> cost =
+      cost_of(totals().billed_prompt_tokens, totals().billed_completion_tokens, options_);
+  if (cost && *cost >= *options_.max_cost)
+    stop_early("the billed cost reached " + dollars(*cost) + ", the --max-cost of " +
+               dollars(*options_.max_cost) + " (a higher --max-cost lets it go on)");
 }
 
 void SynthRun::stop_early(std::string why) {
@@ -282,6 +295,7 @@ Verdict SynthRun::judge(const Job&, const HttpResponse& response) {
   if (!completion) return Verdict::retry(FailureKind::bad_json, error);
   totals().billed_prompt_tokens += static_cast<uint64_t>(completion->usage.prompt_tokens);
   totals().billed_completion_tokens += static_cast<uint64_t>(completion->usage.completion_tokens);
+  check_budget();
   Verdict verdict = Verdict::accept();
   ParsedOutput parsed;
   if (completion->finish_reason == "length") {

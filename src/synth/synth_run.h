@@ -51,6 +51,9 @@ class SynthRun final : private JobOwner {
   // request is judged once (no retries, no slow start, no rate limits), many at a time.
   ExitCode run(Transport& transport, const std::atomic<int>& interrupt, bool replay = false);
 
+  // What the endpoint's GET /models listed as this run began, for the manifest.
+  void set_server_models(std::vector<std::string> ids) { manifest_.server_models = std::move(ids); }
+
   // Why the run stopped early on its own (--max-failures, --max-rejects), or empty.
   const std::string& aborted() const { return aborted_; }
   bool retry_pass() const { return manifest_.retry_pass; }
@@ -111,6 +114,7 @@ class SynthRun final : private JobOwner {
   void check_input_end();
   uint64_t estimate_tokens(const std::string& body) const;
   void stop_early(std::string why);
+  void check_budget();
   void settle(uint64_t line);
   static std::string_view persona_id(const InputRecord& record);
   void add_record(Pending& p, const Request& request, const Judged& judged, int attempts);

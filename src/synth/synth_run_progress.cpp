@@ -1,6 +1,7 @@
 // SynthRun: what the run shows while it goes and when it ends.
 #include <algorithm>
 
+#include "synth/cost.h"
 #include "synth/synth_run.h"
 
 namespace personagen {
@@ -18,11 +19,7 @@ Progress SynthRun::progress() const {
   p.retries = pool_ ? pool_->retries() : run.retries;
   p.prompt_tokens = run.billed_prompt_tokens;
   p.completion_tokens = run.billed_completion_tokens;
-  if (options_.price_in || options_.price_out) {
-    p.cost = (static_cast<double>(run.billed_prompt_tokens) * options_.price_in.value_or(0) +
-              static_cast<double>(run.billed_completion_tokens) * options_.price_out.value_or(0)) /
-             1e6;
-  }
+  p.cost = cost_of(run.billed_prompt_tokens, run.billed_completion_tokens, options_).value_or(-1);
   p.fraction = fraction();
   return p;
 }

@@ -39,6 +39,7 @@ void SynthRun::add_record(Pending& p, const Request& request, const Judged& judg
   r.reasoning = judged.completion.reasoning;
   r.keep_reasoning = plan_.keep_reasoning;
   r.provenance = provenance_;
+  r.provenance.served_model = judged.completion.model;
   r.description = plan_.description;
   r.output = judged.completion.content;
   r.parsed = judged.parsed.parsed;
@@ -73,6 +74,7 @@ void SynthRun::add_persona_records(Pending& p, size_t index, const Judged& judge
     r.custom_id = custom_id;
     r.input = p.record.persona;
     r.provenance = provenance_;
+    r.provenance.served_model = judged.completion.model;
     r.finish_reason = judged.completion.finish_reason;
     r.usage = judged.completion.usage;
     r.attempts = attempts;

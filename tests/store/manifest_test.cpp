@@ -30,6 +30,7 @@ Manifest sample_manifest() {
                      {"template", "zero-shot 3f2a"},
                      {"base", "with \"quotes\" and ünïcode"}};
   manifest.complete = false;
+  manifest.server_models = {"gpt-4o", "gpt-4o-2024-08-06"};
   manifest.input = {InputFingerprint{"in/a-00000.jsonl", 123456789012ull, 0xfedcba9876543210ull, 1},
                     InputFingerprint{"in/a-00001.jsonl.gz", 7, 2, 3}};
   Checkpoint& checkpoint = manifest.checkpoint;
@@ -91,6 +92,7 @@ TEST_F(ManifestTest, RoundTripsEveryField) {
   EXPECT_EQ(read->config, written.config);
   EXPECT_EQ(read->complete, written.complete);
   EXPECT_EQ(read->input, written.input);
+  EXPECT_EQ(read->server_models, written.server_models);
   const Checkpoint& a = written.checkpoint;
   const Checkpoint& b = read->checkpoint;
   EXPECT_EQ(b.next.line, a.next.line);

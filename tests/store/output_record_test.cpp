@@ -14,7 +14,7 @@ OutputRecord sample() {
   r.custom_id = "pg-1";
   r.persona = "a \"quoted\" nurse\n";
   r.persona_id = "p7";
-  r.provenance = {"tool", "few-shot", "m", "tool/few-shot", 0xabc};
+  r.provenance = {"tool", "few-shot", "m", "tool/few-shot", 0xabc, {}};
   r.description = "tool development";
   r.prompt = "the prompt";
   r.output = "```json\n{\"type\":\"function\"}\n```";

@@ -9,7 +9,7 @@ namespace {
 
 using nlohmann::json;
 
-const Provenance kSolve{"solve", "zero-shot", "m", "solve/zero-shot", 0x1};
+const Provenance kSolve{"solve", "zero-shot", "m", "solve/zero-shot", 0x1, {}};
 
 struct SolveFixture {
   std::vector<SolveSample> samples;
@@ -113,7 +113,7 @@ TEST(TrainingRecords, AConversationRecordKeepsEveryTurnAndItsProvenance) {
   ConversationRecord r;
   r.custom_id = "pg-c";
   r.source = {"a gardener", "", "pg-src"};
-  r.provenance = {"converse", "zero-shot", "m", "converse/zero-shot", 0x2};
+  r.provenance = {"converse", "zero-shot", "m", "converse/zero-shot", 0x2, {}};
   r.turns = turns;
   r.finish_reason = "stop";
   r.usage = {30, 20, 50, 0};

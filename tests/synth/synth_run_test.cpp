@@ -388,3 +388,54 @@ TEST_F(SynthRunTest, BilledTokensCountRepliesThatWereRetriedAsInvalid) {
 }
 }  // namespace
 }  // namespace personagen
+
+namespace personagen {
+namespace {
+
+TEST_F(SynthRunTest, MaxCostStopsOnceTheBilledRepliesReachTheBudgetRetriesIncluded) {
+  // Given a dollar per prompt token, a reply of one token, and a budget of three dollars
+  Options o = options("math", persona_lines(5));
+  o.concurrency = 1;
+  o.price_in = 1e6;
+  o.price_out = 0;
+  o.max_cost = 3;
+  // and a first reply cut off at the token limit: billed, then retried
+  int replies = 0;
+  FakeTransport transport([&replies](const HttpRequest&, int) {
+    return FakeTransport::ok(completion_json("2+2=?", 1, 0, ++replies == 1 ? "length" : "stop"));
+  });
+
+  // When the run goes
+  ExitCode code = run(o, transport);
+
+  // Then it stops early, resumable, after the third billed reply: the retried one counted
+  EXPECT_EQ(code, ExitCode::aborted);
+  EXPECT_EQ(transport.started.size(), 3u);
+  EXPECT_EQ(totals_.billed_prompt_tokens, 3u);
+  EXPECT_EQ(sink_.records.size(), 2u);
+}
+
+TEST_F(SynthRunTest, ARecordNamesTheServedModelOnlyWhenItDiffersFromTheRequestedOne) {
+  Options o = options("math", persona_lines(2));
+  FakeTransport transport([](const HttpRequest& request, int) {
+    json reply = json::parse(completion_json("2+2=?", 1, 1));
+    // The server maps the alias of the first persona's request to a dated checkpoint.
+    if (request.body.find(kPersonas[0]) != std::string::npos) reply["model"] = "m-2026-01-01";
+    return FakeTransport::ok(reply.dump());
+  });
+
+  ASSERT_EQ(run(o, transport), ExitCode::ok);
+
+  ASSERT_EQ(sink_.records.size(), 2u);
+  for (const std::string& line : sink_.records) {
+    json r = json::parse(line);
+    EXPECT_EQ(r["model"], "m");
+    if (r["persona"] == kPersonas[0])
+      EXPECT_EQ(r["served_model"], "m-2026-01-01");
+    else
+      EXPECT_FALSE(r.contains("served_model")) << line;
+  }
+}
+
+}  // namespace
+}  // namespace personagen
