@@ -34,6 +34,10 @@ struct RemoteFile {
   uint64_t bytes = 0;
 };
 
+// True for a batch status that can change no more: completed, failed, expired or cancelled. A
+// "cancelling" or "finalizing" batch is not terminal yet.
+bool batch_status_terminal(std::string_view status);
+
 // A batch object of the Batches API.
 struct RemoteBatch {
   std::string id, status, input_file_id, output_file_id, error_file_id;  // ids empty when null
@@ -41,9 +45,7 @@ struct RemoteBatch {
   // The server's "errors" as one line ("line 3: invalid_request: message; ..."), empty when none.
   std::string errors;
   std::map<std::string, std::string> metadata;
-  // True once the batch can change no more: completed, failed, expired or cancelled. A
-  // "cancelling" or "finalizing" batch is not terminal yet.
-  bool terminal() const;
+  bool terminal() const { return batch_status_terminal(status); }
 };
 
 class BatchApi {

@@ -120,7 +120,7 @@ const json& list_data(const json& reply) {
 
 }  // namespace batch_json
 
-bool RemoteBatch::terminal() const {
+bool batch_status_terminal(std::string_view status) {
   return status == "completed" || status == "failed" || status == "expired" ||
          status == "cancelled";
 }

@@ -116,11 +116,6 @@ void remove_round_files(const std::string& dir, int round) {
   }
 }
 
-std::string absolute(const std::string& path) {
-  if (path.empty() || path == "-") return path;
-  return std::filesystem::absolute(path).lexically_normal().string();
-}
-
 std::string new_run_id() {
   std::random_device device;
   uint64_t state =
@@ -158,11 +153,11 @@ Options batch_options(Options o) {
   if (task && task->name == std::string_view("converse"))
     throw usage_error(
         "-t converse is not for batches: each turn needs the reply before it; use synth");
-  for (std::string& input : o.inputs) input = absolute(input);
-  o.prompts_dir = absolute(o.prompts_dir);
-  o.template_file = absolute(o.template_file);
-  o.world_file = absolute(o.world_file);
-  o.output = absolute(o.output);
+  for (std::string& input : o.inputs) input = absolute_path(input);
+  o.prompts_dir = absolute_path(o.prompts_dir);
+  o.template_file = absolute_path(o.template_file);
+  o.world_file = absolute_path(o.world_file);
+  o.output = absolute_path(o.output);
   return o;
 }
 
@@ -208,7 +203,7 @@ BatchState export_batches(const Options& given, const BatchLimits& limits, RunSt
 
 BatchState export_failed(const std::string& dir_path, const BatchLimits& limits,
                          RunStatus& status) {
-  std::string out = absolute(dir_path);
+  std::string out = absolute_path(dir_path);
   std::optional<BatchState> state = read_batch_state(out + "/" + kBatchStateName);
   if (!state) throw usage_error(out + ": no batch export here (batch.json is missing)");
   int round = state->last_round();

@@ -48,7 +48,7 @@ void mark_exported(const std::string& path, BatchResults& results) {
 
 ExitCode import_batches(const std::string& dir_given, const std::vector<std::string>& paths,
                         const SynthContext& context, RunOutcome& outcome) {
-  std::string dir = std::filesystem::absolute(dir_given).lexically_normal().string();
+  std::string dir = absolute_path(dir_given);
   outcome.output = dir;
   std::string state_path = dir + "/" + kBatchStateName;
   std::optional<BatchState> state = read_batch_state(state_path);

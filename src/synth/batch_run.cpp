@@ -11,6 +11,7 @@
 #include "store/batch_state.h"
 #include "store/manifest.h"
 #include "synth/batch_import.h"
+#include "util/file_io.h"
 
 namespace personagen {
 
@@ -55,11 +56,6 @@ class Ledger {
   BatchState state_;
   RunOutcome& outcome_;
 };
-
-bool terminal(const std::string& status) {
-  return status == "completed" || status == "failed" || status == "expired" ||
-         status == "cancelled";
-}
 
 void take(BatchFile& f, const RemoteBatch& b) {
   f.batch_id = b.id;
@@ -125,7 +121,7 @@ std::string progress_line(const std::vector<BatchFile*>& files, Clock::time_poin
     total += f->requests;
     completed += f->completed;
     failed += f->failed;
-    if (terminal(f->status))
+    if (batch_status_terminal(f->status))
       ++ended;
     else if (running.empty())
       running = "; " + f->batch_id + " " + (f->status.empty() ? "not created" : f->status);
@@ -156,10 +152,10 @@ bool finish_round(Ledger& ledger, BatchApi& api, double poll_seconds, const Synt
   for (;;) {
     bool all_ended = true;
     for (BatchFile* f : files) {
-      if (f->batch_id.empty() || terminal(f->status)) continue;
+      if (f->batch_id.empty() || batch_status_terminal(f->status)) continue;
       take(*f, api.get(f->batch_id));
       ledger.save();
-      all_ended = all_ended && terminal(f->status);
+      all_ended = all_ended && batch_status_terminal(f->status);
     }
     context.status.note(progress_line(files, since));
     if (all_ended) break;
@@ -242,7 +238,7 @@ ExitCode run_batches(const Options& options, const BatchRunOptions& run,
 
 ExitCode cancel_batches(const std::string& dir_given, const Options& endpoint,
                         const SynthContext& context, RunOutcome& outcome) {
-  std::string dir = std::filesystem::absolute(dir_given).lexically_normal().string();
+  std::string dir = absolute_path(dir_given);
   std::optional<BatchState> state = read_batch_state(dir + "/" + kBatchStateName);
   if (!state) throw usage_error(dir + ": no batch run here (batch.json is missing)");
   Ledger ledger(dir, std::move(*state), outcome);
@@ -252,7 +248,7 @@ ExitCode cancel_batches(const std::string& dir_given, const Options& endpoint,
   BatchApi api(api_options(endpoint, context));
   size_t cancelled = 0;
   for (BatchFile& f : ledger.state().files) {
-    if (f.batch_id.empty() || terminal(f.status)) continue;
+    if (f.batch_id.empty() || batch_status_terminal(f.status)) continue;
     take(f, api.cancel(f.batch_id));
     f.cancel_sent = true;
     ledger.save();

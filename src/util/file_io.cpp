@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include "personagen/error.h"
 
@@ -31,6 +32,11 @@ void write_all(int fd, std::string_view data, const std::string& name) {
     }
     data.remove_prefix(static_cast<size_t>(n));
   }
+}
+
+std::string absolute_path(const std::string& path) {
+  if (path.empty() || path == "-") return path;
+  return std::filesystem::absolute(path).lexically_normal().string();
 }
 
 }  // namespace personagen

@@ -18,6 +18,10 @@ namespace personagen {
 // if it cannot be examined for another reason (no permission, an I/O error).
 std::optional<uint64_t> file_size(const std::string& path);
 
+// `path` made absolute against the working directory and normalized ("a/../b" -> "b"), so that
+// a file recorded now is found again from any directory. "" and "-" (stdin) stay as they are.
+std::string absolute_path(const std::string& path);
+
 // Writes all of `data` to `fd`, going on after a partial write or EINTR. Throws Error
 // ("<name>: write failed: <reason>") if a write fails.
 void write_all(int fd, std::string_view data, const std::string& name);
