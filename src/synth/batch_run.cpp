@@ -220,6 +220,11 @@ ExitCode run_batches(const Options& options, const BatchRunOptions& run,
       if (code != ExitCode::ok && code != ExitCode::some_failed) return code;
     }
     std::optional<Manifest> manifest = read_manifest(ledger.path("manifest.json"));
+    if (manifest && !outcome.totals) {
+      // A rerun of a run already imported: its --summary reports what the directory holds.
+      outcome.totals = manifest->checkpoint.totals;
+      outcome.shards = manifest->checkpoint.writer.shards.size();
+    }
     uint64_t failed = manifest ? manifest->checkpoint.totals.failed : 0;
     if (failed == 0) return ExitCode::ok;
     if (state.cancelled) {

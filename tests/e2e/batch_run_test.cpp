@@ -63,6 +63,14 @@ TEST_F(BatchRunE2E, TheRoundTripWritesEveryRecordOnceAndSummarizesTheBatch) {
   EXPECT_TRUE(summary["batches"][0]["batch_id"].get<std::string>().starts_with("batch_"));
   // And the records are those of an import of the same results: attempts 1, the server's usage
   for (const json& record : read_shards(batch_, "math")) EXPECT_EQ(record["attempts"], 1);
+
+  // A rerun has nothing to do, sends nothing, and its summary still holds the totals.
+  Result again = run(args(), server.base_url());
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(server.batches_created(), 1u);
+  json rerun = read_json(dir_ / "s.json");
+  EXPECT_EQ(rerun["totals"]["records"], 6) << rerun.dump();
+  EXPECT_EQ(rerun["shards"], 1);
 }
 
 TEST_F(BatchRunE2E, AnExpiredBatchKeepsItsFinishedHalfAndSendsTheRestOnce) {
