@@ -39,6 +39,9 @@ TEST(SideFileTableTest, NamesAreDistinctAndTheWellKnownOnesAreThere) {
   EXPECT_EQ(side_file_info(SideFile::rejects).manifest_key, "rejects");
   EXPECT_EQ(side_file_info(SideFile::unverified).file_name, "unverified.jsonl");
   EXPECT_EQ(side_file_info(SideFile::unverified).manifest_key, "unverified");
+  EXPECT_EQ(side_file_info(SideFile::below_threshold).file_name, "below-threshold.jsonl");
+  EXPECT_EQ(side_file_info(SideFile::below_threshold).manifest_key, "below_threshold");
+  EXPECT_FALSE(side_file_info(SideFile::below_threshold).always_recorded);
 }
 
 TEST_F(ShardWriterTest, AWriteToEachSideFileReachesItsFileAndItsState) {
