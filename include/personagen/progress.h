@@ -13,6 +13,8 @@ struct Progress {
   uint64_t failed = 0;      // failures written this run
   uint64_t rejected = 0;    // rejects written this run
   uint64_t unverified = 0;  // lines without agreement written this run (unverified.jsonl)
+  // judge records below --min-score written this run (below-threshold.jsonl)
+  uint64_t below_threshold = 0;
   uint64_t in_flight = 0;
   uint64_t waiting = 0;  // requests waiting for a retry
   uint64_t retries = 0;

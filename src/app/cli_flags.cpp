@@ -107,6 +107,15 @@ void add_request_flags(CLI::App& app, Options& o, bool input_required) {
   app.add_option("--turns", o.turns, "converse: user turns per conversation")
       ->capture_default_str()
       ->transform(in_range({.whole = true, .min = 1, .max = 50, .show_max = true}));
+  app.add_option("--rubric", o.rubric,
+                 "judge: a built-in rubric (math | reasoning | instruction | knowledge | npc | "
+                 "tool | generic) or a file whose text is the rubric (default: chosen from each "
+                 "record's \"task\" or \"description\")");
+  app.add_option_function<double>(
+         "--min-score", [&o](const double& v) { o.min_score = v; },
+         "judge: records whose overall score (the mean of the three, 1-10) is below X go to "
+         "below-threshold.jsonl instead of the shards")
+      ->transform(in_range({.min = 1, .max = 10, .show_max = true}));
   app.add_flag("--keep-reasoning", o.keep_reasoning,
                "--format chat: keep a reasoning model's thinking in the assistant message, as "
                "<think>...</think> before the answer");

@@ -113,6 +113,8 @@ std::string format_progress(const Progress& progress, size_t width, bool bar) {
   pieces.push_back(", " + with_commas(progress.rejected) + " rejected");
   if (progress.unverified != 0)
     pieces.push_back(", " + with_commas(progress.unverified) + " unverified");
+  if (progress.below_threshold != 0)
+    pieces.push_back(", " + with_commas(progress.below_threshold) + " below threshold");
   pieces.push_back(" | " + with_commas(progress.in_flight) + " in flight");
   pieces.push_back(", " + with_commas(progress.waiting) + " retrying");
   const double rate = per_second(progress.done + progress.failed, progress.elapsed_seconds);
@@ -143,15 +145,16 @@ std::string format_summary(const Progress& progress, const std::string& destinat
   } else {
     elapsed = format_duration(progress.elapsed_seconds);
   }
-  // Only runs that check agreement have any; other lines stay as they were.
-  const std::string unverified =
+  // Only runs that check agreement or scores have any; other lines stay as they were.
+  std::string aside =
       progress.unverified != 0 ? ", " + with_commas(progress.unverified) + " unverified" : "";
+  if (progress.below_threshold != 0)
+    aside += ", " + with_commas(progress.below_threshold) + " below threshold";
   return "personagen: " + with_commas(progress.done) + " records, " + with_commas(progress.failed) +
-         " failed, " + with_commas(progress.rejected) + " rejected" + unverified + " in " +
-         elapsed + " (" + format_rate(per_second(progress.done, progress.elapsed_seconds)) +
-         " rec/s, " + format_tokens(progress.prompt_tokens + progress.completion_tokens) +
-         " tokens" + (progress.cost >= 0 ? ", " + format_cost(progress.cost) : "") + ") -> " +
-         destination;
+         " failed, " + with_commas(progress.rejected) + " rejected" + aside + " in " + elapsed +
+         " (" + format_rate(per_second(progress.done, progress.elapsed_seconds)) + " rec/s, " +
+         format_tokens(progress.prompt_tokens + progress.completion_tokens) + " tokens" +
+         (progress.cost >= 0 ? ", " + format_cost(progress.cost) : "") + ") -> " + destination;
 }
 
 // NO_COLOR is honoured trivially: nothing here ever prints a color. The only escape sequence is

@@ -24,6 +24,8 @@ const char* kind_name(OutputKind kind) {
       return "personas";
     case OutputKind::solution:
       return "solution";
+    case OutputKind::judge:
+      return "scores";
   }
   return "?";
 }
@@ -39,6 +41,7 @@ ExitCode run_tasks(const Options& options) {
     std::string where = prompts.source == "embedded" ? "embedded:prompts/" + prompts.task + "/"
                                                      : prompts.source + "/" + prompts.task + "/";
     const char* files = !info.zero_shot_only ? "{zero-shot,few-shot,persona-few-shot}.txt"
+                        : info.kind == OutputKind::judge   ? "{zero-shot,rubric-*}.txt"
                         : prompts.user_turn.text().empty() ? "zero-shot.txt"
                                                            : "{zero-shot,user-turn}.txt";
     std::printf("%-19.*s %-8s %-6zu %s%s  -- %.*s\n", static_cast<int>(info.name.size()),

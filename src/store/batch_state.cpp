@@ -47,12 +47,14 @@ Json options_to_json(const Options& o) {
          {"system", o.system},
          {"extra_body", o.extra_body},
          {"format", o.format},
-         {"shard_size", o.shard_size}};
+         {"shard_size", o.shard_size},
+         {"rubric", o.rubric}};
   if (o.temperature) j["temperature"] = *o.temperature;
   if (o.top_p) j["top_p"] = *o.top_p;
   if (o.max_tokens) j["max_tokens"] = *o.max_tokens;
   if (o.price_in) j["price_in"] = *o.price_in;
   if (o.price_out) j["price_out"] = *o.price_out;
+  if (o.min_score) j["min_score"] = *o.min_score;
   return j;
 }
 
@@ -99,6 +101,8 @@ Options options_from_json(const Json& j) {
   take(j, "max_tokens", o.max_tokens);
   take(j, "price_in", o.price_in);
   take(j, "price_out", o.price_out);
+  take(j, "rubric", o.rubric);
+  take(j, "min_score", o.min_score);
   return o;
 }
 

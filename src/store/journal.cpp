@@ -24,7 +24,7 @@ namespace personagen {
 // Text, so that a torn line is easy to tell and a person can read it.
 namespace {
 
-constexpr size_t kTotalsFields = 10;
+constexpr size_t kTotalsFields = 11;
 constexpr size_t kLegacySideFiles = 2;  // failures, rejects
 constexpr size_t kLegacyTotals = 9;     // up to billed_completion_tokens
 constexpr size_t kLegacyTail = 2 * kLegacySideFiles + kLegacyTotals;
@@ -48,7 +48,8 @@ uint64_t* totals_field(Totals& t, size_t i) {
                                      &t.completion_tokens,
                                      &t.billed_prompt_tokens,
                                      &t.billed_completion_tokens,
-                                     &t.unverified};
+                                     &t.unverified,
+                                     &t.below_threshold};
   return fields[i];
 }
 

@@ -56,6 +56,7 @@ Json to_json(const Manifest& manifest, const std::string& path) {
           {"failed", totals.failed},
           {"rejected", totals.rejected},
           {"unverified", totals.unverified},
+          {"below_threshold", totals.below_threshold},
           {"requests", totals.requests},
           {"retries", totals.retries},
           {"prompt_tokens", totals.prompt_tokens},
@@ -194,6 +195,8 @@ Manifest from_json(const Json& json, const std::string& path) {
   totals.rejected = f.count(t, "rejected", tw);
   // Absent in manifests written before unverified.jsonl existed: none then.
   totals.unverified = t.contains("unverified") ? f.count(t, "unverified", tw) : 0;
+  // Absent in manifests written before below-threshold.jsonl existed: none then.
+  totals.below_threshold = t.contains("below_threshold") ? f.count(t, "below_threshold", tw) : 0;
   totals.requests = f.count(t, "requests", tw);
   totals.retries = f.count(t, "retries", tw);
   totals.prompt_tokens = f.count(t, "prompt_tokens", tw);

@@ -28,6 +28,8 @@ struct Totals {
   uint64_t rejected = 0;  // written to rejects.jsonl
   // Lines without agreement: solve lines whose samples did not agree, in unverified.jsonl.
   uint64_t unverified = 0;
+  // judge records scoring below --min-score, in below-threshold.jsonl.
+  uint64_t below_threshold = 0;
   uint64_t requests = 0;  // HTTP requests sent, retries included
   uint64_t retries = 0;
   uint64_t prompt_tokens = 0;      // of the accepted replies, the ones in the records
@@ -45,6 +47,7 @@ struct Totals {
     failed += o.failed;
     rejected += o.rejected;
     unverified += o.unverified;
+    below_threshold += o.below_threshold;
     requests += o.requests;
     retries += o.retries;
     prompt_tokens += o.prompt_tokens;
@@ -59,6 +62,7 @@ struct Totals {
     failed -= o.failed;
     rejected -= o.rejected;
     unverified -= o.unverified;
+    below_threshold -= o.below_threshold;
     requests -= o.requests;
     retries -= o.retries;
     prompt_tokens -= o.prompt_tokens;

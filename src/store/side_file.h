@@ -15,6 +15,8 @@ enum class SideFile {
   failures,    // requests that failed for good (failures.jsonl)
   rejects,     // input lines that are not a usable persona (rejects.jsonl)
   unverified,  // solve lines whose samples did not agree (unverified.jsonl)
+  // judge records whose overall score is below --min-score (below-threshold.jsonl)
+  below_threshold,
 };
 
 struct SideFileInfo {
@@ -31,6 +33,8 @@ inline constexpr SideFileInfo kSideFiles[] = {
     {SideFile::failures, "failures.jsonl", "failures", "failure", true},
     {SideFile::rejects, "rejects.jsonl", "rejects", "reject", true},
     {SideFile::unverified, "unverified.jsonl", "unverified", "unverified", false},
+    {SideFile::below_threshold, "below-threshold.jsonl", "below_threshold", "below-threshold",
+     false},
 };
 
 inline constexpr size_t kSideFileCount = std::size(kSideFiles);

@@ -109,4 +109,22 @@ void format_conversation(OutputFormat format, const ConversationRecord& r, std::
   out += '}';
 }
 
+void format_judge_record(const JudgeRecord& r, std::string& out) {
+  out.clear();
+  out += '{';
+  field(out, "custom_id", r.custom_id);
+  append_source(out, r.source);
+  append_provenance(out, r.provenance);
+  field(out, "rubric", r.rubric);
+  field(out, "text", r.text);
+  // The judgment's members, spliced in as they are: the parser wrote them as compact JSON.
+  if (r.judgment.size() > 2) {
+    out += ',';
+    out.append(r.judgment.substr(1, r.judgment.size() - 2));
+  }
+  if (!r.reasoning.empty()) field(out, "reasoning", r.reasoning);
+  append_reply_fields(out, r.finish_reason, r.usage, r.attempts);
+  out += '}';
+}
+
 }  // namespace personagen

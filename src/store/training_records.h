@@ -1,7 +1,8 @@
 #pragma once
 
 // The records of the training-data tasks that are more than one reply: a solved problem (solve,
-// K samples and their vote) and a conversation (converse). respond writes an OutputRecord.
+// K samples and their vote) and a conversation (converse); and a judged text (judge), whose
+// record is its scores rather than a text. respond writes an OutputRecord.
 
 #include <cstddef>
 #include <optional>
@@ -62,6 +63,25 @@ struct ConversationRecord {
   int attempts = 0;                // of every request of the conversation
   bool keep_reasoning = false;     // --format chat
 };
+
+// A record's text scored on a rubric (judge). Written to the shards, or to below-threshold.jsonl
+// when its overall score is below --min-score; always as a record.
+struct JudgeRecord {
+  std::string_view custom_id;
+  Source source;  // the judged record's persona, persona_id and custom_id
+  Provenance provenance;
+  std::string_view rubric;  // a built-in rubric's name, or "file:<hash>"
+  std::string_view text;    // the judged text
+  // The parser's compact {"scores":{...},"overall":x,"reason":"..."}; its members are the
+  // record's "scores", "overall" and "reason".
+  std::string_view judgment;
+  std::string_view reasoning;  // a reasoning model's thinking
+  std::string_view finish_reason;
+  Usage usage;
+  int attempts = 0;
+};
+
+void format_judge_record(const JudgeRecord& record, std::string& out);
 
 // Each writes one JSON document (no newline) into `out`, replacing its content. Chat is
 // {"messages": [problem, solution]} and {"messages": [system?, user, assistant, ...]}.

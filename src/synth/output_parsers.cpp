@@ -190,26 +190,12 @@ std::string check_tool(const Json& tool) {
   return check_function(tool["function"]);
 }
 
-// The JSON object in `content`, looked for in the first ``` fence if there is one, or nullopt
-// with `reason` saying why there is none.
-std::optional<Json> object_in(std::string_view content, std::string& reason) {
-  const auto fenced = fenced_body(content);
-  std::optional<Json> object = find_object(fenced ? *fenced : content, reason);
-  // A fence around something else (an empty block, a line of prose) may precede the object; a
-  // fence holding a broken object or an array is the answer itself, so it is not looked past.
-  if (!object && fenced && fenced->find_first_of("{[") == std::string_view::npos) {
-    std::string whole_reason;
-    object = find_object(content, whole_reason);
-  }
-  return object;
-}
-
 // The first JSON object in `content`, rewritten by `prepare` if given, when `check` finds
 // nothing wrong with it: as compact JSON, with invalid UTF-8 replaced so the record stays valid.
 ParsedOutput parse_object(std::string_view content, Json (*prepare)(Json),
                           std::string (*check)(const Json&)) {
   std::string reason;
-  std::optional<Json> object = object_in(content, reason);
+  std::optional<Json> object = first_json_object(content, reason);
   if (!object) return ParsedOutput::failure(std::move(reason));
   if (prepare) *object = prepare(std::move(*object));
   reason = check(*object);
@@ -225,6 +211,18 @@ std::string short_reason(const std::exception& e) {
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
   }
   return line;
+}
+
+std::optional<Json> first_json_object(std::string_view content, std::string& reason) {
+  const auto fenced = fenced_body(content);
+  std::optional<Json> object = find_object(fenced ? *fenced : content, reason);
+  // A fence around something else (an empty block, a line of prose) may precede the object; a
+  // fence holding a broken object or an array is the answer itself, so it is not looked past.
+  if (!object && fenced && fenced->find_first_of("{[") == std::string_view::npos) {
+    std::string whole_reason;
+    object = find_object(content, whole_reason);
+  }
+  return object;
 }
 
 ParsedOutput parse_npc(std::string_view content) {

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <exception>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +28,13 @@ ParsedOutput parse_npc(std::string_view content);
 // of the Responses API, is first wrapped into the full form, which `parsed` holds as compact
 // JSON.
 ParsedOutput parse_tool(std::string_view content);
+
+// The first complete JSON object in `content`, found as above (the whole reply, else the body of
+// its first ``` fence, else the first object in the prose), in the model's key order; or nullopt
+// with `reason` saying why there is none ("no JSON object in output", "invalid JSON: ...").
+// The parsers of every JSON reply share it, so they all accept the same wrappings.
+std::optional<nlohmann::ordered_json> first_json_object(std::string_view content,
+                                                        std::string& reason);
 
 // `e`'s message as a failure reason: without nlohmann's "[json.exception...] " prefix, on one
 // line, cut to 160 bytes on a character boundary.

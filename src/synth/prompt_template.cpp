@@ -29,14 +29,6 @@ std::string printable(std::string_view name) {
   return out;
 }
 
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::optional<std::string> embedded_file(std::string_view relative) {
   for (const auto& [name, content] : embedded_prompt_files())
     if (name == relative) return std::string(content);
@@ -51,7 +43,7 @@ struct PromptSource {
     return dir.empty() ? "embedded:prompts/" + relative : dir + "/" + relative;
   }
   std::optional<std::string> read(const std::string& relative) const {
-    return dir.empty() ? embedded_file(relative) : read_file(dir + "/" + relative);
+    return dir.empty() ? embedded_file(relative) : read_text_file(dir + "/" + relative);
   }
   std::string require(const std::string& relative) const {
     auto text = read(relative);
@@ -84,12 +76,17 @@ std::vector<Demonstration> parse_demos(const std::string& text, const std::strin
 }
 
 // Built-in templates may only use {{persona}}, {{world}} and {{relation}} (text-to-persona);
-// custom ones may use input fields.
-void check_builtin_names(const Template& t) {
-  for (const auto& name : t.placeholders())
-    if (name != "persona" && name != "world" && name != "relation")
-      throw usage_error(t.origin() + ": unknown placeholder {{" + printable(name) +
-                        "}} (expected {{persona}}, {{world}} or {{relation}})");
+// judge's {{persona}}, {{text}} and {{rubric}}; custom ones may use input fields.
+void check_builtin_names(const Template& t, std::string_view task) {
+  const bool judge = task == "judge";
+  for (const auto& name : t.placeholders()) {
+    bool known = judge ? name == "persona" || name == "text" || name == "rubric"
+                       : name == "persona" || name == "world" || name == "relation";
+    if (!known)
+      throw usage_error(t.origin() + ": unknown placeholder {{" + printable(name) + "}} " +
+                        (judge ? "(expected {{persona}}, {{text}} or {{rubric}})"
+                               : "(expected {{persona}}, {{world}} or {{relation}})"));
+  }
 }
 
 }  // namespace
@@ -233,7 +230,7 @@ TaskPrompts load_task_prompts(std::string_view task, const std::string& prompts_
   auto load = [&](const char* method) {
     auto relative = base + method + ".txt";
     Template t = Template::parse(source.require(relative), source.origin(relative));
-    check_builtin_names(t);
+    check_builtin_names(t, task);
     return t;
   };
   prompts.zero_shot = load("zero-shot");
@@ -265,7 +262,7 @@ TaskPrompts load_task_prompts(std::string_view task, const std::string& prompts_
     for (const auto& name : t->placeholders()) wants_world |= name == "world";
   if (wants_world) {
     if (!world_file.empty()) {
-      auto text = read_file(world_file);
+      auto text = read_text_file(world_file);
       if (!text) throw usage_error(world_file + ": cannot read the world file");
       prompts.world = *text;
     } else {
@@ -276,7 +273,7 @@ TaskPrompts load_task_prompts(std::string_view task, const std::string& prompts_
 }
 
 TaskPrompts load_custom_prompts(const std::string& template_file, const std::string& world_file) {
-  auto text = read_file(template_file);
+  auto text = read_text_file(template_file);
   if (!text) throw usage_error(template_file + ": cannot read the template file");
   TaskPrompts prompts;
   auto slash = template_file.find_last_of('/');
@@ -288,14 +285,26 @@ TaskPrompts load_custom_prompts(const std::string& template_file, const std::str
   prompts.zero_shot = Template::parse(std::move(*text), template_file);
   prompts.few_shot = prompts.zero_shot;
   prompts.persona_few_shot = prompts.zero_shot;
-  if (auto demos = read_file(dir + "/examples.jsonl"))
+  if (auto demos = read_text_file(dir + "/examples.jsonl"))
     prompts.demos = parse_demos(*demos, dir + "/examples.jsonl");
   if (!world_file.empty()) {
-    auto world = read_file(world_file);
+    auto world = read_text_file(world_file);
     if (!world) throw usage_error(world_file + ": cannot read the world file");
     prompts.world = *world;
   }
   return prompts;
+}
+
+std::string load_prompt_file(const std::string& relative, const std::string& prompts_dir) {
+  return PromptSource{prompts_dir}.require(relative);
+}
+
+std::optional<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 std::vector<size_t> sample_shots(size_t pool, size_t k, uint64_t seed, std::string_view persona) {

@@ -86,7 +86,8 @@ struct TaskPrompts {
 };
 
 // Loads prompts/<task>/{zero-shot,few-shot,persona-few-shot}.txt, examples.jsonl and, if present,
-// world.txt (converse: zero-shot.txt and user-turn.txt only; respond: zero-shot.txt only):
+// world.txt (converse: zero-shot.txt and user-turn.txt only; respond and judge: zero-shot.txt
+// only, judge's with {{persona}}, {{text}} and {{rubric}}; its rubrics are judge.h's):
 // from the copy embedded at build time when `prompts_dir` is empty, else from
 // `prompts_dir`. `world_file`, if set, replaces world.txt. Throws Error naming the file (and the
 // line, for examples.jsonl) when something is missing or malformed.
@@ -97,6 +98,15 @@ TaskPrompts load_task_prompts(std::string_view task, const std::string& prompts_
 // A custom task from --template FILE: the one template serves every method; demonstrations come
 // from an examples.jsonl beside it, if there is one.
 TaskPrompts load_custom_prompts(const std::string& template_file, const std::string& world_file);
+
+// The text of the prompt file `relative` ("judge/rubric-math.txt"): from the embedded copy when
+// `prompts_dir` is empty, else from that directory. Throws a usage Error naming the file when it
+// cannot be read.
+std::string load_prompt_file(const std::string& relative, const std::string& prompts_dir);
+
+// The whole content of a file the user named (--template, --world, --rubric), or nullopt when it
+// cannot be read.
+std::optional<std::string> read_text_file(const std::string& path);
 
 // Chooses k distinct indices out of [0, pool), deterministically from seed and persona, so the
 // same persona gets the same demonstrations on every run and machine. Returns min(k, pool) indices.

@@ -88,6 +88,8 @@ SynthPlan make_plan(const Options& options) {
     throw usage_error("unknown format \"" + options.format +
                       "\" (expected record, personahub or chat)");
   plan.format = *format;
+  if (plan.kind == OutputKind::judge && plan.format != OutputFormat::record)
+    throw usage_error("--format " + options.format + ": judge writes --format record only");
   if (options.shots < 0) throw usage_error("--shots must be 0 or more");
   plan.shots = plan.method == Method::zero_shot ? 0 : static_cast<size_t>(options.shots);
   if (plan.shots > 0 && plan.prompts.demos.empty())
@@ -124,6 +126,16 @@ SynthPlan make_plan(const Options& options) {
     // text"), and the record's persona and ids travel into the new record.
     if (options.fields.empty()) plan.reader.persona_fields = {"output", "synthesized text"};
   }
+  // judge: any record's text (a solve record's is its "problem"), scored on a rubric chosen by
+  // its "task" or "description" unless --rubric names one; the scores may send it aside.
+  if (plan.kind == OutputKind::judge) {
+    if (options.fields.empty()) plan.reader.persona_fields.push_back("problem");
+    plan.rubrics = JudgeRubrics::load(options.rubric, options.prompts_dir);
+    plan.min_score = options.min_score;
+  } else {
+    if (!options.rubric.empty()) throw usage_error("--rubric applies to -t judge only");
+    if (options.min_score) throw usage_error("--min-score applies to -t judge only");
+  }
   if (plan.kind == OutputKind::persona) {
     plan.relations =
         options.relations.empty() ? std::vector<std::string>{"read"} : options.relations;
@@ -152,6 +164,8 @@ SynthPlan make_plan(const Options& options) {
   if (plan.role == TaskRole::training)
     for (const char* field : {"persona", "input persona", "persona_id"})
       plan.reader.optional_fields.push_back(field);
+  if (plan.kind == OutputKind::judge)
+    for (const char* field : {"task", "description"}) plan.reader.optional_fields.push_back(field);
   plan.selection = {options.match,  options.exclude, options.where,
                     options.sample, options.seed,    options.part};
   for (const auto& field : Selection(plan.selection).fields())  // also checks the flags
@@ -207,6 +221,10 @@ SynthPlan make_plan(const Options& options) {
     plan.config.emplace_back("user_turn", hex64(plan.prompts.user_turn.hash()));
   }
   if (plan.keep_reasoning) plan.config.emplace_back("keep_reasoning", "yes");
+  if (plan.kind == OutputKind::judge) {
+    plan.config.emplace_back("rubric", plan.rubrics.config_value());
+    if (plan.min_score) plan.config.emplace_back("min_score", optional_text(plan.min_score));
+  }
   if (plan.kind == OutputKind::persona) {
     plan.config.emplace_back("relations", join(plan.relations));
     plan.config.emplace_back("max_input_bytes", std::to_string(plan.max_input_bytes));
@@ -281,9 +299,20 @@ void RequestBuilder::build(const InputRecord& record, size_t unit) {
     // The persona plays the user, so it shapes every turn after the first.
     key.add(plan_.turns).add(plan_.prompts.user_turn.hash()).add(source_fields(record).persona);
   }
+  // judge: the template's {{persona}} is the judged record's persona, {{text}} its text, and
+  // {{rubric}} the rubric it is scored on; all three shape the request.
+  std::string_view judged_persona;
+  if (plan_.kind == OutputKind::judge) {
+    const Rubric& rubric = plan_.rubrics.for_record(record);
+    judged_persona = source_fields(record).persona;
+    key.add(hash64(rubric.text)).add(judged_persona);
+    judge_fields_ = {{"text", std::string(persona)}, {"rubric", rubric.text}};
+    if (judged_persona.empty()) judged_persona = "(none given)";
+  }
   custom_id_ = "pg-" + key.hex128();
 
   TemplateValues values{persona, plan_.prompts.world, relation, &record.fields};
+  if (plan_.kind == OutputKind::judge) values = {judged_persona, {}, {}, &judge_fields_};
   plan_.templ().render(values, shots_, prompt_);
   body_ = build_chat_body(plan_.model, prompt_, plan_.sampling, extras_for(sample));
 }

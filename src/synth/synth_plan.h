@@ -12,6 +12,7 @@
 #include "personagen/options.h"
 #include "store/manifest.h"
 #include "store/output_record.h"
+#include "synth/judge.h"
 #include "synth/prompt_template.h"
 #include "synth/tasks.h"
 
@@ -47,6 +48,9 @@ struct SynthPlan {
   std::optional<int64_t> body_seed;
   bool keep_reasoning = false;
   bool creates_personas = false;
+  // judge: the rubrics, and --min-score (records scoring below go to below-threshold.jsonl).
+  JudgeRubrics rubrics;
+  std::optional<double> min_score;
   SelectionOptions selection;  // --match, --exclude, --where, --sample
   ReaderOptions reader;
   RunConfig config;  // what must match when a run resumes
@@ -104,6 +108,7 @@ class RequestBuilder {
   std::string body_;
   std::string custom_id_;
   std::string transcript_;
+  std::vector<std::pair<std::string, std::string>> judge_fields_;  // judge: {{text}}, {{rubric}}
   RequestExtras seeded_;  // the extras with "seed" + sample, for samples after the first
 };
 

@@ -333,6 +333,8 @@ void SynthRun::finish(const Job& job, const HttpResponse& response, Verdict verd
       if (!advance_conversation(p, job, judged)) return;  // its next request is queued
     } else if (plan_.kind == OutputKind::solution) {
       add_sample(request, judged, job.attempts);
+    } else if (plan_.kind == OutputKind::judge) {
+      add_judgment(p, request, judged, job.attempts);
     } else {
       add_record(p, request, judged, job.attempts);
     }
@@ -364,9 +366,12 @@ void SynthRun::settle(uint64_t line) {
   if (plan_.kind == OutputKind::solution) settle_solve(p);
   for (const std::string& record : p.records) sink_.write_record(record);
   for (const std::string& failure : p.failures) sink_.write_failure(failure);
+  for (const std::string& below : p.below_threshold)
+    sink_.write_side(SideFile::below_threshold, below);
   Totals& t = totals();
   t.records += p.records.size();
   t.failed += p.failures.size();
+  t.below_threshold += p.below_threshold.size();
   bool failed = !p.failures.empty();
   watermark_.finish(line);
   pending_.erase(it);

@@ -93,6 +93,7 @@ class SynthRun final : private JobOwner {
     size_t remaining = 0;
     std::vector<std::string> records;
     std::vector<std::string> failures;
+    std::vector<std::string> below_threshold;  // judge: records scoring below --min-score
   };
 
   // JobOwner: the pool's calls.
@@ -119,6 +120,8 @@ class SynthRun final : private JobOwner {
   static std::string_view persona_id(const InputRecord& record);
   void add_record(Pending& p, const Request& request, const Judged& judged, int attempts);
   void add_persona_records(Pending& p, size_t index, const Judged& judged, int attempts);
+  // judge: the record of a judgment, for the shards or, below --min-score, the side file.
+  void add_judgment(Pending& p, const Request& request, const Judged& judged, int attempts);
   // converse: adds the reply to the conversation; true when the conversation is complete (its
   // record is added), false when its next request is queued.
   bool advance_conversation(Pending& p, const Job& job, Judged& judged);

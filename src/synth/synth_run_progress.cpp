@@ -14,6 +14,7 @@ Progress SynthRun::progress() const {
   p.failed = run.failed;
   p.rejected = run.rejected;
   p.unverified = run.unverified;
+  p.below_threshold = run.below_threshold;
   p.in_flight = pool_ ? pool_->in_flight() : 0;
   p.waiting = pool_ ? pool_->waiting() : 0;
   p.retries = pool_ ? pool_->retries() : run.retries;

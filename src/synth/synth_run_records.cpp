@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "synth/answer.h"
+#include "synth/judge.h"
 #include "synth/synth_run.h"
 #include "synth/tasks.h"
 #include "synth/votes.h"
@@ -81,6 +82,27 @@ void SynthRun::add_persona_records(Pending& p, size_t index, const Judged& judge
     format_persona_record(r, json_);
     p.records.push_back(json_);
   }
+}
+
+// judge writes the judged record's provenance with its scores; one scoring below --min-score
+// goes to below-threshold.jsonl, so the shards hold only what passed.
+void SynthRun::add_judgment(Pending& p, const Request& request, const Judged& judged,
+                            int attempts) {
+  SourceFields source = source_fields(p.record);
+  JudgeRecord r;
+  r.custom_id = request.custom_id;
+  r.source = {source.persona, source.persona_id, source.source_id};
+  r.provenance = provenance_;
+  r.rubric = plan_.rubrics.for_record(p.record).name;
+  r.text = p.record.persona;
+  r.judgment = judged.parsed.parsed;
+  r.reasoning = judged.completion.reasoning;
+  r.finish_reason = judged.completion.finish_reason;
+  r.usage = judged.completion.usage;
+  r.attempts = attempts;
+  format_judge_record(r, json_);
+  bool below = plan_.min_score && judged_overall(judged.parsed.parsed) < *plan_.min_score;
+  (below ? p.below_threshold : p.records).push_back(json_);
 }
 
 }  // namespace personagen

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "synth/answer.h"
+#include "synth/judge.h"
 #include "synth/output_parsers.h"
 #include "synth/persona_parser.h"
 #include "util/text_util.h"
@@ -31,13 +32,15 @@ constexpr std::array<TaskInfo, 2> kPersonaTasks = {{
      OutputKind::persona_list, TaskRole::persona},
 }};
 
-constexpr std::array<TaskInfo, 3> kTrainingTasks = {{
+constexpr std::array<TaskInfo, 4> kTrainingTasks = {{
     {"respond", "the assistant's response to a user prompt (the input text)", "response",
      OutputKind::text, TaskRole::training, /*zero_shot_only=*/true},
     {"solve", "K solutions of a problem, kept when M final answers agree", "solution",
      OutputKind::solution, TaskRole::training},
     {"converse", "a multi-turn conversation: the persona plays the user", "conversation",
      OutputKind::text, TaskRole::training, /*zero_shot_only=*/true},
+    {"judge", "scores of a record's text on a rubric (1-10), filtered with --min-score", "judgment",
+     OutputKind::judge, TaskRole::training, /*zero_shot_only=*/true},
 }};
 
 }  // namespace
@@ -80,6 +83,7 @@ ParsedOutput parse_output(OutputKind kind, std::string_view content) {
       if (!answer) return ParsedOutput::failure("no final answer (expected \\boxed{...})");
       return {true, std::move(*answer), {}, {}};
     }
+    if (kind == OutputKind::judge) return parse_judgment(content);
     if (kind == OutputKind::npc) return parse_npc(content);
     return parse_tool(content);
   } catch (const std::exception& e) {

@@ -17,6 +17,7 @@ enum class OutputKind {
   persona,       // one persona description (text-to-persona)
   persona_list,  // a JSON array of persona descriptions (persona-to-persona)
   solution,      // a worked solution ending in a final answer (\boxed{...}) (solve)
+  judge,         // scores on a rubric: {"scores":{"validity","persona_fit","quality"},"reason"}
 };
 
 // What a task makes of its input line.
@@ -45,8 +46,8 @@ std::span<const TaskInfo> builtin_tasks();
 // persona records that synth, render and dedup take as input.
 std::span<const TaskInfo> persona_tasks();
 
-// The tasks that turn records into training data: respond, solve and converse. They read the
-// text of a record (its "output" by default) and carry the record's persona and custom_id.
+// The tasks that turn records into training data: respond, solve, converse and judge. They read
+// the text of a record (its "output" by default) and carry the record's persona and custom_id.
 std::span<const TaskInfo> training_tasks();
 
 // Every task: synthesis, persona creation, then training data.
@@ -59,8 +60,8 @@ const TaskInfo* find_task(std::string_view name);
 struct ParsedOutput {
   bool ok = false;
   // For npc and tool: the validated object as compact JSON; for persona, a JSON string; for
-  // persona_list, a JSON array of strings; for solution, the final answer as written; empty for
-  // text.
+  // persona_list, a JSON array of strings; for solution, the final answer as written; for judge,
+  // {"scores":...,"overall":x,"reason":...} (judge.h); empty for text.
   std::string parsed;
   std::vector<std::string> personas;  // persona and persona_list: the cleaned personas
   std::string reason;  // when !ok: one line saying what was wrong ("not a JSON object", ...)
@@ -71,8 +72,9 @@ struct ParsedOutput {
 
 // Checks a completion's content for a task of this kind: text must not be blank; npc and tool
 // go to their parsers (output_parsers.h), persona and persona_list to persona_parser.h, a
-// solution to extract_answer (answer.h), which must find a final answer. JSON may
-// be wrapped in a ```json fence or surrounded by prose; the first complete object is taken.
+// solution to extract_answer (answer.h), which must find a final answer, and a judgment to
+// parse_judgment (judge.h). JSON may be wrapped in a ```json fence or surrounded by prose; the
+// first complete object is taken.
 // Never throws.
 ParsedOutput parse_output(OutputKind kind, std::string_view content);
 

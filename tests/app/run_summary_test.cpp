@@ -31,6 +31,12 @@ TEST(RunSummary, SummaryJson) {
   t.unverified = 4;
   j = json::parse(format_summary_json(s));
   EXPECT_EQ(j["totals"]["unverified"], 4);
+  // And only judge runs with --min-score count records below it
+  EXPECT_FALSE(j["totals"].contains("below_threshold"));
+  t.below_threshold = 2;
+  j = json::parse(format_summary_json(s));
+  EXPECT_EQ(j["totals"]["below_threshold"], 2);
+  EXPECT_EQ(j["totals"]["records"], 5);
 }
 
 TEST(RunSummary, SummaryJsonOfAnExpansionListsEachHop) {

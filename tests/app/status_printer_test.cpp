@@ -187,6 +187,21 @@ TEST(StatusPrinterTest, UnverifiedShowsOnlyWhenThereAreAny) {
   EXPECT_EQ(format_summary(p, "out/").find("unverified"), std::string::npos);
 }
 
+TEST(StatusPrinterTest, BelowThresholdShowsOnlyWhenThereAreAny) {
+  // Given a judge run with records below --min-score
+  Progress p = busy_run();
+  p.below_threshold = 5;
+  // Then the progress line and the summary count them after the rejects
+  EXPECT_EQ(format_progress(p, 0),
+            "[ 42%] 1,204 done, 3 failed, 0 rejected, 5 below threshold | 64 in flight, 2 "
+            "retrying | 120.7 req/s | 1.2M tok | ETA 14s");
+  EXPECT_EQ(format_summary(p, "out/"),
+            "personagen: 1,204 records, 3 failed, 0 rejected, 5 below threshold in 10.0s (120.4 "
+            "rec/s, 1.2M tokens) -> out/");
+  p.below_threshold = 0;
+  EXPECT_EQ(format_summary(p, "out/").find("below"), std::string::npos);
+}
+
 TEST(StatusPrinterTest, CostShowsWhenPricesAreKnown) {
   // Given a run whose token prices are known
   Progress p = busy_run();

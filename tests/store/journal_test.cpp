@@ -123,6 +123,36 @@ TEST_F(JournalTest, AnEntryRecordsEverySideFileAndTheUnverifiedTotal) {
   EXPECT_FALSE(recover_journal(journal_path_, dir_, "math", 0, {}).has_value());
 }
 
+TEST_F(JournalTest, AnEntryRecordsBelowThresholdAndEntriesWithoutItStillApply) {
+  // Given a judge line that went to below-threshold.jsonl, journaled
+  const std::string line = R"({"b":1})";
+  std::ofstream(dir_ + "/below-threshold.jsonl", std::ios::binary) << line << "\n";
+  state_.side(SideFile::below_threshold) = {line.size() + 1, 1};
+  totals_.below_threshold = 1;
+  {
+    Journal journal(journal_path_, 0, 0);
+    journal.add(1, state_, totals_);
+    journal.flush();
+  }
+  // When it is recovered, then the file's length and the total come back
+  std::optional<JournalRecovery> kept = recover_journal(journal_path_, dir_, "math", 0, {});
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->writer.side(SideFile::below_threshold), (SideFileState{line.size() + 1, 1}));
+  EXPECT_EQ(kept->totals.below_threshold, 1u);
+
+  // And given an entry of the version before (three side files, ten totals)
+  write_file(journal_path_, "1 4 0 3 0 0 0 0 0 0 10 2 0 0 3 1 10 5 12 6 0\n");
+  Checkpoint checkpoint;
+  checkpoint.totals.below_threshold = 7;
+  kept = recover_journal(journal_path_, dir_, "math", 0, checkpoint);
+  // Then it applies, and below_threshold keeps the checkpoint's value
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->totals.records, 2u);
+  EXPECT_EQ(kept->totals.requests, 3u);
+  EXPECT_EQ(kept->totals.below_threshold, 7u);
+  EXPECT_EQ(kept->writer.side(SideFile::below_threshold), (SideFileState{0, 0}));
+}
+
 TEST_F(JournalTest, EntriesOfTheVersionBeforeUnverifiedStillApply) {
   // Given a shard line and a failure line, and a journal entry as the previous version wrote
   // it: seq line n (shard records bytes){n} failures_bytes failures_lines rejects_bytes

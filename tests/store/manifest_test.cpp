@@ -116,6 +116,7 @@ TEST_F(ManifestTest, RoundTripsEveryField) {
   EXPECT_EQ(b.totals.failed, a.totals.failed);
   EXPECT_EQ(b.totals.rejected, a.totals.rejected);
   EXPECT_EQ(b.totals.unverified, a.totals.unverified);
+  EXPECT_EQ(b.totals.below_threshold, a.totals.below_threshold);
   EXPECT_EQ(b.totals.requests, a.totals.requests);
   EXPECT_EQ(b.totals.retries, a.totals.retries);
   EXPECT_EQ(b.totals.prompt_tokens, a.totals.prompt_tokens);
@@ -239,6 +240,8 @@ TEST_F(ManifestTest, AManifestWrittenBeforeUnverifiedReadsItAsEmpty) {
   EXPECT_EQ(writer.side(SideFile::rejects), (SideFileState{20, 1}));
   EXPECT_EQ(writer.side(SideFile::unverified), (SideFileState{0, 0}));
   EXPECT_EQ(old->checkpoint.totals.unverified, 0u);
+  EXPECT_EQ(writer.side(SideFile::below_threshold), (SideFileState{0, 0}));
+  EXPECT_EQ(old->checkpoint.totals.below_threshold, 0u);
   EXPECT_EQ(old->checkpoint.totals.records, 5u);
   EXPECT_EQ(old->checkpoint.journal_seq, 4u);
   // And the side files every manifest had are still required

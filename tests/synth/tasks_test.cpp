@@ -44,6 +44,15 @@ TEST(TasksTest, FindTaskByName) {
   EXPECT_EQ(find_task(""), nullptr);
 }
 
+TEST(TasksTest, JudgeIsATrainingTaskWithOnlyZeroShot) {
+  const TaskInfo* judge = find_task("judge");
+  ASSERT_NE(judge, nullptr);
+  EXPECT_EQ(judge->kind, OutputKind::judge);
+  EXPECT_EQ(judge->role, TaskRole::training);
+  EXPECT_TRUE(judge->zero_shot_only);
+  EXPECT_EQ(judge, &training_tasks().back());
+}
+
 TEST(TasksTest, TextMustNotBeEmpty) {
   // Given empty, blank and real text replies
   // When they are checked as text

@@ -60,6 +60,13 @@ std::string echo_content(const std::string& prompt, size_t index);
 
 // Scripted replies (scripted_replies.h). A chat request gets the echo above unless it scripts
 // another reply; in the order they are tried, the first that applies gives the content:
+//   judge prompt     The last user message contains "You are judging one piece of synthetic
+//                    training data" (prompts/judge/zero-shot.txt): {"scores": {"validity": V,
+//                    "persona_fit": P, "quality": Q}, "reason": "Judged by the test server (echo
+//                    <tag>)."} with V, P, Q the three comma-separated entries of the prompt's
+//                    first [[judge: V,P,Q]] marker, copied as written (so "11" or "7.5" make a
+//                    reply the client must refuse), else 1 + h mod 10, 1 + (h >> 8) mod 10 and
+//                    1 + (h >> 16) mod 10 for h the prompt's 64-bit FNV-1a hash.
 //   persona as user  The last user message contains "You are playing the user in a
 //                    conversation": one line, "Follow-up from echo persona <tag>: and what about
 //                    case <n>?", where <tag> is 8 hex digits of the prompt's hash and <n> counts

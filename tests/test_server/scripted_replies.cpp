@@ -16,6 +16,8 @@ namespace {
 constexpr std::string_view kPersonaAsUser = "You are playing the user in a conversation";
 constexpr std::string_view kAnswersOpen = "[[answers:";
 constexpr std::string_view kSolveInstruction = "put your final answer within \\boxed{}";
+constexpr std::string_view kJudgePrompt = "You are judging one piece of synthetic training data";
+constexpr std::string_view kJudgeOpen = "[[judge:";
 
 // 8 hex digits of the text's hash: the tags that tell replies apart.
 std::string tag_of(std::string_view text) {
@@ -71,6 +73,32 @@ std::string solution(const ChatRequest& request, const std::vector<std::string>&
   return opening + ".\n\nThe final answer is \\boxed{" + answer + "}.";
 }
 
+// A judge reply: the three scores of the prompt's first `[[judge: V,P,Q]]` marker as written
+// (so a test can also send a bad one), else three from 1 to 10 taken from the prompt's hash.
+std::string judgment(const ChatRequest& request) {
+  const std::string& prompt = request.prompt;
+  std::vector<std::string> scores;
+  if (size_t open = prompt.find(kJudgeOpen); open != std::string::npos) {
+    size_t from = open + kJudgeOpen.size();
+    size_t close = prompt.find("]]", from);
+    std::string_view spec = std::string_view(prompt).substr(from, close - from);
+    for (size_t start = 0; close != std::string::npos;) {
+      size_t comma = spec.find(',', start);
+      scores.emplace_back(trimmed(spec.substr(start, comma - start)));
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+  }
+  if (scores.size() != 3) {
+    uint64_t hash = fnv1a(prompt);
+    scores = {std::to_string(1 + hash % 10), std::to_string(1 + (hash >> 8) % 10),
+              std::to_string(1 + (hash >> 16) % 10)};
+  }
+  return "{\"scores\": {\"validity\": " + scores[0] + ", \"persona_fit\": " + scores[1] +
+         ", \"quality\": " + scores[2] + "}, \"reason\": \"Judged by the test server (echo " +
+         tag_of(prompt) + ").\"}";
+}
+
 // How many lines of `text` start with "Assistant:".
 size_t assistant_lines(std::string_view text) {
   constexpr std::string_view kAssistant = "Assistant:";
@@ -85,6 +113,8 @@ size_t assistant_lines(std::string_view text) {
 }
 
 std::string content_for(const ChatRequest& request, size_t index) {
+  // First: the judged text may hold any other marker or wording (a solve problem's answers).
+  if (request.prompt.find(kJudgePrompt) != std::string::npos) return judgment(request);
   if (request.prompt.find(kPersonaAsUser) != std::string::npos) {
     return "Follow-up from echo persona " + tag_of(request.prompt) + ": and what about case " +
            std::to_string(assistant_lines(request.prompt)) + "?";
