@@ -281,7 +281,7 @@ TEST(JudgeRecordFormat, CarriesProvenanceScoresAndTheText) {
   JudgeRecord r;
   r.custom_id = "pg-j";
   r.source = {"a nurse", "p1", "pg-src"};
-  r.provenance = {"judge", "zero-shot", "m", "judge/zero-shot", 0x1234};
+  r.provenance = {"judge", "zero-shot", "m", "judge/zero-shot", 0x1234, {}};
   r.rubric = "math";
   r.text = "Math problem: 2 + 2?";
   r.judgment = parsed.parsed;
