@@ -9,7 +9,7 @@ packages=(
   zlib1g-dev libzstd-dev libxxhash-dev
   libutf8proc-dev libhnswlib-dev libsimdjson-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev
-  clang-format
+  clang-format python3-yaml
   "$@"
 )
 

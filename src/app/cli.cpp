@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string_view>
@@ -11,6 +12,7 @@
 #include "app/api_key.h"
 #include "app/batch_command.h"
 #include "app/cli_flags.h"
+#include "app/config_file.h"
 #include "app/dedup_commands.h"
 #include "dedup/decontam.h"
 #include "dedup/dedup.h"
@@ -176,6 +178,8 @@ int run(int argc, char** argv) {
       });
   app.add_flag("-q,--quiet", options.quiet,
                "No progress output; the summary only if something failed");
+  ConfigFile config;
+  add_config_flags(app, config);
   app.fallthrough();
 
   CLI::App* synth =
@@ -208,8 +212,19 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     // CLI11 quotes the values it could not place ("not expected: sk-..."), and any value may be
-    // the key pasted in the wrong place: the message is printed without them.
-    throw usage_error(without_argument_values(e.what(), argc, argv) + " (see --help)");
+    // the key pasted in the wrong place: the message is printed without them, nor the values
+    // of the config file, given after "--" so that each is taken as a value.
+    std::vector<std::string> values = config.values();
+    std::vector<const char*> args(argv, argv + argc);
+    args.push_back("--");
+    for (const std::string& value : values) args.push_back(value.c_str());
+    throw usage_error(
+        without_argument_values(e.what(), static_cast<int>(args.size()), args.data()) +
+        " (see --help)");
+  }
+  if (config.dump) {
+    std::fputs(dump_config(app).c_str(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : static_cast<int>(ExitCode::error);
   }
   setup_logging(options);
   apply_environment(options);

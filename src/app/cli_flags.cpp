@@ -208,6 +208,9 @@ void add_synth_flags(CLI::App& app, Options& o, bool output_required) {
       ->capture_default_str()
       ->transform(in_range(whole_at_least<uint64_t>(1)));
   app.add_option("--summary", o.summary_file, "Write a JSON summary of the run to FILE");
+  app.add_option("--license", o.license,
+                 "The license in the dataset card (README.md) of the output directory, e.g. "
+                 "cc-by-4.0 (default: none stated)");
   app.add_flag("--restart", o.restart, "Discard the run already in --output and start over");
   app.add_option("--grace", o.grace_seconds,
                  "After SIGINT/SIGTERM, seconds to let requests in flight finish")

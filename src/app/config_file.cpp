@@ -1,1 +1,481 @@
-// placeholder
+#include "app/config_file.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "personagen/error.h"
+#include "util/json_text.h"
+#include "util/utf8.h"
+
+namespace personagen {
+
+namespace {
+
+// A reader of the TOML subset over the whole text, counting lines for its errors.
+class TomlReader {
+ public:
+  TomlReader(const std::string& text, const std::string& file) : s_(text), file_(file) {}
+
+  std::vector<ConfigEntry> read() {
+    for (size_t i = 0; i < s_.size();) {
+      size_t n = utf8_sequence_length(s_, i);
+      if (n == 0) fail("not UTF-8");
+      if (s_[i] == '\n') ++line_;
+      i += n;
+    }
+    line_ = 1;
+    std::vector<std::string> table;
+    std::set<std::string> seen_tables;
+    while (skip_blank_lines(), pos_ < s_.size()) {
+      if (peek() == '[') {
+        ++pos_;
+        if (peek() == '[') fail("arrays of tables ([[...]]) are not supported");
+        table = key_path();
+        expect(']', "expected ] after the table name");
+        std::string name = join(table);
+        if (!seen_tables.insert(name).second) fail("table [" + name + "] is given twice");
+        end_of_line();
+        continue;
+      }
+      ConfigEntry entry;
+      entry.line = line_;
+      std::vector<std::string> path = key_path();
+      entry.key = path.back();
+      entry.table = table;
+      entry.table.insert(entry.table.end(), path.begin(), path.end() - 1);
+      expect('=', "expected key = value");
+      skip_space();
+      value(entry);
+      std::string full = join(entry.table) + "." + entry.key;
+      if (!seen_keys_.insert(full).second) fail("key \"" + entry.key + "\" is given twice");
+      end_of_line();
+      entries_.push_back(std::move(entry));
+    }
+    return std::move(entries_);
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    throw usage_error(file_ + ":" + std::to_string(line_) + ": " + what);
+  }
+  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  bool at(std::string_view text) const { return s_.compare(pos_, text.size(), text) == 0; }
+  void expect(char c, const char* what) {
+    skip_space();
+    if (peek() != c) fail(what);
+    ++pos_;
+  }
+  void skip_space() {
+    while (peek() == ' ' || peek() == '\t') ++pos_;
+  }
+  void skip_comment() {
+    if (peek() == '#')
+      while (pos_ < s_.size() && s_[pos_] != '\n') ++pos_;
+  }
+  void newline() {
+    if (peek() == '\r') ++pos_;
+    if (peek() != '\n') fail("expected the end of the line");
+    ++pos_;
+    ++line_;
+  }
+  void skip_blank_lines() {  // and comments
+    for (;;) {
+      skip_space();
+      skip_comment();
+      if (pos_ >= s_.size() || (peek() != '\n' && peek() != '\r')) return;
+      newline();
+    }
+  }
+  void end_of_line() {
+    skip_space();
+    skip_comment();
+    if (pos_ < s_.size()) newline();
+  }
+  static std::string join(const std::vector<std::string>& parts) {
+    std::string out;
+    for (const auto& p : parts) out += (out.empty() ? "" : ".") + p;
+    return out;
+  }
+
+  // A bare, "basic" or 'literal' key, or several joined with dots.
+  std::vector<std::string> key_path() {
+    std::vector<std::string> path;
+    for (;;) {
+      skip_space();
+      if (peek() == '"' || peek() == '\'') {
+        path.push_back(single_line_string());
+      } else {
+        size_t begin = pos_;
+        while (std::isalnum(static_cast<unsigned char>(peek())) || peek() == '_' || peek() == '-')
+          ++pos_;
+        if (pos_ == begin) fail("expected a key: letters, digits, - and _, or a quoted key");
+        path.push_back(s_.substr(begin, pos_ - begin));
+      }
+      skip_space();
+      if (peek() != '.') return path;
+      ++pos_;
+    }
+  }
+
+  void value(ConfigEntry& entry) {
+    if (peek() != '[') {
+      entry.values.push_back(scalar(entry.is_bool));
+      return;
+    }
+    ++pos_;
+    entry.is_array = true;
+    entry.is_bool = true;
+    for (;;) {
+      skip_blank_lines();
+      if (peek() == ']') break;
+      if (peek() == '[') fail("nested arrays are not supported");
+      bool is_bool = false;
+      entry.values.push_back(scalar(is_bool));
+      entry.is_bool = entry.is_bool && is_bool;
+      skip_blank_lines();
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      if (peek() != ']') fail("expected , or ] in the array");
+    }
+    ++pos_;
+    entry.is_bool = entry.is_bool && !entry.values.empty();
+  }
+
+  std::string scalar(bool& is_bool) {
+    is_bool = false;
+    if (at("\"\"\"") || at("'''")) return multi_line_string();
+    if (peek() == '"' || peek() == '\'') return single_line_string();
+    if (peek() == '{') fail("inline tables are not supported");
+    size_t begin = pos_;
+    while (std::isalnum(static_cast<unsigned char>(peek())) ||
+           std::strchr("_+-.:", peek()) != nullptr)
+      ++pos_;
+    std::string token = s_.substr(begin, pos_ - begin);
+    if (token == "true" || token == "false") {
+      is_bool = true;
+      return token;
+    }
+    std::string number = toml_number(token);
+    if (number.empty()) fail("expected a value: a \"string\", a number, true, false or an [array]");
+    return number;
+  }
+
+  // TOML's decimal integer and float forms (not dates, nor hex, octal and binary integers): the
+  // text without underscores and a leading '+'; "" when not a number.
+  static std::string toml_number(const std::string& token) {
+    static const std::regex kNumber(
+        R"([+-]?((0|[1-9](_?[0-9])*)(\.[0-9](_?[0-9])*)?([eE][+-]?[0-9](_?[0-9])*)?|inf|nan))");
+    if (!std::regex_match(token, kNumber)) return "";
+    std::string out;
+    for (char c : token)
+      if (c != '_' && !(c == '+' && out.empty())) out += c;
+    return out;
+  }
+
+  std::string single_line_string() {
+    char quote = s_[pos_++];
+    std::string out;
+    for (;;) {
+      if (pos_ >= s_.size() || peek() == '\n' || peek() == '\r') fail("the string is not closed");
+      char c = s_[pos_++];
+      if (c == quote) return out;
+      if (c == '\\' && quote == '"') {
+        escape(out);
+      } else {
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t')
+          fail("a control character in a string; write it as an escape");
+        out += c;
+      }
+    }
+  }
+
+  std::string multi_line_string() {
+    std::string delimiter = s_.substr(pos_, 3);
+    pos_ += 3;
+    if (peek() == '\r' && pos_ + 1 < s_.size() && s_[pos_ + 1] == '\n') ++pos_;
+    if (peek() == '\n') ++pos_, ++line_;  // a newline right after the opening is trimmed
+    std::string out;
+    for (;;) {
+      if (pos_ >= s_.size()) fail("the multi-line string is not closed");
+      if (at(delimiter) && !at(delimiter + delimiter[0])) {
+        pos_ += 3;
+        return out;
+      }
+      char c = s_[pos_++];
+      if (c == '\n') ++line_;
+      if (c == '\\' && delimiter[0] == '"') {
+        size_t after = pos_;
+        while (after < s_.size() && (s_[after] == ' ' || s_[after] == '\t')) ++after;
+        if (after < s_.size() && (s_[after] == '\n' || s_[after] == '\r')) {
+          // A line-ending backslash: the newline and the blanks after it are trimmed.
+          pos_ = after;
+          while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_])))
+            if (s_[pos_++] == '\n') ++line_;
+          continue;
+        }
+        escape(out);
+        continue;
+      }
+      out += c;
+    }
+  }
+
+  // After a backslash in a basic string: one of TOML's escapes, appended as its bytes.
+  void escape(std::string& out) {
+    char c = peek();
+    ++pos_;
+    static const std::string_view kFrom = "btnfr\"\\", kTo = "\b\t\n\f\r\"\\";
+    if (size_t k = kFrom.find(c); k != std::string_view::npos && c != '\0') {
+      out += kTo[k];
+      return;
+    }
+    if (c != 'u' && c != 'U')
+      fail("an unknown escape in a string (\\b \\t \\n \\f \\r \\\" \\\\ \\u)");
+    size_t n = c == 'u' ? 4 : 8;
+    std::string hex = s_.substr(pos_, n);
+    char* end = nullptr;
+    unsigned long cp = std::strtoul(hex.c_str(), &end, 16);
+    if (hex.size() != n || *end != '\0' || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      fail("a \\u escape that is not a Unicode scalar value");
+    pos_ += n;
+    // UTF-8: a lead byte marking the length, then six bits a continuation byte.
+    size_t length = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    std::string bytes(length, '\0');
+    for (size_t k = length - 1; k > 0; --k, cp >>= 6)
+      bytes[k] = static_cast<char>(0x80 | (cp & 0x3F));
+    static const unsigned char kLead[] = {0, 0, 0xC0, 0xE0, 0xF0};
+    bytes[0] = static_cast<char>(kLead[length] | cp);
+    out += bytes;
+  }
+
+  const std::string& s_;
+  const std::string& file_;
+  size_t pos_ = 0;
+  size_t line_ = 1;
+  std::vector<ConfigEntry> entries_;
+  std::set<std::string> seen_keys_;
+};
+
+// The option of `app` whose long name is `key` and that a config file may set, or null.
+const CLI::Option* long_option(const CLI::App& app, const std::string& key) {
+  for (const CLI::Option* opt : app.get_options())
+    if (opt->get_configurable() && opt->check_lname(key)) return opt;
+  return nullptr;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "personagen batch export" for the subcommand `app`.
+std::string command_name(const CLI::App* app) {
+  std::string name;
+  for (; app->get_parent() != nullptr; app = app->get_parent()) name = " " + app->get_name() + name;
+  return "personagen" + name;
+}
+
+// The chain of subcommands given on the command line, innermost last; empty for none.
+std::vector<const CLI::App*> given_subcommands(const CLI::App& root) {
+  std::vector<const CLI::App*> chain;
+  for (const CLI::App* app = &root; !app->get_subcommands().empty();)
+    chain.push_back(app = app->get_subcommands().front());
+  return chain;
+}
+
+// CLI11's Config for personagen's files: the entries read at --config, routed to the
+// subcommand given and checked against its flags. It does not read the stream CLI11 opens
+// again: the file was read (and any error reported) when --config was parsed.
+class ConfigReader : public CLI::Config {
+ public:
+  ConfigReader(const CLI::App& root, const ConfigFile& config) : root_(root), config_(config) {}
+
+  std::string to_config(const CLI::App* app, bool, bool, std::string) const override {
+    return dump_config(*app);
+  }
+
+  std::vector<CLI::ConfigItem> from_config(std::istream&) const override {
+    std::vector<const CLI::App*> given = given_subcommands(root_);
+    std::vector<CLI::ConfigItem> in_tables, flat;
+    for (const ConfigEntry& entry : config_.entries) {
+      const CLI::App* table = table_app(entry);
+      std::vector<CLI::ConfigItem>& items = entry.table.empty() ? flat : in_tables;
+      // Look for the key from the table's subcommand (the one given, for a flat key) up.
+      const CLI::App* start = entry.table.empty() ? (given.empty() ? &root_ : given.back()) : table;
+      const CLI::App* owner = start;
+      const CLI::Option* opt = long_option(*owner, entry.key);
+      while (opt == nullptr && owner->get_parent() != nullptr) {
+        owner = owner->get_parent();
+        opt = long_option(*owner, entry.key);
+      }
+      if (opt == nullptr) unknown_key(entry, *start);
+      check_value(entry, *opt);
+      bool used =
+          entry.table.empty() || std::find(given.begin(), given.end(), table) != given.end();
+      if (!used) continue;
+      CLI::ConfigItem& item = items.emplace_back();
+      for (const CLI::App* app = owner; app->get_parent() != nullptr; app = app->get_parent())
+        item.parents.insert(item.parents.begin(), app->get_name());
+      item.name = entry.key;
+      item.inputs = entry.values;
+    }
+    // CLI11 keeps the first value an option gets: a subcommand's table wins over flat keys.
+    in_tables.insert(in_tables.end(), flat.begin(), flat.end());
+    return in_tables;
+  }
+
+ private:
+  [[noreturn]] void fail(const ConfigEntry& entry, const std::string& what) const {
+    throw usage_error(config_.path + ":" + std::to_string(entry.line) + ": " + what);
+  }
+
+  const CLI::App* table_app(const ConfigEntry& entry) const {
+    const CLI::App* app = &root_;
+    for (const std::string& name : entry.table) {
+      const CLI::App* sub = nullptr;
+      for (const CLI::App* candidate : app->get_subcommands({}))
+        if (candidate->get_name() == name) sub = candidate;
+      if (sub == nullptr) {
+        std::string table;
+        for (const auto& part : entry.table) table += (table.empty() ? "" : ".") + part;
+        fail(entry, "unknown table [" + table + "] (expected a subcommand, e.g. [synth])");
+      }
+      app = sub;
+    }
+    return app;
+  }
+
+  [[noreturn]] void unknown_key(const ConfigEntry& entry, const CLI::App& app) const {
+    std::string normalized = entry.key;
+    std::replace(normalized.begin(), normalized.end(), '_', '-');
+    if (normalized == "api-key")
+      fail(entry,
+           "api-key is not accepted, as a key in a config file ends up in backups and "
+           "repositories: use OPENAI_API_KEY or api-key-file");
+    std::string nearest;
+    size_t best = SIZE_MAX;
+    for (const CLI::App* a = &app; a != nullptr; a = a->get_parent())
+      for (const CLI::Option* opt : a->get_options())
+        for (const std::string& name : opt->get_lnames())
+          if (opt->get_configurable() && edit_distance(entry.key, name) < best) {
+            best = edit_distance(entry.key, name);
+            nearest = name;
+          }
+    fail(entry, "unknown key \"" + entry.key + "\" (expected a long flag of " + command_name(&app) +
+                    (nearest.empty() ? "" : ", e.g. " + nearest) + ")");
+  }
+
+  void check_value(const ConfigEntry& entry, const CLI::Option& opt) const {
+    if (opt.get_expected_min() == 0) {
+      if (!entry.is_bool || entry.values.size() != 1)
+        fail(entry, entry.key + " is a flag: expected true or false");
+    } else if (entry.values.size() > 1 && opt.get_expected_max() <= 1) {
+      fail(entry, entry.key + " takes one value, not an array");
+    } else if (entry.values.empty()) {
+      fail(entry, entry.key + ": expected a value, not an empty array");
+    }
+  }
+
+  const CLI::App& root_;
+  const ConfigFile& config_;
+};
+
+// `text` as a TOML value: a plain decimal number or true/false bare, as the reader returns
+// them, anything else a basic string (a JSON string is one: its escapes are TOML's too).
+std::string toml_value(const std::string& text) {
+  static const std::regex kPlain(R"(true|false|-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?)");
+  if (std::regex_match(text, kPlain)) return text;
+  std::string out;
+  append_json_string(out, text);
+  return out;
+}
+
+}  // namespace
+
+std::vector<ConfigEntry> parse_config_text(const std::string& text, const std::string& file) {
+  return TomlReader(text, file).read();
+}
+
+std::vector<std::string> ConfigFile::values() const {
+  std::vector<std::string> out;
+  for (const ConfigEntry& entry : entries)
+    out.insert(out.end(), entry.values.begin(), entry.values.end());
+  return out;
+}
+
+void add_config_flags(CLI::App& app, ConfigFile& config) {
+  app.config_formatter(std::make_shared<ConfigReader>(app, config));
+  app.set_config("--config", "",
+                 "Read flags from a TOML file: the long names as keys (max-tokens = 512), flat or "
+                 "in a [synth] table; flags on the command line win")
+      ->each([&config](const std::string& path) {
+        std::error_code error;
+        if (!std::filesystem::is_regular_file(path, error))
+          throw usage_error("--config " + path + ": no such file");
+        std::ifstream in(path, std::ios::binary);
+        if (!in) throw usage_error("--config " + path + ": " + std::strerror(errno));
+        std::stringstream text;
+        text << in.rdbuf();
+        if (in.bad()) throw usage_error("--config " + path + ": cannot read the file");
+        config.path = path;
+        config.entries = parse_config_text(text.str(), path);
+      })
+      ->trigger_on_parse();
+  app.add_flag("--dump-config", config.dump,
+               "Print the resolved configuration (file, flags, defaults) as TOML and exit")
+      ->configurable(false);
+}
+
+std::string dump_config(const CLI::App& app) {
+  std::vector<const CLI::App*> chain = given_subcommands(app);
+  chain.insert(chain.begin(), &app);
+  std::string out = "# " + command_name(chain.back()) + " --config FILE\n";
+  std::set<std::string> written;
+  // The innermost subcommand first: a flat key goes to it before its parents.
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    for (const CLI::Option* opt : (*it)->get_options()) {
+      if (!opt->get_configurable() || opt->get_lnames().empty()) continue;
+      const std::string& name = opt->get_lnames().front();
+      if (!written.insert(name).second) continue;
+      std::vector<std::string> values = opt->reduced_results();
+      bool flag = opt->get_expected_min() == 0;
+      if (flag) {
+        values = {opt->count() > 0 && opt->as<bool>() ? "true" : "false"};
+      } else if (values.empty() && opt->get_expected_max() <= 1 &&
+                 !opt->get_default_str().empty()) {
+        values = {opt->get_default_str()};
+      }
+      if (values.empty()) continue;
+      out += name + " = ";
+      if (values.size() == 1 && opt->get_expected_max() <= 1) {
+        out += toml_value(values[0]) + "\n";
+        continue;
+      }
+      std::string array;
+      for (const std::string& v : values) array += (array.empty() ? "" : ", ") + toml_value(v);
+      out += "[" + array + "]\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace personagen

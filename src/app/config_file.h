@@ -1,1 +1,59 @@
 #pragma once
+
+// `--config FILE` and `--dump-config`: any long flag of the subcommand given, read from a TOML
+// file through CLI11's config support, and the resolved configuration written back as TOML.
+
+#include <CLI/CLI.hpp>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace personagen {
+
+// One `key = value` of a config file, as read: the table it is in ([synth] gives {"synth"}, a
+// dotted key adds its parts), its values as text (an array has several; a number keeps its
+// digits, underscores and a leading '+' left out; true and false are "true" and "false").
+struct ConfigEntry {
+  size_t line = 0;
+  std::vector<std::string> table;
+  std::string key;
+  std::vector<std::string> values;
+  bool is_array = false;
+  bool is_bool = false;  // every value is true or false
+};
+
+// Parses the TOML subset a config file needs: comments, [tables] and dotted keys, basic and
+// literal strings (multi-line too, with TOML's escapes), integers, floats, booleans and arrays
+// of those. Throws a usage Error "FILE:LINE: what was expected" for anything else (dates,
+// inline tables, nested arrays, a key given twice), never quoting the text: a value may be a
+// key pasted in the wrong place.
+std::vector<ConfigEntry> parse_config_text(const std::string& text, const std::string& file);
+
+// The state of --config and --dump-config for one command line.
+struct ConfigFile {
+  std::string path;                  // --config FILE, "" when not given
+  std::vector<ConfigEntry> entries;  // read as soon as --config is parsed
+  bool dump = false;                 // --dump-config
+  // Every text value read from the file, so that a parse error about one (CLI11 may quote it)
+  // can be printed without it, as values given on the command line are.
+  std::vector<std::string> values() const;
+};
+
+// Adds --config FILE and --dump-config to `app`, the root: with fallthrough, both may be given
+// after the subcommand. The file is read when --config is parsed (a missing or malformed file is
+// a usage Error naming it and the line); its keys are given to the subcommand on the command
+// line when CLI11 processes config files, after the flags, so a flag wins over the file, and the
+// file over the environment and the defaults. A flat key is the long name of a flag of that
+// subcommand (or of personagen itself, like quiet); a [synth] or [batch.export] table holds the
+// keys of that subcommand, and a table of another subcommand is checked but not used. An unknown
+// key is a usage Error naming the key, the file and the nearest flag; "api-key" is refused with
+// the same advice as --api-key.
+void add_config_flags(CLI::App& app, ConfigFile& config);
+
+// The resolved configuration of the subcommand that was parsed, as TOML that --config reads
+// back to the same configuration: flat keys, one per long flag of the subcommand (and of
+// personagen itself) that has a value from the command line, the file or a default. Flags the
+// user did not set and that have no default are left out.
+std::string dump_config(const CLI::App& app);
+
+}  // namespace personagen

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "input/input_files.h"
+#include "store/dataset_card.h"
 #include "synth/cost.h"
 #include "synth/request_walk.h"
 #include "synth/tasks.h"
@@ -400,6 +401,7 @@ void SynthRun::checkpoint() {
   last_checkpoint_ = std::chrono::steady_clock::now();
   take_position(sink_.sync());
   if (!manifest_path_.empty()) write_manifest(manifest_path_, manifest_);
+  if (!manifest_path_.empty()) write_dataset_card_beside(manifest_path_, manifest_, options_);
   durable_ = manifest_.checkpoint;
   // The checkpoint holds every entry now; a crash before this clear leaves entries it skips.
   if (journal_) journal_->clear();
@@ -422,6 +424,7 @@ void SynthRun::complete() {
   }
   manifest_.complete = true;
   if (!manifest_path_.empty()) write_manifest(manifest_path_, manifest_);
+  if (!manifest_path_.empty()) write_dataset_card_beside(manifest_path_, manifest_, options_);
   durable_ = manifest_.checkpoint;
   if (journal_) journal_->remove();
 }
