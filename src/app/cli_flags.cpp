@@ -126,6 +126,13 @@ void add_request_flags(CLI::App& app, Options& o, bool input_required) {
                  "A custom task from one template file; its {{placeholders}} are input fields");
   app.add_option("--world", o.world_file,
                  "Game world description for the npc task (default: built in)");
+  app.add_option("--structured", o.structured,
+                 "Structured outputs: auto (the task's JSON schema as response_format for npc, "
+                 "tool, persona-to-persona and a --template with --schema; nothing for text "
+                 "tasks) | json_schema | json_object | off")
+      ->capture_default_str();
+  app.add_option("--schema", o.schema_file,
+                 "A JSON schema file for a custom --template's replies, sent as response_format");
 }
 
 void add_endpoint_flags(CLI::App& app, Options& o) {

@@ -138,7 +138,8 @@ std::string build_chat_body(std::string_view model, std::span<const ChatMessage>
   std::string body;
   // The strings, and 160 bytes for the fixed text around them and the sampling numbers, so that
   // a typical body without escapes is written with one allocation.
-  size_t size = model.size() + extras.system.size() + extras.fields.size() + 160;
+  size_t size = model.size() + extras.system.size() + extras.fields.size() +
+                extras.response_format.size() + 160;
   for (const ChatMessage& message : messages) size += message.content.size() + 32;
   body.reserve(size);
   body += "{\"model\":";
@@ -169,6 +170,10 @@ std::string build_chat_body(std::string_view model, std::span<const ChatMessage>
   if (sampling.max_tokens) {
     body += ",\"max_tokens\":";
     append_json_int(body, *sampling.max_tokens);
+  }
+  if (!extras.response_format.empty()) {
+    body += ",\"response_format\":";
+    body += extras.response_format;
   }
   if (!extras.fields.empty()) {
     body += ',';

@@ -15,12 +15,14 @@ struct SamplingParams {
   std::optional<int64_t> max_tokens;
 };
 
-// What else every request carries, from --system and --extra-body.
+// What else every request carries, from --system, --extra-body and --structured.
 struct RequestExtras {
   std::string system;  // a system message before the user message ("" = none)
   std::string fields;  // more top-level members, as compact JSON text without braces ("" = none)
+  // The "response_format" member's value as compact JSON text ("" = none): structured outputs.
+  std::string response_format;
 
-  bool empty() const { return system.empty() && fields.empty(); }
+  bool empty() const { return system.empty() && fields.empty() && response_format.empty(); }
 };
 
 struct Usage {
@@ -62,7 +64,7 @@ struct ChatMessage {
 };
 
 // The JSON body of a /v1/chat/completions request with one user message, after the system
-// message and with the extra fields of `extras`, if any.
+// message and with the response_format and extra fields of `extras`, if any.
 std::string build_chat_body(std::string_view model, std::string_view user_message,
                             const SamplingParams& sampling, const RequestExtras& extras = {});
 

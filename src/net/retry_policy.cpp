@@ -35,6 +35,27 @@ std::string_view to_string(FailureKind kind) {
   return "unknown";
 }
 
+namespace {
+
+// Whether an error message says that the server refused the request's response_format, in the
+// words the servers use: OpenAI ("Invalid schema for response_format 'npc': ...", "Invalid
+// parameter: 'response_format' of type 'json_schema' is not supported with this model"), vLLM
+// ("The provided JSON schema contains features not supported by xgrammar.", "Failed to transform
+// json schema into a grammar: ...", guided_json before 0.10), llama.cpp ("response_format type
+// must be one of \"text\" or \"json_object\"", "JSON schema conversion failed"), SGLang (its
+// grammar backends' errors) and servers that say "structured output(s)" are not supported.
+bool names_response_format(std::string_view message) {
+  std::string lower(message);
+  for (char& c : lower)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  for (std::string_view words : {"response_format", "json_schema", "json schema", "guided_json",
+                                 "structured output", "grammar"})
+    if (lower.find(words) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
 Verdict classify_http(const HttpResponse& response) {
   if (response.error == TransportError::timeout) {
     return Verdict::retry(FailureKind::timeout, "timeout: " + response.error_text);
@@ -54,6 +75,13 @@ Verdict classify_http(const HttpResponse& response) {
   std::string message = error_message(response.body);
   if (!message.empty()) reason += ": " + message;
   if (status == 401 || status == 403) return Verdict::fatal(FailureKind::auth, std::move(reason));
+  // Every request of the run carries the same response_format, so every one would be refused.
+  if ((status == 400 || status == 422) && names_response_format(message)) {
+    return Verdict::fatal(FailureKind::http_status,
+                          "the server refused response_format (" + reason +
+                              "); it may not support structured outputs: rerun with "
+                              "--structured off");
+  }
   if (status == 408 || status == 409 || status == 429 || (status >= 500 && status < 600)) {
     return Verdict::retry(FailureKind::http_status, std::move(reason));
   }

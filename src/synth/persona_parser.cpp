@@ -146,6 +146,10 @@ ParsedOutput parse_persona_list(std::string_view content) {
   if (body.empty()) return ParsedOutput::failure("empty output");
   if (is_refusal(strip_wrapping(body))) return ParsedOutput::failure("a refusal, not a persona");
   auto json = nlohmann::json::parse(body, nullptr, false);
+  // {"personas": [...]} is the array in the shape of the task's schema (schemas.h), since
+  // OpenAI's structured outputs want an object at a schema's root.
+  if (json.is_object() && json.size() == 1 && json.contains("personas"))
+    json = std::move(json["personas"]);
   if (json.is_discarded() || !json.is_array())
     return ParsedOutput::failure("expected a JSON array of persona strings");
   std::vector<std::string> personas;

@@ -7,6 +7,7 @@
 
 #include "input/input_files.h"
 #include "personagen/error.h"
+#include "synth/schemas.h"
 #include "util/hash.h"
 #include "util/utf8.h"
 
@@ -28,10 +29,16 @@ std::string optional_text(const std::optional<T>& value) {
   return text.str();
 }
 
+// The canonical --extra-body members (RequestExtras::fields) as an object.
+nlohmann::json fields_object(const std::string& fields) {
+  nlohmann::json body = nlohmann::json::parse("{" + fields + "}", nullptr, false);
+  return body.is_object() ? body : nlohmann::json::object();
+}
+
 // The integer "seed" among the canonical --extra-body members, if there is one.
 std::optional<int64_t> body_seed(const std::string& fields) {
-  nlohmann::json body = nlohmann::json::parse("{" + fields + "}", nullptr, false);
-  auto seed = body.is_object() ? body.find("seed") : body.end();
+  nlohmann::json body = fields_object(fields);
+  auto seed = body.find("seed");
   if (seed == body.end() || !seed->is_number_integer()) return std::nullopt;
   return seed->get<int64_t>();
 }
@@ -42,6 +49,29 @@ std::string with_seed(const std::string& fields, int64_t seed) {
   body["seed"] = seed;
   std::string text = body.dump();
   return text.substr(1, text.size() - 2);
+}
+
+// The response_format of every request (--structured, --schema): the task's built-in schema,
+// or a custom template's --schema. Throws a usage Error for a flag that does not apply.
+std::string resolve_response_format(const Options& options, const SynthPlan& plan) {
+  std::optional<Structured> mode = parse_structured(options.structured);
+  if (!mode)
+    throw usage_error("unknown --structured \"" + options.structured +
+                      "\" (expected auto, json_schema, json_object or off)");
+  std::string custom;
+  if (!options.schema_file.empty()) {
+    if (options.template_file.empty())
+      throw usage_error("--schema applies to a custom --template; " + plan.task +
+                        (task_schema(plan.kind) ? " has its built-in schema" : " replies in text"));
+    custom = load_schema_file(options.schema_file);
+  }
+  std::optional<std::string_view> schema = task_schema(plan.kind);
+  if (!custom.empty()) schema = custom;
+  std::string format = response_format_json(*mode, plan.task, schema);
+  if (*mode != Structured::off && fields_object(plan.extras.fields).contains("response_format"))
+    throw usage_error("--extra-body sets \"response_format\", and so does --structured " +
+                      options.structured + ": give it once: --structured off to send your own");
+  return format;
 }
 
 uint64_t demos_hash(const std::vector<Demonstration>& demos) {
@@ -179,6 +209,7 @@ SynthPlan make_plan(const Options& options) {
     plan.extras.fields = extra_body_fields(options.extra_body, plan.sampling);
     plan.body_seed = body_seed(plan.extras.fields);
   }
+  plan.extras.response_format = resolve_response_format(options, plan);
   if (!options.fields.empty()) plan.reader.persona_fields = options.fields;
 
   plan.config = {
@@ -212,6 +243,8 @@ SynthPlan make_plan(const Options& options) {
   if (!plan.extras.system.empty())
     plan.config.emplace_back("system", hex64(hash64(plan.extras.system)));
   if (!plan.extras.fields.empty()) plan.config.emplace_back("extra_body", plan.extras.fields);
+  if (!plan.extras.response_format.empty())
+    plan.config.emplace_back("response_format", hex64(hash64(plan.extras.response_format)));
   if (!options.part.empty()) plan.config.emplace_back("part", options.part);
   // Only when they differ from what runs before these flags did, so those runs still resume.
   if (plan.samples != 1) plan.config.emplace_back("samples", std::to_string(plan.samples));
@@ -267,6 +300,7 @@ std::string_view cut_text(std::string_view text, size_t max) {
 const RequestExtras& RequestBuilder::extras_for(size_t sample) {
   if (sample == 0 || !plan_.body_seed) return plan_.extras;
   seeded_.system = plan_.extras.system;
+  seeded_.response_format = plan_.extras.response_format;
   seeded_.fields = with_seed(plan_.extras.fields, *plan_.body_seed + static_cast<int64_t>(sample));
   return seeded_;
 }
@@ -288,7 +322,9 @@ void RequestBuilder::build(const InputRecord& record, size_t unit) {
   }
   key.add(plan_.model).add(sampling_key_).add(persona).add(relation);
   // Only when given, so the keys of requests without them stay what they were.
-  if (!plan_.extras.empty()) key.add(plan_.extras.system).add(plan_.extras.fields);
+  if (!plan_.extras.system.empty() || !plan_.extras.fields.empty())
+    key.add(plan_.extras.system).add(plan_.extras.fields);
+  if (!plan_.extras.response_format.empty()) key.add(plan_.extras.response_format);
   // Only the fields a custom template uses shape the request; provenance fields do not.
   for (const auto& [name, value] : record.fields)
     if (std::find(plan_.reader.extra_fields.begin(), plan_.reader.extra_fields.end(), name) !=
@@ -333,8 +369,9 @@ void RequestBuilder::build_turn(std::string_view persona, std::span<const ChatMe
   std::vector<std::pair<std::string, std::string>> fields{{"conversation", transcript_}};
   TemplateValues values{persona, {}, {}, &fields};
   plan_.prompts.user_turn.render(values, {}, prompt_);
-  // The system message speaks to the assistant; the persona writing as the user does not get it.
-  RequestExtras user_extras{"", extras.fields};
+  // The system message speaks to the assistant; the persona writing as the user does not get it,
+  // and writes text, not the task's JSON.
+  RequestExtras user_extras{"", extras.fields, ""};
   body_ = build_chat_body(plan_.model, prompt_, plan_.sampling, user_extras);
 }
 

@@ -33,7 +33,7 @@ struct SynthPlan {
   std::string template_id;  // "<task>/<method>"
   std::string model;
   SamplingParams sampling;
-  RequestExtras extras;  // --system, --extra-body
+  RequestExtras extras;  // --system, --extra-body, and --structured's response_format
   uint64_t seed = 0;
   size_t shots = 0;  // demonstrations per request (0 for zero-shot)
   // Requests per input record: one per relation for text-to-persona, else one with no relation.
@@ -75,7 +75,8 @@ std::vector<InputRecord> read_sample(RecordReader& reader, const Selection& sele
 
 // Builds the request for one persona: its demonstrations, prompt, body and custom_id.
 // The custom_id is a hash of everything that shapes the request, so any change of persona,
-// task, method, template, demonstrations, model or sampling gives a new key.
+// task, method, template, demonstrations, model, sampling, extras or response_format gives a
+// new key.
 class RequestBuilder {
  public:
   explicit RequestBuilder(const SynthPlan& plan);

@@ -38,8 +38,10 @@ TEST_F(E2E, EveryTaskAndMethodGivesOneRecordPerPersonaFromItsOwnRequest) {
       size_t before = server.chat_request_count();
       fs::path out = dir_ / (std::string(task) + "-" + method);
       // Given 7 personas and shards of 3, when synth runs, then it exits 0 with 3 shards.
+      // (--structured off: the echo shows each record's prompt; structured_test.cpp has the
+      // schema-shaped replies.)
       Result r = run({"synth", "-i", input, "-t", task, "-m", method, "-o", out, "--shots", "2",
-                      "--shard-size", "3", "-q"},
+                      "--shard-size", "3", "-q", "--structured", "off"},
                      server.base_url());
       ASSERT_EQ(r.exit_code, 0) << r.err;
       EXPECT_TRUE(fs::exists(out / (std::string(task) + "-00002.jsonl")));

@@ -76,6 +76,28 @@ TEST(OpenAiClientTest, BodyCarriesSamplingParamsWhenSet) {
   EXPECT_EQ(parsed["max_tokens"].get<int64_t>(), 1024);
 }
 
+TEST(OpenAiClientTest, BodyCarriesTheResponseFormatAsItIs) {
+  // Given a response_format with the extras
+  SamplingParams sampling;
+  sampling.max_tokens = 600;
+  RequestExtras extras{"Be brief.", R"("seed":7)", R"({"type":"json_object"})"};
+
+  // When a body is built, for one message or a conversation
+  const std::string body = build_chat_body("m", "x", sampling, extras);
+  const ChatMessage turns[] = {{"user", "a"}, {"assistant", "b"}, {"user", "c"}};
+  const std::string conversation = build_chat_body("m", turns, sampling, extras);
+
+  // Then it follows the sampling parameters and comes before the extra fields, verbatim
+  EXPECT_NE(body.find(R"("max_tokens":600,"response_format":{"type":"json_object"},"seed":7})"),
+            std::string::npos)
+      << body;
+  EXPECT_EQ(json::parse(conversation)["response_format"]["type"], "json_object");
+  // And without one, the body is what it was
+  extras.response_format.clear();
+  EXPECT_EQ(json::parse(build_chat_body("m", "x", sampling, extras)).contains("response_format"),
+            false);
+}
+
 TEST(OpenAiClientTest, BodyNumbersRoundTrip) {
   // Given awkward numbers
   SamplingParams sampling;

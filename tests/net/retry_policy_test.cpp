@@ -76,6 +76,58 @@ TEST(ClassifyHttpTest, ReasonsNameTheStatusOrTheError) {
   EXPECT_EQ(refused.reason, "transport: detail");
 }
 
+TEST(ClassifyHttpTest, ARefusedResponseFormatStopsTheRunAndSuggestsStructuredOff) {
+  // Given the words with which servers refuse a response_format they cannot take
+  const char* const refusals[] = {
+      // OpenAI: strict mode with an unsupported keyword, and a model without structured outputs
+      R"({"error":{"message":"Invalid schema for response_format 'npc': In context=('properties', )"
+      R"('name'), 'maxLength' is not permitted.","type":"invalid_request_error",)"
+      R"("param":"response_format","code":"invalid_json_schema"}})",
+      R"({"error":{"message":"Invalid parameter: 'response_format' of type 'json_schema' is not )"
+      R"(supported with this model."}})",
+      // vLLM (xgrammar), and before 0.10 guided_json
+      R"({"object":"error","message":"The provided JSON schema contains features not supported )"
+      R"(by xgrammar.","type":"BadRequestError","code":400})",
+      R"({"object":"error","message":"guided_json must be a valid JSON schema"})",
+      // llama.cpp
+      R"({"error":{"code":400,"message":"response_format type must be one of "text" or )"
+      R"("json_object", but got: json_schema","type":"invalid_request_error"}})",
+      R"({"error":{"message":"JSON schema conversion failed: Unrecognized schema"}})",
+      // SGLang and others
+      R"({"object":"error","message":"Failed to compile the grammar"})",
+      R"({"detail":"Structured outputs are not supported by this backend"})",
+  };
+  for (long status : {400L, 422L}) {
+    for (const char* body : refusals) {
+      // When one comes back with a 400 or a 422
+      Verdict verdict = classify_http(FakeTransport::status(status, body));
+      // Then the run stops at once, with one line that says why and what to do
+      EXPECT_EQ(verdict.action, Verdict::Action::fatal) << body;
+      EXPECT_EQ(verdict.kind, FailureKind::http_status);
+      EXPECT_EQ(verdict.reason.rfind(
+                    "the server refused response_format (HTTP " + std::to_string(status) + ": ", 0),
+                0u)
+          << verdict.reason;
+      EXPECT_NE(verdict.reason.find("it may not support structured outputs: rerun with "
+                                    "--structured off"),
+                std::string::npos)
+          << verdict.reason;
+      EXPECT_EQ(verdict.reason.find('\n'), std::string::npos);
+    }
+  }
+  // A 400 about something else still fails the request alone, and a 500 naming response_format
+  // is retried like any 5xx.
+  EXPECT_EQ(classify_http(FakeTransport::status(
+                              400, R"({"error":{"message":"This model's maximum context length )"
+                                   R"(is 4096 tokens."}})"))
+                .action,
+            Verdict::Action::fail);
+  EXPECT_EQ(
+      classify_http(FakeTransport::status(500, R"({"error":{"message":"response_format failed"}})"))
+          .action,
+      Verdict::Action::retry);
+}
+
 TEST(FailureKindTest, NamesAreStable) {
   // Given the kinds; when named; then the names are those of failures.jsonl
   EXPECT_EQ(to_string(FailureKind::http_status), "http_status");

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "personagen/error.h"
+#include "support/unit_support.h"
 
 namespace personagen {
 namespace {
@@ -183,6 +184,140 @@ TEST(SynthPlan, UsageErrorsNameTheProblem) {
   expect_usage(o, "\"max_tokens\" is also set by its flag");
   o.max_tokens.reset();
   EXPECT_NO_THROW(make_plan(o));  // without the flag, the field may set it
+}
+
+std::string config_value(const SynthPlan& plan, const std::string& name) {
+  for (const auto& [k, v] : plan.config)
+    if (k == name) return v;
+  return "<absent>";
+}
+
+// The body and custom_id of the request for one persona under `o`.
+struct Built {
+  nlohmann::json body;
+  std::string custom_id;
+};
+Built build_one(const Options& o, const std::string& persona = "a blacksmith") {
+  SynthPlan plan = make_plan(o);
+  RequestBuilder builder(plan);
+  builder.build(record(persona));
+  return {nlohmann::json::parse(builder.body()), builder.custom_id()};
+}
+
+TEST(SynthPlan, JsonTasksSendTheirSchemaAndTextTasksNothing) {
+  // Given each JSON task with the default --structured auto, then every body carries the
+  // task's schema as response_format, and the configuration records it.
+  for (const char* task : {"npc", "tool", "persona-to-persona"}) {
+    SCOPED_TRACE(task);
+    Options o = base_options();
+    o.task = task;
+    Built built = build_one(o);
+    const nlohmann::json& format = built.body["response_format"];
+    EXPECT_EQ(format["type"], "json_schema");
+    EXPECT_EQ(format["json_schema"]["name"], task);
+    EXPECT_EQ(format["json_schema"]["schema"]["type"], "object");
+    EXPECT_EQ(format["json_schema"]["strict"], false);
+    EXPECT_NE(config_value(make_plan(o), "response_format"), "<absent>");
+    // With --structured off, nothing is sent or recorded, and the key is another.
+    Options off = o;
+    off.structured = "off";
+    Built plain = build_one(off);
+    EXPECT_FALSE(plain.body.contains("response_format"));
+    EXPECT_EQ(config_value(make_plan(off), "response_format"), "<absent>");
+    EXPECT_NE(plain.custom_id, built.custom_id);
+    // json_object asks for any JSON object.
+    Options object = o;
+    object.structured = "json_object";
+    EXPECT_EQ(build_one(object).body["response_format"], (nlohmann::json{{"type", "json_object"}}));
+  }
+  // A text task sends nothing, with auto as with off: its requests and keys are what they were.
+  Options math = base_options();
+  Built text = build_one(math);
+  EXPECT_FALSE(text.body.contains("response_format"));
+  EXPECT_EQ(config_value(make_plan(math), "response_format"), "<absent>");
+  math.structured = "off";
+  EXPECT_EQ(build_one(math).custom_id, text.custom_id);
+}
+
+TEST(SynthPlan, StructuredFlagsThatDoNotApplyAreUsageErrors) {
+  auto expect_usage = [](const Options& o, const std::string& needle) {
+    ExitCode code = ExitCode::ok;
+    std::string error = error_of([&] { make_plan(o); }, &code);
+    EXPECT_EQ(code, ExitCode::usage) << needle;
+    EXPECT_NE(error.find(needle), std::string::npos) << error;
+  };
+  Options o = base_options();
+  o.structured = "yes";
+  expect_usage(o, "unknown --structured \"yes\"");
+  o = base_options();
+  o.structured = "json_schema";
+  expect_usage(o, "--structured json_schema: math replies in text");
+  o.structured = "json_object";
+  expect_usage(o, "--structured json_object applies to the JSON tasks");
+  o = base_options();
+  o.task = "npc";
+  o.schema_file = "schema.json";
+  expect_usage(o, "--schema applies to a custom --template; npc has its built-in schema");
+  // A response_format of one's own goes in --extra-body with --structured off only.
+  for (const char* task : {"npc", "math"}) {
+    o = base_options();
+    o.task = task;
+    o.extra_body = R"({"response_format":{"type":"json_object"}})";
+    expect_usage(o, "give it once: --structured off to send your own");
+    o.structured = "off";
+    EXPECT_EQ(build_one(o).body["response_format"], (nlohmann::json{{"type", "json_object"}}));
+  }
+}
+
+class CustomSchema : public TempDirTest {
+ protected:
+  // Options for the template recipe.txt with `schema` in the file `name` (none when empty).
+  Options custom(const std::string& schema, const std::string& name = "recipe.schema.json") {
+    write_file(path("recipe.txt"), "Write a recipe as JSON for {{persona}}.");
+    Options o = base_options();
+    o.task.clear();
+    o.method = "zero-shot";
+    o.template_file = path("recipe.txt");
+    if (!schema.empty()) {
+      write_file(path(name), schema);
+      o.schema_file = path(name);
+    }
+    return o;
+  }
+};
+
+TEST_F(CustomSchema, ACustomTemplateSendsItsSchema) {
+  // Given a custom template with a schema that OpenAI's strict mode accepts,
+  const std::string schema =
+      R"({"type": "object", "properties": {"title": {"type": "string"}},
+          "required": ["title"], "additionalProperties": false})";
+  Built built = build_one(custom(schema));
+  // then each body asks for it, named after the template, strict,
+  const nlohmann::json& format = built.body["response_format"];
+  EXPECT_EQ(format["type"], "json_schema");
+  EXPECT_EQ(format["json_schema"]["name"], "recipe");
+  EXPECT_EQ(format["json_schema"]["schema"], nlohmann::json::parse(schema));
+  EXPECT_EQ(format["json_schema"]["strict"], true);
+  // and the schema is part of the key and of the configuration.
+  Options other = custom(R"({"type": "object"})", "other.schema.json");
+  EXPECT_NE(build_one(other).custom_id, built.custom_id);
+  EXPECT_NE(config_value(make_plan(other), "response_format"),
+            config_value(make_plan(custom(schema)), "response_format"));
+  // Without --schema a custom template is a text task: nothing is sent, and json_schema has
+  // nothing to send.
+  Options text = custom("");
+  EXPECT_FALSE(build_one(text).body.contains("response_format"));
+  text.structured = "json_schema";
+  EXPECT_NE(error_of([&] { make_plan(text); }).find("--structured json_schema: recipe"),
+            std::string::npos);
+}
+
+TEST_F(CustomSchema, ABadSchemaFileIsAUsageErrorNamingIt) {
+  Options o = custom("{\"type\": \"object\",}");
+  ExitCode code = ExitCode::ok;
+  std::string error = error_of([&] { make_plan(o); }, &code);
+  EXPECT_EQ(code, ExitCode::usage);
+  EXPECT_EQ(error.rfind("--schema " + o.schema_file + ": not JSON: ", 0), 0u) << error;
 }
 
 TEST(SynthPlan, NpcPromptCarriesTheWorld) {

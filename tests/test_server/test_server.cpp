@@ -17,6 +17,7 @@
 #include "batches.h"
 #include "faults.h"
 #include "replies.h"
+#include "schema_replies.h"
 #include "scripted_replies.h"
 #include "stable_hash.h"
 
@@ -95,6 +96,7 @@ class TestServer::Impl {
   size_t next_index_ = 0;  // of the next chat reply, over HTTP requests and batch lines alike
   size_t in_flight_ = 0;
   size_t max_in_flight_ = 0;
+  size_t response_format_requests_ = 0;
 
   std::mutex stop_mutex_;
   bool stopped_ = false;
@@ -305,6 +307,14 @@ TestServer::Impl::ChatOutcome TestServer::Impl::chat_outcome(const std::string& 
   std::string error;
   std::optional<ChatRequest> chat = parse_chat_request(body, error);
   if (!chat) return refused(400, error, "invalid_request_error");
+  std::optional<ResponseFormat> format = read_response_format(body, error);
+  if (!format || format->present) {
+    std::lock_guard lock(mutex_);
+    ++response_format_requests_;
+    if (options_.reject_response_format) error = "'response_format' is not supported here";
+  }
+  if (!format || (format->present && options_.reject_response_format))
+    return refused(400, error, "invalid_request_error");
   const Attempt attempt = next_attempt(body, chat->prompt);
   if (!attempt.bad_marker.empty()) {
     return refused(400, "test server: bad fault marker " + attempt.bad_marker,
@@ -319,6 +329,7 @@ TestServer::Impl::ChatOutcome TestServer::Impl::chat_outcome(const std::string& 
   // Faults change the content alone: thinking in a field of its own stays, as when a reasoning
   // model spends its whole budget thinking.
   ChatReply scripted = scripted_reply(*chat, index);
+  shape_reply(*format, *chat, index, scripted);
   std::string_view finish_reason = "stop";
   if (attempt.fault && attempt.fault->kind == FaultKind::empty) scripted.content.clear();
   if (attempt.fault && attempt.fault->kind == FaultKind::badjson) {
@@ -413,6 +424,11 @@ std::vector<std::string> TestServer::authorization_headers() const {
 size_t TestServer::max_concurrent() const {
   std::lock_guard lock(impl_->mutex_);
   return impl_->max_in_flight_;
+}
+
+size_t TestServer::response_format_requests() const {
+  std::lock_guard lock(impl_->mutex_);
+  return impl_->response_format_requests_;
 }
 
 std::vector<std::string> TestServer::embedding_requests() const {

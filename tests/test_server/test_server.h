@@ -27,6 +27,9 @@ struct ServerOptions {
   int batch_expire_after = -1;         // with expire_batches: lines run before those batches expire
   int expire_batches = 0;              // how many batches, the first created, expire
   bool batch_fail_validation = false;  // every batch fails validation, naming line 1
+  // Every chat request that carries "response_format" gets a 400 naming it, as from a server
+  // without structured outputs.
+  bool reject_response_format = false;
 };
 
 // The fault kinds used for random faults when ServerOptions::fault_kinds is empty: the quick,
@@ -58,6 +61,19 @@ std::vector<float> test_embedding(std::string_view text);
 // any request may get a random one. POST /v1/embeddings answers test_embedding() of each
 // text of "input" (a string or an array of strings), with the same fault markers and random
 // faults. GET /v1/models lists the model.
+//
+// Structured outputs (schema_replies.h): a chat request's "response_format" is checked. A
+// malformed one (not an object; a type other than text, json_object or json_schema; json_schema
+// without a "json_schema" object, a name matching ^[a-zA-Z0-9_-]{1,64}$, a "schema" object, or
+// with a "strict" that is not a boolean) gets a 400 whose OpenAI error message names
+// 'response_format'. With a valid json_schema, the content of the reply is an instance of the
+// schema built from the prompt (schema_instance(): every property, strings with 8 hex digits of
+// the prompt's hash, a property "name" as echo_tool_name(prompt), numbers within the bounds and
+// picked by the hash, arrays of max(minItems, 1) items); a scripted reply (a marker, a
+// conversation) still wins over it, and faults still apply to it. json_object and text get the
+// usual reply. With ServerOptions::reject_response_format every request that carries
+// "response_format" gets a 400 naming it. response_format_requests() counts the requests that
+// carried one, valid or not.
 //
 // The Batch API, as OpenAI documents it, held in memory:
 //   POST /v1/files                multipart/form-data with "purpose" ("batch", else 400) and
@@ -147,6 +163,10 @@ class TestServer {
 
   // The highest number of chat requests that were being handled at the same time.
   size_t max_concurrent() const;
+
+  // How many chat requests and batch lines carried a "response_format" member (valid, malformed
+  // or refused alike).
+  size_t response_format_requests() const;
 
   // The Batch API's bookkeeping.
   size_t file_uploads() const;                          // POST /v1/files that stored a file
