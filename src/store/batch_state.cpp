@@ -48,7 +48,9 @@ Json options_to_json(const Options& o) {
          {"extra_body", o.extra_body},
          {"format", o.format},
          {"shard_size", o.shard_size},
-         {"rubric", o.rubric}};
+         {"rubric", o.rubric},
+         {"structured", o.structured},
+         {"schema_file", o.schema_file}};
   if (o.temperature) j["temperature"] = *o.temperature;
   if (o.top_p) j["top_p"] = *o.top_p;
   if (o.max_tokens) j["max_tokens"] = *o.max_tokens;
@@ -103,6 +105,10 @@ Options options_from_json(const Json& j) {
   take(j, "price_out", o.price_out);
   take(j, "rubric", o.rubric);
   take(j, "min_score", o.min_score);
+  // An export from before structured outputs sent no response_format.
+  o.structured = "off";
+  take(j, "structured", o.structured);
+  take(j, "schema_file", o.schema_file);
   return o;
 }
 

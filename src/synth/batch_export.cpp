@@ -157,6 +157,10 @@ Options batch_options(Options o) {
   o.prompts_dir = absolute_path(o.prompts_dir);
   o.template_file = absolute_path(o.template_file);
   o.world_file = absolute_path(o.world_file);
+  o.schema_file = absolute_path(o.schema_file);
+  // --rubric is a built-in rubric's name or a file; only a file is a path.
+  if (!o.rubric.empty() && std::filesystem::is_regular_file(o.rubric))
+    o.rubric = absolute_path(o.rubric);
   o.output = absolute_path(o.output);
   return o;
 }

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "personagen/error.h"
+#include "synth/judge.h"
 #include "util/json_text.h"
 
 namespace personagen {
@@ -208,6 +209,8 @@ std::optional<std::string_view> task_schema(OutputKind kind) {
       return kToolSchema;
     case OutputKind::persona_list:
       return kPersonaListSchema;
+    case OutputKind::judge:
+      return judge_schema();
     case OutputKind::text:
     case OutputKind::persona:
     case OutputKind::solution:
@@ -275,7 +278,7 @@ std::string response_format_json(Structured mode, std::string_view task,
       if (!schema)
         throw usage_error(
             "--structured json_object applies to the JSON tasks (npc, tool, "
-            "persona-to-persona, a --template with --schema); " +
+            "persona-to-persona, judge, a --template with --schema); " +
             name + " replies in text");
       return R"({"type":"json_object"})";
   }

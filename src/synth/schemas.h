@@ -22,10 +22,10 @@ enum class Structured {
 // auto, json_schema, json_object or off; nullopt for anything else.
 std::optional<Structured> parse_structured(std::string_view text);
 
-// The built-in JSON schema of a kind of reply, as readable JSON text: npc, tool and persona_list
-// have one, the text kinds none (nullopt). Each bounds its strings (maxLength) and arrays
-// (minItems, maxItems) to what the task's zero-shot template asks for, so that a reply decoded
-// under the schema ends within a sensible --max-tokens, and each accepts nothing its parser
+// The built-in JSON schema of a kind of reply, as readable JSON text: npc, tool, persona_list and
+// judge (judge.h) have one, the text kinds none (nullopt). Each bounds its strings (maxLength) and
+// arrays (minItems, maxItems) to what the task's zero-shot template asks for, so that a reply
+// decoded under the schema ends within a sensible --max-tokens, and each accepts nothing its parser
 // (parse_output) would refuse.
 std::optional<std::string_view> task_schema(OutputKind kind);
 
