@@ -118,6 +118,13 @@ TEST_F(Judge, MinScoreSplitsTheRecordsAndTheSummaryCountsBoth) {
   EXPECT_EQ(manifest["checkpoint"]["totals"]["below_threshold"], below.size());
   EXPECT_EQ(manifest["below_threshold"]["lines"], below.size());
   EXPECT_EQ(manifest["config"]["min_score"], "5.5");
+  // Every judge request asked for the judge's schema (--structured auto); the math run before
+  // it, a text task, asked for none.
+  EXPECT_EQ(server.response_format_requests(), people.size());
+  json body = json::parse(server.chat_requests().back());
+  EXPECT_EQ(body["response_format"]["json_schema"]["name"], "judge");
+  EXPECT_EQ(body["response_format"]["json_schema"]["schema"]["required"],
+            json::array({"scores", "reason"}));
 
   // And a rerun sends nothing and adds nothing
   size_t sent = server.chat_requests().size();
