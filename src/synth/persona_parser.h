@@ -16,7 +16,8 @@ constexpr size_t kMaxPersonaWords = 120;
 ParsedOutput parse_persona(std::string_view content);
 
 // Checks a persona-to-persona reply: a JSON array (possibly in a ``` fence) of persona strings,
-// each checked as above; duplicates are dropped. `parsed` is the cleaned array.
+// or the object {"personas": [...]} that the structured-output schema asks for; each persona is
+// checked as above, and duplicates are dropped. `parsed` is the cleaned array.
 ParsedOutput parse_persona_list(std::string_view content);
 
 }  // namespace personagen
