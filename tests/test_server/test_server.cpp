@@ -1,5 +1,3 @@
-#include "test_server.h"
-
 #include <httplib.h>
 #include <sys/socket.h>
 
@@ -20,6 +18,7 @@
 #include "schema_replies.h"
 #include "scripted_replies.h"
 #include "stable_hash.h"
+#include "test_server_impl.h"
 
 namespace personagen::testing {
 
@@ -70,71 +69,6 @@ ServerOptions validated(ServerOptions options) {
 }
 
 }  // namespace
-
-class TestServer::Impl {
- public:
-  explicit Impl(ServerOptions options);
-  ~Impl() { stop(); }
-
-  void stop();
-
-  ServerOptions options_;
-  RandomFaults random_faults_;
-  httplib::Server server_;
-  std::thread listener_;
-  int port_ = 0;
-  socket_t listen_socket_ = -1;  // set by httplib's socket_options callback
-
-  mutable std::mutex mutex_;
-  mutable std::condition_variable changed_;  // ready_, stopping_ or the request lists changed
-  bool ready_ = false;
-  bool stopping_ = false;
-  std::vector<std::string> chat_bodies_;
-  std::vector<std::string> embedding_bodies_;
-  std::vector<std::string> authorizations_;
-  std::unordered_map<uint64_t, uint64_t> attempts_;  // body hash -> requests seen
-  size_t next_index_ = 0;  // of the next chat reply, over HTTP requests and batch lines alike
-  size_t in_flight_ = 0;
-  size_t max_in_flight_ = 0;
-  size_t response_format_requests_ = 0;
-
-  std::mutex stop_mutex_;
-  bool stopped_ = false;
-
-  // Last, so its workers, which call into the members above, end before those are destroyed.
-  Batches batches_;
-
- private:
-  // What a chat request gets before it meets a socket: a status and a JSON body, and a fault
-  // still to inject into them.
-  struct ChatOutcome {
-    int status = 200;
-    std::string body;
-    std::optional<Fault> fault;
-  };
-  // Everything POST /v1/chat/completions does with a body once it is authorized, for the
-  // request or batch line that is the `index`-th chat reply.
-  ChatOutcome chat_outcome(const std::string& body, size_t index);
-  // A batch line: chat_outcome() with the faults that need a socket turned into a 500.
-  LineReply batch_line(const std::string& body);
-  void on_chat(const httplib::Request& req, httplib::Response& res);
-  void on_embeddings(const httplib::Request& req, httplib::Response& res);
-  void inject(const Fault& fault, httplib::Response& res, const std::string& full_reply,
-              Delivery delivery);
-
-  // What one attempt at a request gets.
-  struct Attempt {
-    std::optional<Fault> fault;  // to inject into the reply, if any
-    std::string bad_marker;      // a malformed fault marker: the reply is a 400 instead
-  };
-  // Reads the fault markers in `text` and counts one more attempt at `body` (none when a marker
-  // is malformed). The markers take the attempts at the same body in turn; once they are used
-  // up, a random fault may apply.
-  Attempt next_attempt(const std::string& body, std::string_view text);
-  bool authorized(const httplib::Request& req) const;
-  // Waits for `duration`; false if stop() cut the wait short.
-  bool wait_unless_stopping(std::chrono::milliseconds duration);
-};
 
 TestServer::Impl::Impl(ServerOptions options)
     : options_(validated(std::move(options))),
@@ -382,91 +316,6 @@ void TestServer::Impl::on_embeddings(const httplib::Request& req, httplib::Respo
       embeddings_body(embeddings->texts, embeddings->model.value_or(options_.model));
   if (attempt.fault) return inject(*attempt.fault, res, reply, Delivery::socket);
   res.set_content(reply, kJsonType);
-}
-
-TestServer::TestServer(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
-
-TestServer::~TestServer() = default;
-
-int TestServer::port() const {
-  return impl_->port_;
-}
-
-std::string TestServer::base_url() const {
-  return "http://127.0.0.1:" + std::to_string(impl_->port_) + "/v1";
-}
-
-void TestServer::stop() {
-  impl_->stop();
-}
-
-std::vector<std::string> TestServer::chat_requests() const {
-  std::lock_guard lock(impl_->mutex_);
-  return impl_->chat_bodies_;
-}
-
-size_t TestServer::chat_request_count() const {
-  std::lock_guard lock(impl_->mutex_);
-  return impl_->chat_bodies_.size();
-}
-
-bool TestServer::wait_for_chat_requests(size_t n, std::chrono::milliseconds timeout) const {
-  std::unique_lock lock(impl_->mutex_);
-  return impl_->changed_.wait_for(lock, timeout,
-                                  [this, n] { return impl_->chat_bodies_.size() >= n; });
-}
-
-std::vector<std::string> TestServer::authorization_headers() const {
-  std::lock_guard lock(impl_->mutex_);
-  return impl_->authorizations_;
-}
-
-size_t TestServer::max_concurrent() const {
-  std::lock_guard lock(impl_->mutex_);
-  return impl_->max_in_flight_;
-}
-
-size_t TestServer::response_format_requests() const {
-  std::lock_guard lock(impl_->mutex_);
-  return impl_->response_format_requests_;
-}
-
-std::vector<std::string> TestServer::embedding_requests() const {
-  std::lock_guard lock(impl_->mutex_);
-  return impl_->embedding_bodies_;
-}
-
-size_t TestServer::file_uploads() const {
-  return impl_->batches_.uploaded_filenames().size();
-}
-
-std::vector<std::string> TestServer::uploaded_filenames() const {
-  return impl_->batches_.uploaded_filenames();
-}
-
-size_t TestServer::batches_created() const {
-  return impl_->batches_.batches_created();
-}
-
-size_t TestServer::batch_cancels() const {
-  return impl_->batches_.batch_cancels();
-}
-
-size_t TestServer::batch_polls() const {
-  return impl_->batches_.batch_polls();
-}
-
-std::vector<std::string> TestServer::batch_line_requests() const {
-  return impl_->batches_.line_bodies();
-}
-
-bool TestServer::wait_for_batch_status(const std::string& id, const std::string& status,
-                                       std::chrono::milliseconds timeout) const {
-  return impl_->batches_.wait_for_status(id, status, timeout);
-}
-
-bool TestServer::wait_for_batch_lines(size_t n, std::chrono::milliseconds timeout) const {
-  return impl_->batches_.wait_for_lines(n, timeout);
 }
 
 }  // namespace personagen::testing
