@@ -118,6 +118,12 @@ class SynthRun final : private JobOwner {
   void check_budget();
   void settle(uint64_t line);
   static std::string_view persona_id(const InputRecord& record);
+  // The run's provenance, with the model the reply says it came from.
+  Provenance provenance_for(const Completion& completion) const {
+    Provenance p = provenance_;
+    p.served_model = completion.model;
+    return p;
+  }
   void add_record(Pending& p, const Request& request, const Judged& judged, int attempts);
   void add_persona_records(Pending& p, size_t index, const Judged& judged, int attempts);
   // judge: the record of a judgment, for the shards or, below --min-score, the side file.

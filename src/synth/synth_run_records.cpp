@@ -39,8 +39,7 @@ void SynthRun::add_record(Pending& p, const Request& request, const Judged& judg
   }
   r.reasoning = judged.completion.reasoning;
   r.keep_reasoning = plan_.keep_reasoning;
-  r.provenance = provenance_;
-  r.provenance.served_model = judged.completion.model;
+  r.provenance = provenance_for(judged.completion);
   r.description = plan_.description;
   r.output = judged.completion.content;
   r.parsed = judged.parsed.parsed;
@@ -74,8 +73,7 @@ void SynthRun::add_persona_records(Pending& p, size_t index, const Judged& judge
     r.hop = plan_.kind == OutputKind::persona ? 0 : parent_hop + 1;
     r.custom_id = custom_id;
     r.input = p.record.persona;
-    r.provenance = provenance_;
-    r.provenance.served_model = judged.completion.model;
+    r.provenance = provenance_for(judged.completion);
     r.finish_reason = judged.completion.finish_reason;
     r.usage = judged.completion.usage;
     r.attempts = attempts;
@@ -92,7 +90,7 @@ void SynthRun::add_judgment(Pending& p, const Request& request, const Judged& ju
   JudgeRecord r;
   r.custom_id = request.custom_id;
   r.source = {source.persona, source.persona_id, source.source_id};
-  r.provenance = provenance_;
+  r.provenance = provenance_for(judged.completion);
   r.rubric = plan_.rubrics.for_record(p.record).name;
   r.text = p.record.persona;
   r.judgment = judged.parsed.parsed;
