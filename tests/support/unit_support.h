@@ -13,8 +13,19 @@
 #include <vector>
 
 #include "personagen/error.h"
+#include "personagen/input_record.h"
 
 namespace personagen {
+
+// An input record at line 1 whose text (persona) is `text`, with these extra fields.
+inline InputRecord record(std::string text,
+                          std::vector<std::pair<std::string, std::string>> fields = {}) {
+  InputRecord r;
+  r.line = 1;
+  r.persona = std::move(text);
+  r.fields = std::move(fields);
+  return r;
+}
 
 // Runs `body` and returns the message of the Error it throws ("" if none), and its exit code in
 // `*code` when asked.

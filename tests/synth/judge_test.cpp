@@ -20,14 +20,6 @@ using nlohmann::json;
 constexpr const char* kGood =
     R"({"scores": {"validity": 8, "persona_fit": 6, "quality": 7}, "reason": "Clear and solvable."})";
 
-InputRecord record(std::string text, std::vector<std::pair<std::string, std::string>> fields = {}) {
-  InputRecord r;
-  r.line = 1;
-  r.persona = std::move(text);
-  r.fields = std::move(fields);
-  return r;
-}
-
 Options judge_options() {
   Options o;
   o.task = "judge";

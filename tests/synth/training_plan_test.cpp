@@ -5,6 +5,7 @@
 #include <set>
 
 #include "personagen/error.h"
+#include "support/unit_support.h"
 #include "synth/synth_plan.h"
 
 namespace personagen {
@@ -17,14 +18,6 @@ Options options(std::string task) {
   o.task = std::move(task);
   o.model = "m";
   return o;
-}
-
-InputRecord record(std::string text, std::vector<std::pair<std::string, std::string>> fields = {}) {
-  InputRecord r;
-  r.line = 1;
-  r.persona = std::move(text);
-  r.fields = std::move(fields);
-  return r;
 }
 
 std::string usage_error_of(const Options& o) {
