@@ -1,7 +1,7 @@
 // Feeds arbitrary bytes, as a server reply body or a model's output, to everything that reads
-// them: parse_completion, error_message, parse_output for the OutputKind of every task, and the
-// answer extraction and normalization of solve. None of them may throw; what they return must keep
-// the promises of openai_client.h, tasks.h and answer.h.
+// them: parse_completion, error_message, parse_output for the OutputKind of every task (the
+// judge's scores among them), and the answer extraction and normalization of solve. None of them
+// may throw; what they return must keep the promises of openai_client.h, tasks.h and answer.h.
 
 #include <algorithm>
 #include <cstddef>
@@ -80,6 +80,12 @@ void check_output(OutputKind kind, std::string_view content) {
     FUZZ_CHECK(output.personas.empty());
     return;
   }
+  if (kind == OutputKind::solution) {
+    // The final answer as written: a piece of the reply (check_answer checks it further).
+    FUZZ_CHECK(!output.parsed.empty());
+    FUZZ_CHECK(content.find(output.parsed) != std::string_view::npos);
+    return;
+  }
   // Every other kind hands on what it parsed as JSON, ready to be written into a record.
   FUZZ_CHECK(nlohmann::json::accept(output.parsed));
   FUZZ_CHECK(is_valid_utf8(output.parsed));
@@ -94,7 +100,7 @@ void check_output(OutputKind kind, std::string_view content) {
 // Every kind of output a task can ask for.
 std::vector<OutputKind> all_kinds() {
   std::vector<OutputKind> kinds;
-  for (std::span<const TaskInfo> table : {builtin_tasks(), persona_tasks()}) {
+  for (std::span<const TaskInfo> table : {builtin_tasks(), persona_tasks(), training_tasks()}) {
     for (const TaskInfo& task : table) {
       if (std::find(kinds.begin(), kinds.end(), task.kind) == kinds.end()) {
         kinds.push_back(task.kind);

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(record_reader template completion)
+[ ${#targets[@]} -gt 0 ] || targets=(record_reader template completion config)
 
 # clang's fuzzer runtime lives in libclang-rt-N-dev, N being the major version of Debian's clang.
 scripts/install-deps.sh clang
@@ -25,9 +25,10 @@ declare -A sources=(
     src/util/file_io.cpp"
   [template]="src/synth/prompt_template.cpp src/util/hash.cpp"
   [completion]="src/net/openai_client.cpp src/synth/tasks.cpp src/synth/output_parsers.cpp
-    src/synth/persona_parser.cpp src/synth/answer.cpp"
+    src/synth/persona_parser.cpp src/synth/answer.cpp src/synth/judge_reply.cpp"
+  [config]="src/app/config_toml.cpp"
 )
-declare -A max_len=([record_reader]=1048576 [template]=65536 [completion]=65536)
+declare -A max_len=([record_reader]=1048576 [template]=65536 [completion]=65536 [config]=65536)
 
 flags=(-std=c++20 -g -O1 "-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=all
   -Iinclude -Isrc -Ifuzz)

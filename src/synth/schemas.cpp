@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "personagen/error.h"
-#include "synth/judge.h"
+#include "synth/judge_reply.h"
 #include "util/json_text.h"
 
 namespace personagen {

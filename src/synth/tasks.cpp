@@ -4,7 +4,7 @@
 #include <exception>
 
 #include "synth/answer.h"
-#include "synth/judge.h"
+#include "synth/judge_reply.h"
 #include "synth/output_parsers.h"
 #include "synth/persona_parser.h"
 #include "util/text_util.h"
