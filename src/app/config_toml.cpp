@@ -149,8 +149,9 @@ class TomlReader {
     if (peek() == '"' || peek() == '\'') return single_line_string();
     if (peek() == '{') fail("inline tables are not supported");
     size_t begin = pos_;
+    // peek() is '\0' at the end, and strchr finds a string's terminating '\0'.
     while (std::isalnum(static_cast<unsigned char>(peek())) ||
-           std::strchr("_+-.:", peek()) != nullptr)
+           (peek() != '\0' && std::strchr("_+-.:", peek()) != nullptr))
       ++pos_;
     std::string token = s_.substr(begin, pos_ - begin);
     if (token == "true" || token == "false") {

@@ -59,6 +59,16 @@ TEST(ConfigText, ReadsTheTomlAConfigNeeds) {
   EXPECT_EQ(entries[7].key, "shots");
 }
 
+TEST(ConfigText, AValueAtTheEndOfAFileWithoutANewlineIsRead) {
+  // The last line of many files has no newline; a number or word there once never ended.
+  auto entries = parse_config_text("max-tokens = 512", "c.toml");
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].values, std::vector<std::string>{"512"});
+  EXPECT_EQ(parse_config_text("quiet = true", "c.toml")[0].values,
+            std::vector<std::string>{"true"});
+  EXPECT_NE(parse_error("n = 1_00xp"), "");  // not a number: an error, at once
+}
+
 TEST(ConfigText, AMalformedFileIsOneLineNamingTheFileAndTheLine) {
   EXPECT_EQ(parse_error("task = \"math\"\nthis is not toml\n"), "c.toml:2: expected key = value");
   EXPECT_EQ(parse_error("a = 1\nb = \"open\n"), "c.toml:2: the string is not closed");
