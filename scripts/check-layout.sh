@@ -14,7 +14,8 @@ declare -A allowed=(
   [store]="util input net"
   [synth]="util input net store"
   [dedup]="util input net store"
-  [app]="util input net store synth dedup"
+  [report]="util input net store dedup"
+  [app]="util input net store synth dedup report"
 )
 
 breaches=0

@@ -1,0 +1,1 @@
+#include "report/near_dups.h"
