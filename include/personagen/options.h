@@ -66,7 +66,8 @@ struct Options {
   // Structured outputs: auto | json_schema | json_object | off. auto sends the task's JSON
   // schema as response_format for the JSON tasks, nothing for the text tasks.
   std::string structured = "auto";
-  std::string schema_file;  // --schema FILE: the JSON schema of a custom --template's replies
+  bool structured_given = false;  // --structured came from the command line or --config
+  std::string schema_file;        // --schema FILE: the JSON schema of a custom --template's replies
   // judge: a built-in rubric's name or a rubric file ("" = chosen from each record's task).
   std::string rubric;
   // judge: records whose overall score is below this go to below-threshold.jsonl.

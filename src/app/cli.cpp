@@ -218,9 +218,10 @@ int run(int argc, char** argv) {
     std::vector<const char*> args(argv, argv + argc);
     args.push_back("--");
     for (const std::string& value : values) args.push_back(value.c_str());
-    throw usage_error(
-        without_argument_values(e.what(), static_cast<int>(args.size()), args.data()) +
-        " (see --help)");
+    std::string message =
+        without_argument_values(e.what(), static_cast<int>(args.size()), args.data());
+    throw usage_error(config.where(message, std::span<char* const>(argv, argc)) + message +
+                      " (see --help)");
   }
   if (config.dump) {
     std::fputs(dump_config(app).c_str(), stdout);
@@ -232,6 +233,7 @@ int run(int argc, char** argv) {
   auto run_command = [&]() -> ExitCode {
     if (synth->parsed()) {
       options.command = "synth";
+      options.structured_given = synth->get_option("--structured")->count() > 0;
       return run_synth(options);
     }
     if (render->parsed()) {

@@ -282,7 +282,7 @@ bool RequestPool::take_reply(JobOwner& owner, HttpResponse& response) {
   ++job.attempts;
   Clock::time_point now = Clock::now();
 
-  Verdict verdict = classify_http(response);
+  Verdict verdict = classify_http(response, options_.response_format);
   bool exhausted = job.attempts - job.outage_attempts > options_.retry.max_retries;
   Connectivity connectivity = note_connectivity(response, exhausted, now);
   if (connectivity == Connectivity::unreachable) {

@@ -34,6 +34,8 @@ struct PoolOptions {
   // An earlier run of this configuration had replies accepted: a refusal before the first
   // success of this one is about its request, not the configuration, and is not fatal.
   bool configuration_proven = false;
+  // The requests carry a response_format: a 400 or 422 that names it is fatal (classify_http).
+  bool response_format = false;
   // When the last few replies all failed to connect (or one whose retries are used up did), the
   // endpoint is down: no new
   // job starts, one waiting job probes with a doubling delay, and connect failures do not use up

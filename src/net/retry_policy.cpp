@@ -56,7 +56,7 @@ bool names_response_format(std::string_view message) {
 
 }  // namespace
 
-Verdict classify_http(const HttpResponse& response) {
+Verdict classify_http(const HttpResponse& response, bool response_format_sent) {
   if (response.error == TransportError::timeout) {
     return Verdict::retry(FailureKind::timeout, "timeout: " + response.error_text);
   }
@@ -76,11 +76,11 @@ Verdict classify_http(const HttpResponse& response) {
   if (!message.empty()) reason += ": " + message;
   if (status == 401 || status == 403) return Verdict::fatal(FailureKind::auth, std::move(reason));
   // Every request of the run carries the same response_format, so every one would be refused.
-  if ((status == 400 || status == 422) && names_response_format(message)) {
+  if (response_format_sent && (status == 400 || status == 422) && names_response_format(message)) {
     return Verdict::fatal(FailureKind::http_status,
                           "the server refused response_format (" + reason +
                               "); it may not support structured outputs: rerun with "
-                              "--structured off");
+                              "--structured off --restart (a new configuration)");
   }
   if (status == 408 || status == 409 || status == 429 || (status >= 500 && status < 600)) {
     return Verdict::retry(FailureKind::http_status, std::move(reason));

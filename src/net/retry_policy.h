@@ -53,11 +53,12 @@ struct Verdict {
 
 // Judges a reply at the HTTP level, the one place that maps transport errors and status codes
 // onto actions: transport errors, 408, 409, 429 and 5xx retry; 401 and 403 are fatal, and so is
-// a 400 or 422 whose error message says the server refused the request's response_format (or
-// its JSON schema, grammar or structured output), with a reason that suggests --structured off;
+// when the request carried a response_format, a 400 or 422 whose error message says the server
+// refused it (or its JSON schema, grammar or structured output), with a reason that suggests
+// --structured off;
 // a reply over the size limit and other non-2xx statuses fail; 2xx is accepted (its body still
 // has to be judged).
-Verdict classify_http(const HttpResponse& response);
+Verdict classify_http(const HttpResponse& response, bool response_format_sent = false);
 
 struct RetryPolicy {
   int max_retries = 5;  // retries after the first attempt

@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #include "input/byte_source.h"
 #include "net/batch_api.h"
@@ -56,7 +58,7 @@ SynthPlan plan_synth(const Options& options) {
     throw usage_error("--restart and --retry-failed need an output directory, not -o -");
   if (options.output == "-" && options.hops > 1)
     throw usage_error("--hops needs an output directory, not -o -");
-  if (options.max_cost && !options.price_in && !options.price_out)
+  if (options.max_cost && (!options.price_in || !options.price_out))
     throw usage_error("--max-cost needs --price-in and --price-out (dollars per million tokens)");
   check_base_urls(options.base_urls);
   return plan;
@@ -70,6 +72,25 @@ struct Output {
   RunStart start;
   std::unique_ptr<RecordSink> sink;  // none when the run is already complete
 };
+
+// A run begun before structured outputs sent no response_format, so --structured's default
+// (auto) would make its rerun "another configuration". Unless --structured is given, such a run
+// resumes as it began, without one.
+void resume_as_begun(const Options& options, SynthPlan& plan) {
+  if (options.structured_given || options.restart || options.output == "-" ||
+      plan.extras.response_format.empty())
+    return;
+  std::optional<Manifest> manifest = read_manifest(options.output + "/manifest.json");
+  if (!manifest) return;
+  auto recorded = [](const auto& pair) { return pair.first == "response_format"; };
+  if (std::any_of(manifest->config.begin(), manifest->config.end(), recorded)) return;
+  plan.extras.response_format.clear();
+  std::erase_if(plan.config, recorded);
+  spdlog::info(
+      "{}: this run began without structured outputs and goes on without them "
+      "(--structured with --restart starts it over with them)",
+      options.output);
+}
 
 // Phase 2, the output directory. Locks it, and on a resume keeps what the journal vouches for.
 Output open_output(const Options& options, const SynthPlan& plan) {
@@ -140,6 +161,7 @@ ExitCode run_one_synth(const Options& options, const SynthContext& context, RunO
   SynthPlan plan = plan_synth(options);
   TransportOptions transport = transport_options(options, context.api_key);
   if (!replay) ensure_file_limit(static_cast<size_t>(options.concurrency));
+  resume_as_begun(options, plan);
   Output out = open_output(options, plan);
   if (!out.sink) {
     const Totals& t = out.start.manifest->checkpoint.totals;

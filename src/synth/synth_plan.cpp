@@ -68,7 +68,7 @@ std::string resolve_response_format(const Options& options, const SynthPlan& pla
   std::optional<std::string_view> schema = task_schema(plan.kind);
   if (!custom.empty()) schema = custom;
   std::string format = response_format_json(*mode, plan.task, schema);
-  if (*mode != Structured::off && fields_object(plan.extras.fields).contains("response_format"))
+  if (!format.empty() && fields_object(plan.extras.fields).contains("response_format"))
     throw usage_error("--extra-body sets \"response_format\", and so does --structured " +
                       options.structured + ": give it once: --structured off to send your own");
   return format;

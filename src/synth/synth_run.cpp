@@ -94,6 +94,7 @@ ExitCode SynthRun::run(Transport& transport, const std::atomic<int>& interrupt, 
   pool_options.tokens_per_minute = options_.tpm;
   pool_options.outage_wait_seconds = options_.outage_wait_seconds;
   pool_options.configuration_proven = start_totals_.records > 0;
+  pool_options.response_format = !plan_.extras.response_format.empty();
   if (replay) {
     pool_options.concurrency = kReplayInFlight;
     pool_options.retry.max_retries = 0;
@@ -124,7 +125,7 @@ ExitCode SynthRun::run(Transport& transport, const std::atomic<int>& interrupt, 
     checkpoint();
     finish_status(false);
     if (!aborted_.empty()) {
-      spdlog::error("{}; stopped early, rerun the same command to resume", aborted_);
+      spdlog::error("{}; stopped early, {}", aborted_, resume_advice_);
       return ExitCode::aborted;
     }
     spdlog::warn("interrupted; rerun the same command to resume");
@@ -279,12 +280,14 @@ void SynthRun::check_budget() {
       cost_of(totals().billed_prompt_tokens, totals().billed_completion_tokens, options_);
   if (cost && *cost >= *options_.max_cost)
     stop_early("the billed cost reached " + dollars(*cost) + ", the --max-cost of " +
-               dollars(*options_.max_cost) + " (a higher --max-cost lets it go on)");
+                   dollars(*options_.max_cost),
+               "rerun with a higher --max-cost to go on");
 }
 
-void SynthRun::stop_early(std::string why) {
+void SynthRun::stop_early(std::string why, std::string resume_advice) {
   if (!aborted_.empty()) return;
   aborted_ = std::move(why);
+  resume_advice_ = std::move(resume_advice);
   if (pool_) pool_->request_stop(1);
 }
 

@@ -114,7 +114,7 @@ class SynthRun final : private JobOwner {
   void reject(const InputRecord& record);
   void check_input_end();
   uint64_t estimate_tokens(const std::string& body) const;
-  void stop_early(std::string why);
+  void stop_early(std::string why, std::string resume_advice = "rerun the same command to resume");
   void check_budget();
   void settle(uint64_t line);
   static std::string_view persona_id(const InputRecord& record);
@@ -175,6 +175,7 @@ class SynthRun final : private JobOwner {
   uint64_t failed_requests_ = 0;  // of which failed
   bool input_done_ = false;
   std::string aborted_;
+  std::string resume_advice_;  // what the stop message tells the user to do
   std::optional<Error> input_error_;
   Totals start_totals_;
   std::unordered_map<uint64_t, Pending> pending_;  // by input line

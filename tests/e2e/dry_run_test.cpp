@@ -2,6 +2,7 @@
 // it runs (issue 13).
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,20 @@ TEST_F(DryRun, CountsTheBundledExamplesAsRenderWouldSendThemAndWritesNothing) {
   // Nothing was sent and nothing was written.
   EXPECT_TRUE(server.chat_requests().empty());
   EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(DryRun, AConversationCountsItsRequestsNotItsTurns) {
+  fs::path in = dir_ / "r.jsonl";
+  std::ofstream(in) << R"({"persona":"a nurse","output":"How do I sleep after nights?"})"
+                    << "\n";
+  Result r = run({"synth", "-t", "converse", "-i", in, "-o", dir_ / "out", "--turns", "3",
+                  "--model", "m", "--dry-run"},
+                 "");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // 3 turns: an answer, then 2 x (a user turn and its answer)
+  EXPECT_NE(r.out.find("requests:    5 (converse, 1 per persona x 5 requests for 3 turns"),
+            std::string::npos)
+      << r.out;
 }
 
 TEST_F(DryRun, BatchExportDryRunCountsTheSameAndWritesNoBatchFiles) {
@@ -129,7 +144,10 @@ TEST_F(DryRun, MaxCostStopsTheRunAndAHigherLimitResumesItExactlyOnce) {
   };
   Result first = run(args("1"), server.base_url());
   EXPECT_EQ(first.exit_code, 4) << first.err;
-  EXPECT_NE(first.err.find("--max-cost"), std::string::npos) << first.err;
+  EXPECT_NE(first.err.find("stopped early, rerun with a higher --max-cost to go on"),
+            std::string::npos)
+      << first.err;
+  EXPECT_EQ(first.err.find("rerun the same command"), std::string::npos) << first.err;
   size_t sent = server.chat_requests().size();
   EXPECT_GE(sent, 1u);
   EXPECT_LT(sent, 12u);
@@ -156,6 +174,15 @@ TEST_F(DryRun, MaxCostWithoutAPriceIsRefusedBeforeAnythingIsSent) {
                  server.base_url());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--max-cost needs --price-in"), std::string::npos) << r.err;
+  // One price is not enough either: the other half of the bill would count as free.
+  for (const char* price : {"--price-in", "--price-out"}) {
+    Result half =
+        run({"synth", "-t", "math", "-i", in, "-o", dir_ / "out", "--max-cost", "5", price, "1"},
+            server.base_url());
+    EXPECT_EQ(half.exit_code, 2) << price;
+    EXPECT_NE(half.err.find("--max-cost needs --price-in and --price-out"), std::string::npos)
+        << half.err;
+  }
   EXPECT_TRUE(server.chat_requests().empty());
 }
 

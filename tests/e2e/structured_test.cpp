@@ -124,7 +124,7 @@ TEST_F(E2E, AServerThatRefusesResponseFormatStopsTheRunAfterOneRequest) {
   for (const std::string& line : lines_of(r.err)) {
     if (line.find("response_format") == std::string::npos) continue;
     ++lines;
-    EXPECT_NE(line.find("rerun with --structured off"), std::string::npos) << line;
+    EXPECT_NE(line.find("rerun with --structured off --restart"), std::string::npos) << line;
   }
   EXPECT_EQ(lines, 1u) << r.err;
   EXPECT_TRUE(no_crash_output(r.err));
@@ -134,6 +134,29 @@ TEST_F(E2E, AServerThatRefusesResponseFormatStopsTheRunAfterOneRequest) {
                    server.base_url());
   EXPECT_EQ(off.exit_code, 0) << off.err;
   EXPECT_EQ(read_shards(dir_ / "out", "npc").size(), 5u);
+}
+
+TEST_F(E2E, ARunBegunWithoutStructuredOutputsResumesWithoutThem) {
+  // Given an npc run made as runs were before structured outputs (no response_format),
+  TestServer server;
+  auto input = write_personas("in.jsonl", personas(3));
+  Result before = run({"synth", "-i", input, "-t", "npc", "-o", dir_ / "out", "-q", "--structured",
+                       "off", "--limit", "2"},
+                      server.base_url());
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  // when it is rerun without --structured (whose default is auto),
+  Result rerun = run({"synth", "-i", input, "-t", "npc", "-o", dir_ / "out", "--limit", "2"},
+                     server.base_url());
+  // then it goes on as it began, without response_format,
+  EXPECT_EQ(rerun.exit_code, 0) << rerun.err;
+  EXPECT_EQ(server.response_format_requests(), 0u);
+  EXPECT_EQ(read_shards(dir_ / "out", "npc").size(), 2u);
+  // while an explicit --structured auto is another configuration.
+  Result asked = run({"synth", "-i", input, "-t", "npc", "-o", dir_ / "out", "--limit", "2",
+                      "--structured", "auto"},
+                     server.base_url());
+  EXPECT_EQ(asked.exit_code, 2) << asked.err;
+  EXPECT_NE(asked.err.find("response_format"), std::string::npos) << asked.err;
 }
 
 TEST_F(E2E, ACustomTemplateBringsItsOwnSchema) {

@@ -100,7 +100,7 @@ TEST(ClassifyHttpTest, ARefusedResponseFormatStopsTheRunAndSuggestsStructuredOff
   for (long status : {400L, 422L}) {
     for (const char* body : refusals) {
       // When one comes back with a 400 or a 422
-      Verdict verdict = classify_http(FakeTransport::status(status, body));
+      Verdict verdict = classify_http(FakeTransport::status(status, body), true);
       // Then the run stops at once, with one line that says why and what to do
       EXPECT_EQ(verdict.action, Verdict::Action::fatal) << body;
       EXPECT_EQ(verdict.kind, FailureKind::http_status);
@@ -109,10 +109,14 @@ TEST(ClassifyHttpTest, ARefusedResponseFormatStopsTheRunAndSuggestsStructuredOff
                 0u)
           << verdict.reason;
       EXPECT_NE(verdict.reason.find("it may not support structured outputs: rerun with "
-                                    "--structured off"),
+                                    "--structured off --restart"),
                 std::string::npos)
           << verdict.reason;
       EXPECT_EQ(verdict.reason.find('\n'), std::string::npos);
+      // A request that carried no response_format fails alone: the words are about something
+      // else (a grammar in the prompt, say).
+      EXPECT_EQ(classify_http(FakeTransport::status(status, body)).action, Verdict::Action::fail)
+          << body;
     }
   }
   // A 400 about something else still fails the request alone, and a 500 naming response_format
@@ -123,7 +127,8 @@ TEST(ClassifyHttpTest, ARefusedResponseFormatStopsTheRunAndSuggestsStructuredOff
                 .action,
             Verdict::Action::fail);
   EXPECT_EQ(
-      classify_http(FakeTransport::status(500, R"({"error":{"message":"response_format failed"}})"))
+      classify_http(FakeTransport::status(500, R"({"error":{"message":"response_format failed"}})"),
+                    true)
           .action,
       Verdict::Action::retry);
 }

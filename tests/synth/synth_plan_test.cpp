@@ -263,7 +263,11 @@ TEST(SynthPlan, StructuredFlagsThatDoNotApplyAreUsageErrors) {
     o = base_options();
     o.task = task;
     o.extra_body = R"({"response_format":{"type":"json_object"}})";
-    expect_usage(o, "give it once: --structured off to send your own");
+    // A text task sends no response_format of its own under auto, so there is nothing to clash.
+    if (std::string(task) == "npc")
+      expect_usage(o, "give it once: --structured off to send your own");
+    else
+      EXPECT_EQ(build_one(o).body["response_format"], (nlohmann::json{{"type", "json_object"}}));
     o.structured = "off";
     EXPECT_EQ(build_one(o).body["response_format"], (nlohmann::json{{"type", "json_object"}}));
   }
