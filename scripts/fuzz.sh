@@ -23,7 +23,7 @@ mkdir -p "$out"
 declare -A sources=(
   [record_reader]="src/input/record_reader.cpp src/input/field_parser.cpp src/input/byte_source.cpp
     src/util/file_io.cpp"
-  [template]="src/synth/prompt_template.cpp src/util/hash.cpp"
+  [template]="src/synth/prompt_template.cpp src/util/hash.cpp src/util/file_io.cpp"
   [completion]="src/net/openai_client.cpp src/synth/tasks.cpp src/synth/output_parsers.cpp
     src/synth/persona_parser.cpp src/synth/answer.cpp src/synth/judge_reply.cpp"
   [config]="src/app/config_toml.cpp"

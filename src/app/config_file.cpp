@@ -1,16 +1,13 @@
 #include "app/config_file.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include "personagen/error.h"
+#include "util/file_io.h"
 #include "util/json_text.h"
 
 namespace personagen {
@@ -67,10 +64,16 @@ class ConfigReader : public CLI::Config {
 
   std::vector<CLI::ConfigItem> from_config(std::istream&) const override {
     std::vector<const CLI::App*> given = given_subcommands(root_);
-    std::vector<CLI::ConfigItem> in_tables, flat;
+    std::vector<CLI::ConfigItem> in_tables, borrowed, flat;
     for (const ConfigEntry& entry : config_.entries) {
       const CLI::App* table = table_app(entry);
-      std::vector<CLI::ConfigItem>& items = entry.table.empty() ? flat : in_tables;
+      // `render` prints what `synth` would send, so it reads the [synth] table too (below its
+      // own [render] table, above flat keys).
+      bool borrow = !given.empty() && given.back()->get_name() == "render" &&
+                    table->get_name() == "synth" && entry.table.size() == 1;
+      if (borrow) table = given.back();
+      std::vector<CLI::ConfigItem>& items =
+          entry.table.empty() ? flat : (borrow ? borrowed : in_tables);
       // Look for the key from the table's subcommand (the one given, for a flat key) up.
       const CLI::App* start = entry.table.empty() ? (given.empty() ? &root_ : given.back()) : table;
       const CLI::App* owner = start;
@@ -91,6 +94,7 @@ class ConfigReader : public CLI::Config {
       item.inputs = entry.values;
     }
     // CLI11 keeps the first value an option gets: a subcommand's table wins over flat keys.
+    in_tables.insert(in_tables.end(), borrowed.begin(), borrowed.end());
     in_tables.insert(in_tables.end(), flat.begin(), flat.end());
     return in_tables;
   }
@@ -128,8 +132,9 @@ class ConfigReader : public CLI::Config {
     for (const CLI::App* a = &app; a != nullptr; a = a->get_parent())
       for (const CLI::Option* opt : a->get_options())
         for (const std::string& name : opt->get_lnames())
-          if (opt->get_configurable() && edit_distance(entry.key, name) < best) {
-            best = edit_distance(entry.key, name);
+          if (size_t distance = edit_distance(entry.key, name);
+              opt->get_configurable() && distance < best) {
+            best = distance;
             nearest = name;
           }
     fail(entry, "unknown key \"" + entry.key + "\" (expected a long flag of " + command_name(&app) +
@@ -170,6 +175,18 @@ std::vector<std::string> ConfigFile::values() const {
   return out;
 }
 
+std::string ConfigFile::where(const std::string& message, std::span<char* const> args) const {
+  for (const ConfigEntry& entry : entries) {
+    std::string flag = "--" + entry.key;
+    bool on_command_line = std::any_of(args.begin(), args.end(), [&flag](const char* arg) {
+      return std::string_view(arg).substr(0, flag.size()) == flag;
+    });
+    if (!on_command_line && message.find(flag) != std::string::npos)
+      return path + ":" + std::to_string(entry.line) + ": ";
+  }
+  return "";
+}
+
 void add_config_flags(CLI::App& app, ConfigFile& config) {
   app.config_formatter(std::make_shared<ConfigReader>(app, config));
   app.set_config("--config", "",
@@ -179,13 +196,10 @@ void add_config_flags(CLI::App& app, ConfigFile& config) {
         std::error_code error;
         if (!std::filesystem::is_regular_file(path, error))
           throw usage_error("--config " + path + ": no such file");
-        std::ifstream in(path, std::ios::binary);
-        if (!in) throw usage_error("--config " + path + ": " + std::strerror(errno));
-        std::stringstream text;
-        text << in.rdbuf();
-        if (in.bad()) throw usage_error("--config " + path + ": cannot read the file");
+        std::optional<std::string> text = read_text_file(path);
+        if (!text) throw usage_error("--config " + path + ": cannot read the file");
         config.path = path;
-        config.entries = parse_config_text(text.str(), path);
+        config.entries = parse_config_text(*text, path);
       })
       ->trigger_on_parse();
   app.add_flag("--dump-config", config.dump,

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstddef>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct ConfigFile {
   // Every text value read from the file, so that a parse error about one (CLI11 may quote it)
   // can be printed without it, as values given on the command line are.
   std::vector<std::string> values() const;
+  // "FILE:LINE: " of the key that a CLI11 error message names (as --key), when that key came
+  // from the file and not from the command line `args`; "" otherwise.
+  std::string where(const std::string& message, std::span<char* const> args) const;
 };
 
 // Adds --config FILE and --dump-config to `app`, the root: with fallthrough, both may be given

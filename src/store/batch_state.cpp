@@ -5,9 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "personagen/error.h"
 #include "store/atomic_file.h"
@@ -167,12 +165,10 @@ void write_batch_state(const std::string& path, const BatchState& state) {
 }
 
 std::optional<BatchState> read_batch_state(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
+  std::optional<std::string> text = read_text_file(path);
+  if (!text) return std::nullopt;
   try {
-    Json json = Json::parse(text.str());
+    Json json = Json::parse(*text);
     BatchState state;
     state.run_id = json.at("run_id").get<std::string>();
     take(json, "imported_round", state.imported_round);

@@ -5,8 +5,6 @@
 
 #include <cerrno>
 #include <charconv>
-#include <fstream>
-#include <sstream>
 
 #include "store/shard_writer.h"
 #include "util/file_io.h"
@@ -182,11 +180,9 @@ void Journal::remove() {
 std::optional<JournalRecovery> recover_journal(const std::string& path, const std::string& dir,
                                                const std::string& prefix, uint64_t shard_size,
                                                const Checkpoint& checkpoint) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string all = text.str();
+  std::optional<std::string> text = read_text_file(path);
+  if (!text) return std::nullopt;
+  const std::string& all = *text;
   JournalRecovery state;
   state.writer = checkpoint.writer;
   state.totals = checkpoint.totals;

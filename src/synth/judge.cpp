@@ -2,6 +2,7 @@
 
 #include "personagen/error.h"
 #include "synth/prompt_template.h"
+#include "util/file_io.h"
 #include "util/hash.h"
 #include "util/text_util.h"
 

@@ -1,11 +1,11 @@
 #include "synth/prompt_template.h"
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "personagen/error.h"
+#include "util/file_io.h"
 #include "util/hash.h"
 #include "util/text_util.h"
 #include "util/utf8.h"
@@ -297,14 +297,6 @@ TaskPrompts load_custom_prompts(const std::string& template_file, const std::str
 
 std::string load_prompt_file(const std::string& relative, const std::string& prompts_dir) {
   return PromptSource{prompts_dir}.require(relative);
-}
-
-std::optional<std::string> read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 std::vector<size_t> sample_shots(size_t pool, size_t k, uint64_t seed, std::string_view persona) {

@@ -104,10 +104,6 @@ TaskPrompts load_custom_prompts(const std::string& template_file, const std::str
 // cannot be read.
 std::string load_prompt_file(const std::string& relative, const std::string& prompts_dir);
 
-// The whole content of a file the user named (--template, --world, --rubric), or nullopt when it
-// cannot be read.
-std::optional<std::string> read_text_file(const std::string& path);
-
 // Chooses k distinct indices out of [0, pool), deterministically from seed and persona, so the
 // same persona gets the same demonstrations on every run and machine. Returns min(k, pool) indices.
 std::vector<size_t> sample_shots(size_t pool, size_t k, uint64_t seed, std::string_view persona);

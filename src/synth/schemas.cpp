@@ -1,11 +1,10 @@
 #include "synth/schemas.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "personagen/error.h"
 #include "synth/judge_reply.h"
+#include "util/file_io.h"
 #include "util/json_text.h"
 
 namespace personagen {
@@ -231,11 +230,9 @@ std::string load_schema_file(const std::string& path) {
   const auto fail = [&path](const std::string& why) {
     return usage_error("--schema " + path + ": " + why);
   };
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw fail("cannot read the file");
-  std::ostringstream read;
-  read << in.rdbuf();
-  const std::string text = read.str();
+  std::optional<std::string> read = read_text_file(path);
+  if (!read) throw fail("cannot read the file");
+  const std::string& text = *read;
   if (json_nesting_depth(text) > kMaxSchemaDepth)
     throw fail("nests more than " + std::to_string(kMaxSchemaDepth) + " levels deep");
   Json schema;

@@ -5,6 +5,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "personagen/error.h"
 
@@ -21,6 +23,15 @@ std::optional<uint64_t> file_size(const std::string& path) {
     throw_io_error(path, "cannot stat");
   }
   return static_cast<uint64_t>(st.st_size);
+}
+
+std::optional<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return std::move(text).str();
 }
 
 void write_all(int fd, std::string_view data, const std::string& name) {

@@ -22,6 +22,9 @@ std::optional<uint64_t> file_size(const std::string& path);
 // a file recorded now is found again from any directory. "" and "-" (stdin) stay as they are.
 std::string absolute_path(const std::string& path);
 
+// The whole content of the file at `path`, or nullopt when it cannot be opened or read.
+std::optional<std::string> read_text_file(const std::string& path);
+
 // Writes all of `data` to `fd`, going on after a partial write or EINTR. Throws Error
 // ("<name>: write failed: <reason>") if a write fails.
 void write_all(int fd, std::string_view data, const std::string& name);

@@ -80,6 +80,17 @@ TEST_F(ConfigCard, ATomlConfigRendersExactlyWhatTheSameFlagsDo) {
   Result in_table = run({"render", "--config", write_text("t.toml", table)}, "");
   ASSERT_EQ(in_table.exit_code, 0) << in_table.err;
   EXPECT_EQ(in_table.out, flags.out);
+  // And in the [synth] table of a nightly run's file, or as dotted synth.keys: render shows
+  // what that synth would send
+  std::string synth_table = "[synth]\n" + read_file(render_config());
+  Result in_synth = run({"render", "--config", write_text("s.toml", synth_table)}, "");
+  ASSERT_EQ(in_synth.exit_code, 0) << in_synth.err;
+  EXPECT_EQ(in_synth.out, flags.out);
+  Result dotted = run({"render", "--config", write_text("d.toml", "synth.max-tokens = 9\n"), "-i",
+                       write_text("p.jsonl", "{\"persona\":\"a chess coach\"}\n"), "-t", "math"},
+                      "");
+  ASSERT_EQ(dotted.exit_code, 0) << dotted.err;
+  EXPECT_EQ(read_jsonl(dotted.out).at(0)["max_tokens"], 9);
 }
 
 TEST_F(ConfigCard, AFlagOnTheCommandLineBeatsTheFile) {
@@ -109,6 +120,7 @@ TEST_F(ConfigCard, FileErrorsAreOneLineAndNeverShowAValue) {
   fs::path bad = write_text("b.toml", "input = \"x\"\ntemperature = \"sk-pasted-secret-0123\"\n");
   Result invalid = run({"render", "--config", bad, "-t", "math"}, "");
   EXPECT_EQ(invalid.exit_code, 2);
+  EXPECT_NE(invalid.err.find("b.toml:2: "), std::string::npos) << invalid.err;
   EXPECT_NE(invalid.err.find("temperature"), std::string::npos) << invalid.err;
   EXPECT_EQ(invalid.err.find("sk-pasted"), std::string::npos) << invalid.err;
   // A malformed file names the line, a missing one the file
