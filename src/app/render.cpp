@@ -27,7 +27,9 @@ std::string dry_run_text(const DryRun& d, const SynthPlan& plan, const Options& 
          " rejected\n";
   out += "requests:    " + std::to_string(d.requests) + " (" + plan.task + ", " +
          std::to_string(plan.units()) + " per persona";
-  if (plan.steps() > 1) out += " x " + std::to_string(plan.steps()) + " turns";
+  if (plan.steps() > 1)
+    out += " x " + std::to_string(plan.steps()) + " requests for " + std::to_string(plan.turns) +
+           " turns";
   out += "; retries not counted)\n";
   out += "prompt:      ~" + std::to_string(d.prompt_tokens) + " tokens, estimated at 4 bytes a " +
          "token over the " + std::to_string(d.prompt_bytes) + " bytes of the rendered requests";

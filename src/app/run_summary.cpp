@@ -105,11 +105,9 @@ void totals_object(std::string& out, std::string_view name, const Totals& t) {
   number_member(out, "records", static_cast<int64_t>(t.records));
   number_member(out, "failed", static_cast<int64_t>(t.failed));
   number_member(out, "rejected", static_cast<int64_t>(t.rejected));
-  // Only runs that check agreement have any; other summaries stay as they were.
-  if (t.unverified != 0) number_member(out, "unverified", static_cast<int64_t>(t.unverified));
-  // Only judge runs with --min-score set records aside for their score.
-  if (t.below_threshold != 0)
-    number_member(out, "below_threshold", static_cast<int64_t>(t.below_threshold));
+  // Always, so that a cron check reads 0 rather than a missing key.
+  number_member(out, "unverified", static_cast<int64_t>(t.unverified));
+  number_member(out, "below_threshold", static_cast<int64_t>(t.below_threshold));
   number_member(out, "requests", static_cast<int64_t>(t.requests));
   number_member(out, "retries", static_cast<int64_t>(t.retries));
   number_member(out, "prompt_tokens", static_cast<int64_t>(t.prompt_tokens));

@@ -1,13 +1,19 @@
 #include "store/dataset_card.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 
 #include "store/atomic_file.h"
+#include "util/file_io.h"
 #include "util/json_text.h"
 
 namespace personagen {
 
 namespace {
+
+// The line of the card's YAML tags that marks a README.md as one personagen wrote.
+constexpr std::string_view kCardMark = "\n- personagen\n";
 
 // The value of configuration entry `name`, or "" when the run has none.
 std::string config_value(const RunConfig& config, std::string_view name) {
@@ -75,8 +81,9 @@ void append_counts(std::string& out, const Manifest& m) {
   out += "| retries | " + std::to_string(t.retries) + " |\n\n";
   out +=
       "The side files are not data files: `failures.jsonl` holds the requests that failed for "
-      "good, `rejects.jsonl` the input lines that were not a usable persona, and "
-      "`unverified.jsonl` the solve lines whose solutions did not agree.\n\n";
+      "good, `rejects.jsonl` the input lines that were not a usable persona, "
+      "`unverified.jsonl` the solve lines whose solutions did not agree, and "
+      "`below-threshold.jsonl` the judged records scored under --min-score.\n\n";
 }
 
 void append_tokens(std::string& out, const Manifest& m, const Options& options) {
@@ -124,10 +131,14 @@ std::string format_dataset_card(const Manifest& m, const Options& options) {
          (model.empty() ? std::string() : " (`" + cell(model) + "`)") +
          " from a persona, with personagen, which implements the Persona "
          "Hub method of \"Scaling Synthetic Data Creation with 1,000,000,000 Personas\" "
-         "([arXiv:2406.20094](https://arxiv.org/abs/2406.20094)). Each record carries "
-         "`\"synthetic\": true`, the persona it was made from and its prompt template. Task: " +
-         cell(task.empty() ? "a custom template" : task) + "; prompting method: " + cell(method) +
-         ".\n\n";
+         "([arXiv:2406.20094](https://arxiv.org/abs/2406.20094)). " +
+         (config_value(m.config, "format") == "chat"
+              ? std::string("Each record is one conversation (`{\"messages\": [...]}`), the "
+                            "shape TRL and Axolotl read; the settings it was made with are below. ")
+              : std::string("Each record carries `\"synthetic\": true`, the persona it was made "
+                            "from and its prompt template. ")) +
+         "Task: " + cell(task.empty() ? "a custom template" : task) +
+         "; prompting method: " + cell(method) + ".\n\n";
   if (!m.complete)
     out +=
         "This run is **in progress**: the counts are those of its last checkpoint, and the "
@@ -150,7 +161,16 @@ void write_dataset_card_beside(const std::string& manifest_path, const Manifest&
                                const Options& options) {
   size_t slash = manifest_path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : manifest_path.substr(0, slash);
-  write_file_atomic(dir + "/" + kDatasetCardName, format_dataset_card(manifest, options));
+  std::string path = dir + "/" + kDatasetCardName;
+  // A README.md that is not a card of ours is the user's (kept through --restart): leave it.
+  if (std::optional<std::string> existing = read_text_file(path);
+      existing && existing->find(kCardMark) == std::string::npos) {
+    static std::string warned;  // once per directory, not at every checkpoint
+    if (warned != path) spdlog::warn("{}: not a personagen dataset card; left as it is", path);
+    warned = path;
+    return;
+  }
+  write_file_atomic(path, format_dataset_card(manifest, options));
 }
 
 }  // namespace personagen

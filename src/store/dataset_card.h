@@ -29,8 +29,9 @@ std::string_view size_category(uint64_t records);
 std::string format_dataset_card(const Manifest& manifest, const Options& options);
 
 // Writes the card atomically as README.md in the directory of `manifest_path` (the run's
-// manifest.json), so that it always describes the manifest beside it. Throws Error naming the
-// file on an I/O error.
+// manifest.json), so that it always describes the manifest beside it. A README.md there that
+// personagen did not write (one kept through --restart) is left as it is, with a warning.
+// Throws Error naming the file on an I/O error.
 void write_dataset_card_beside(const std::string& manifest_path, const Manifest& manifest,
                                const Options& options);
 

@@ -114,7 +114,27 @@ TEST(DatasetCard, IsWrittenBesideTheManifest) {
   text << in.rdbuf();
   EXPECT_EQ(text.str(), format_dataset_card(finished_run(), Options{}));
   EXPECT_FALSE(std::filesystem::exists(dir / "README.md.tmp"));
+  // The user's own README.md (kept through --restart) is left as it is.
+  std::ofstream(dir / "README.md", std::ios::trunc) << "# My notes\n";
+  write_dataset_card_beside((dir / "manifest.json").string(), finished_run(), Options{});
+  std::ifstream again(dir / "README.md");
+  std::stringstream kept;
+  kept << again.rdbuf();
+  EXPECT_EQ(kept.str(), "# My notes\n");
   std::filesystem::remove_all(dir);
+}
+
+TEST(DatasetCard, AChatDatasetIsDescribedAsConversations) {
+  Manifest m = finished_run();
+  m.config.emplace_back("format", "chat");
+  std::string card = format_dataset_card(m, Options{});
+  EXPECT_EQ(card.find("`\"synthetic\": true`"), std::string::npos) << card;
+  EXPECT_NE(card.find("Each record is one conversation"), std::string::npos) << card;
+  // And a records-format one carries the label.
+  m.config.back().second = "records";
+  EXPECT_NE(format_dataset_card(m, Options{}).find("`\"synthetic\": true`"), std::string::npos);
+  EXPECT_NE(format_dataset_card(m, Options{}).find("`below-threshold.jsonl` the judged records"),
+            std::string::npos);
 }
 
 }  // namespace
