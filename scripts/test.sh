@@ -18,13 +18,19 @@ echo "== build and test (plain)"
 scripts/build.sh test -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ctest --test-dir build/test --output-on-failure -j "$jobs" --timeout 300
 
+# The sanitizer builds are unity builds: each batch of 16 sources is compiled as one, so the heavy
+# headers (nlohmann, CLI11, spdlog, gtest) are parsed once per batch instead of once per file,
+# which cuts their build time by more than half. The plain build above compiles every file alone, so
+# a missing include still fails there.
+unity=(-DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16)
+
 echo "== build and test (address,undefined sanitizers)"
-scripts/build.sh asan -DCMAKE_BUILD_TYPE=Debug -DPERSONAGEN_SANITIZE=address,undefined
+scripts/build.sh asan -DCMAKE_BUILD_TYPE=Debug -DPERSONAGEN_SANITIZE=address,undefined "${unity[@]}"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 600
 
 echo "== build and test the concurrency tests (thread sanitizer)"
-scripts/build.sh tsan -DCMAKE_BUILD_TYPE=Debug -DPERSONAGEN_SANITIZE=thread
+scripts/build.sh tsan -DCMAKE_BUILD_TYPE=Debug -DPERSONAGEN_SANITIZE=thread "${unity[@]}"
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
   ctest --test-dir build/tsan --output-on-failure -j "$jobs" --timeout 600 \
   -R 'TestServerTest|CurlTransportTest|RequestPool|E2E|FaultMatrix'

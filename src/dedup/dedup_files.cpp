@@ -8,26 +8,16 @@
 #include <cstring>
 #include <filesystem>
 
+#include "input/byte_source.h"
 #include "input/input_files.h"
 #include "personagen/error.h"
+#include "util/file_io.h"
 #include "util/utf8.h"
 
 namespace personagen {
-namespace {
-
-// Reads and copies in 1 MiB pieces: large enough that a system call costs little per line, small
-// enough to be nothing next to the indexes.
-constexpr size_t kBufferSize = 1 << 20;
-constexpr std::string_view kBom = "\xEF\xBB\xBF";
-
-std::string errno_text() {
-  return std::strerror(errno);
-}
-
-}  // namespace
 
 RawLineReader::RawLineReader(std::vector<std::string> paths)
-    : paths_(std::move(paths)), source_(open_byte_source(paths_.at(0))), buffer_(kBufferSize) {}
+    : paths_(std::move(paths)), source_(open_byte_source(paths_.at(0))), buffer_(kReadChunk) {}
 
 bool RawLineReader::next(std::string* line) {
   if (line) line->clear();
@@ -60,7 +50,7 @@ bool RawLineReader::next(std::string* line) {
   if (!found) return false;
   if (line) {
     if (!line->empty() && line->back() == '\r') line->pop_back();
-    if (first_ && std::string_view(*line).starts_with(kBom)) line->erase(0, kBom.size());
+    if (first_ && std::string_view(*line).starts_with(kUtf8Bom)) line->erase(0, kUtf8Bom.size());
   }
   first_ = false;
   return true;
@@ -107,7 +97,7 @@ SpooledStdin::SpooledStdin() : path_(make_temp_path("personagen-stdin")) {
     std::remove(path_.c_str());
     throw Error(path_ + ": cannot open: " + errno_text());
   }
-  std::vector<char> buffer(kBufferSize);
+  std::vector<char> buffer(kReadChunk);
   std::string failure;
   for (;;) {
     ssize_t n = ::read(STDIN_FILENO, buffer.data(), buffer.size());

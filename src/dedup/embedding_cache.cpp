@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "personagen/error.h"
+#include "util/file_io.h"
 #include "util/hash.h"
 
 namespace personagen {
@@ -23,11 +24,7 @@ constexpr uint32_t kMaxDimension = 1u << 16;
 // The key's second half is the same hash under another seed: 128 bits make a collision between
 // two texts (which would hand one text the other's embedding) too unlikely to matter. Any fixed
 // value will do, but it must never change, or every cache on disk becomes a miss.
-constexpr uint64_t kHighSeed = 0x0e3bedd1c0ffee11ULL;
-
-std::string errno_text() {
-  return std::strerror(errno);
-}
+constexpr uint64_t kCacheKeyHighSeed = 0x0e3bedd1c0ffee11ULL;
 
 // Reads exactly `size` bytes at `offset`; false at the end of the file.
 bool read_at(int fd, void* data, size_t size, uint64_t offset, const std::string& path) {
@@ -49,7 +46,7 @@ bool read_at(int fd, void* data, size_t size, uint64_t offset, const std::string
 
 EmbeddingKey embedding_key(std::string_view model, std::string_view text) {
   const uint64_t seed = hash64(model);
-  return {hash64(text, seed), hash64(text, seed ^ kHighSeed)};
+  return {hash64(text, seed), hash64(text, seed ^ kCacheKeyHighSeed)};
 }
 
 EmbeddingCache::EmbeddingCache(const std::string& path) : path_(path) {

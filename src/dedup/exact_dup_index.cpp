@@ -6,17 +6,17 @@ namespace personagen {
 namespace {
 
 // The table starts small and doubles as it fills, so a small input costs little.
-constexpr size_t kInitialSlots = size_t{1} << 12;
+constexpr size_t kExactInitialSlots = size_t{1} << 12;
 // A text's key is two 64-bit hashes under different seeds: with 128 bits, two different texts
 // taken for the same (and one dropped) is too unlikely to matter at any input size.
-constexpr uint64_t kHighSeed = 0x5eed0fdedd00b1e5ULL;
+constexpr uint64_t kExactKeyHighSeed = 0x5eed0fdedd00b1e5ULL;
 
 }  // namespace
 
-ExactDupIndex::ExactDupIndex() : slots_(kInitialSlots) {}
+ExactDupIndex::ExactDupIndex() : slots_(kExactInitialSlots) {}
 
 ExactDupIndex::Key ExactDupIndex::key_of(std::string_view text) {
-  return {hash64(text), hash64(text, kHighSeed)};
+  return {hash64(text), hash64(text, kExactKeyHighSeed)};
 }
 
 size_t ExactDupIndex::locate(const Key& key) const {

@@ -19,7 +19,7 @@ constexpr uint32_t kSignatureFlag = uint32_t{1} << 31;
 // would copy every stored value as it grew, and for a moment need twice the memory.
 constexpr size_t kChunkValues = size_t{1} << 20;
 // Each band's table starts small and doubles as it fills, so a small input costs little.
-constexpr size_t kInitialSlots = size_t{1} << 12;
+constexpr size_t kBandInitialSlots = size_t{1} << 12;
 // A band bucket holds at most this many records. Past it, a record is not added to that band:
 // it stays findable through its other bands, and a flood of near-identical bands (templated
 // text) cannot make every lookup walk a long run of slots.
@@ -63,7 +63,7 @@ NearDupIndex::NearDupIndex(const MinHasher& hasher, LshBands lsh, double thresho
                       " rows need more than the " + std::to_string(hasher.num_perm()) +
                       " values of a signature");
   }
-  for (Table& table : tables_) table.slots.assign(kInitialSlots, 0);
+  for (Table& table : tables_) table.slots.assign(kBandInitialSlots, 0);
 }
 
 uint64_t NearDupIndex::band_hash(std::span<const uint32_t> signature, size_t band) const {

@@ -14,16 +14,10 @@
 #include <utility>
 
 #include "personagen/error.h"
+#include "util/file_io.h"
 
 namespace personagen {
 namespace {
-
-// Large reads keep the per-byte cost of system calls and decoder calls negligible.
-constexpr size_t kBufferSize = 1 << 20;
-
-std::string errno_text(int error) {
-  return std::generic_category().message(error);
-}
 
 // An open descriptor plus the raw bytes read from it that a decoder has not used yet.
 // The first bytes are read ahead for sniffing and stay here, so every source replays them.
@@ -67,7 +61,7 @@ class RawInput {
   // Buffers at least `count` bytes, unless the input ends first.
   void fill_at_least(size_t count) {
     while (available() < count) {
-      size_t n = read_fd(buffer_.get() + end_, kBufferSize - end_);
+      size_t n = read_fd(buffer_.get() + end_, kReadChunk - end_);
       if (n == 0) return;
       end_ += n;
     }
@@ -77,7 +71,7 @@ class RawInput {
   bool refill() {
     if (available() > 0) return true;
     begin_ = end_ = 0;
-    end_ = read_fd(buffer_.get(), kBufferSize);
+    end_ = read_fd(buffer_.get(), kReadChunk);
     return end_ > 0;
   }
 
@@ -125,7 +119,7 @@ class RawInput {
   int fd_;
   bool owns_fd_;
   std::string name_;
-  std::unique_ptr<char[]> buffer_ = std::make_unique_for_overwrite<char[]>(kBufferSize);
+  std::unique_ptr<char[]> buffer_ = std::make_unique_for_overwrite<char[]>(kReadChunk);
   size_t begin_ = 0;
   size_t end_ = 0;
   uint64_t fd_bytes_ = 0;
@@ -267,11 +261,11 @@ bool is_zstd(const unsigned char* p, size_t n) {
 }  // namespace
 
 uint64_t ByteSource::skip(uint64_t count) {
-  auto scratch = std::make_unique_for_overwrite<char[]>(kBufferSize);
+  auto scratch = std::make_unique_for_overwrite<char[]>(kReadChunk);
   uint64_t skipped = 0;
   while (skipped < count) {
     size_t n =
-        read(scratch.get(), static_cast<size_t>(std::min<uint64_t>(count - skipped, kBufferSize)));
+        read(scratch.get(), static_cast<size_t>(std::min<uint64_t>(count - skipped, kReadChunk)));
     if (n == 0) break;
     skipped += n;
   }

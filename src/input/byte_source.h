@@ -7,6 +7,10 @@
 
 namespace personagen {
 
+// How much the readers read at a time: 1 MiB keeps the per-byte cost of system calls and
+// decoder calls negligible, and is nothing next to the rest of a run's memory.
+inline constexpr size_t kReadChunk = size_t{1} << 20;
+
 // A stream of input bytes: a plain file or pipe, or the decompressed content of a gzip or zstd
 // stream. The reader sees only this interface, so compression stays out of line splitting.
 // Every error is a personagen::Error whose message names the file and the offset.

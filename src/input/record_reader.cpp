@@ -15,11 +15,6 @@
 namespace personagen {
 namespace {
 
-// The buffer lines are split in. 1 MiB: one read call per MiB keeps the cost per line in memchr
-// and the parser; it grows only for a longer line, up to max_line_bytes.
-constexpr size_t kBufferSize = 1 << 20;
-constexpr std::string_view kBom = "\xEF\xBB\xBF";
-
 std::string in_quotes(const std::string& name) {
   return "\"" + name + "\"";
 }
@@ -44,7 +39,7 @@ RecordReader::RecordReader(std::vector<std::string> paths, ReaderOptions options
                            ReadPosition start)
     : paths_(std::move(paths)),
       options_(without_repeats(std::move(options))),
-      buffer_(kBufferSize),
+      buffer_(kReadChunk),  // grows only for a longer line, up to max_line_bytes
       position_(start),
       parser_(std::make_unique<FieldParser>(options_)) {
   // Keeps max_line_bytes + 2 (the line, "\r\n") from overflowing.
@@ -181,7 +176,7 @@ bool RecordReader::read_line(std::string_view& text, bool& too_long) {
   ++position_.line;
   ++position_.file_line;
   if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-  if (line_offset == 0 && text.starts_with(kBom)) text.remove_prefix(kBom.size());
+  if (line_offset == 0 && text.starts_with(kUtf8Bom)) text.remove_prefix(kUtf8Bom.size());
   if (text.size() > options_.max_line_bytes) {
     long_head_.assign(text.substr(0, kRejectExcerptBytes));
     text = long_head_;

@@ -12,8 +12,12 @@
 
 namespace personagen {
 
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
 void throw_io_error(const std::string& path, std::string_view what, int err) {
-  throw Error(path + ": " + std::string(what) + ": " + std::strerror(err));
+  throw Error(path + ": " + std::string(what) + ": " + errno_text(err));
 }
 
 std::optional<uint64_t> file_size(const std::string& path) {

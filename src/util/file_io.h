@@ -11,6 +11,9 @@
 
 namespace personagen {
 
+// strerror(err): the text of a failed system call's errno.
+std::string errno_text(int err = errno);
+
 // Throws Error("<path>: <what>: <strerror(err)>"), the one shape of a failed file operation.
 [[noreturn]] void throw_io_error(const std::string& path, std::string_view what, int err = errno);
 

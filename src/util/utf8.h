@@ -6,6 +6,9 @@
 
 namespace personagen {
 
+// The byte-order mark some tools put at the start of a UTF-8 file; readers skip it.
+inline constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
 // The length of the valid UTF-8 sequence that starts at s[i]: 1 for an ASCII byte, 2 to 4 for a
 // valid multi-byte sequence, and 0 when it is not valid: overlong forms, surrogates, code points
 // above U+10FFFF and a sequence cut off by the end of `s` are all invalid. The one UTF-8

@@ -13,12 +13,6 @@ namespace {
 
 using Finished = PoolHarness::Finished;
 
-HttpResponse with_retry_after(long code, std::string retry_after) {
-  HttpResponse response = FakeTransport::status(code);
-  response.retry_after = std::move(retry_after);
-  return response;
-}
-
 TEST(RequestPoolTest, EveryJobFinishesExactlyOnceWithinTheConcurrencyBound) {
   // Given 100 jobs, a pool of 8 and a transport that answers newest first, two at a time
   PoolHarness harness(100);
@@ -203,7 +197,8 @@ TEST(RequestPoolTest, JobWaitingForRetryFreesItsSlot) {
   // Given one slot, and job 0 told to retry after 0.3 s while job 1 succeeds
   PoolHarness harness(2);
   FakeTransport transport([](const HttpRequest& request, int attempt) {
-    if (request.body == PoolHarness::body(0) && attempt == 1) return with_retry_after(429, "0.3");
+    if (request.body == PoolHarness::body(0) && attempt == 1)
+      return FakeTransport::with_retry_after(429, "0.3");
     return FakeTransport::ok();
   });
   RequestPool pool(transport, fast_pool_options(1));
@@ -256,7 +251,7 @@ TEST(RequestPoolTest, InterruptOneDropsJobsWaitingForRetry) {
   // Given job 0 told to retry in 10 s, and an interrupt once it waits
   PoolHarness harness(2);
   FakeTransport transport([](const HttpRequest& request, int) {
-    if (request.body == PoolHarness::body(0)) return with_retry_after(503, "10");
+    if (request.body == PoolHarness::body(0)) return FakeTransport::with_retry_after(503, "10");
     return FakeTransport::ok();
   });
   RequestPool pool(transport, fast_pool_options(2));

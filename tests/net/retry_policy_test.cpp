@@ -11,12 +11,6 @@
 namespace personagen {
 namespace {
 
-HttpResponse with_retry_after(long code, std::string retry_after) {
-  HttpResponse response = FakeTransport::status(code);
-  response.retry_after = std::move(retry_after);
-  return response;
-}
-
 HttpResponse transport_error(TransportError error) {
   HttpResponse response;
   response.error = error;
@@ -201,24 +195,27 @@ TEST(RetryDelayTest, ServerHintsWinAndAreCapped) {
   const std::time_t now = 1445412480 - 30;
 
   // Given retry-after-ms and Retry-After, retry-after-ms wins
-  HttpResponse both = with_retry_after(429, "7");
+  HttpResponse both = FakeTransport::with_retry_after(429, "7");
   both.retry_after_ms = "250";
   EXPECT_DOUBLE_EQ(retry_delay(1, policy, both, rng, now), 0.25);
 
   // Given only Retry-After, in seconds or as a date, it is used
-  EXPECT_DOUBLE_EQ(retry_delay(1, policy, with_retry_after(429, "7"), rng, now), 7.0);
+  EXPECT_DOUBLE_EQ(retry_delay(1, policy, FakeTransport::with_retry_after(429, "7"), rng, now),
+                   7.0);
   EXPECT_DOUBLE_EQ(
-      retry_delay(1, policy, with_retry_after(429, "Wed, 21 Oct 2015 07:28:00 GMT"), rng, now),
+      retry_delay(1, policy, FakeTransport::with_retry_after(429, "Wed, 21 Oct 2015 07:28:00 GMT"),
+                  rng, now),
       30.0);
 
   // Given a hint beyond the cap, the cap is used
-  EXPECT_DOUBLE_EQ(retry_delay(1, policy, with_retry_after(429, "3600"), rng, now), 60.0);
+  EXPECT_DOUBLE_EQ(retry_delay(1, policy, FakeTransport::with_retry_after(429, "3600"), rng, now),
+                   60.0);
   HttpResponse long_ms = FakeTransport::status(429);
   long_ms.retry_after_ms = "3600000";
   EXPECT_DOUBLE_EQ(retry_delay(1, policy, long_ms, rng, now), 60.0);
 
   // Given an unreadable hint, backoff applies
-  double delay = retry_delay(1, policy, with_retry_after(429, "later"), rng, now);
+  double delay = retry_delay(1, policy, FakeTransport::with_retry_after(429, "later"), rng, now);
   EXPECT_GE(delay, 0.0);
   EXPECT_LE(delay, policy.base_seconds);
 }

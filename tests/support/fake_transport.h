@@ -41,6 +41,12 @@ class FakeTransport : public Transport {
     return response;
   }
 
+  static HttpResponse with_retry_after(long code, std::string retry_after) {
+    HttpResponse response = status(code);
+    response.retry_after = std::move(retry_after);
+    return response;
+  }
+
   explicit FakeTransport(Responder responder = [](const HttpRequest&, int) { return ok(); })
       : responder_(std::move(responder)) {}
 

@@ -20,13 +20,6 @@ Options base_options() {
   return o;
 }
 
-InputRecord record(std::string persona) {
-  InputRecord r;
-  r.line = 1;
-  r.persona = std::move(persona);
-  return r;
-}
-
 TEST(SynthPlan, BuildsABodyWithThePersonaAndKShots) {
   // Given persona-few-shot with 3 shots, when a request is built, then the body is a chat
   // completion whose single user message holds the persona and exactly 3 demonstrations.

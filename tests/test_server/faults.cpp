@@ -101,17 +101,17 @@ std::optional<Fault> RandomFaults::pick(uint64_t body_hash, uint64_t attempt) co
   return faults_[splitmix64(r) % faults_.size()];
 }
 
-namespace {
-
-// Eight times the client's default reply limit (8 MiB): well over it, yet small enough that a
-// test can raise the limit and take the whole reply.
-constexpr size_t kHugePadding = size_t{64} << 20;
-
 void reply_error(httplib::Response& res, int status, std::string_view message,
                  std::string_view type, int code) {
   res.status = status;
   res.set_content(error_body(message, type, code), kJsonType);
 }
+
+namespace {
+
+// Eight times the client's default reply limit (8 MiB): well over it, yet small enough that a
+// test can raise the limit and take the whole reply.
+constexpr size_t kHugePadding = size_t{64} << 20;
 
 bool needs_socket(FaultKind kind) {
   return kind == FaultKind::drop || kind == FaultKind::truncate || kind == FaultKind::malformed ||

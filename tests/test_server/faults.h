@@ -102,4 +102,8 @@ enum class Delivery { socket, batch };
 void apply_fault(const Fault& fault, httplib::Response& res, const std::string& full_reply,
                  Delivery delivery, const std::function<void()>& hang);
 
+// An OpenAI-shaped error reply: `status` and {"error": {"message", "type", "code"}}.
+void reply_error(httplib::Response& res, int status, std::string_view message,
+                 std::string_view type, int code);
+
 }  // namespace personagen::testing::detail

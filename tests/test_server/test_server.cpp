@@ -37,12 +37,6 @@ constexpr time_t kKeepAliveSeconds = 2;
 // reconnect every few requests, so let a connection serve far more than a test sends on it.
 constexpr size_t kKeepAliveMaxRequests = 1000;
 
-void reply_error(httplib::Response& res, int status, std::string_view message,
-                 std::string_view type, int code) {
-  res.status = status;
-  res.set_content(error_body(message, type, code), kJsonType);
-}
-
 void reply_unauthorized(const httplib::Request& req, httplib::Response& res) {
   res.status = 401;
   res.set_content(unauthorized_body(req.get_header_value("Authorization")), kJsonType);
