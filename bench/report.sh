@@ -61,7 +61,8 @@ def find(node):
     return None
 
 
-print(find(json.load(open(sys.argv[1]))))
+found = find(json.load(open(sys.argv[1])))
+print("?" if found is None else found)
 EOF
 )
 met=$(awk -v w="$wall" -v m="$rss_mb" -v rc="$rc" -v c="$counted" -v n="$n" \
