@@ -102,9 +102,9 @@ CLI::App* add_report_command(CLI::App& app, ReportOptions& r, Options& o) {
                      "shown in columns beside -i");
   report->add_option("--embed-model", r.embed_model,
                      "Also embed a sample of outputs and personas with this model's /embeddings "
-                     "(needs the API key): the mean pairwise cosine of outputs, and output "
-                     "similarity against persona similarity. Embeddings are cached for this "
-                     "command only");
+                     "(the API key is read only then): the mean pairwise cosine of outputs, and "
+                     "output similarity against persona similarity. Embeddings are cached for "
+                     "this command only");
   report->add_option("--sample", r.sample, "Records embedded with --embed-model")
       ->capture_default_str()
       ->transform(in_range({.whole = true,
