@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The main job end to end on the bundled examples: installs what is missing, builds,
 # synthesizes every task from examples/personas.jsonl into out/demo/<task>/, then builds an SFT
-# set from the math problems: solve (3 samples, 2 must agree) -> decontam -> dedup -> chat JSONL.
+# set from the math problems: solve (3 samples, 2 must agree) -> decontam -> dedup -> chat JSONL,
+# and ends with `personagen report` over those records: out/demo/report.html.
 #
 # Without $OPENAI_BASE_URL it starts the bundled local test server (canned replies) and says so.
 # With it, it uses that endpoint, $OPENAI_MODEL and $OPENAI_API_KEY, and LIMIT personas per task
-# (default 10) so a first try costs little.
+# (default 10) so a first try costs little; with $EMBED_MODEL too, the report embeds a sample with
+# that model (the local server always has embeddings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -48,6 +50,20 @@ jq -c '{messages: [{role: "user", content: .problem}, {role: "assistant", conten
   "$out/solve.dedup.jsonl" >"$out/sft.jsonl"
 echo "demo: $(wc -l <"$out/sft.jsonl") verified (problem, solution) pairs in $out/sft.jsonl" \
   "($(cat "$out"/solve/unverified.jsonl 2>/dev/null | wc -l) problems without agreement in $out/solve/unverified.jsonl)"
+
+# The report: every task's records side by side, and the verified solve set, on one page with
+# charts (and with embeddings, output similarity against persona similarity).
+embed=()
+if [ -n "${server:-}" ]; then
+  embed=(--embed-model test-embedding)
+elif [ -n "${EMBED_MODEL:-}" ]; then
+  embed=(--embed-model "$EMBED_MODEL")
+fi
+"$bin" report -q -i "$out/math" --compare "$out/reasoning" "$out/instruction" "$out/knowledge" \
+  "$out/npc" "$out/tool" "$out/solve" --json "$out/report.json" --html "$out/report.html" \
+  ${embed[@]+"${embed[@]}"}
+echo "demo: the report of these records is in $out/report.html (open it in a browser; every figure"
+echo "  is also in $out/report.json); in the terminal: $bin report -i $out/math"
 
 echo
 echo "demo: done. Records are in $out/<task>/; for example:"

@@ -14,6 +14,7 @@
 #include "app/cli_flags.h"
 #include "app/config_file.h"
 #include "app/dedup_commands.h"
+#include "app/report_command.h"
 #include "dedup/decontam.h"
 #include "dedup/dedup.h"
 #include "personagen/commands.h"
@@ -198,6 +199,8 @@ int run(int argc, char** argv) {
   CLI::App* decontam = app.add_subcommand(
       "decontam", "Drop records that share a 13-word run with a benchmark's test set");
   add_decontam_flags(*decontam, decontam_options);
+  ReportOptions report_options;
+  CLI::App* report = add_report_command(app, report_options, options);
   BatchFlags batch_flags;
   BatchCommands batch = add_batch_commands(app, options, batch_flags);
   CLI::App* tasks =
@@ -247,6 +250,10 @@ int run(int argc, char** argv) {
     if (decontam->parsed()) {
       options.command = "decontam";
       return run_decontam_command(decontam_options, options);
+    }
+    if (report->parsed()) {
+      options.command = "report";
+      return run_report_command(report_options, options);
     }
     if (std::optional<ExitCode> code = run_batch_command(batch, options, batch_flags)) return *code;
     if (tasks->parsed()) {
