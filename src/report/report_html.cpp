@@ -88,8 +88,9 @@ class HtmlWriter {
       static constexpr const char* kIds[] = {"run", "length", "diversity", "task", "similarity"};
       out_ += "<section id=\"" + std::string(kIds[static_cast<int>(s.part)]) + "\">\n<h2>" +
               html_escape(s.title) + "</h2>\n";
-      // The run's and the length's chart sit beside their table; the lists go below.
-      const bool beside = s.part == ReportPart::run || s.part == ReportPart::length;
+      // A section with one chart shows it beside its table; the lists and chart grids go below.
+      const bool beside = s.part == ReportPart::run || s.part == ReportPart::length ||
+                          s.part == ReportPart::similarity;
       out_ += "<div class=\"cols\">\n";
       table(s);
       if (beside) {
@@ -232,7 +233,8 @@ class HtmlWriter {
                    "attempts",
                    compare ? "share of records" : "records",
                    compare};
-    chart.height = 200;
+    chart.width = 400;  // beside the run's wide table
+    chart.height = 220;
     for (int k : keys) chart.categories.push_back(std::to_string(k));
     for (const Figures& f : datasets_) {
       ChartSeries s{label_of(f), {}, {}};
