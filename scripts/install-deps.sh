@@ -10,8 +10,6 @@ packages=(
   libutf8proc-dev libhnswlib-dev libsimdjson-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev
   clang-format python3-yaml
-  # For the HTML report's screenshot test (headless); about 30 s and 122 MB to install.
-  chromium
   "$@"
 )
 
