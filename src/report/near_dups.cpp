@@ -1,1 +1,159 @@
 #include "report/near_dups.h"
+
+#include <bit>
+#include <cmath>
+#include <string_view>
+
+#include "util/hash.h"
+
+namespace personagen {
+namespace {
+
+// Band tables at most half full: probes stay short.
+size_t table_size(size_t capacity) {
+  return std::bit_ceil(2 * capacity + 2);
+}
+
+uint64_t draw_of(uint64_t index, uint64_t seed) {
+  char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(index >> (8 * i));
+  return hash64(std::string_view(bytes, 8), seed);
+}
+
+}  // namespace
+
+NearDupSampler::NearDupSampler(const MinHasher& hasher, std::vector<double> thresholds,
+                               size_t capacity, uint64_t seed)
+    : hasher_(hasher),
+      num_perm_(hasher.num_perm()),
+      capacity_(std::max<size_t>(capacity, 1)),
+      seed_(seed) {
+  for (double threshold : thresholds) {
+    Bands& b = bands_.emplace_back();
+    b.threshold = threshold;
+    b.lsh = choose_lsh_bands(num_perm_, threshold);
+    b.tables.assign(b.lsh.bands, std::vector<uint64_t>(table_size(capacity_), 0));
+  }
+}
+
+uint32_t NearDupSampler::band_key(std::span<const uint32_t> signature, const LshBands& lsh,
+                                  size_t band) const {
+  const uint32_t* rows = signature.data() + band * lsh.rows;
+  const uint64_t h = hash64(
+      std::string_view(reinterpret_cast<const char*>(rows), lsh.rows * sizeof(uint32_t)), band);
+  return static_cast<uint32_t>(h ^ (h >> 32));
+}
+
+double NearDupSampler::similarity(const Sampled& s, std::span<const uint32_t> shingles,
+                                  std::span<const uint32_t> signature) const {
+  const uint32_t* values = values_.data() + s.first;
+  if (s.kept_shingles && shingles.size() <= num_perm_)
+    return exact_jaccard({values, s.shingles}, shingles);
+  const uint32_t* stored = values + (s.kept_shingles ? s.shingles : 0);
+  return estimate_jaccard({stored, num_perm_}, signature);
+}
+
+void NearDupSampler::add(uint64_t index, std::span<const uint32_t> shingles,
+                         std::span<const uint32_t> signature) {
+  if (!records_.empty()) lookup(shingles, signature);
+  const uint64_t draw = draw_of(index, seed_);
+  if (draw > limit_) return;
+  Sampled& s = records_.emplace_back();
+  s.draw = draw;
+  s.first = static_cast<uint32_t>(values_.size());
+  s.shingles = static_cast<uint32_t>(shingles.size());
+  s.kept_shingles = shingles.size() <= num_perm_;
+  if (s.kept_shingles) values_.insert(values_.end(), shingles.begin(), shingles.end());
+  values_.insert(values_.end(), signature.begin(), signature.begin() + num_perm_);
+  insert(static_cast<uint32_t>(records_.size() - 1));
+  if (records_.size() > capacity_) shrink();
+}
+
+void NearDupSampler::lookup(std::span<const uint32_t> shingles,
+                            std::span<const uint32_t> signature) {
+  for (size_t t = 0; t < bands_.size(); ++t) {
+    const Bands& b = bands_[t];
+    const uint32_t bit = uint32_t{1} << t;
+    if (++lookups_ == 0) {  // the stamps wrapped around: none is current
+      for (Sampled& s : records_) s.seen = 0;
+      lookups_ = 1;
+    }
+    for (size_t band = 0; band < b.lsh.bands; ++band) {
+      const std::vector<uint64_t>& table = b.tables[band];
+      const size_t mask = table.size() - 1;
+      const uint32_t key = band_key(signature, b.lsh, band);
+      for (size_t i = key & mask; table[i] != 0; i = (i + 1) & mask) {
+        if (static_cast<uint32_t>(table[i] >> 32) != key) continue;
+        Sampled& s = records_[static_cast<uint32_t>(table[i]) - 1];
+        if ((s.marked & bit) || s.seen == lookups_) continue;
+        s.seen = lookups_;
+        if (similarity(s, shingles, signature) >= b.threshold) s.marked |= bit;
+      }
+    }
+  }
+}
+
+void NearDupSampler::insert(uint32_t id) {
+  const Sampled& s = records_[id];
+  std::span<const uint32_t> signature(values_.data() + s.first + (s.kept_shingles ? s.shingles : 0),
+                                      num_perm_);
+  for (Bands& b : bands_) {
+    for (size_t band = 0; band < b.lsh.bands; ++band) {
+      std::vector<uint64_t>& table = b.tables[band];
+      const size_t mask = table.size() - 1;
+      const uint32_t key = band_key(signature, b.lsh, band);
+      size_t i = key & mask;
+      while (table[i] != 0) i = (i + 1) & mask;
+      table[i] = uint64_t{key} << 32 | (id + 1);
+    }
+  }
+}
+
+void NearDupSampler::shrink() {
+  size_t kept = records_.size();
+  while (kept > capacity_) {
+    limit_ >>= 1;
+    kept = 0;
+    for (const Sampled& s : records_) kept += s.draw <= limit_;
+  }
+  // Compact the survivors and their values, in stream order.
+  std::vector<Sampled> records;
+  std::vector<uint32_t> values;
+  records.reserve(capacity_ + 1);
+  for (const Sampled& s : records_) {
+    if (s.draw > limit_) continue;
+    Sampled& copy = records.emplace_back(s);
+    copy.first = static_cast<uint32_t>(values.size());
+    const size_t count = (s.kept_shingles ? s.shingles : 0) + num_perm_;
+    values.insert(values.end(), values_.begin() + s.first, values_.begin() + s.first + count);
+  }
+  records_.swap(records);
+  values_.swap(values);
+  rebuild();
+}
+
+void NearDupSampler::rebuild() {
+  for (Bands& b : bands_)
+    for (std::vector<uint64_t>& table : b.tables) std::fill(table.begin(), table.end(), 0);
+  for (size_t id = 0; id < records_.size(); ++id) insert(static_cast<uint32_t>(id));
+}
+
+Estimate NearDupSampler::rate(size_t t) const {
+  Estimate e;
+  const uint32_t bit = uint32_t{1} << t;
+  uint64_t marked = 0;
+  for (const Sampled& s : records_) marked += (s.marked & bit) != 0;
+  const auto n = static_cast<double>(records_.size());
+  const double p = records_.empty() ? 0 : static_cast<double>(marked) / n;
+  e.value = p;
+  if (complete()) {
+    e.method = "exact minhash";
+    return e;
+  }
+  e.exact = false;
+  e.error = 1.96 * std::sqrt(p * (1 - p) / n);
+  e.method = "minhash sample";
+  return e;
+}
+
+}  // namespace personagen
