@@ -1,5 +1,6 @@
 #include "report/near_dups.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <string_view>
@@ -9,10 +10,12 @@
 namespace personagen {
 namespace {
 
-// Band tables at most half full: probes stay short.
-size_t table_size(size_t capacity) {
-  return std::bit_ceil(2 * capacity + 2);
+// Band tables at most half full, so probes stay short; they grow with the sample.
+size_t table_size(size_t records) {
+  return std::max<size_t>(64, std::bit_ceil(2 * records + 2));
 }
+
+constexpr double kEstimateMargin = 0.2;
 
 uint64_t draw_of(uint64_t index, uint64_t seed) {
   char bytes[8];
@@ -32,7 +35,7 @@ NearDupSampler::NearDupSampler(const MinHasher& hasher, std::vector<double> thre
     Bands& b = bands_.emplace_back();
     b.threshold = threshold;
     b.lsh = choose_lsh_bands(num_perm_, threshold);
-    b.tables.assign(b.lsh.bands, std::vector<uint64_t>(table_size(capacity_), 0));
+    b.tables.assign(b.lsh.bands, std::vector<uint64_t>(table_size(0), 0));
   }
 }
 
@@ -44,13 +47,16 @@ uint32_t NearDupSampler::band_key(std::span<const uint32_t> signature, const Lsh
   return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
-double NearDupSampler::similarity(const Sampled& s, std::span<const uint32_t> shingles,
-                                  std::span<const uint32_t> signature) const {
+bool NearDupSampler::similar(const Sampled& s, std::span<const uint32_t> shingles,
+                             std::span<const uint32_t> signature, double threshold) const {
   const uint32_t* values = values_.data() + s.first;
-  if (s.kept_shingles && shingles.size() <= num_perm_)
-    return exact_jaccard({values, s.shingles}, shingles);
-  const uint32_t* stored = values + (s.kept_shingles ? s.shingles : 0);
-  return estimate_jaccard({stored, num_perm_}, signature);
+  const double estimate =
+      estimate_jaccard({values + (s.kept_shingles ? s.shingles : 0), num_perm_}, signature);
+  if (!s.kept_shingles || shingles.size() > num_perm_) return estimate >= threshold;
+  // Most candidates are far below the threshold: their estimate turns them away without the
+  // exact count, at a margin of over 3.5 standard errors for 64 values.
+  if (estimate < threshold - kEstimateMargin) return false;
+  return exact_jaccard({values, s.shingles}, shingles) >= threshold;
 }
 
 void NearDupSampler::add(uint64_t index, std::span<const uint32_t> shingles,
@@ -65,12 +71,27 @@ void NearDupSampler::add(uint64_t index, std::span<const uint32_t> shingles,
   s.kept_shingles = shingles.size() <= num_perm_;
   if (s.kept_shingles) values_.insert(values_.end(), shingles.begin(), shingles.end());
   values_.insert(values_.end(), signature.begin(), signature.begin() + num_perm_);
-  insert(static_cast<uint32_t>(records_.size() - 1));
-  if (records_.size() > capacity_) shrink();
+  for (size_t i = 0; i < num_perm_; ++i) low_bytes_.push_back(static_cast<uint8_t>(signature[i]));
+  if (records_.size() > capacity_) {
+    shrink();
+  } else if (table_size(records_.size()) > bands_[0].tables[0].size()) {
+    rebuild();
+  } else {
+    insert(static_cast<uint32_t>(records_.size() - 1));
+  }
+}
+
+double NearDupSampler::rough_similarity(uint32_t id) const {
+  const uint8_t* stored = low_bytes_.data() + size_t{id} * num_perm_;
+  size_t equal = 0;
+  for (size_t i = 0; i < num_perm_; ++i) equal += stored[i] == query_bytes_[i];
+  return static_cast<double>(equal) / static_cast<double>(num_perm_);
 }
 
 void NearDupSampler::lookup(std::span<const uint32_t> shingles,
                             std::span<const uint32_t> signature) {
+  query_bytes_.resize(num_perm_);
+  for (size_t i = 0; i < num_perm_; ++i) query_bytes_[i] = static_cast<uint8_t>(signature[i]);
   for (size_t t = 0; t < bands_.size(); ++t) {
     const Bands& b = bands_[t];
     const uint32_t bit = uint32_t{1} << t;
@@ -84,10 +105,13 @@ void NearDupSampler::lookup(std::span<const uint32_t> shingles,
       const uint32_t key = band_key(signature, b.lsh, band);
       for (size_t i = key & mask; table[i] != 0; i = (i + 1) & mask) {
         if (static_cast<uint32_t>(table[i] >> 32) != key) continue;
-        Sampled& s = records_[static_cast<uint32_t>(table[i]) - 1];
+        const uint32_t id = static_cast<uint32_t>(table[i]) - 1;
+        Sampled& s = records_[id];
         if ((s.marked & bit) || s.seen == lookups_) continue;
         s.seen = lookups_;
-        if (similarity(s, shingles, signature) >= b.threshold) s.marked |= bit;
+        if (rough_similarity(id) >= b.threshold - kEstimateMargin &&
+            similar(s, shingles, signature, b.threshold))
+          s.marked |= bit;
       }
     }
   }
@@ -119,9 +143,13 @@ void NearDupSampler::shrink() {
   // Compact the survivors and their values, in stream order.
   std::vector<Sampled> records;
   std::vector<uint32_t> values;
+  std::vector<uint8_t> low_bytes;
   records.reserve(capacity_ + 1);
-  for (const Sampled& s : records_) {
+  for (size_t id = 0; id < records_.size(); ++id) {
+    const Sampled& s = records_[id];
     if (s.draw > limit_) continue;
+    const uint8_t* bytes = low_bytes_.data() + id * num_perm_;
+    low_bytes.insert(low_bytes.end(), bytes, bytes + num_perm_);
     Sampled& copy = records.emplace_back(s);
     copy.first = static_cast<uint32_t>(values.size());
     const size_t count = (s.kept_shingles ? s.shingles : 0) + num_perm_;
@@ -129,12 +157,14 @@ void NearDupSampler::shrink() {
   }
   records_.swap(records);
   values_.swap(values);
+  low_bytes_.swap(low_bytes);
   rebuild();
 }
 
 void NearDupSampler::rebuild() {
+  const size_t size = table_size(records_.size());
   for (Bands& b : bands_)
-    for (std::vector<uint64_t>& table : b.tables) std::fill(table.begin(), table.end(), 0);
+    for (std::vector<uint64_t>& table : b.tables) table.assign(size, 0);
   for (size_t id = 0; id < records_.size(); ++id) insert(static_cast<uint32_t>(id));
 }
 

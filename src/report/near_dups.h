@@ -27,7 +27,8 @@ namespace personagen {
 // per threshold, choose_lsh_bands), before it may join the sample, and marks each sampled record
 // it is similar to. rate = marked / sampled is then an unbiased estimate; it is exact when every
 // record was sampled. Candidates are confirmed as NearDupIndex confirms them: exact Jaccard when
-// both records have at most num_perm shingles, else the signatures' estimate.
+// both records have at most num_perm shingles, else the signatures' estimate (a candidate whose
+// estimate is more than 0.2 below the threshold is turned away without the exact count).
 class NearDupSampler {
  public:
   // `hasher` must outlive the sampler. Throws a usage Error if a threshold has no banding.
@@ -62,12 +63,18 @@ class NearDupSampler {
   };
 
   uint32_t band_key(std::span<const uint32_t> signature, const LshBands& lsh, size_t band) const;
-  double similarity(const Sampled& s, std::span<const uint32_t> shingles,
-                    std::span<const uint32_t> signature) const;
+  // An upper bound of the estimated similarity of sampled record `id` and the record being
+  // looked up, from the low bytes of their signatures: one cache line, where the signature is
+  // four, so most candidates are turned away without reading more.
+  double rough_similarity(uint32_t id) const;
+  // Whether a sampled record and a record looked up reach `threshold`.
+  bool similar(const Sampled& s, std::span<const uint32_t> shingles,
+               std::span<const uint32_t> signature, double threshold) const;
   void lookup(std::span<const uint32_t> shingles, std::span<const uint32_t> signature);
   void insert(uint32_t id);
   // Halves limit_ until the sample fits, compacts it and rebuilds the tables.
   void shrink();
+  // Fills the tables again from the sample, at the size it needs now.
   void rebuild();
 
   const MinHasher& hasher_;
@@ -78,6 +85,8 @@ class NearDupSampler {
   std::vector<Bands> bands_;
   std::vector<Sampled> records_;
   std::vector<uint32_t> values_;
+  std::vector<uint8_t> low_bytes_;    // per sampled record, num_perm low bytes of its signature
+  std::vector<uint8_t> query_bytes_;  // those of the record being looked up
   uint32_t lookups_ = 0;
 };
 
