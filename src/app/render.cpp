@@ -8,11 +8,11 @@
 #include "input/input_files.h"
 #include "personagen/commands.h"
 #include "store/atomic_file.h"
-#include "synth/cost.h"
 #include "synth/dry_run.h"
 #include "synth/request_walk.h"
 #include "synth/run_synth.h"
 #include "synth/synth_plan.h"
+#include "util/cost.h"
 #include "util/text_util.h"
 
 namespace personagen {

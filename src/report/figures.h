@@ -45,12 +45,14 @@ struct Distribution {
 };
 
 struct RunFigures {
-  uint64_t records = 0;          // records read (lines that are JSON objects)
+  // Records read: lines that are JSON objects with a text to measure (--field, or by the
+  // record's kind; see report/record_view.h). Every other figure counts these.
+  uint64_t records = 0;
   uint64_t failures = 0;         // failures.jsonl lines beside the shards, when there are any
   uint64_t rejects = 0;          // rejects.jsonl (replies that did not parse)
   uint64_t unverified = 0;       // unverified.jsonl (solve without agreement)
   uint64_t below_threshold = 0;  // below-threshold.jsonl (judge --min-score)
-  uint64_t bad_lines = 0;        // input lines that are not JSON objects or lack the field
+  uint64_t bad_lines = 0;        // non-blank lines that are not JSON objects or have no text
   std::map<std::string, uint64_t> finish_reasons;  // of the records that have one
   std::map<int, uint64_t> attempts;                // attempts -> records
   std::map<std::string, uint64_t> tasks;           // record "task" -> records
@@ -61,16 +63,32 @@ struct RunFigures {
   std::optional<double> cost_usd;  // billed (or accepted) tokens at --price-in/--price-out
 };
 
+// Texts are compared as dedup compares them: normalize_text (NFC, case folded, white space
+// collapsed), then split_words (punctuation stripped from the ends of words).
 struct DiversityFigures {
-  Estimate distinct[3];            // distinct-1/2/3: unique word n-grams / all n-grams, 0..1
-  Estimate near_dup_90;            // share of records with a near duplicate at Jaccard >= 0.9
-  Estimate near_dup_70;            // ... at Jaccard >= 0.7
-  uint64_t dup_sample = 0;         // records in the near-duplicate sample
-  std::vector<TopEntry> openings;  // the 20 most common first four words, lower-cased
-  Estimate personas;               // distinct personas covered
-  double outputs_per_persona = 0;
+  // distinct-1/2/3: unique word n-grams / all n-grams, 0..1, over all records (n-grams do not
+  // cross records). Exact while at most 2^20 distinct n-grams were seen, then "hyperloglog p=14"
+  // (error: the 95% bound, 1.59% of the value).
+  Estimate distinct[3];
+  // The near-duplicate rate at Jaccard >= 0.9 (0.7): the share of records that have a near
+  // duplicate LATER in the data, by MinHash (word 1-grams, 64 permutations, LSH banded for each
+  // threshold, candidates confirmed by exact Jaccard as dedup does). So a group of k similar
+  // records counts k - 1, as many as dedup drops (the same rate as dedup when similarity within
+  // groups is transitive). Measured on a uniform sample of at most --sample-dups records, which
+  // every later record is compared with: exact ("exact minhash", error 0) when every record fit,
+  // else "minhash sample" with error 1.96 * sqrt(p (1 - p) / dup_sample). See near_dups.h.
+  Estimate near_dup_90;
+  Estimate near_dup_70;
+  uint64_t dup_sample = 0;  // records in the near-duplicate sample
+  // The 20 most common first four words (normalized), share = count / run.records. Counted by
+  // Space-Saving with 4,096 counters: exact (every error 0) while the distinct openings fit.
+  std::vector<TopEntry> openings;
+  Estimate personas;               // distinct persona texts (exact, or hyperloglog as distinct-n)
+  double outputs_per_persona = 0;  // records that have a persona / personas
 };
 
+// Of the solve records in the shards and, for an output directory, in unverified.jsonl (the
+// shards hold only the lines whose answers agreed).
 struct SolveFigures {
   uint64_t records = 0;
   double agreement_rate = 0;              // records whose answers agreed / solve records
@@ -79,13 +97,17 @@ struct SolveFigures {
 
 struct JudgeFigures {
   uint64_t records = 0;
-  std::map<std::string, Histogram> scores;  // "validity", "persona_fit", "quality", "overall"
+  // Per criterion of "scores" ("validity", "persona_fit", "quality", or a --rubric's) and
+  // "overall": bins [1,2) ... [10,11), a score counted in the bin of its integer part.
+  std::map<std::string, Histogram> scores;
   double mean_overall = 0;
 };
 
 struct TaskFigures {
   std::optional<SolveFigures> solve;
   std::optional<JudgeFigures> judge;
+  // Of the records whose output is an object or array (npc, tool, persona-to-persona), the 20
+  // most common "name" values and top-level keys; share = count / those records.
   std::vector<TopEntry> names;  // npc: most common names; tool: most common tool names
   std::vector<TopEntry> keys;   // npc/tool (object outputs): most common top-level keys
 };

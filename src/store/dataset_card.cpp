@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "store/atomic_file.h"
+#include "util/cost.h"
 #include "util/file_io.h"
 #include "util/json_text.h"
 
@@ -98,11 +99,8 @@ void append_tokens(std::string& out, const Manifest& m, const Options& options) 
            std::to_string(t.billed_completion_tokens) + " |\n";
   out += "\n";
   if (!options.price_in && !options.price_out) return;
-  double prompt = static_cast<double>(billed ? t.billed_prompt_tokens : t.prompt_tokens);
-  double completion =
-      static_cast<double>(billed ? t.billed_completion_tokens : t.completion_tokens);
-  double cost =
-      (prompt * options.price_in.value_or(0) + completion * options.price_out.value_or(0)) / 1e6;
+  double cost = *cost_of(billed ? t.billed_prompt_tokens : t.prompt_tokens,
+                         billed ? t.billed_completion_tokens : t.completion_tokens, options);
   out += "## Cost\n\nUSD " + number(cost, "%.4f") + " for the " +
          (billed ? std::string("billed") : std::string("accepted")) + " tokens, at USD " +
          number(options.price_in.value_or(0), "%g") + " per million prompt tokens and USD " +

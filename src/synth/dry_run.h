@@ -7,8 +7,8 @@
 #include <optional>
 
 #include "personagen/options.h"
-#include "synth/cost.h"
 #include "synth/synth_plan.h"
+#include "util/cost.h"
 
 namespace personagen {
 

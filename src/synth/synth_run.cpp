@@ -8,9 +8,9 @@
 
 #include "input/input_files.h"
 #include "store/dataset_card.h"
-#include "synth/cost.h"
 #include "synth/request_walk.h"
 #include "synth/tasks.h"
+#include "util/cost.h"
 #include "util/utf8.h"
 
 namespace personagen {

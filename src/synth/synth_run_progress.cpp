@@ -1,8 +1,8 @@
 // SynthRun: what the run shows while it goes and when it ends.
 #include <algorithm>
 
-#include "synth/cost.h"
 #include "synth/synth_run.h"
+#include "util/cost.h"
 
 namespace personagen {
 
