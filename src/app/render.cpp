@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "app/terminal.h"
 #include "input/input_files.h"
 #include "personagen/commands.h"
 #include "store/atomic_file.h"
@@ -84,11 +85,6 @@ std::string dry_run_json(const DryRun& d, const SynthPlan& plan) {
   if (d.cost_min) j["cost_min"] = *d.cost_min;
   if (d.cost_min) j["cost_max"] = d.cost_max ? nlohmann::json(*d.cost_max) : nlohmann::json();
   return j.dump() + "\n";
-}
-
-void write_stdout(const std::string& text) {
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  if (std::fflush(stdout) != 0) throw Error("stdout: write failed");
 }
 
 }  // namespace

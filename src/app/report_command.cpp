@@ -9,6 +9,7 @@
 
 #include "app/api_key.h"
 #include "app/cli_flags.h"
+#include "app/terminal.h"
 #include "dedup/dedup_files.h"
 #include "input/input_files.h"
 #include "report/report_writers.h"
@@ -66,11 +67,6 @@ void add_similarity(const ReportOptions& r, const Options& o, std::vector<Figure
                    samples[i].size(), figures[i].label.c_str(), r.embed_model.c_str());
     figures[i].similarity = measure_similarity(samples[i], similarity, signals.level());
   }
-}
-
-void write_stdout(std::string_view text) {
-  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
-    throw Error("report: writing to stdout failed");
 }
 
 }  // namespace

@@ -1,5 +1,3 @@
-#include "report/collector.h"
-
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -12,6 +10,7 @@
 
 #include "dedup/dedup.h"
 #include "dedup/text_normalize.h"
+#include "report/collector.h"
 #include "store/manifest.h"
 #include "support/unit_support.h"
 
@@ -34,9 +33,9 @@ std::string text_of(int i, int words, int changed = 0) {
 std::string synth_line(const std::string& output, const std::string& persona,
                        const std::string& finish = "stop", int attempts = 1) {
   Json usage = {{"prompt_tokens", 10}, {"completion_tokens", 5}, {"total_tokens", 15}};
-  return Json{{"custom_id", "c"},   {"persona", persona},       {"task", "math"},
-              {"output", output},   {"parsed", nullptr},        {"finish_reason", finish},
-              {"usage", usage},     {"attempts", attempts}}
+  return Json{{"custom_id", "c"}, {"persona", persona},  {"task", "math"},
+              {"output", output}, {"parsed", nullptr},   {"finish_reason", finish},
+              {"usage", usage},   {"attempts", attempts}}
              .dump() +
          "\n";
 }
@@ -295,9 +294,9 @@ TEST_F(CollectorTest, SolveJudgeNpcAndConverseRecords) {
   // an npc record and a conversation
   std::filesystem::create_directory(path("run"));
   auto solve = [](const std::string& agreement, bool verified) {
-    Json j = {{"custom_id", "s"},        {"persona", "p"},  {"task", "solve"},
-              {"problem", "1+1?"},       {"answer", "2"},   {"agreement", agreement},
-              {"verified", verified},    {"attempts", 4}};
+    Json j = {{"custom_id", "s"},     {"persona", "p"}, {"task", "solve"},
+              {"problem", "1+1?"},    {"answer", "2"},  {"agreement", agreement},
+              {"verified", verified}, {"attempts", 4}};
     if (verified) j["solution"] = "one plus one is two";
     j["samples"] = Json::array({{{"output", "it is two"}, {"answer", "2"}}});
     return j.dump() + "\n";
@@ -368,9 +367,10 @@ TEST_F(CollectorTest, PlainJsonlWithAFieldAndTheTextSample) {
   // Given plain JSONL whose text is "body", one line without it
   std::string content;
   for (int i = 0; i < 50; ++i)
-    content += Json{{"body", "text number " + std::to_string(i)}, {"persona", "p" + std::to_string(i)}}
-                   .dump() +
-               "\n";
+    content +=
+        Json{{"body", "text number " + std::to_string(i)}, {"persona", "p" + std::to_string(i)}}
+            .dump() +
+        "\n";
   content += "{\"output\": \"no body\"}\n";
   write_file(path("plain.jsonl"), content);
 
@@ -395,8 +395,7 @@ TEST_F(CollectorTest, PlainJsonlWithAFieldAndTheTextSample) {
 }
 
 TEST_F(CollectorTest, AnUnreadableInputIsAnErrorNamingIt) {
-  std::string message =
-      error_of([&] { collect_figures(input_of({path("missing.jsonl")})); });
+  std::string message = error_of([&] { collect_figures(input_of({path("missing.jsonl")})); });
   EXPECT_NE(message.find("missing.jsonl"), std::string::npos) << message;
 }
 

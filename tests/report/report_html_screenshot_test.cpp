@@ -51,7 +51,7 @@ std::string read_file(const fs::path& path) {
   return text.str();
 }
 
-struct Finished {
+struct ChildExit {
   bool timed_out = false;
   int exit_code = -1;
 };
@@ -59,8 +59,8 @@ struct Finished {
 // Runs `argv` in a process group of its own, its output to `log`, and waits for it to exit,
 // at most `timeout` (on a pidfd, so without polling); on timeout the whole group is killed.
 // Chromium starts helper processes: they are in the group, and are killed once it is done.
-Finished run_with_deadline(const std::vector<std::string>& argv, const fs::path& log,
-                           std::chrono::milliseconds timeout) {
+ChildExit run_with_deadline(const std::vector<std::string>& argv, const fs::path& log,
+                            std::chrono::milliseconds timeout) {
   std::vector<std::string> args = argv;
   std::vector<char*> c_args;
   for (std::string& a : args) c_args.push_back(a.data());
@@ -75,7 +75,7 @@ Finished run_with_deadline(const std::vector<std::string>& argv, const fs::path&
     execv(c_args[0], c_args.data());
     _exit(127);
   }
-  Finished result;
+  ChildExit result;
   if (pid < 0) return result;
   setpgid(pid, pid);  // also here, so that the group exists before any kill below
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
@@ -116,7 +116,7 @@ class ReportScreenshot : public ::testing::Test {
                          const std::string& html) {
     const fs::path page = dir_ / (name + ".html"), png = dir_ / (name + ".png");
     std::ofstream(page) << html;
-    const Finished run = run_with_deadline(
+    const ChildExit run = run_with_deadline(
         {browser.string(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
          "--no-first-run", "--user-data-dir=" + (dir_ / "profile").string(),
          "--screenshot=" + png.string(),

@@ -1,5 +1,3 @@
-#include "report/sketches.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "report/sketches.h"
 #include "util/hash.h"
 
 namespace personagen {
