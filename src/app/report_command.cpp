@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <utility>
@@ -26,6 +27,21 @@ void validate(const ReportOptions& r) {
     throw usage_error("report: --html needs a file (only --json can go to stdout, as -)");
   if (!r.json_path.empty() && r.json_path == r.html_path)
     throw usage_error("report: --json and --html must be different files");
+  // A report written over one of the files it reads would replace the data.
+  std::vector<std::string> read = r.input.inputs;
+  read.insert(read.end(), r.compare.begin(), r.compare.end());
+  for (const std::string& in : std::vector<std::string>(read)) {
+    std::error_code error;
+    if (!std::filesystem::is_directory(in, error)) continue;
+    for (const std::string& shard : expand_inputs({in})) read.push_back(shard);
+  }
+  for (const std::string& out : {r.json_path, r.html_path}) {
+    if (out.empty() || out == "-") continue;
+    std::error_code error;
+    for (const std::string& in : read)
+      if (std::filesystem::equivalent(out, in, error))
+        throw usage_error("report: " + out + " is an input; write the report to another file");
+  }
   if (r.input.field.empty()) throw usage_error("report: --field must name a field");
   if (r.input.persona_field.empty()) throw usage_error("report: --persona-field must name a field");
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +22,7 @@ RawLineReader::RawLineReader(std::vector<std::string> paths)
 
 bool RawLineReader::next(std::string* line) {
   if (line) line->clear();
+  cut_ = false;
   bool found = false;  // a byte of the line, or its newline
   for (;;) {
     if (begin_ == end_) {
@@ -42,7 +44,11 @@ bool RawLineReader::next(std::string* line) {
     const char* start = buffer_.data() + begin_;
     const auto* newline = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
     const size_t length = newline ? static_cast<size_t>(newline - start) : end_ - begin_;
-    if (line) line->append(start, length);
+    if (line) {
+      const size_t room = max_line_ - std::min(max_line_, line->size());
+      line->append(start, std::min(length, room));
+      cut_ = cut_ || length > room;
+    }
     found = found || length > 0 || newline;
     begin_ += length + (newline ? 1 : 0);
     if (newline) break;

@@ -25,8 +25,17 @@ class RawLineReader {
   // a CR before it, or a byte-order mark at the start of a file. False at the end.
   bool next(std::string* line);
 
+  // Keeps at most `bytes` of a line (the rest is skipped, not held); cut() says whether the last
+  // line was longer. Unlimited until set.
+  void limit_line(size_t bytes) { max_line_ = bytes; }
+  bool cut() const { return cut_; }
+  // The file the last line came from.
+  const std::string& path() const { return paths_[file_]; }
+
  private:
   std::vector<std::string> paths_;
+  size_t max_line_ = SIZE_MAX;
+  bool cut_ = false;
   size_t file_ = 0;
   std::unique_ptr<ByteSource> source_;
   std::vector<char> buffer_;

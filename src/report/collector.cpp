@@ -1,5 +1,7 @@
 #include "report/collector.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -28,6 +30,21 @@ constexpr size_t kLengthBins = 20;
 constexpr size_t kNumPerm = 64;
 constexpr double kNearDupThresholds[] = {0.9, 0.7};
 constexpr int kScoreBins = 10;  // judge scores 1..10
+// A line longer than this is not a record (the other commands' reader has the same limit), and
+// no more of it is held.
+constexpr size_t kMaxLineBytes = size_t{8} << 20;
+// Values counted by name (tasks, finish reasons, votes, judge criteria) come from the data: past
+// this many distinct ones, the rest are counted together as "(other)", so that a field with a
+// new value on every line cannot grow the report without bound.
+constexpr size_t kMaxKeys = 64;
+
+void count_key(std::map<std::string, uint64_t>& counts, std::string_view key) {
+  if (auto it = counts.find(std::string(key)); it != counts.end()) {
+    ++it->second;
+  } else {
+    ++counts[counts.size() < kMaxKeys ? std::string(key) : std::string("(other)")];
+  }
+}
 
 // The hash of an n-gram from its words' hashes: a + b folded through murmur3's finalizer, so
 // n-grams of different words (or of the same words in another order) differ.
@@ -71,10 +88,18 @@ class Collector {
   // Reads every line of `files`, one after another.
   void read_records(const std::vector<std::string>& files) {
     RawLineReader reader(files);
+    reader.limit_line(kMaxLineBytes);
+    std::string path;
+    uint64_t number = 0;
     while (reader.next(&line_)) {
+      if (reader.path() != path) path = reader.path(), number = 0;
+      ++number;
       if (line_.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank
-      if (!parser_.parse(line_, view_) || !view_.has_text) {
-        ++run_.bad_lines;
+      if (reader.cut() || !parser_.parse(line_, view_) || !view_.has_text) {
+        if (run_.bad_lines++ == 0)
+          spdlog::warn("{}:{}: {}; such lines are counted as bad_lines, not records", path, number,
+                       reader.cut() ? "a line of over 8 MiB"
+                                    : "not a JSON object with a text in \"" + input_.field + "\"");
         continue;
       }
       add_record();
@@ -87,13 +112,19 @@ class Collector {
       const std::filesystem::path path = dir / side.file_name;
       if (!std::filesystem::exists(path)) continue;
       // unverified.jsonl holds solve records whose answers did not agree: they count in the
-      // agreement rate, since the shards hold only the ones that agreed.
-      const bool solve = side.file == SideFile::unverified;
+      // agreement rate, since the shards hold only the ones that agreed; below-threshold.jsonl
+      // holds judged records under --min-score, which count in the score histograms.
+      const bool records =
+          side.file == SideFile::unverified || side.file == SideFile::below_threshold;
       uint64_t lines = 0;
       RawLineReader reader({path.string()});
-      while (reader.next(solve ? &line_ : nullptr)) {
+      reader.limit_line(kMaxLineBytes);
+      while (reader.next(&line_)) {
+        if (line_.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank
         ++lines;
-        if (solve && parser_.parse(line_, view_) && view_.solve) add_solve();
+        if (!records || reader.cut() || !parser_.parse(line_, view_)) continue;
+        if (view_.solve) add_solve();
+        if (view_.judge) add_judge();
       }
       side_lines_[side_index(side.file)] += lines;
     }
@@ -153,9 +184,10 @@ class Collector {
 void Collector::add_record() {
   const RecordView& v = view_;
   ++run_.records;
-  if (!v.finish_reason.empty()) ++run_.finish_reasons[std::string(v.finish_reason)];
-  if (v.attempts) ++run_.attempts[static_cast<int>(*v.attempts)];
-  if (!v.task.empty()) ++run_.tasks[std::string(v.task)];
+  if (!v.finish_reason.empty()) count_key(run_.finish_reasons, v.finish_reason);
+  // Attempts are few; a corrupt count is clamped so that the map stays small.
+  if (v.attempts) ++run_.attempts[static_cast<int>(std::clamp<int64_t>(*v.attempts, 0, 100))];
+  if (!v.task.empty()) count_key(run_.tasks, v.task);
   run_.prompt_tokens += v.prompt_tokens;
   run_.completion_tokens += v.completion_tokens;
   if (v.structured) {
@@ -212,7 +244,7 @@ void Collector::measure_text() {
 void Collector::add_solve() {
   ++solve_.records;
   agreed_ += view_.verified;
-  ++solve_.votes[std::string(view_.agreement)];
+  count_key(solve_.votes, view_.agreement);
 }
 
 void Collector::add_judge() {
@@ -221,8 +253,11 @@ void Collector::add_judge() {
     return static_cast<size_t>(std::clamp(std::floor(score), 1.0, double{kScoreBins}) - 1);
   };
   for (const auto& [criterion, score] : view_.scores) {
-    auto [it, fresh] = scores_.try_emplace(std::string(criterion));
-    if (fresh) it->second.fill(0);
+    auto it = scores_.find(std::string(criterion));
+    if (it == scores_.end()) {
+      if (scores_.size() >= kMaxKeys) continue;  // criteria come from the data: a bounded few
+      it = scores_.emplace(std::string(criterion), std::array<uint64_t, kScoreBins>{}).first;
+    }
     ++it->second[bin(score)];
   }
   if (view_.overall) {

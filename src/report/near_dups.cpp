@@ -61,6 +61,8 @@ bool NearDupSampler::similar(const Sampled& s, std::span<const uint32_t> shingle
 
 void NearDupSampler::add(uint64_t index, std::span<const uint32_t> shingles,
                          std::span<const uint32_t> signature) {
+  // A text of more shingles than signature values is compared by the signature's estimate.
+  estimated_ = estimated_ || shingles.size() > num_perm_;
   if (!records_.empty()) lookup(shingles, signature);
   const uint64_t draw = draw_of(index, seed_);
   if (draw > limit_) return;
@@ -176,13 +178,19 @@ Estimate NearDupSampler::rate(size_t t) const {
   const auto n = static_cast<double>(records_.size());
   const double p = records_.empty() ? 0 : static_cast<double>(marked) / n;
   e.value = p;
+  e.exact = complete() && !estimated_;
   if (complete()) {
-    e.method = "exact minhash";
+    e.method = estimated_ ? "minhash, long texts by their signature's estimate" : "exact minhash";
     return e;
   }
-  e.exact = false;
-  e.error = 1.96 * std::sqrt(p * (1 - p) / n);
-  e.method = "minhash sample";
+  // The 95% Wilson interval of the sampled share, as a bound either side of it: unlike the
+  // normal approximation, it is not 0 when no sampled record (or every one) has a duplicate.
+  constexpr double z = 1.96;
+  const double centre = (p + z * z / (2 * n)) / (1 + z * z / n);
+  const double half = z * std::sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n);
+  e.error = std::max(centre + half - p, p - (centre - half));
+  e.method = std::string("minhash sample (Wilson bound)") +
+             (estimated_ ? ", long texts by their signature's estimate" : "");
   return e;
 }
 

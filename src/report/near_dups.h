@@ -42,6 +42,9 @@ class NearDupSampler {
   // Records in the sample now, and whether that is every record added.
   size_t sampled() const { return records_.size(); }
   bool complete() const { return limit_ == UINT64_MAX; }
+  // Whether some record had more shingles than signature values, so that its comparisons were
+  // the signature's estimate rather than an exact Jaccard similarity.
+  bool estimated() const { return estimated_; }
   // The rate at thresholds[t]: exact (method "exact minhash"), or with its 95% bound
   // 1.96 * sqrt(p (1 - p) / n) (method "minhash sample").
   Estimate rate(size_t t) const;
@@ -88,6 +91,7 @@ class NearDupSampler {
   std::vector<uint8_t> low_bytes_;    // per sampled record, num_perm low bytes of its signature
   std::vector<uint8_t> query_bytes_;  // those of the record being looked up
   uint32_t lookups_ = 0;
+  bool estimated_ = false;
 };
 
 }  // namespace personagen

@@ -165,7 +165,9 @@ std::string counts_cell(const std::vector<std::pair<std::string, uint64_t>>& cou
                    [](const auto& a, const auto& b) { return a.second > b.second; });
   std::string cell;
   for (const auto& [key, n] : sorted) {
-    cell += (cell.empty() ? "" : " \xC2\xB7 ") + key + " " + with_commas(n);
+    // Keys come from the data: one line each, without control characters (no escape sequences
+    // reach the terminal).
+    cell += (cell.empty() ? "" : " \xC2\xB7 ") + shorten_text(key, 40) + " " + with_commas(n);
   }
   return cell.empty() ? kMissing : cell;
 }

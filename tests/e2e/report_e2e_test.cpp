@@ -251,6 +251,19 @@ TEST_F(Report, ReadsARunDirectoryWithItsCostAndComparesDatasetsInColumns) {
   EXPECT_TRUE(both) << text.out;
 }
 
+TEST_F(Report, AReportIsNeverWrittenOverAnInput) {
+  KnownDataset known;
+  fs::path input = dir_ / "known.jsonl";
+  std::ofstream(input) << known.jsonl;
+  for (const char* flag : {"--json", "--html"}) {
+    Result r = run({"report", "-i", input, flag, input}, "");
+    EXPECT_EQ(r.exit_code, 2) << flag;
+    EXPECT_NE(r.err.find("is an input; write the report to another file"), std::string::npos)
+        << r.err;
+    EXPECT_EQ(read_file(input), known.jsonl);
+  }
+}
+
 TEST_F(Report, EmbedModelComparesOutputSimilarityWithPersonaSimilarity) {
   TestServer server;
   KnownDataset known;

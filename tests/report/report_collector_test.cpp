@@ -220,11 +220,13 @@ TEST_F(CollectorTest, SampledNearDuplicateRateIsWithinItsBound) {
     Figures f = collect_figures(in);
     const Estimate& rate = f.diversity.near_dup_90;
     EXPECT_FALSE(rate.exact);
-    EXPECT_EQ(rate.method, "minhash sample");
+    EXPECT_EQ(rate.method, "minhash sample (Wilson bound)");
     EXPECT_LE(f.diversity.dup_sample, 500u);
     EXPECT_GT(f.diversity.dup_sample, 250u);
-    EXPECT_NEAR(rate.error,
-                1.96 * std::sqrt(rate.value * (1 - rate.value) / f.diversity.dup_sample), 1e-12);
+    // The Wilson bound: a little wider than the normal one, never 0
+    const double n = static_cast<double>(f.diversity.dup_sample);
+    EXPECT_GE(rate.error, 1.96 * std::sqrt(rate.value * (1 - rate.value) / n) - 1e-12);
+    EXPECT_LE(rate.error, 1.96 * std::sqrt(rate.value * (1 - rate.value) / n) + 4 / n);
     within += std::abs(rate.value - truth) <= rate.error;
     sum += rate.value;
   }
@@ -238,7 +240,7 @@ TEST_F(CollectorTest, ReadsARunDirectoryWithItsSideFilesAndManifestCost) {
   // Given an output directory: a shard, two failures, a reject, and a manifest of billed tokens
   std::filesystem::create_directory(path("run"));
   write_file(path("run/records-00000.jsonl"), dataset());
-  write_file(path("run/failures.jsonl"), "{\"kind\":\"timeout\"}\n{\"kind\":\"http\"}\n");
+  write_file(path("run/failures.jsonl"), "{\"kind\":\"timeout\"}\n\n{\"kind\":\"http\"}\n  \n");
   write_file(path("run/rejects.jsonl"), "{\"reason\":\"no persona\"}\n");
   Manifest manifest;
   manifest.checkpoint.totals.billed_prompt_tokens = 1000;
@@ -252,7 +254,8 @@ TEST_F(CollectorTest, ReadsARunDirectoryWithItsSideFilesAndManifestCost) {
   in.price_out = 10;
   Figures f = collect_figures(in);
 
-  // Then the side files are counted and the cost is that of the billed tokens
+  // Then the side files' lines are counted (blank ones are not lines) and the cost is that of
+  // the billed tokens
   EXPECT_EQ(f.label, "tonight");
   EXPECT_EQ(f.run.records, 14u);
   EXPECT_EQ(f.run.failures, 2u);
@@ -269,6 +272,48 @@ TEST_F(CollectorTest, ReadsARunDirectoryWithItsSideFilesAndManifestCost) {
   EXPECT_FALSE(f.run.billed_prompt_tokens);
   ASSERT_TRUE(f.run.cost_usd);
   EXPECT_DOUBLE_EQ(*f.run.cost_usd, (140 * 2.0 + 70 * 10.0) / 1e6);
+}
+
+TEST_F(CollectorTest, DataKeyedCountsLongLinesAndLongTextsStayBoundedAndHonest) {
+  // Given 300 records each with a task and finish reason of its own, a line of over 8 MiB, and
+  // pairs of texts too long for an exact comparison
+  std::string lines;
+  for (int i = 0; i < 300; ++i) {
+    Json record = Json::parse(synth_line(text_of(i, 5), "p", "reason" + std::to_string(i)));
+    record["task"] = "task" + std::to_string(i);
+    lines += record.dump() + "\n";
+  }
+  lines += synth_line(std::string(9 << 20, 'a'), "p");
+  for (int i = 0; i < 4; ++i) lines += synth_line(text_of(1000, 120), "p");
+  write_file(path("wide.jsonl"), lines);
+  Figures f = collect_figures(input_of({path("wide.jsonl")}));
+
+  // Then the named counts keep at most 64 names and count the rest as "(other)"
+  EXPECT_LE(f.run.tasks.size(), 65u);
+  EXPECT_LE(f.run.finish_reasons.size(), 65u);
+  EXPECT_EQ(f.run.tasks.at("(other)"), 300u - 64 + 4);
+  uint64_t total = 0;
+  for (const auto& [task, n] : f.run.tasks) total += n;
+  EXPECT_EQ(total, 304u);
+  // And the long line is a bad line, not a record
+  EXPECT_EQ(f.run.records, 304u);
+  EXPECT_EQ(f.run.bad_lines, 1u);
+  // And a rate over texts compared by their signature's estimate does not claim to be exact
+  EXPECT_FALSE(f.diversity.near_dup_90.exact);
+  EXPECT_NE(f.diversity.near_dup_90.method.find("estimate"), std::string::npos);
+}
+
+TEST_F(CollectorTest, ASampledRateOfZeroStillHasABound) {
+  std::string lines;
+  for (int i = 0; i < 400; ++i) lines += synth_line(text_of(i, 8), "p");
+  write_file(path("distinct.jsonl"), lines);
+  ReportInput in = input_of({path("distinct.jsonl")});
+  in.dup_sample = 50;
+  Figures f = collect_figures(in);
+  EXPECT_EQ(f.diversity.near_dup_90.value, 0);
+  EXPECT_FALSE(f.diversity.near_dup_90.exact);
+  // The Wilson bound of 0 in n is about 3.8 / n, not 0
+  EXPECT_GT(f.diversity.near_dup_90.error, 1.0 / static_cast<double>(f.diversity.dup_sample));
 }
 
 TEST_F(CollectorTest, ReadsGzipInputLikePlain) {
@@ -324,6 +369,7 @@ TEST_F(CollectorTest, SolveJudgeNpcAndConverseRecords) {
                                                   judge(8, 6, 7, 7.0) + judge(3, 5, 5, 4.33) +
                                                   npc.dump() + "\n" + converse.dump() + "\n");
   write_file(path("run/unverified.jsonl"), solve("2/4", false));
+  write_file(path("run/below-threshold.jsonl"), judge(2, 2, 2, 2.0));
 
   // When the figures are collected
   Figures f = collect_figures(input_of({path("run")}));
@@ -337,16 +383,18 @@ TEST_F(CollectorTest, SolveJudgeNpcAndConverseRecords) {
   EXPECT_EQ(f.task.solve->votes,
             (std::map<std::string, uint64_t>{{"2/4", 1}, {"3/4", 1}, {"4/4", 1}}));
 
-  // And judge's scores are binned 1..10 per criterion and overall
+  // And judge's scores are binned 1..10 per criterion and overall, the records set aside below
+  // --min-score included (the histograms would otherwise stop at the threshold)
   ASSERT_TRUE(f.task.judge);
-  EXPECT_EQ(f.task.judge->records, 2u);
-  EXPECT_DOUBLE_EQ(f.task.judge->mean_overall, (7.0 + 4.33) / 2);
+  EXPECT_EQ(f.run.below_threshold, 1u);
+  EXPECT_EQ(f.task.judge->records, 3u);
+  EXPECT_DOUBLE_EQ(f.task.judge->mean_overall, (7.0 + 4.33 + 2.0) / 3);
   const Histogram& validity = f.task.judge->scores.at("validity");
   EXPECT_EQ(validity.edges.front(), 1);
   EXPECT_EQ(validity.edges.back(), 11);
-  EXPECT_EQ(validity.counts, (std::vector<uint64_t>{0, 0, 1, 0, 0, 0, 0, 1, 0, 0}));
+  EXPECT_EQ(validity.counts, (std::vector<uint64_t>{0, 1, 1, 0, 0, 0, 0, 1, 0, 0}));
   EXPECT_EQ(f.task.judge->scores.at("overall").counts,
-            (std::vector<uint64_t>{0, 0, 0, 1, 0, 0, 1, 0, 0, 0}));
+            (std::vector<uint64_t>{0, 1, 0, 1, 0, 0, 1, 0, 0, 0}));
   EXPECT_EQ(f.task.judge->scores.count("persona_fit"), 1u);
 
   // And the npc's keys and name are counted, its text being the parsed strings

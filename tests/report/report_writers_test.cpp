@@ -121,6 +121,16 @@ TEST(ReportText, OneDatasetHasEveryFigure) {
   EXPECT_LT(count_of(text, "\n"), 90u) << text;
 }
 
+TEST(ReportText, KeysFromTheDataReachTheTerminalWithoutControlCharacters) {
+  // Given a finish reason that holds an escape sequence, when the summary is written,
+  Figures f = full_figures("out/math");
+  f.run.finish_reasons = {{"\x1b[31mred\nline", 3}};
+  const std::string text = text_of({f});
+  // then it shows on one line, and no escape byte reaches the terminal.
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_NE(text.find("[31mred line 3"), std::string::npos) << text;
+}
+
 TEST(ReportText, TwoDatasetsInColumns) {
   // Given two datasets, when the summary is written, then every row has one column per
   // dataset, under a header of their labels, and the openings are listed per dataset.
