@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "util/text_util.h"
 #include "util/utf8.h"
 
 namespace personagen {
@@ -18,18 +19,6 @@ namespace personagen {
 namespace {
 
 constexpr auto kSmartInterval = std::chrono::milliseconds(100);
-
-// 1234567 -> "1,234,567".
-std::string with_commas(uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  out.reserve(digits.size() + digits.size() / 3);
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
 
 // A non-negative rate with one decimal and thousands separators: "1,234.5".
 std::string format_rate(double rate) {

@@ -105,25 +105,17 @@ void semantic_stage(const DedupOptions& options, const InputFiles& input, DedupD
       }
       return false;
     };
-    TransportOptions transport_options;
-    for (const std::string& base : options.base_urls)
-      transport_options.urls.push_back(embeddings_url(base));
-    transport_options.api_key = options.api_key;
-    transport_options.timeout_seconds = options.timeout_seconds;
-    transport_options.max_connections = static_cast<size_t>(options.concurrency);
-    // An embeddings reply grows with the batch: 3,072 floats as JSON text are about 60 KB.
-    transport_options.max_reply_bytes =
-        std::max<uint64_t>(transport_options.max_reply_bytes, uint64_t{256 << 10} * options.batch);
-    std::unique_ptr<Transport> transport = make_curl_transport(transport_options);
-    EmbeddingFetchOptions fetch_options;
-    fetch_options.model = options.embed_model;
-    fetch_options.batch = options.batch;
-    fetch_options.pool.concurrency = static_cast<size_t>(options.concurrency);
-    fetch_options.pool.retry.max_retries = options.max_retries;
-    fetch_options.pool.seed = options.seed;
+    EmbeddingService service;
+    service.base_urls = options.base_urls;
+    service.api_key = options.api_key;
+    service.model = options.embed_model;
+    service.concurrency = options.concurrency;
+    service.batch = options.batch;
+    service.timeout_seconds = options.timeout_seconds;
+    service.max_retries = options.max_retries;
+    service.seed = options.seed;
     SignalGuard signals;
-    EmbeddingFetchStats fetched =
-        fetch_embeddings(*transport, fetch_options, next_text, cache, signals.level());
+    EmbeddingFetchStats fetched = fetch_embeddings(service, next_text, cache, signals.level());
     stats.embeddings_fetched = fetched.fetched;
     stats.embeddings_cached = fetched.cached;
     spdlog::info("dedup: {} embeddings fetched in {} requests ({} retries), {} from {}",

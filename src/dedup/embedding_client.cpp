@@ -1,5 +1,6 @@
 #include "dedup/embedding_client.h"
 
+#include <algorithm>
 #include <any>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -216,6 +217,28 @@ EmbeddingFetchStats fetch_embeddings(Transport& transport, const EmbeddingFetchO
                 ExitCode::interrupted);
   }
   return stats;
+}
+
+EmbeddingFetchStats fetch_embeddings(const EmbeddingService& service,
+                                     const std::function<bool(std::string& text)>& next_text,
+                                     EmbeddingCache& cache, const std::atomic<int>& interrupt) {
+  TransportOptions transport_options;
+  for (const std::string& base : service.base_urls)
+    transport_options.urls.push_back(embeddings_url(base));
+  transport_options.api_key = service.api_key;
+  transport_options.timeout_seconds = service.timeout_seconds;
+  transport_options.max_connections = static_cast<size_t>(service.concurrency);
+  // An embeddings reply grows with the batch: 3,072 floats as JSON text are about 60 KB.
+  transport_options.max_reply_bytes =
+      std::max<uint64_t>(transport_options.max_reply_bytes, uint64_t{256 << 10} * service.batch);
+  std::unique_ptr<Transport> transport = make_curl_transport(transport_options);
+  EmbeddingFetchOptions fetch_options;
+  fetch_options.model = service.model;
+  fetch_options.batch = service.batch;
+  fetch_options.pool.concurrency = static_cast<size_t>(service.concurrency);
+  fetch_options.pool.retry.max_retries = service.max_retries;
+  fetch_options.pool.seed = service.seed;
+  return fetch_embeddings(*transport, fetch_options, next_text, cache, interrupt);
 }
 
 }  // namespace personagen

@@ -53,4 +53,23 @@ EmbeddingFetchStats fetch_embeddings(Transport& transport, const EmbeddingFetchO
                                      const std::function<bool(std::string& text)>& next_text,
                                      EmbeddingCache& cache, const std::atomic<int>& interrupt);
 
+// An OpenAI-compatible /embeddings service as the commands know it (dedup --embed-model,
+// report --embed-model): its base URLs, key, model and limits.
+struct EmbeddingService {
+  std::vector<std::string> base_urls;
+  std::string api_key;  // never logged
+  std::string model;
+  int concurrency = 16;
+  size_t batch = 64;
+  double timeout_seconds = 120;
+  int max_retries = 5;
+  uint64_t seed = 0;  // retry jitter
+};
+
+// fetch_embeddings over a curl transport to the service's endpoints (balanced over them), with
+// a reply limit sized for a batch of large vectors.
+EmbeddingFetchStats fetch_embeddings(const EmbeddingService& service,
+                                     const std::function<bool(std::string& text)>& next_text,
+                                     EmbeddingCache& cache, const std::atomic<int>& interrupt);
+
 }  // namespace personagen

@@ -47,17 +47,6 @@ std::string join(const std::vector<std::string>& chars, size_t from, size_t to) 
 
 }  // namespace
 
-std::string with_commas(uint64_t n) {
-  const std::string digits = std::to_string(n);
-  std::string out;
-  out.reserve(digits.size() + digits.size() / 3);
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 std::string format_number(double value, int decimals) {
   if (!std::isfinite(value)) return "-";
   if (decimals > 0) return fixed(value, decimals);

@@ -10,11 +10,9 @@
 #include <string_view>
 
 #include "report/figures.h"
+#include "util/text_util.h"  // with_commas
 
 namespace personagen {
-
-// 1234567 -> "1,234,567".
-std::string with_commas(uint64_t n);
 
 // `value` with `decimals` digits after the point ("0.812"); counts (decimals 0) get thousands
 // separators. Not finite -> "-".

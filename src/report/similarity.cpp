@@ -78,30 +78,13 @@ void check_interrupt(const std::atomic<int>& interrupt) {
 // as dedup's semantic stage reaches them.
 void fetch_into(const std::vector<const std::string*>& texts, const SimilarityOptions& options,
                 EmbeddingCache& cache, const std::atomic<int>& interrupt) {
-  TransportOptions transport_options;
-  for (const std::string& base : options.base_urls)
-    transport_options.urls.push_back(embeddings_url(base));
-  transport_options.api_key = options.api_key;
-  transport_options.timeout_seconds = options.timeout_seconds;
-  transport_options.max_connections = static_cast<size_t>(options.concurrency);
-  // An embeddings reply grows with the batch: 3,072 floats as JSON text are about 60 KB.
-  transport_options.max_reply_bytes =
-      std::max<uint64_t>(transport_options.max_reply_bytes, uint64_t{256 << 10} * options.batch);
-  std::unique_ptr<Transport> transport = make_curl_transport(transport_options);
-  EmbeddingFetchOptions fetch_options;
-  fetch_options.model = options.model;
-  fetch_options.batch = options.batch;
-  fetch_options.pool.concurrency = static_cast<size_t>(options.concurrency);
-  fetch_options.pool.retry.max_retries = options.max_retries;
-  fetch_options.pool.seed = options.seed;
   size_t next = 0;
   auto next_text = [&](std::string& text) {
     if (next == texts.size()) return false;
     text = *texts[next++];
     return true;
   };
-  EmbeddingFetchStats fetched =
-      fetch_embeddings(*transport, fetch_options, next_text, cache, interrupt);
+  EmbeddingFetchStats fetched = fetch_embeddings(options, next_text, cache, interrupt);
   spdlog::info("report: {} embeddings fetched in {} requests ({} retries), {} from {}",
                fetched.fetched, fetched.requests, fetched.retries, fetched.cached, cache.path());
 }

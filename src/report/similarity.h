@@ -5,20 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "dedup/embedding_client.h"
 #include "report/figures.h"
 
 namespace personagen {
 
 // What --embed-model needs to reach an OpenAI-compatible /embeddings endpoint.
-struct SimilarityOptions {
-  std::string model;
-  std::vector<std::string> base_urls;
-  std::string api_key;  // never logged
-  int concurrency = 16;
-  size_t batch = 64;
-  double timeout_seconds = 120;
-  int max_retries = 5;
-  uint64_t seed = 1;       // retry jitter
+struct SimilarityOptions : EmbeddingService {
   std::string cache_path;  // embeddings cache; empty = a temporary file, removed at the end
 };
 

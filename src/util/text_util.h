@@ -2,6 +2,8 @@
 
 // Small text helpers that several units need, so that each is written once.
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace personagen {
@@ -34,6 +36,18 @@ inline std::string_view trim(std::string_view s, std::string_view chars = kWhite
 // True when `s` holds nothing but bytes in `chars`, or nothing at all.
 inline bool is_blank(std::string_view s, std::string_view chars = kWhitespace) {
   return s.find_first_not_of(chars) == std::string_view::npos;
+}
+
+// 1234567 -> "1,234,567".
+inline std::string with_commas(uint64_t n) {
+  const std::string digits = std::to_string(n);
+  std::string out;
+  out.reserve(digits.size() + digits.size() / 3);
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
 }
 
 }  // namespace personagen
