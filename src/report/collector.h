@@ -20,7 +20,9 @@ struct ReportInput {
   std::string persona_field = "persona";
   std::optional<double> price_in;  // USD per 1M tokens
   std::optional<double> price_out;
-  size_t dup_sample = 20000;  // records in the near-duplicate sample
+  // Records in the near-duplicate sample. Each later record is looked up among them, so the time
+  // grows with it: 2,000 keeps 1M records under 30 s on 2 cores, within about ±2% (95%).
+  size_t dup_sample = 2000;
   size_t text_sample = 2000;  // (persona, output) pairs kept for --embed-model; 0 = none
   uint64_t seed = 1;
 };

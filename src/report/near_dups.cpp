@@ -112,27 +112,43 @@ void NearDupSampler::lookup(std::span<const uint32_t> shingles,
         if ((s.marked & bit) || s.seen == lookups_) continue;
         s.seen = lookups_;
         if (rough_similarity(id) >= b.threshold - kEstimateMargin &&
-            similar(s, shingles, signature, b.threshold))
+            similar(s, shingles, signature, b.threshold)) {
           s.marked |= bit;
+          ++bands_[t].stale;
+        }
       }
     }
+    // Once half the entries are marked, walking past them costs more than a rebuild.
+    if (bands_[t].stale > 64 && 2 * bands_[t].stale > bands_[t].entries) rebuild(t);
   }
 }
 
 void NearDupSampler::insert(uint32_t id) {
+  for (size_t t = 0; t < bands_.size(); ++t) insert(id, t);
+}
+
+void NearDupSampler::insert(uint32_t id, size_t t) {
   const Sampled& s = records_[id];
+  if (s.marked & (uint32_t{1} << t)) return;
   std::span<const uint32_t> signature(values_.data() + s.first + (s.kept_shingles ? s.shingles : 0),
                                       num_perm_);
-  for (Bands& b : bands_) {
-    for (size_t band = 0; band < b.lsh.bands; ++band) {
-      std::vector<uint64_t>& table = b.tables[band];
-      const size_t mask = table.size() - 1;
-      const uint32_t key = band_key(signature, b.lsh, band);
-      size_t i = key & mask;
-      while (table[i] != 0) i = (i + 1) & mask;
-      table[i] = uint64_t{key} << 32 | (id + 1);
-    }
+  Bands& b = bands_[t];
+  for (size_t band = 0; band < b.lsh.bands; ++band) {
+    std::vector<uint64_t>& table = b.tables[band];
+    const size_t mask = table.size() - 1;
+    const uint32_t key = band_key(signature, b.lsh, band);
+    size_t i = key & mask;
+    while (table[i] != 0) i = (i + 1) & mask;
+    table[i] = uint64_t{key} << 32 | (id + 1);
   }
+  ++b.entries;
+}
+
+void NearDupSampler::rebuild(size_t t) {
+  Bands& b = bands_[t];
+  for (std::vector<uint64_t>& table : b.tables) std::fill(table.begin(), table.end(), 0);
+  b.entries = b.stale = 0;
+  for (size_t id = 0; id < records_.size(); ++id) insert(static_cast<uint32_t>(id), t);
 }
 
 void NearDupSampler::shrink() {
@@ -165,8 +181,10 @@ void NearDupSampler::shrink() {
 
 void NearDupSampler::rebuild() {
   const size_t size = table_size(records_.size());
-  for (Bands& b : bands_)
+  for (Bands& b : bands_) {
     for (std::vector<uint64_t>& table : b.tables) table.assign(size, 0);
+    b.entries = b.stale = 0;
+  }
   for (size_t id = 0; id < records_.size(); ++id) insert(static_cast<uint32_t>(id));
 }
 

@@ -63,6 +63,8 @@ class NearDupSampler {
     double threshold = 0;
     LshBands lsh;
     std::vector<std::vector<uint64_t>> tables;
+    size_t entries = 0;  // sampled records in the tables
+    size_t stale = 0;    // of which marked since: they need no more lookups
   };
 
   uint32_t band_key(std::span<const uint32_t> signature, const LshBands& lsh, size_t band) const;
@@ -75,6 +77,11 @@ class NearDupSampler {
                std::span<const uint32_t> signature, double threshold) const;
   void lookup(std::span<const uint32_t> shingles, std::span<const uint32_t> signature);
   void insert(uint32_t id);
+  // Inserts sampled record `id` into threshold t's tables, unless it is marked for t already.
+  void insert(uint32_t id, size_t t);
+  // Rebuilds threshold t's tables with its unmarked records only, so that lookups no longer
+  // walk past the marked ones (in template-collapsed data, most of the sample).
+  void rebuild(size_t t);
   // Halves limit_ until the sample fits, compacts it and rebuilds the tables.
   void shrink();
   // Fills the tables again from the sample, at the size it needs now.

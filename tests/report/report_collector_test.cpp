@@ -206,6 +206,7 @@ TEST_F(CollectorTest, SampledNearDuplicateRateIsWithinItsBound) {
   // Given 5,000 records, and their near-duplicate rate measured on all of them
   write_file(path("many.jsonl"), many_records(7));
   ReportInput in = input_of({path("many.jsonl")});
+  in.dup_sample = 5000;  // every record
   Figures all = collect_figures(in);
   ASSERT_TRUE(all.diversity.near_dup_90.exact);
   const double truth = all.diversity.near_dup_90.value;
