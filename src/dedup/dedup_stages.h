@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "dedup/dedup.h"
+
+namespace personagen {
+
+// Deduplication in four stages whose intermediates are sorted files in a work directory, so that
+// it fits any memory and can be spread over machines (a Slurm array or a Kubernetes Indexed Job
+// per stage, WORK on shared storage). The stages give exactly what run_dedup gives in memory on
+// the same input and options (the exact and MinHash stages; there is no semantic stage here):
+// the same kept lines, in the same order, and the same report.
+//
+//   1. signatures, per input part: each usable record's exact key, band keys and MinHash values;
+//   2. buckets, per range of bands: the candidate pairs of every band bucket, merged over all
+//      parts, verified by their Jaccard similarity as the in-memory index verifies them;
+//   3. clusters, once: the exact duplicates, then for each record in input order the earlier
+//      kept record it duplicates, if any (the most similar; the earliest on a tie);
+//   4. filter, per input part: that part's kept lines, as they were, and its report lines.
+//
+// Every stage is idempotent: its files are written atomically and a `done` marker last, so a
+// rerun of a finished stage does nothing and a crashed one starts again. Each stage checks that
+// the work directory was made with the same input files and options, and says which differ.
+
+// Part `index` of `count` (0-based): the input files [index * F / count, (index + 1) * F / count)
+// of the F files the inputs expand to, so each part is a contiguous run of the input.
+struct InputPart {
+  size_t index = 0;
+  size_t count = 1;
+};
+
+// Parses "I/N" (0 <= I < N). Throws a usage Error naming `flag` otherwise.
+InputPart parse_part(const std::string& text, const std::string& flag);
+
+struct StageOptions {
+  // inputs, field and the MinHash options (ngram, num_perm, threshold, bands, rows, seed); for
+  // filter also output and report. embed_model must be empty.
+  DedupOptions dedup;
+  std::string work;  // the work directory, shared by every stage and part
+  InputPart part;    // signatures and filter
+  // buckets: bands [band_begin, band_end), clamped to the banding's band count.
+  size_t band_begin = 0;
+  size_t band_end = SIZE_MAX;
+  // At most this many bytes of sort buffers; runs beyond it go to `tmp` (default WORK/tmp).
+  size_t memory_bytes = size_t{1} << 30;
+  std::string tmp;
+};
+
+// What a stage did, for the command's one-line summary.
+struct StageResult {
+  bool already_done = false;  // its done marker was there: nothing was redone
+  uint64_t records = 0;       // records read (signatures, filter) or judged (clusters)
+  uint64_t pairs = 0;         // candidate pairs checked (buckets), duplicates found (clusters)
+  uint64_t spilled_runs = 0;  // sorted runs written to tmp because the buffers were full
+  DedupStats stats;           // filter: this part's counts (read, kept, dropped, rejected)
+};
+
+StageResult dedup_signatures(const StageOptions& options);
+StageResult dedup_buckets(const StageOptions& options);
+StageResult dedup_clusters(const StageOptions& options);
+StageResult dedup_filter(const StageOptions& options);
+
+// All four stages on one machine with one part, in a fresh work directory under `tmp` ($TMPDIR
+// when empty) that is removed at the end, keeping the sort buffers within `memory_bytes`: what
+// run_dedup does when the in-memory index would outgrow its memory.
+DedupStats run_dedup_out_of_core(const DedupOptions& options, size_t memory_bytes,
+                                 const std::string& tmp);
+
+}  // namespace personagen
