@@ -20,12 +20,15 @@ constexpr uint32_t kSignatureFlag = uint32_t{1} << 31;
 constexpr size_t kChunkValues = size_t{1} << 20;
 // Each band's table starts small and doubles as it fills, so a small input costs little.
 constexpr size_t kBandInitialSlots = size_t{1} << 12;
-// A band bucket holds at most this many records. Past it, a record is not added to that band:
+// A band bucket holds at most this many records, kept or dropped as near duplicates (see
+// add_dropped). Past it, a record is not added to that band:
 // it stays findable through its other bands, and a flood of near-identical bands (templated
 // text) cannot make every lookup walk a long run of slots.
 constexpr size_t kMaxBucket = 64;
-// Ids are 32-bit and a slot stores id + 1, with 0 for empty.
+// Ids are 32-bit and a slot stores id + 1, with 0 for empty and kDroppedSlot for a member of a
+// bucket that was dropped as a near duplicate: it fills its place but is no candidate.
 constexpr uint32_t kMaxRecords = UINT32_MAX - 1;
+constexpr uint32_t kDroppedSlot = UINT32_MAX;
 
 uint32_t key_of(uint64_t hash) {
   return static_cast<uint32_t>(hash >> 32);
@@ -145,7 +148,8 @@ std::optional<NearDupIndex::Match> NearDupIndex::find(std::span<const uint32_t> 
     const size_t mask = table.slots.size() - 1;
     for (size_t pos = (hashes_[band] >> 32) & mask; table.slots[pos] != 0; pos = (pos + 1) & mask) {
       const uint64_t entry = table.slots[pos];
-      if (key_of(entry) == key) candidates_.push_back(static_cast<uint32_t>(entry) - 1);
+      const auto slot = static_cast<uint32_t>(entry);
+      if (key_of(entry) == key && slot != kDroppedSlot) candidates_.push_back(slot - 1);
     }
   }
   for (uint32_t id : candidates_) __builtin_prefetch(&summaries_[id]);
@@ -201,6 +205,15 @@ uint32_t NearDupIndex::add(std::span<const uint32_t> shingles,
   summaries_.push_back({bits_of(shingles), static_cast<uint32_t>(shingles.size()) |
                                                (as_signature ? kSignatureFlag : 0)});
 
+  enter_bands(signature, id + 1);
+  return id;
+}
+
+void NearDupIndex::add_dropped(std::span<const uint32_t> signature) {
+  enter_bands(signature, kDroppedSlot);
+}
+
+void NearDupIndex::enter_bands(std::span<const uint32_t> signature, uint32_t slot) {
   for (size_t band = 0; band < lsh_.bands; ++band) {
     Table& table = tables_[band];
     // At most 70% full: past that, linear probing walks ever longer runs of slots.
@@ -212,10 +225,9 @@ uint32_t NearDupIndex::add(std::span<const uint32_t> shingles,
     size_t pos = (hash >> 32) & mask;
     for (; table.slots[pos] != 0; pos = (pos + 1) & mask) same += key_of(table.slots[pos]) == key;
     if (same >= kMaxBucket) continue;
-    table.slots[pos] = static_cast<uint64_t>(key) << 32 | (id + 1);
+    table.slots[pos] = static_cast<uint64_t>(key) << 32 | slot;
     ++table.used;
   }
-  return id;
 }
 
 size_t NearDupIndex::memory_bytes() const {

@@ -38,6 +38,11 @@ class NearDupIndex {
 
   // Adds a kept record and returns its id: 0, 1, 2, ... Throws Error past 2^32 - 2 records.
   uint32_t add(std::span<const uint32_t> shingles, std::span<const uint32_t> signature);
+  // Counts a record dropped as a near duplicate as a member of its band buckets. Why: a bucket
+  // holds the first kMaxBucket records that reached the MinHash stage with its key, kept or not,
+  // so that which records are candidates does not depend on earlier decisions, and the staged
+  // dedup (dedup_stages.h), which sees the buckets before anything is decided, finds the same.
+  void add_dropped(std::span<const uint32_t> signature);
 
   size_t size() const { return refs_.size(); }
   // Bytes held by the tables and the stored records, for the log.
@@ -51,6 +56,8 @@ class NearDupIndex {
   };
 
   uint64_t band_hash(std::span<const uint32_t> signature, size_t band) const;
+  // Enters `slot` (id + 1, or the dropped mark) in the bucket of each band, unless it is full.
+  void enter_bands(std::span<const uint32_t> signature, uint32_t slot);
   void grow(Table& table);
   // The stored values of record `id`: its shingles, or its signature if `is_signature`.
   std::span<const uint32_t> stored(uint32_t id, bool& is_signature) const;

@@ -185,6 +185,7 @@ class Judge {
         decisions_.drops.push_back(
             {record.line, kept[kept_ids_[match->id]], match->similarity, DedupStage::minhash});
         ++stats_.near_dropped;
+        near_.add_dropped(signature);
         return;
       }
     }

@@ -239,5 +239,39 @@ TEST(NearDupIndex, JudgesLongTextsByTheirSignatures) {
   EXPECT_NEAR(match->similarity, 399.0 / 401.0, 0.05);
 }
 
+TEST(NearDupIndex, ABucketHoldsTheFirst64RecordsKeptOrDropped) {
+  // Given one band, and 64 records dropped as near duplicates entered in its bucket first
+  MinHasher hasher(16, 5);
+  NearDupIndex index(hasher, LshBands{1, 16}, 0.5);
+  std::vector<uint32_t> set = shingles_of("the same text in every record");
+  std::vector<uint32_t> signature = signature_of(hasher, set);
+  for (int i = 0; i < 64; ++i) index.add_dropped(signature);
+
+  // When a record with the same band is kept after them, and its copy is looked up
+  EXPECT_EQ(index.add(set, signature), 0u);
+  auto match = index.find(set, signature);
+
+  // Then the kept record is no candidate: the bucket was full, of records that are not candidates
+  // either, so the in-memory index finds what the staged dedup (which cannot know which records
+  // will be kept when it forms buckets) finds
+  EXPECT_FALSE(match.has_value());
+}
+
+TEST(NearDupIndex, DroppedRecordsAreNoCandidates) {
+  // Given a record dropped as a near duplicate and then a different kept one, in the same bucket
+  MinHasher hasher(16, 5);
+  NearDupIndex index(hasher, LshBands{1, 16}, 0.5);
+  std::vector<uint32_t> set = shingles_of("one two three four");
+  std::vector<uint32_t> signature = signature_of(hasher, set);
+  index.add_dropped(signature);
+  EXPECT_EQ(index.add(set, signature), 0u);
+
+  // When its copy is looked up, then it matches the kept record, id 0
+  auto match = index.find(set, signature);
+  ASSERT_TRUE(match.has_value());
+  EXPECT_EQ(match->id, 0u);
+  EXPECT_EQ(index.size(), 1u);
+}
+
 }  // namespace
 }  // namespace personagen
