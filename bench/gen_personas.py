@@ -63,6 +63,21 @@ def base_persona(k: int) -> str:
     return f"{name}, {article} {described} {place} {act}{extra}"
 
 
+def write_lines(path: str, lines) -> None:
+    """Writes the lines to path.tmp in blocks of 10,000, then renames it to path."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+        block = []
+        for line in lines:
+            block.append(line)
+            if len(block) == 10000:
+                out.write("\n".join(block) + "\n")
+                block.clear()
+        if block:
+            out.write("\n".join(block) + "\n")
+    os.replace(tmp, path)
+
+
 def main() -> int:
     if len(sys.argv) != 3:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
@@ -72,17 +87,8 @@ def main() -> int:
         print(f"gen_personas: at most {COMBINATIONS * (len(CYCLES) - 1)} distinct personas",
               file=sys.stderr)
         return 2
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as out:
-        lines = []
-        for k in range(1, count + 1):
-            lines.append(json.dumps({"id": f"bench-{k:07d}", "persona": persona(k)}))
-            if len(lines) == 10000:
-                out.write("\n".join(lines) + "\n")
-                lines.clear()
-        if lines:
-            out.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    write_lines(path, (json.dumps({"id": f"bench-{k:07d}", "persona": persona(k)})
+                       for k in range(1, count + 1)))
     return 0
 
 
