@@ -368,6 +368,24 @@ TEST(ReportHtml, DifferentBinsGetOneChartEach) {
   EXPECT_EQ(tag_balance(html), "");
 }
 
+TEST(ReportHtml, AChartGoesBelowATableTooWideForItsSide) {
+  // Given seven datasets, whose tables are too wide for a chart beside them, when the page is
+  // written
+  const std::string html = report_html(report_test::compared_figures(7));
+  // Then a table and its chart are boxes that wrap: the chart keeps at least 360 px or takes
+  // the next line, and a table wider than the page scrolls in its own box
+  EXPECT_NE(html.find(".cols{display:flex;flex-wrap:wrap;"), std::string::npos);
+  EXPECT_NE(html.find(".cols>.wrap{flex:0 1 auto;max-width:100%}"), std::string::npos);
+  EXPECT_NE(html.find(".wrap{overflow-x:auto}"), std::string::npos);
+  EXPECT_NE(html.find(".side{flex:1 1 360px;"), std::string::npos);
+  EXPECT_EQ(html.find("grid-template-columns:minmax(0,auto)"), std::string::npos)
+      << "a grid column squeezed the chart to nothing";
+  // run (attempts), length and similarity each have one chart beside their table
+  EXPECT_EQ(count_of(html, "<div class=\"cols\">\n<div class=\"wrap\"><table>"), 5u);
+  EXPECT_EQ(count_of(html, "</table></div>\n<div class=\"side\">\n"), 3u);
+  EXPECT_EQ(tag_balance(html), "");
+}
+
 TEST(SvgChart, BarsAndEmptyCharts) {
   BarChart chart{"Tall <bars>", {"1", "2", "3"}, {{"one", {1, 5, 2}, {}}}, "x", "y"};
   const std::string svg = svg_bar_chart(chart);
