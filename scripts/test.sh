@@ -21,8 +21,8 @@ ctest --test-dir build/test --output-on-failure -j "$jobs" --timeout 300
 
 # The sanitizer builds are unity builds: each batch of 16 sources is compiled as one, so the heavy
 # headers (nlohmann, CLI11, spdlog, gtest) are parsed once per batch instead of once per file,
-# which cuts their build time by more than half. The plain build above compiles every file alone, so
-# a missing include still fails there.
+# which took this script's three builds from about 1,600 s to about 1,200 s (a quarter less). The
+# plain build above compiles every file alone, so a missing include still fails there.
 unity=(-DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16)
 
 echo "== build and test (address,undefined sanitizers)"

@@ -1,10 +1,12 @@
 #include "app/config_file.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <memory>
 #include <regex>
 #include <set>
+#include <string_view>
 
 #include "personagen/error.h"
 #include "util/file_io.h"
@@ -13,6 +15,18 @@
 namespace personagen {
 
 namespace {
+
+// Whether `text` names `flag` ("--max-tokens") as a whole: not as the start of a longer flag
+// ("--max-tokens-x").
+bool names_flag(std::string_view text, std::string_view flag) {
+  for (size_t at = text.find(flag); at != std::string_view::npos; at = text.find(flag, at + 1)) {
+    const size_t end = at + flag.size();
+    if (end == text.size()) return true;
+    const auto next = static_cast<unsigned char>(text[end]);
+    if (!std::isalnum(next) && next != '-' && next != '_') return true;
+  }
+  return false;
+}
 
 // The option of `app` whose long name is `key` and that a config file may set, or null.
 const CLI::Option* long_option(const CLI::App& app, const std::string& key) {
@@ -177,11 +191,13 @@ std::vector<std::string> ConfigFile::values() const {
 
 std::string ConfigFile::where(const std::string& message, std::span<char* const> args) const {
   for (const ConfigEntry& entry : entries) {
-    std::string flag = "--" + entry.key;
-    bool on_command_line = std::any_of(args.begin(), args.end(), [&flag](const char* arg) {
-      return std::string_view(arg).substr(0, flag.size()) == flag;
+    const std::string flag = "--" + entry.key;
+    // "--max-tokens 5" and "--max-tokens=5" give the flag; "--max-tokens-x" is another one.
+    const bool on_command_line = std::any_of(args.begin(), args.end(), [&flag](const char* arg) {
+      const std::string_view given(arg);
+      return given.substr(0, given.find('=')) == flag;
     });
-    if (!on_command_line && message.find(flag) != std::string::npos)
+    if (!on_command_line && names_flag(message, flag))
       return path + ":" + std::to_string(entry.line) + ": ";
   }
   return "";

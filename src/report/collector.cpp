@@ -6,6 +6,8 @@
 #include <array>
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <set>
 
 #include "dedup/dedup_files.h"
 #include "dedup/minhash.h"
@@ -38,32 +40,37 @@ constexpr size_t kMaxLineBytes = size_t{8} << 20;
 // new value on every line cannot grow the report without bound.
 constexpr size_t kMaxKeys = 64;
 
-void count_key(std::map<std::string, uint64_t>& counts, std::string_view key) {
-  if (auto it = counts.find(std::string(key)); it != counts.end()) {
+// Allocates only for a name not yet counted.
+void count_key(NameCounts& counts, std::string_view key) {
+  if (auto it = counts.find(key); it != counts.end()) {
     ++it->second;
   } else {
     ++counts[counts.size() < kMaxKeys ? std::string(key) : std::string("(other)")];
   }
 }
 
-// The hash of an n-gram from its words' hashes: a + b folded through murmur3's finalizer, so
-// n-grams of different words (or of the same words in another order) differ.
+// The hash of an n-gram from its words' hashes: the n-gram so far mixed, plus the next word,
+// mixed again, so n-grams of different words (or of the same words in another order) differ.
 uint64_t extend_gram(uint64_t gram, uint64_t word) {
-  uint64_t h = gram * 0x9e3779b97f4a7c15ULL + word;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  return h ^ (h >> 33);
+  uint64_t state = splitmix64(gram) + word;
+  return splitmix64(state);
 }
 
-// A count as a figure: `distinct` over `all`, scaled with its error.
-Estimate share_of(const Estimate& distinct, uint64_t all) {
+// A count as a figure: `distinct` over `all`, scaled with its error; undefined when all is 0.
+std::optional<Estimate> share_of(const Estimate& distinct, uint64_t all) {
+  if (all == 0) return std::nullopt;
   Estimate e = distinct;
   const double n = static_cast<double>(all);
-  e.value = all ? distinct.value / n : 0;
-  e.error = all ? distinct.error / n : 0;
+  e.value = distinct.value / n;
+  e.error = distinct.error / n;
   return e;
+}
+
+// The task that manifest.json says wrote a run directory; empty when it does not say.
+std::string_view task_of(const Manifest& manifest) {
+  for (const auto& [name, value] : manifest.config)
+    if (name == "task") return value;
+  return {};
 }
 
 Histogram score_histogram(const std::array<uint64_t, kScoreBins>& counts) {
@@ -85,14 +92,21 @@ class Collector {
                    input.dup_sample, input.seed),
         sample_(sampling ? input.text_sample : 0, input.seed) {}
 
+  // `file` is a shard of a solve run (by its directory's manifest.json): see read_records.
+  void add_solve_shard(std::string file) { solve_shards_.insert(std::move(file)); }
+
   // Reads every line of `files`, one after another.
   void read_records(const std::vector<std::string>& files) {
     RawLineReader reader(files);
     reader.limit_line(kMaxLineBytes);
     std::string path;
     uint64_t number = 0;
+    bool solve_shard = false;
     while (reader.next(&line_)) {
-      if (reader.path() != path) path = reader.path(), number = 0;
+      if (reader.path() != path) {
+        path = reader.path(), number = 0;
+        solve_shard = solve_shards_.contains(path);
+      }
       ++number;
       if (line_.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank
       if (reader.cut() || !parser_.parse(line_, view_) || !view_.has_text) {
@@ -102,12 +116,16 @@ class Collector {
                                     : "not a JSON object with a text in \"" + input_.field + "\"");
         continue;
       }
+      // A solve run written with --format chat keeps only the messages of the lines whose
+      // answers agreed (the others go to unverified.jsonl in full): each is a solve record.
+      if (solve_shard && !view_.solve) view_.solve = view_.verified = true;
       add_record();
     }
   }
 
-  // The side files and manifest.json of an output directory.
-  void read_run_directory(const std::filesystem::path& dir) {
+  // The side files and `manifest` (its manifest.json, if it has one) of an output directory.
+  void read_run_directory(const std::filesystem::path& dir,
+                          const std::optional<Manifest>& manifest) {
     for (const SideFileInfo& side : kSideFiles) {
       const std::filesystem::path path = dir / side.file_name;
       if (!std::filesystem::exists(path)) continue;
@@ -128,7 +146,7 @@ class Collector {
       }
       side_lines_[side_index(side.file)] += lines;
     }
-    if (std::optional<Manifest> manifest = read_manifest((dir / "manifest.json").string())) {
+    if (manifest) {
       const Totals& t = manifest->checkpoint.totals;
       billed_prompt_ += t.billed_prompt_tokens;
       billed_completion_ += t.billed_completion_tokens;
@@ -145,6 +163,7 @@ class Collector {
   void add_judge();
 
   const ReportInput& input_;
+  std::set<std::string, std::less<>> solve_shards_;
   RecordParser parser_;
   std::string line_;
   RecordView view_;
@@ -176,7 +195,7 @@ class Collector {
   SolveFigures solve_;
   uint64_t agreed_ = 0;
   uint64_t judged_ = 0;
-  std::map<std::string, std::array<uint64_t, kScoreBins>> scores_;
+  std::map<std::string, std::array<uint64_t, kScoreBins>, std::less<>> scores_;
   double overall_sum_ = 0;
   uint64_t overall_count_ = 0;
 };
@@ -244,7 +263,7 @@ void Collector::measure_text() {
 void Collector::add_solve() {
   ++solve_.records;
   agreed_ += view_.verified;
-  count_key(solve_.votes, view_.agreement);
+  if (!view_.agreement.empty()) count_key(solve_.votes, view_.agreement);
 }
 
 void Collector::add_judge() {
@@ -253,7 +272,7 @@ void Collector::add_judge() {
     return static_cast<size_t>(std::clamp(std::floor(score), 1.0, double{kScoreBins}) - 1);
   };
   for (const auto& [criterion, score] : view_.scores) {
-    auto it = scores_.find(std::string(criterion));
+    auto it = scores_.find(criterion);
     if (it == scores_.end()) {
       if (scores_.size() >= kMaxKeys) continue;  // criteria come from the data: a bounded few
       it = scores_.emplace(std::string(criterion), std::array<uint64_t, kScoreBins>{}).first;
@@ -292,13 +311,15 @@ Figures Collector::finish(std::vector<TextPair>* sample) {
 
   DiversityFigures& d = f.diversity;
   for (size_t n = 0; n < 3; ++n) d.distinct[n] = share_of(grams_[n].count(), all_grams_[n]);
-  d.near_dup_90 = near_dups_.rate(0);
-  d.near_dup_70 = near_dups_.rate(1);
   d.dup_sample = near_dups_.sampled();
   d.openings = openings_.top(kTopEntries, run_.records);
   d.personas = personas_.count();
-  d.outputs_per_persona =
-      d.personas.value > 0 ? static_cast<double>(with_persona_) / d.personas.value : 0;
+  if (run_.records > 0) {
+    d.near_dup_90 = near_dups_.rate(0);
+    d.near_dup_70 = near_dups_.rate(1);
+  }
+  if (d.personas.value > 0)
+    d.outputs_per_persona = static_cast<double>(with_persona_) / d.personas.value;
 
   TaskFigures& t = f.task;
   t.keys = keys_.top(kTopEntries, structured_);
@@ -311,7 +332,7 @@ Figures Collector::finish(std::vector<TextPair>* sample) {
     JudgeFigures& j = t.judge.emplace();
     j.records = judged_;
     for (const auto& [criterion, counts] : scores_) j.scores[criterion] = score_histogram(counts);
-    j.mean_overall = overall_count_ ? overall_sum_ / static_cast<double>(overall_count_) : 0;
+    if (overall_count_) j.mean_overall = overall_sum_ / static_cast<double>(overall_count_);
   }
   if (sample) *sample = std::move(sample_.items());
   return f;
@@ -321,11 +342,19 @@ Figures Collector::finish(std::vector<TextPair>* sample) {
 
 Figures collect_figures(const ReportInput& input, std::vector<TextPair>* sample) {
   Collector collector(input, sample != nullptr);
-  collector.read_records(expand_inputs(input.inputs));
+  // The run directories' manifests first: a manifest's task says what the shards' records are
+  // when they do not say it themselves.
+  std::vector<std::pair<std::string, std::optional<Manifest>>> runs;
   for (const std::string& in : input.inputs) {
     std::error_code error;
-    if (std::filesystem::is_directory(in, error)) collector.read_run_directory(in);
+    if (!std::filesystem::is_directory(in, error)) continue;
+    const auto& [dir, manifest] = runs.emplace_back(
+        in, read_manifest((std::filesystem::path(in) / "manifest.json").string()));
+    if (manifest && task_of(*manifest) == "solve")
+      for (std::string& shard : expand_inputs({dir})) collector.add_solve_shard(std::move(shard));
   }
+  collector.read_records(expand_inputs(input.inputs));
+  for (const auto& [dir, manifest] : runs) collector.read_run_directory(dir, manifest);
   return collector.finish(sample);
 }
 

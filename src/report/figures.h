@@ -5,6 +5,7 @@
 // and report_html.h write it out; --compare gives several, one per dataset, in columns.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,11 +37,16 @@ struct TopEntry {
   uint64_t error = 0;
 };
 
-// Integer distribution summary (words per output): exact, from counts per value.
+// Counts by a name that comes from the data (a finish reason, a task, "3/4"). The comparator is
+// transparent, so that a string_view is looked up without building a string.
+using NameCounts = std::map<std::string, uint64_t, std::less<>>;
+
+// Integer distribution summary (words per output): exact, from counts per value. The mean,
+// extremes and percentiles are undefined (nullopt; null in the JSON, "-" shown) when count is 0.
 struct Distribution {
   uint64_t count = 0;
-  double mean = 0;
-  double min = 0, p10 = 0, p50 = 0, p90 = 0, p99 = 0, max = 0;
+  std::optional<double> mean;
+  std::optional<double> min, p10, p50, p90, p99, max;
   Histogram histogram;
 };
 
@@ -48,15 +54,15 @@ struct RunFigures {
   // Records read: lines that are JSON objects with a text to measure (--field, or by the
   // record's kind; see report/record_view.h). Every other figure counts these.
   uint64_t records = 0;
-  uint64_t failures = 0;         // failures.jsonl lines beside the shards, when there are any
-  uint64_t rejects = 0;          // rejects.jsonl (replies that did not parse)
-  uint64_t unverified = 0;       // unverified.jsonl (solve without agreement)
-  uint64_t below_threshold = 0;  // below-threshold.jsonl (judge --min-score)
-  uint64_t bad_lines = 0;        // non-blank lines that are not JSON objects or have no text
-  std::map<std::string, uint64_t> finish_reasons;  // of the records that have one
-  std::map<int, uint64_t> attempts;                // attempts -> records
-  std::map<std::string, uint64_t> tasks;           // record "task" -> records
-  uint64_t prompt_tokens = 0;                      // accepted: summed over the records' usage
+  uint64_t failures = 0;             // failures.jsonl lines beside the shards, when there are any
+  uint64_t rejects = 0;              // rejects.jsonl (replies that did not parse)
+  uint64_t unverified = 0;           // unverified.jsonl (solve without agreement)
+  uint64_t below_threshold = 0;      // below-threshold.jsonl (judge --min-score)
+  uint64_t bad_lines = 0;            // non-blank lines that are not JSON objects or have no text
+  NameCounts finish_reasons;         // of the records that have one
+  std::map<int, uint64_t> attempts;  // attempts -> records
+  NameCounts tasks;                  // record "task" -> records
+  uint64_t prompt_tokens = 0;        // accepted: summed over the records' usage
   uint64_t completion_tokens = 0;
   // From manifest.json when the input is a run directory: every billed reply, retries included.
   std::optional<uint64_t> billed_prompt_tokens, billed_completion_tokens;
@@ -64,12 +70,13 @@ struct RunFigures {
 };
 
 // Texts are compared as dedup compares them: normalize_text (NFC, case folded, white space
-// collapsed), then split_words (punctuation stripped from the ends of words).
+// collapsed), then split_words (punctuation stripped from the ends of words). A figure that is a
+// share of nothing (no n-grams, no records, no personas) is undefined: nullopt.
 struct DiversityFigures {
   // distinct-1/2/3: unique word n-grams / all n-grams, 0..1, over all records (n-grams do not
   // cross records). Exact while at most 2^20 distinct n-grams were seen, then "hyperloglog p=14"
-  // (error: the 95% bound, 1.59% of the value).
-  Estimate distinct[3];
+  // (error: the 95% bound, 1.59% of the value). nullopt without any n-gram of that length.
+  std::optional<Estimate> distinct[3];
   // The near-duplicate rate at Jaccard >= 0.9 (0.7): the share of records that have a near
   // duplicate LATER in the data, by MinHash (word 1-grams, 64 permutations, LSH banded for each
   // threshold, candidates confirmed by exact Jaccard as dedup does). So a group of k similar
@@ -77,22 +84,25 @@ struct DiversityFigures {
   // groups is transitive). Measured on a uniform sample of at most --sample-dups records, which
   // every later record is compared with: exact ("exact minhash", error 0) when every record fit,
   // else "minhash sample" with error 1.96 * sqrt(p (1 - p) / dup_sample). See near_dups.h.
-  Estimate near_dup_90;
-  Estimate near_dup_70;
+  // nullopt without records.
+  std::optional<Estimate> near_dup_90;
+  std::optional<Estimate> near_dup_70;
   uint64_t dup_sample = 0;  // records in the near-duplicate sample
   // The 20 most common first four words (normalized), share = count / run.records. Counted by
   // Space-Saving with 4,096 counters: exact (every error 0) while the distinct openings fit.
   std::vector<TopEntry> openings;
-  Estimate personas;               // distinct persona texts (exact, or hyperloglog as distinct-n)
-  double outputs_per_persona = 0;  // records that have a persona / personas
+  Estimate personas;  // distinct persona texts (exact, or hyperloglog as distinct-n)
+  std::optional<double> outputs_per_persona;  // records that have a persona / personas
 };
 
 // Of the solve records in the shards and, for an output directory, in unverified.jsonl (the
-// shards hold only the lines whose answers agreed).
+// shards hold only the lines whose answers agreed). A solve run's shards written with --format
+// chat hold messages only: the manifest's task says they are solve records, all agreed.
 struct SolveFigures {
   uint64_t records = 0;
-  double agreement_rate = 0;              // records whose answers agreed / solve records
-  std::map<std::string, uint64_t> votes;  // "3/4" -> records
+  double agreement_rate = 0;  // records whose answers agreed / solve records
+  // "3/4" -> records, of the records that carry their votes (--format chat records do not).
+  NameCounts votes;
 };
 
 struct JudgeFigures {
@@ -100,7 +110,7 @@ struct JudgeFigures {
   // Per criterion of "scores" ("validity", "persona_fit", "quality", or a --rubric's) and
   // "overall": bins [1,2) ... [10,11), a score counted in the bin of its integer part.
   std::map<std::string, Histogram> scores;
-  double mean_overall = 0;
+  std::optional<double> mean_overall;  // nullopt when no record has an overall score
 };
 
 struct TaskFigures {
@@ -121,10 +131,10 @@ struct SimilarityBin {
 
 struct SimilarityFigures {
   std::string model;
-  uint64_t sample = 0;              // records embedded
-  uint64_t pairs = 0;               // pairs compared
-  double mean_pairwise_cosine = 0;  // of outputs
-  std::vector<SimilarityBin> bins;  // output similarity against persona similarity
+  uint64_t sample = 0;                         // records embedded
+  uint64_t pairs = 0;                          // pairs compared
+  std::optional<double> mean_pairwise_cosine;  // of outputs; nullopt without pairs
+  std::vector<SimilarityBin> bins;             // output similarity against persona similarity
 };
 
 struct Figures {

@@ -81,6 +81,18 @@ std::string format_words(double value) {
   return is_integer(value) ? format_number(value, 0) : format_number(value, 1);
 }
 
+std::string format_number(const std::optional<double>& value, int decimals) {
+  return value ? format_number(*value, decimals) : "-";
+}
+
+std::string format_estimate(const std::optional<Estimate>& e, int decimals) {
+  return e ? format_estimate(*e, decimals) : "-";
+}
+
+std::string format_words(const std::optional<double>& value) {
+  return value ? format_words(*value) : "-";
+}
+
 std::string bin_label(const Histogram& h, size_t i) {
   if (i + 1 >= h.edges.size()) return "";
   const double low = h.edges[i], high = h.edges[i + 1];

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,12 @@ std::string format_cost(double dollars);
 
 // A word count or percentile: an integer as one ("123"), otherwise with one decimal ("12.5").
 std::string format_words(double value);
+
+// An undefined figure (nullopt: a mean of nothing, a share of nothing) as "-"; a defined one as
+// the overloads above.
+std::string format_number(const std::optional<double>& value, int decimals);
+std::string format_estimate(const std::optional<Estimate>& e, int decimals);
+std::string format_words(const std::optional<double>& value);
 
 // The bin [edges[i], edges[i+1]) as a label: "12" for a one-wide integer bin, "10-19" for a
 // wider integer bin (its last integer), otherwise "0.2-0.4".

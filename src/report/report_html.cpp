@@ -44,8 +44,9 @@ th[scope=row]{font-weight:500}
 thead th{color:var(--muted);font-weight:600;font-size:.85rem}
 td.text{max-width:520px;overflow-wrap:anywhere}
 tr:last-child>*{border-bottom:none}
-.cols{display:grid;grid-template-columns:minmax(0,auto) minmax(0,1fr);gap:12px 36px;align-items:start}
-@media (max-width:900px){.cols{grid-template-columns:minmax(0,1fr)}}
+.cols{display:flex;flex-wrap:wrap;gap:12px 36px;align-items:flex-start}
+.cols>.wrap{flex:0 1 auto;max-width:100%}
+.side{flex:1 1 360px;min-width:0}
 .grid-2{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:8px 28px}
 svg.chart{display:block;max-width:100%;height:auto;margin:6px 0}
 svg .grid{stroke:var(--line);stroke-width:1}
@@ -88,13 +89,14 @@ class HtmlWriter {
       static constexpr const char* kIds[] = {"run", "length", "diversity", "task", "similarity"};
       out_ += "<section id=\"" + std::string(kIds[static_cast<int>(s.part)]) + "\">\n<h2>" +
               html_escape(s.title) + "</h2>\n";
-      // A section with one chart shows it beside its table; the lists and chart grids go below.
+      // A section with one chart shows it beside its table, or below it when the table is too
+      // wide to leave the chart room (many --compare columns); the lists and grids go below.
       const bool beside = s.part == ReportPart::run || s.part == ReportPart::length ||
                           s.part == ReportPart::similarity;
       out_ += "<div class=\"cols\">\n";
       table(s);
       if (beside) {
-        out_ += "<div>\n";
+        out_ += "<div class=\"side\">\n";
         extras(s.part);
         out_ += "</div>\n";
       }

@@ -25,11 +25,11 @@ Json histogram(const Histogram& h) {
   return Json{{"edges", h.edges}, {"counts", h.counts}};
 }
 
-template <typename Key>
-Json counts(const std::map<Key, uint64_t>& map) {
+template <typename Counts>
+Json counts(const Counts& map) {
   Json out = Json::object();
   for (const auto& [key, n] : map) {
-    if constexpr (std::is_same_v<Key, std::string>) {
+    if constexpr (std::is_same_v<typename Counts::key_type, std::string>) {
       out[key] = n;
     } else {
       out[std::to_string(key)] = n;
@@ -51,6 +51,11 @@ Json optional(const std::optional<T>& value) {
   return value ? Json(*value) : Json(nullptr);
 }
 
+// An undefined estimate (a share of nothing) is null, as an undefined number is.
+Json optional(const std::optional<Estimate>& e) {
+  return e ? estimate(*e) : Json(nullptr);
+}
+
 Json run(const RunFigures& r) {
   return Json{{"records", r.records},
               {"failures", r.failures},
@@ -69,23 +74,23 @@ Json run(const RunFigures& r) {
 }
 
 Json length(const Distribution& d) {
-  return Json{{"unit", "words"}, {"count", d.count},
-              {"mean", d.mean},  {"min", d.min},
-              {"p10", d.p10},    {"p50", d.p50},
-              {"p90", d.p90},    {"p99", d.p99},
-              {"max", d.max},    {"histogram", histogram(d.histogram)}};
+  return Json{{"unit", "words"},          {"count", d.count},
+              {"mean", optional(d.mean)}, {"min", optional(d.min)},
+              {"p10", optional(d.p10)},   {"p50", optional(d.p50)},
+              {"p90", optional(d.p90)},   {"p99", optional(d.p99)},
+              {"max", optional(d.max)},   {"histogram", histogram(d.histogram)}};
 }
 
 Json diversity(const DiversityFigures& d) {
-  return Json{{"distinct_1", estimate(d.distinct[0])},
-              {"distinct_2", estimate(d.distinct[1])},
-              {"distinct_3", estimate(d.distinct[2])},
-              {"near_dup_90", estimate(d.near_dup_90)},
-              {"near_dup_70", estimate(d.near_dup_70)},
+  return Json{{"distinct_1", optional(d.distinct[0])},
+              {"distinct_2", optional(d.distinct[1])},
+              {"distinct_3", optional(d.distinct[2])},
+              {"near_dup_90", optional(d.near_dup_90)},
+              {"near_dup_70", optional(d.near_dup_70)},
               {"dup_sample", d.dup_sample},
               {"openings", top(d.openings)},
               {"personas", estimate(d.personas)},
-              {"outputs_per_persona", d.outputs_per_persona}};
+              {"outputs_per_persona", optional(d.outputs_per_persona)}};
 }
 
 Json task(const TaskFigures& t) {
@@ -98,8 +103,9 @@ Json task(const TaskFigures& t) {
   if (t.judge) {
     Json scores = Json::object();
     for (const auto& [criterion, h] : t.judge->scores) scores[criterion] = histogram(h);
-    judge = Json{
-        {"records", t.judge->records}, {"mean_overall", t.judge->mean_overall}, {"scores", scores}};
+    judge = Json{{"records", t.judge->records},
+                 {"mean_overall", optional(t.judge->mean_overall)},
+                 {"scores", scores}};
   }
   return Json{{"solve", solve}, {"judge", judge}, {"names", top(t.names)}, {"keys", top(t.keys)}};
 }
@@ -116,7 +122,7 @@ Json similarity(const std::optional<SimilarityFigures>& s) {
   return Json{{"model", s->model},
               {"sample", s->sample},
               {"pairs", s->pairs},
-              {"mean_pairwise_cosine", s->mean_pairwise_cosine},
+              {"mean_pairwise_cosine", optional(s->mean_pairwise_cosine)},
               {"bins", bins}};
 }
 

@@ -21,11 +21,11 @@ void add_row(ReportSection& section, std::span<const Figures> datasets, std::str
   section.rows.push_back(std::move(row));
 }
 
-template <typename Key>
-std::vector<std::pair<std::string, uint64_t>> as_pairs(const std::map<Key, uint64_t>& counts) {
+template <typename Counts>
+std::vector<std::pair<std::string, uint64_t>> as_pairs(const Counts& counts) {
   std::vector<std::pair<std::string, uint64_t>> out;
   for (const auto& [key, n] : counts) {
-    if constexpr (std::is_same_v<Key, std::string>) {
+    if constexpr (std::is_same_v<typename Counts::key_type, std::string>) {
       out.emplace_back(key, n);
     } else {
       out.emplace_back(std::to_string(key), n);
@@ -88,7 +88,7 @@ ReportSection length_section(std::span<const Figures> datasets) {
   ReportSection s{ReportPart::length, "Length (words per output)", {}};
   add_row(s, datasets, "outputs", [](const Figures& f) { return with_commas(f.words.count); });
   add_row(s, datasets, "mean", [](const Figures& f) { return format_number(f.words.mean, 1); });
-  const std::pair<const char*, double Distribution::*> kPoints[] = {
+  const std::pair<const char*, std::optional<double> Distribution::*> kPoints[] = {
       {"min", &Distribution::min}, {"p10", &Distribution::p10}, {"p50", &Distribution::p50},
       {"p90", &Distribution::p90}, {"p99", &Distribution::p99}, {"max", &Distribution::max}};
   for (const auto& [name, member] : kPoints) {

@@ -150,7 +150,7 @@ SimilarityFigures similarity_from_vectors(std::vector<std::vector<float>> output
       output_sums[bin] += c;
     }
   }
-  figures.mean_pairwise_cosine = figures.pairs > 0 ? sum / static_cast<double>(figures.pairs) : 0;
+  if (figures.pairs > 0) figures.mean_pairwise_cosine = sum / static_cast<double>(figures.pairs);
   for (size_t b = 0; b < bin_count; ++b) {
     if (pairs[b] == 0) continue;
     SimilarityBin bin;

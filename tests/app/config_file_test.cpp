@@ -196,6 +196,26 @@ TEST_F(ConfigFileTest, AMissingFileAndWrongShapesAreUsageErrors) {
   EXPECT_NE(unknown_table.find(":2: unknown table [synht]"), std::string::npos) << unknown_table;
 }
 
+TEST(ConfigFileWhere, NamesTheFileLineOfAKeyNotGivenAsAFlag) {
+  // Given a file that set max-tokens on line 2
+  ConfigFile config;
+  config.path = "c.toml";
+  config.entries.push_back(ConfigEntry{2, {}, "max-tokens", {"abc"}, false, false});
+  const std::string message = "--max-tokens: Value abc could not be converted";
+  auto where = [&](std::vector<std::string> args) {
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    return config.where(message, argv);
+  };
+  // Then an error about --max-tokens is the file's when the command line has another flag that
+  // only starts the same, and not when it gives the flag itself (either way)
+  EXPECT_EQ(where({"personagen", "synth", "--max-tokens-x", "5"}), "c.toml:2: ");
+  EXPECT_EQ(where({"personagen", "synth", "--max-tokens", "5"}), "");
+  EXPECT_EQ(where({"personagen", "synth", "--max-tokens=5"}), "");
+  // And an error about a longer flag is not the file's key's
+  EXPECT_EQ(config.where("--max-tokens-x: unknown", {}), "");
+}
+
 TEST_F(ConfigFileTest, TheDumpReadsBackToTheSameConfiguration) {
   // Given values that need quoting and escaping
   TestCli first;

@@ -251,6 +251,63 @@ TEST_F(Report, ReadsARunDirectoryWithItsCostAndComparesDatasetsInColumns) {
   EXPECT_TRUE(both) << text.out;
 }
 
+TEST_F(Report, CountsSolveRecordsWrittenAsChat) {
+  // Given a solve run written with --format chat: one problem whose answers agree (its shard
+  // record is messages only) and one whose answers do not (in unverified.jsonl)
+  TestServer server;
+  fs::path problems = dir_ / "problems.jsonl";
+  std::ofstream(problems)
+      << json{{"custom_id", "a"}, {"persona", "p"}, {"output", "Problem A [[answers: 7|7|9]]"}}
+             .dump()
+      << "\n"
+      << json{{"custom_id", "b"}, {"persona", "q"}, {"output", "Problem B [[answers: 1|2|3]]"}}
+             .dump()
+      << "\n";
+  // (sample k sends seed k, and the test server answers with entry k of the marker)
+  Result synth = run({"synth", "-t", "solve", "-i", problems, "-o", dir_ / "chat", "--format",
+                      "chat", "--extra-body", R"({"seed": 0})", "-q"},
+                     server.base_url());
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+
+  // When it is reported
+  Result r = run({"report", "-i", dir_ / "chat", "--json", "-"}, "");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  // Then both are solve records, and half of them agreed
+  const json d = json::parse(r.out)["datasets"][0];
+  EXPECT_EQ(d["run"]["records"], 1);
+  EXPECT_EQ(d["run"]["unverified"], 1);
+  ASSERT_FALSE(d["task"]["solve"].is_null()) << r.out;
+  EXPECT_EQ(d["task"]["solve"]["records"], 2);
+  EXPECT_EQ(d["task"]["solve"]["agreement_rate"], 0.5);
+}
+
+TEST_F(Report, UndefinedFiguresAreNullInTheJsonAndDashesOnTheTerminal) {
+  // Given an empty input, when it is reported
+  fs::path empty = dir_ / "empty.jsonl";
+  std::ofstream{empty};
+  Result r = run({"report", "-i", empty, "--json", "-"}, "");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  // Then the means, percentiles and shares of nothing are null, not 0
+  const json d = json::parse(r.out)["datasets"][0];
+  EXPECT_EQ(d["length"]["count"], 0);
+  for (const char* key : {"mean", "min", "p50", "max"})
+    EXPECT_TRUE(d["length"][key].is_null()) << key << ": " << d["length"][key];
+  for (const char* key : {"distinct_1", "distinct_3", "near_dup_90", "outputs_per_persona"})
+    EXPECT_TRUE(d["diversity"][key].is_null()) << key << ": " << d["diversity"][key];
+
+  // And "-" on the terminal
+  Result text = run({"report", "-i", empty}, "");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  std::istringstream lines(text.out);
+  size_t dashes = 0;
+  for (std::string line; std::getline(lines, line);)
+    dashes +=
+        (line.starts_with("  mean ") || line.starts_with("  distinct-1 ")) && line.ends_with(" -");
+  EXPECT_EQ(dashes, 2u) << text.out;
+}
+
 TEST_F(Report, AReportIsNeverWrittenOverAnInput) {
   KnownDataset known;
   fs::path input = dir_ / "known.jsonl";

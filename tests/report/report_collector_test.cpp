@@ -5,68 +5,26 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "collector_records.h"
 #include "dedup/dedup.h"
 #include "dedup/text_normalize.h"
 #include "report/collector.h"
-#include "store/manifest.h"
-#include "support/unit_support.h"
+#include "report/report_format.h"
+#include "report/report_writers.h"
 
 namespace personagen {
 namespace {
 
 using Json = nlohmann::json;
-
-// "u<i>w0 u<i>w1 ...": `words` words of a vocabulary of their own, the last `changed` of them
-// replaced by others, so a copy with c of 20 words changed has Jaccard (20 - c) / (20 + c).
-std::string text_of(int i, int words, int changed = 0) {
-  std::string text;
-  for (int k = 0; k < words; ++k) {
-    if (k) text += ' ';
-    text += "u" + std::to_string(i) + (k >= words - changed ? "x" : "w") + std::to_string(k);
-  }
-  return text;
-}
-
-std::string synth_line(const std::string& output, const std::string& persona,
-                       const std::string& finish = "stop", int attempts = 1) {
-  Json usage = {{"prompt_tokens", 10}, {"completion_tokens", 5}, {"total_tokens", 15}};
-  return Json{{"custom_id", "c"}, {"persona", persona},  {"task", "math"},
-              {"output", output}, {"parsed", nullptr},   {"finish_reason", finish},
-              {"usage", usage},   {"attempts", attempts}}
-             .dump() +
-         "\n";
-}
-
-// The constructed dataset: 14 records whose figures are known.
-//   0-9:  ten texts of disjoint words; texts 3-9 of 10, 15, ... 40 words, the others of 20
-//   10:   text 0 again; 11: text 0 in other case and spacing (the same once normalized)
-//   12:   text 1 with its last word changed (Jaccard 19/21 = 0.905)
-//   13:   text 2 with its last three words changed (Jaccard 17/23 = 0.739)
-// Personas p0..p4 in turn; records 4 and 12 end by "length"; records 2 and 5 took 2 attempts.
-std::vector<std::string> dataset_texts() {
-  std::vector<std::string> texts;
-  for (int i = 0; i < 10; ++i) texts.push_back(text_of(i, i < 3 ? 20 : 10 + 5 * (i - 3)));
-  texts.push_back(text_of(0, 20));
-  std::string loud = text_of(0, 20);
-  for (char& c : loud) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  texts.push_back("  " + loud + "\n");
-  texts.push_back(text_of(1, 20, 1));
-  texts.push_back(text_of(2, 20, 3));
-  return texts;
-}
-
-std::string dataset() {
-  std::string out;
-  std::vector<std::string> texts = dataset_texts();
-  for (size_t i = 0; i < texts.size(); ++i) {
-    out += synth_line(texts[i], "p" + std::to_string(i % 5), i == 4 || i == 12 ? "length" : "stop",
-                      i == 2 || i == 5 ? 2 : 1);
-  }
-  return out;
-}
+using collector_test::CollectorTest;
+using collector_test::dataset;
+using collector_test::dataset_texts;
+using collector_test::synth_line;
+using collector_test::text_of;
 
 // Lines that are not records: not JSON, not an object, no output, an output of no text.
 const char* kBadLines =
@@ -89,15 +47,6 @@ double distinct_n(const std::vector<std::string>& texts, size_t n) {
   return static_cast<double>(unique.size()) / static_cast<double>(all);
 }
 
-class CollectorTest : public TempDirTest {
- protected:
-  ReportInput input_of(std::vector<std::string> inputs) {
-    ReportInput in;
-    in.inputs = std::move(inputs);
-    return in;
-  }
-};
-
 TEST_F(CollectorTest, GivesTheKnownFiguresOfAConstructedDataset) {
   // Given the constructed dataset followed by bad and blank lines
   write_file(path("data.jsonl"), dataset() + kBadLines);
@@ -109,9 +58,9 @@ TEST_F(CollectorTest, GivesTheKnownFiguresOfAConstructedDataset) {
   EXPECT_EQ(f.label, path("data.jsonl"));
   EXPECT_EQ(f.run.records, 14u);
   EXPECT_EQ(f.run.bad_lines, 5u);
-  EXPECT_EQ(f.run.finish_reasons, (std::map<std::string, uint64_t>{{"length", 2}, {"stop", 12}}));
+  EXPECT_EQ(f.run.finish_reasons, (NameCounts{{"length", 2}, {"stop", 12}}));
   EXPECT_EQ(f.run.attempts, (std::map<int, uint64_t>{{1, 12}, {2, 2}}));
-  EXPECT_EQ(f.run.tasks, (std::map<std::string, uint64_t>{{"math", 14}}));
+  EXPECT_EQ(f.run.tasks, (NameCounts{{"math", 14}}));
   EXPECT_EQ(f.run.prompt_tokens, 140u);
   EXPECT_EQ(f.run.completion_tokens, 70u);
   EXPECT_FALSE(f.run.billed_prompt_tokens);
@@ -125,21 +74,22 @@ TEST_F(CollectorTest, GivesTheKnownFiguresOfAConstructedDataset) {
   EXPECT_EQ(f.words.p90, 35);
   EXPECT_EQ(f.words.p99, 40);
   EXPECT_EQ(f.words.max, 40);
-  EXPECT_DOUBLE_EQ(f.words.mean, 315.0 / 14);
+  EXPECT_DOUBLE_EQ(f.words.mean.value(), 315.0 / 14);
 
   // And distinct-n is exact, as a plain count of n-grams gives it
   for (size_t n = 1; n <= 3; ++n) {
-    const Estimate& d = f.diversity.distinct[n - 1];
+    ASSERT_TRUE(f.diversity.distinct[n - 1]);
+    const Estimate& d = *f.diversity.distinct[n - 1];
     EXPECT_TRUE(d.exact);
     EXPECT_EQ(d.method, "exact");
     EXPECT_NEAR(d.value, distinct_n(dataset_texts(), n), 1e-12) << n;
   }
 
   // And the near duplicates: text 0's copies and text 1's close copy at 0.9, text 2's at 0.7 too
-  EXPECT_TRUE(f.diversity.near_dup_90.exact);
-  EXPECT_EQ(f.diversity.near_dup_90.method, "exact minhash");
-  EXPECT_DOUBLE_EQ(f.diversity.near_dup_90.value, 3.0 / 14);
-  EXPECT_DOUBLE_EQ(f.diversity.near_dup_70.value, 4.0 / 14);
+  EXPECT_TRUE(f.diversity.near_dup_90->exact);
+  EXPECT_EQ(f.diversity.near_dup_90->method, "exact minhash");
+  EXPECT_DOUBLE_EQ(f.diversity.near_dup_90->value, 3.0 / 14);
+  EXPECT_DOUBLE_EQ(f.diversity.near_dup_70->value, 4.0 / 14);
   EXPECT_EQ(f.diversity.dup_sample, 14u);
 
   // And the openings: text 0's three times, texts 1 and 2 twice, exactly
@@ -155,7 +105,7 @@ TEST_F(CollectorTest, GivesTheKnownFiguresOfAConstructedDataset) {
   // And the personas: five, 2.8 records each
   EXPECT_EQ(f.diversity.personas.value, 5);
   EXPECT_TRUE(f.diversity.personas.exact);
-  EXPECT_DOUBLE_EQ(f.diversity.outputs_per_persona, 14.0 / 5);
+  EXPECT_DOUBLE_EQ(f.diversity.outputs_per_persona.value(), 14.0 / 5);
   EXPECT_FALSE(f.task.solve);
   EXPECT_FALSE(f.task.judge);
 }
@@ -177,7 +127,7 @@ TEST_F(CollectorTest, NearDuplicateRateIsDedupsWhenEveryRecordFits) {
 
     // Then the report's rate is the share of records dedup drops
     const double dropped = static_cast<double>(stats.exact_dropped + stats.near_dropped);
-    const Estimate& rate = threshold == 0.9 ? f.diversity.near_dup_90 : f.diversity.near_dup_70;
+    const Estimate& rate = *(threshold == 0.9 ? f.diversity.near_dup_90 : f.diversity.near_dup_70);
     EXPECT_DOUBLE_EQ(rate.value, dropped / static_cast<double>(stats.read)) << threshold;
   }
 }
@@ -208,8 +158,8 @@ TEST_F(CollectorTest, SampledNearDuplicateRateIsWithinItsBound) {
   ReportInput in = input_of({path("many.jsonl")});
   in.dup_sample = 5000;  // every record
   Figures all = collect_figures(in);
-  ASSERT_TRUE(all.diversity.near_dup_90.exact);
-  const double truth = all.diversity.near_dup_90.value;
+  ASSERT_TRUE(all.diversity.near_dup_90->exact);
+  const double truth = all.diversity.near_dup_90->value;
   ASSERT_GT(truth, 0.15);
 
   // When it is estimated on samples of at most 500 records, with ten seeds
@@ -219,7 +169,7 @@ TEST_F(CollectorTest, SampledNearDuplicateRateIsWithinItsBound) {
     in.dup_sample = 500;
     in.seed = seed;
     Figures f = collect_figures(in);
-    const Estimate& rate = f.diversity.near_dup_90;
+    const Estimate& rate = *f.diversity.near_dup_90;
     EXPECT_FALSE(rate.exact);
     EXPECT_EQ(rate.method, "minhash sample (Wilson bound)");
     EXPECT_LE(f.diversity.dup_sample, 500u);
@@ -235,44 +185,6 @@ TEST_F(CollectorTest, SampledNearDuplicateRateIsWithinItsBound) {
   // Then the 95% bound holds for (nearly) every seed, and the estimates centre on the truth
   EXPECT_GE(within, 8);
   EXPECT_NEAR(sum / 10, truth, 0.03);
-}
-
-TEST_F(CollectorTest, ReadsARunDirectoryWithItsSideFilesAndManifestCost) {
-  // Given an output directory: a shard, two failures, a reject, and a manifest of billed tokens
-  std::filesystem::create_directory(path("run"));
-  write_file(path("run/records-00000.jsonl"), dataset());
-  write_file(path("run/failures.jsonl"), "{\"kind\":\"timeout\"}\n\n{\"kind\":\"http\"}\n  \n");
-  write_file(path("run/rejects.jsonl"), "{\"reason\":\"no persona\"}\n");
-  Manifest manifest;
-  manifest.checkpoint.totals.billed_prompt_tokens = 1000;
-  manifest.checkpoint.totals.billed_completion_tokens = 500;
-  write_manifest(path("run/manifest.json"), manifest);
-
-  // When it is read with prices of $2 and $10 per million tokens
-  ReportInput in = input_of({path("run")});
-  in.label = "tonight";
-  in.price_in = 2;
-  in.price_out = 10;
-  Figures f = collect_figures(in);
-
-  // Then the side files' lines are counted (blank ones are not lines) and the cost is that of
-  // the billed tokens
-  EXPECT_EQ(f.label, "tonight");
-  EXPECT_EQ(f.run.records, 14u);
-  EXPECT_EQ(f.run.failures, 2u);
-  EXPECT_EQ(f.run.rejects, 1u);
-  EXPECT_EQ(f.run.unverified, 0u);
-  EXPECT_EQ(f.run.billed_prompt_tokens, 1000u);
-  EXPECT_EQ(f.run.billed_completion_tokens, 500u);
-  ASSERT_TRUE(f.run.cost_usd);
-  EXPECT_DOUBLE_EQ(*f.run.cost_usd, (1000 * 2.0 + 500 * 10.0) / 1e6);
-
-  // And without a manifest, the cost is that of the accepted tokens
-  std::filesystem::remove(path("run/manifest.json"));
-  f = collect_figures(in);
-  EXPECT_FALSE(f.run.billed_prompt_tokens);
-  ASSERT_TRUE(f.run.cost_usd);
-  EXPECT_DOUBLE_EQ(*f.run.cost_usd, (140 * 2.0 + 70 * 10.0) / 1e6);
 }
 
 TEST_F(CollectorTest, DataKeyedCountsLongLinesAndLongTextsStayBoundedAndHonest) {
@@ -300,8 +212,8 @@ TEST_F(CollectorTest, DataKeyedCountsLongLinesAndLongTextsStayBoundedAndHonest) 
   EXPECT_EQ(f.run.records, 304u);
   EXPECT_EQ(f.run.bad_lines, 1u);
   // And a rate over texts compared by their signature's estimate does not claim to be exact
-  EXPECT_FALSE(f.diversity.near_dup_90.exact);
-  EXPECT_NE(f.diversity.near_dup_90.method.find("estimate"), std::string::npos);
+  EXPECT_FALSE(f.diversity.near_dup_90->exact);
+  EXPECT_NE(f.diversity.near_dup_90->method.find("estimate"), std::string::npos);
 }
 
 TEST_F(CollectorTest, ASampledRateOfZeroStillHasABound) {
@@ -311,10 +223,10 @@ TEST_F(CollectorTest, ASampledRateOfZeroStillHasABound) {
   ReportInput in = input_of({path("distinct.jsonl")});
   in.dup_sample = 50;
   Figures f = collect_figures(in);
-  EXPECT_EQ(f.diversity.near_dup_90.value, 0);
-  EXPECT_FALSE(f.diversity.near_dup_90.exact);
+  EXPECT_EQ(f.diversity.near_dup_90->value, 0);
+  EXPECT_FALSE(f.diversity.near_dup_90->exact);
   // The Wilson bound of 0 in n is about 3.8 / n, not 0
-  EXPECT_GT(f.diversity.near_dup_90.error, 1.0 / static_cast<double>(f.diversity.dup_sample));
+  EXPECT_GT(f.diversity.near_dup_90->error, 1.0 / static_cast<double>(f.diversity.dup_sample));
 }
 
 TEST_F(CollectorTest, ReadsGzipInputLikePlain) {
@@ -332,115 +244,47 @@ TEST_F(CollectorTest, ReadsGzipInputLikePlain) {
   EXPECT_EQ(gzipped.run.records, 14u);
   EXPECT_EQ(gzipped.run.bad_lines, 5u);
   EXPECT_EQ(gzipped.words.histogram.counts, plain.words.histogram.counts);
-  EXPECT_EQ(gzipped.diversity.distinct[1].value, plain.diversity.distinct[1].value);
+  EXPECT_EQ(gzipped.diversity.distinct[1]->value, plain.diversity.distinct[1]->value);
 }
 
-TEST_F(CollectorTest, SolveJudgeNpcAndConverseRecords) {
-  // Given a run directory of solve records (two agreed, one in unverified.jsonl), judge records,
-  // an npc record and a conversation
-  std::filesystem::create_directory(path("run"));
-  auto solve = [](const std::string& agreement, bool verified) {
-    Json j = {{"custom_id", "s"},     {"persona", "p"}, {"task", "solve"},
-              {"problem", "1+1?"},    {"answer", "2"},  {"agreement", agreement},
-              {"verified", verified}, {"attempts", 4}};
-    if (verified) j["solution"] = "one plus one is two";
-    j["samples"] = Json::array({{{"output", "it is two"}, {"answer", "2"}}});
-    return j.dump() + "\n";
-  };
-  auto judge = [](int validity, int fit, int quality, double overall) {
-    return Json{{"persona", "p"},
-                {"task", "judge"},
-                {"text", "a judged text"},
-                {"scores", {{"validity", validity}, {"persona_fit", fit}, {"quality", quality}}},
-                {"overall", overall}}
-               .dump() +
-           "\n";
-  };
-  Json npc = {{"persona", "q"},
-              {"task", "npc"},
-              {"output", "```json {...}```"},
-              {"parsed", {{"name", "Mira"}, {"role", "smith"}, {"backstory", "forged swords"}}}};
-  Json converse = {{"persona", "r"},
-                   {"messages",
-                    {{{"role", "user"}, {"content", "hello there"}},
-                     {{"role", "assistant"}, {"content", "hi, how can I help"}},
-                     {{"role", "user"}, {"content", "tell me more"}},
-                     {{"role", "assistant"}, {"content", "gladly"}}}}};
-  write_file(path("run/records-00000.jsonl"), solve("3/4", true) + solve("4/4", true) +
-                                                  judge(8, 6, 7, 7.0) + judge(3, 5, 5, 4.33) +
-                                                  npc.dump() + "\n" + converse.dump() + "\n");
-  write_file(path("run/unverified.jsonl"), solve("2/4", false));
-  write_file(path("run/below-threshold.jsonl"), judge(2, 2, 2, 2.0));
+TEST_F(CollectorTest, UndefinedFiguresAreNullNotZero) {
+  // Given an empty input, and judge records of which none has an overall score
+  write_file(path("empty.jsonl"), "");
+  write_file(path("judged.jsonl"),
+             "{\"text\": \"a judged text\", \"scores\": {\"validity\": 7}}\n");
+  const Figures empty = collect_figures(input_of({path("empty.jsonl")}));
+  const Figures judged = collect_figures(input_of({path("judged.jsonl")}));
 
-  // When the figures are collected
-  Figures f = collect_figures(input_of({path("run")}));
+  // Then a mean, percentile or share of nothing is undefined, not 0
+  EXPECT_EQ(empty.words.count, 0u);
+  for (const auto& figure : {empty.words.mean, empty.words.min, empty.words.p10, empty.words.p50,
+                             empty.words.p90, empty.words.p99, empty.words.max})
+    EXPECT_FALSE(figure);
+  for (const auto& distinct : empty.diversity.distinct) EXPECT_FALSE(distinct);
+  EXPECT_FALSE(empty.diversity.near_dup_90);
+  EXPECT_FALSE(empty.diversity.outputs_per_persona);
+  ASSERT_TRUE(judged.task.judge);
+  EXPECT_FALSE(judged.task.judge->mean_overall);
+  // But distinct-3 of three words is defined where distinct-1 is: only its n-grams are missing
+  EXPECT_TRUE(judged.diversity.distinct[2]);
+  EXPECT_FALSE(judged.diversity.outputs_per_persona) << "no record has a persona";
 
-  // Then solve's agreement counts the unverified line too
-  EXPECT_EQ(f.run.records, 6u);
-  EXPECT_EQ(f.run.unverified, 1u);
-  ASSERT_TRUE(f.task.solve);
-  EXPECT_EQ(f.task.solve->records, 3u);
-  EXPECT_DOUBLE_EQ(f.task.solve->agreement_rate, 2.0 / 3);
-  EXPECT_EQ(f.task.solve->votes,
-            (std::map<std::string, uint64_t>{{"2/4", 1}, {"3/4", 1}, {"4/4", 1}}));
-
-  // And judge's scores are binned 1..10 per criterion and overall, the records set aside below
-  // --min-score included (the histograms would otherwise stop at the threshold)
-  ASSERT_TRUE(f.task.judge);
-  EXPECT_EQ(f.run.below_threshold, 1u);
-  EXPECT_EQ(f.task.judge->records, 3u);
-  EXPECT_DOUBLE_EQ(f.task.judge->mean_overall, (7.0 + 4.33 + 2.0) / 3);
-  const Histogram& validity = f.task.judge->scores.at("validity");
-  EXPECT_EQ(validity.edges.front(), 1);
-  EXPECT_EQ(validity.edges.back(), 11);
-  EXPECT_EQ(validity.counts, (std::vector<uint64_t>{0, 1, 1, 0, 0, 0, 0, 1, 0, 0}));
-  EXPECT_EQ(f.task.judge->scores.at("overall").counts,
-            (std::vector<uint64_t>{0, 1, 0, 1, 0, 0, 1, 0, 0, 0}));
-  EXPECT_EQ(f.task.judge->scores.count("persona_fit"), 1u);
-
-  // And the npc's keys and name are counted, its text being the parsed strings
-  ASSERT_EQ(f.task.names.size(), 1u);
-  EXPECT_EQ(f.task.names[0].key, "Mira");
-  EXPECT_DOUBLE_EQ(f.task.names[0].share, 1.0);
-  EXPECT_EQ(f.task.keys.size(), 3u);
-  EXPECT_EQ(f.run.tasks.at("npc"), 1u);
-
-  // And the lengths: solutions 5 words, judged texts 3, npc 4 (mira smith forged swords), the
-  // conversation's assistant turns 6
-  EXPECT_EQ(f.words.min, 3);
-  EXPECT_EQ(f.words.max, 6);
-  EXPECT_DOUBLE_EQ(f.words.mean, (5 + 5 + 3 + 3 + 4 + 6) / 6.0);
-}
-
-TEST_F(CollectorTest, PlainJsonlWithAFieldAndTheTextSample) {
-  // Given plain JSONL whose text is "body", one line without it
-  std::string content;
-  for (int i = 0; i < 50; ++i)
-    content +=
-        Json{{"body", "text number " + std::to_string(i)}, {"persona", "p" + std::to_string(i)}}
-            .dump() +
-        "\n";
-  content += "{\"output\": \"no body\"}\n";
-  write_file(path("plain.jsonl"), content);
-
-  // When it is read with --field body and a sample of 10
-  ReportInput in = input_of({path("plain.jsonl")});
-  in.field = "body";
-  in.text_sample = 10;
-  std::vector<TextPair> sample, again;
-  Figures f = collect_figures(in, &sample);
-  collect_figures(in, &again);
-
-  // Then the 50 records are measured, and the sample is 10 of their pairs, the same each time
-  EXPECT_EQ(f.field, "body");
-  EXPECT_EQ(f.run.records, 50u);
-  EXPECT_EQ(f.run.bad_lines, 1u);
-  EXPECT_EQ(f.words.p50, 3);
-  ASSERT_EQ(sample.size(), 10u);
-  for (const TextPair& pair : sample)
-    EXPECT_EQ(pair.output, "text number " + pair.persona.substr(1));
-  ASSERT_EQ(again.size(), 10u);
-  for (size_t i = 0; i < sample.size(); ++i) EXPECT_EQ(sample[i].output, again[i].output);
+  // And the JSON has null for them, the terminal "-"
+  const Json report = Json::parse(report_json(std::vector<Figures>{empty, judged}));
+  const Json& none = report["datasets"][0];
+  for (const char* key : {"mean", "min", "p10", "p50", "p90", "p99", "max"})
+    EXPECT_TRUE(none["length"][key].is_null()) << key;
+  for (const char* key : {"distinct_1", "distinct_2", "distinct_3", "near_dup_90", "near_dup_70",
+                          "outputs_per_persona"})
+    EXPECT_TRUE(none["diversity"][key].is_null()) << key;
+  EXPECT_TRUE(report["datasets"][1]["task"]["judge"]["mean_overall"].is_null());
+  std::ostringstream text;
+  write_report_text(text, std::vector<Figures>{empty});
+  std::istringstream lines(text.str());
+  bool dash = false;
+  for (std::string line; std::getline(lines, line);)
+    if (line.starts_with("  mean ")) dash = line.ends_with(" -");
+  EXPECT_TRUE(dash) << text.str();
 }
 
 TEST_F(CollectorTest, AnUnreadableInputIsAnErrorNamingIt) {

@@ -4,6 +4,7 @@
 // field set, estimates among them, and text that must be escaped where asked.
 
 #include <string>
+#include <vector>
 
 #include "report/figures.h"
 
@@ -98,6 +99,16 @@ inline Figures plain_figures(std::string label) {
   f.task = TaskFigures{};
   f.similarity.reset();
   return f;
+}
+
+// `n` datasets to compare, nightly/2026-12-01 on, each a little different.
+inline std::vector<Figures> compared_figures(int n) {
+  std::vector<Figures> datasets;
+  for (int d = 0; d < n; ++d) {
+    datasets.push_back(full_figures("nightly/2026-12-0" + std::to_string(d + 1),
+                                    12345 + 1000 * static_cast<uint64_t>(d), 1 + 0.1 * d));
+  }
+  return datasets;
 }
 
 }  // namespace personagen::report_test

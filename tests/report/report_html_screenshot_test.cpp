@@ -11,8 +11,11 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -102,6 +105,78 @@ uint32_t big_endian(const std::string& bytes, size_t at) {
   return v;
 }
 
+// A decoded screenshot: 8-bit RGB or RGBA rows, top to bottom.
+struct Pixels {
+  uint32_t width = 0, height = 0, channels = 0;
+  std::vector<unsigned char> data;
+  const unsigned char* at(uint32_t x, uint32_t y) const {
+    return &data[(static_cast<size_t>(y) * width + x) * channels];
+  }
+};
+
+// Decodes what Chromium's screenshots are: a non-interlaced PNG, 8 bits per channel, RGB or
+// RGBA. Returns "" or what is wrong.
+std::string decode_png(const std::string& png, Pixels& out) {
+  if (png.size() < 33 || png.compare(12, 4, "IHDR") != 0) return "not a PNG";
+  out.width = big_endian(png, 16);
+  out.height = big_endian(png, 20);
+  const auto depth = static_cast<unsigned char>(png[24]),
+             type = static_cast<unsigned char>(png[25]);
+  if (depth != 8 || (type != 2 && type != 6) || png[28] != 0)
+    return "PNG of bit depth " + std::to_string(depth) + ", colour type " + std::to_string(type);
+  out.channels = type == 6 ? 4 : 3;
+  std::string compressed;
+  for (size_t at = 8; at + 8 <= png.size();) {
+    const uint32_t length = big_endian(png, at);
+    if (at + 12 + length > png.size()) return "a PNG chunk runs past the end";
+    if (png.compare(at + 4, 4, "IDAT") == 0) compressed.append(png, at + 8, length);
+    at += 12 + length;
+  }
+  const size_t stride = static_cast<size_t>(out.width) * out.channels;
+  std::vector<unsigned char> raw(out.height * (stride + 1));
+  uLongf size = raw.size();
+  if (uncompress(raw.data(), &size, reinterpret_cast<const Bytef*>(compressed.data()),
+                 compressed.size()) != Z_OK ||
+      size != raw.size())
+    return "the PNG's image data does not inflate to its size";
+  // Undo each row's filter (PNG spec, section 9): 0 none, 1 sub, 2 up, 3 average, 4 Paeth.
+  out.data.assign(out.height * stride, 0);
+  for (size_t y = 0; y < out.height; ++y) {
+    const unsigned char filter = raw[y * (stride + 1)];
+    const unsigned char* in = &raw[y * (stride + 1) + 1];
+    unsigned char* row = &out.data[y * stride];
+    const unsigned char* up = y > 0 ? row - stride : nullptr;
+    for (size_t i = 0; i < stride; ++i) {
+      const int a = i >= out.channels ? row[i - out.channels] : 0;
+      const int b = up ? up[i] : 0;
+      const int c = up && i >= out.channels ? up[i - out.channels] : 0;
+      int predicted = 0;
+      switch (filter) {
+        case 0:
+          break;
+        case 1:
+          predicted = a;
+          break;
+        case 2:
+          predicted = b;
+          break;
+        case 3:
+          predicted = (a + b) / 2;
+          break;
+        case 4: {
+          const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+          predicted = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+          break;
+        }
+        default:
+          return "PNG row " + std::to_string(y) + " has filter " + std::to_string(filter);
+      }
+      row[i] = static_cast<unsigned char>(in[i] + predicted);
+    }
+  }
+  return "";
+}
+
 class ReportScreenshot : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -152,6 +227,31 @@ TEST_F(ReportScreenshot, ChromiumRendersThePage) {
   EXPECT_GT(page.size(), 4 * blank.size())
       << "the page's screenshot (" << page.size() << " bytes) is hardly bigger than a blank one's ("
       << blank.size() << " bytes): did it render?";
+}
+
+TEST_F(ReportScreenshot, ManyComparedDatasetsStayWithinThePage) {
+  const std::optional<fs::path> browser = find_on_path({"chromium", "chromium-browser"});
+  if (!browser) {
+    GTEST_SKIP() << "headless Chromium is not installed (Debian package `chromium`); the page "
+                    "was not rendered";
+  }
+  // Given seven datasets, whose tables are wider than the page leaves beside them for a chart
+  // When the page is rendered
+  Pixels pixels;
+  const std::string html = report_html(report_test::compared_figures(7));
+  ASSERT_EQ(decode_png(screenshot(*browser, "seven", html), pixels), "");
+  ASSERT_EQ(pixels.width, static_cast<uint32_t>(kWidth));
+  // Then nothing lies right of the sections: the page's content is at most 1,160 px wide and
+  // centred, so at 1,280 px its right margin (the sections end at x = 1,196) is page background
+  // from top to bottom. A chart squeezed beside a wide table used to stick out into it.
+  constexpr uint32_t kMarginStart = (kWidth + 1160) / 2 - 20;
+  const unsigned char* background = pixels.at(kWidth - 1, 0);
+  for (uint32_t y = 0; y < pixels.height; ++y) {
+    for (uint32_t x = kMarginStart; x < pixels.width; ++x) {
+      ASSERT_TRUE(std::equal(background, background + 3, pixels.at(x, y)))
+          << "content at (" << x << ", " << y << "), right of the sections";
+    }
+  }
 }
 
 }  // namespace

@@ -130,7 +130,7 @@ TEST(ValueCountsTest, SummarizesExactlyWithNearestRankPercentiles) {
   EXPECT_EQ(d.p90, 91);
   EXPECT_EQ(d.p99, 100);
   EXPECT_EQ(d.max, 1000);
-  EXPECT_DOUBLE_EQ(d.mean, (5050.0 + 1000) / 101);
+  EXPECT_DOUBLE_EQ(d.mean.value(), (5050.0 + 1000) / 101);
 
   // And the histogram's bins are equal, cover [min, max], and hold every value once
   const Histogram& h = d.histogram;

@@ -46,7 +46,7 @@ TEST(SimilarityFromVectors, BinsPairsByPersonaCosineOverTheObservedRange) {
   // pair 1-2, its high edge included) have pairs
   EXPECT_EQ(f.sample, 3u);
   EXPECT_EQ(f.pairs, 3u);
-  EXPECT_NEAR(f.mean_pairwise_cosine, (0.6 + 0 + 0.8) / 3, 1e-6);
+  EXPECT_NEAR(f.mean_pairwise_cosine.value(), (0.6 + 0 + 0.8) / 3, 1e-6);
   ASSERT_EQ(f.bins.size(), 2u);
   EXPECT_NEAR(f.bins[0].persona_low, 0, 1e-9);
   EXPECT_NEAR(f.bins[0].persona_high, 0.1, 1e-9);
@@ -119,7 +119,7 @@ TEST(SimilarityFromVectors, OnePersonaGivesOneBinAndRecordsWithoutPersonaOnlyCou
   // Then the mean is over all six pairs (1-2: 1, 1-4 and 2-4: -1, the rest 0), and one bin at
   // persona cosine 1 holds the three pairs among the first three records (1, 0, 0)
   EXPECT_EQ(f.pairs, 6u);
-  EXPECT_NEAR(f.mean_pairwise_cosine, (1.0 - 1.0 - 1.0) / 6, 1e-6);
+  EXPECT_NEAR(f.mean_pairwise_cosine.value(), (1.0 - 1.0 - 1.0) / 6, 1e-6);
   ASSERT_EQ(f.bins.size(), 1u);
   EXPECT_NEAR(f.bins[0].persona_low, 1, 1e-6);
   EXPECT_NEAR(f.bins[0].persona_high, 1, 1e-6);
@@ -131,7 +131,7 @@ TEST(SimilarityFromVectors, FewerThanTwoRecordsHaveNoPairs) {
   SimilarityFigures one = similarity_from_vectors({{1, 0}}, {{1, 0}}, kNoInterrupt);
   EXPECT_EQ(one.sample, 1u);
   EXPECT_EQ(one.pairs, 0u);
-  EXPECT_EQ(one.mean_pairwise_cosine, 0);
+  EXPECT_FALSE(one.mean_pairwise_cosine) << "a mean of no pairs is undefined, not 0";
   EXPECT_TRUE(one.bins.empty());
 }
 
@@ -216,7 +216,7 @@ TEST_F(MeasureSimilarityTest, EmbedsOverTheServerAndMeasuresItsVectors) {
   EXPECT_EQ(f.model, "embed-test");
   EXPECT_EQ(f.sample, 10u);
   EXPECT_EQ(f.pairs, 45u);
-  EXPECT_NEAR(f.mean_pairwise_cosine, expected.mean_pairwise_cosine, 1e-6);
+  EXPECT_NEAR(f.mean_pairwise_cosine.value(), expected.mean_pairwise_cosine.value(), 1e-6);
   ASSERT_EQ(f.bins.size(), expected.bins.size());
   uint64_t binned = 0;
   for (size_t b = 0; b < f.bins.size(); ++b) {
@@ -227,7 +227,7 @@ TEST_F(MeasureSimilarityTest, EmbedsOverTheServerAndMeasuresItsVectors) {
   EXPECT_EQ(binned, 36u);  // the 9 records with a persona
   EXPECT_EQ(texts_embedded(server), 13u);
   EXPECT_EQ(server.embedding_requests().size(), requests);
-  EXPECT_NEAR(again.mean_pairwise_cosine, f.mean_pairwise_cosine, 1e-9);
+  EXPECT_NEAR(again.mean_pairwise_cosine.value(), f.mean_pairwise_cosine.value(), 1e-9);
   for (const std::string& body : server.embedding_requests())
     EXPECT_EQ(Json::parse(body)["model"], "embed-test");
 }
