@@ -25,7 +25,7 @@ declare -A sources=(
     src/util/file_io.cpp"
   [template]="src/synth/prompt_template.cpp src/util/hash.cpp src/util/file_io.cpp"
   [completion]="src/net/openai_client.cpp src/synth/tasks.cpp src/synth/output_parsers.cpp
-    src/synth/persona_parser.cpp src/synth/answer.cpp src/synth/judge_reply.cpp"
+    src/synth/persona_parser.cpp src/synth/answer.cpp src/synth/answer_number.cpp src/synth/judge_reply.cpp"
   [config]="src/app/config_toml.cpp"
 )
 declare -A max_len=([record_reader]=1048576 [template]=65536 [completion]=65536 [config]=65536)
