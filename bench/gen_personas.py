@@ -6,7 +6,9 @@ Usage: bench/gen_personas.py N FILE
 Each line is {"id": "bench-0000001", "persona": "..."} with a persona of 48 to 162 bytes (103
 on average), built from fixed word lists. Line k picks its words from k alone (a bijective
 scramble of k read in mixed radix), so personas are distinct up to 4,032,000 lines, the same on
-every run, and a smaller file is a prefix of a larger one.
+every run, and a smaller file is a prefix of a larger one. Past that, line k is line
+k - 4,032,000 with a phrase added (", born in spring", then summer, autumn, winter), which keeps
+it distinct from every earlier line at dedup's threshold of 0.9: up to 16,128,000 lines.
 """
 
 import json
@@ -38,12 +40,18 @@ LISTS = [NAMES, AGES, ROLES, PLACES, ACTS, EXTRAS]
 COMBINATIONS = 1
 for words in LISTS:
     COMBINATIONS *= len(words)
+CYCLES = ["", ", born in spring", ", born in summer", ", born in autumn", ", born in winter"]
 # Knuth's multiplicative-hash prime: it does not divide COMBINATIONS, so k -> k * SCRAMBLE mod
 # COMBINATIONS is a bijection, and neighbouring lines differ in every word.
 SCRAMBLE = 2654435761
 
 
 def persona(k: int) -> str:
+    cycle, k = divmod(k - 1, COMBINATIONS)
+    return base_persona(k + 1) + CYCLES[cycle]
+
+
+def base_persona(k: int) -> str:
     index = k * SCRAMBLE % COMBINATIONS
     picks = []
     for words in LISTS:
@@ -55,25 +63,32 @@ def persona(k: int) -> str:
     return f"{name}, {article} {described} {place} {act}{extra}"
 
 
+def write_lines(path: str, lines) -> None:
+    """Writes the lines to path.tmp in blocks of 10,000, then renames it to path."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+        block = []
+        for line in lines:
+            block.append(line)
+            if len(block) == 10000:
+                out.write("\n".join(block) + "\n")
+                block.clear()
+        if block:
+            out.write("\n".join(block) + "\n")
+    os.replace(tmp, path)
+
+
 def main() -> int:
     if len(sys.argv) != 3:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     count, path = int(sys.argv[1]), sys.argv[2]
-    if count > COMBINATIONS:
-        print(f"gen_personas: at most {COMBINATIONS} distinct personas", file=sys.stderr)
+    if count > COMBINATIONS * (len(CYCLES) - 1):
+        print(f"gen_personas: at most {COMBINATIONS * (len(CYCLES) - 1)} distinct personas",
+              file=sys.stderr)
         return 2
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as out:
-        lines = []
-        for k in range(1, count + 1):
-            lines.append(json.dumps({"id": f"bench-{k:07d}", "persona": persona(k)}))
-            if len(lines) == 10000:
-                out.write("\n".join(lines) + "\n")
-                lines.clear()
-        if lines:
-            out.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    write_lines(path, (json.dumps({"id": f"bench-{k:07d}", "persona": persona(k)})
+                       for k in range(1, count + 1)))
     return 0
 
 

@@ -24,7 +24,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_personas import COMBINATIONS, SCRAMBLE, persona  # noqa: E402
+from gen_personas import COMBINATIONS, SCRAMBLE, persona, write_lines  # noqa: E402
 
 THINGS = ["seedlings", "jars of honey", "bus tickets", "sample vials", "chess boards",
           "loaves of bread", "spare valves", "library books", "solar panels", "trail markers"]
@@ -95,6 +95,21 @@ def full_record(k: int, output: str) -> dict:
             "attempts": attempts, "synthetic": True}
 
 
+def records(count: int, full: bool):
+    previous = ""
+    for k in range(1, count + 1):
+        who = persona(k)
+        if not full:
+            yield json.dumps({"custom_id": f"pg-{k:032x}", "persona": who,
+                              "output": problem(k, who)})
+        else:
+            # Every 20th record: the one before it, its last word changed.
+            output = (previous.rsplit(" ", 1)[0] + f" again{k}" if k % 20 == 0 and previous
+                      else full_output(k, who))
+            previous = output
+            yield json.dumps(full_record(k, output))
+
+
 def main() -> int:
     args = [a for a in sys.argv[1:] if a != "--full"]
     full = len(args) != len(sys.argv) - 1
@@ -105,27 +120,7 @@ def main() -> int:
     if count > COMBINATIONS:
         print(f"gen_records: at most {COMBINATIONS} distinct records", file=sys.stderr)
         return 2
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as out:
-        lines = []
-        previous = ""
-        for k in range(1, count + 1):
-            who = persona(k)
-            if not full:
-                lines.append(json.dumps({"custom_id": f"pg-{k:032x}", "persona": who,
-                                         "output": problem(k, who)}))
-            else:
-                # Every 20th record: the one before it, its last word changed.
-                output = (previous.rsplit(" ", 1)[0] + f" again{k}" if k % 20 == 0 and previous
-                          else full_output(k, who))
-                previous = output
-                lines.append(json.dumps(full_record(k, output)))
-            if len(lines) == 10000:
-                out.write("\n".join(lines) + "\n")
-                lines.clear()
-        if lines:
-            out.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    write_lines(path, records(count, full))
     return 0
 
 

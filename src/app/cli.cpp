@@ -14,6 +14,7 @@
 #include "app/cli_flags.h"
 #include "app/config_file.h"
 #include "app/dedup_commands.h"
+#include "app/dedup_stage_commands.h"
 #include "app/report_command.h"
 #include "dedup/decontam.h"
 #include "dedup/dedup.h"
@@ -59,30 +60,14 @@ void apply_environment(Options& o) {
 void add_dedup_flags(CLI::App& app, DedupOptions& d, Options& o) {
   app.add_option("-i,--input", d.inputs,
                  "JSONL to deduplicate; .gz/.zst read transparently; - is stdin; repeatable; a "
-                 "directory is its record shards in name order")
-      ->required();
-  app.add_option("-o,--output", d.output, "Where the kept records go, in input order; - is stdout")
-      ->required();
-  app.add_option("--field", d.field, "The text field compared (e.g. output for synth records)")
-      ->capture_default_str();
+                 "directory is its record shards in name order (required)");
+  // Not required() here: `dedup STAGE` has its own flags. run_dedup says when they are missing.
+  app.add_option("-o,--output", d.output,
+                 "Where the kept records go, in input order; - is stdout (required)");
+  add_minhash_flags(app, d);
   app.add_option("--report", d.report,
                  "Write one JSON line per dropped record: what it duplicates");
-  app.add_option("--ngram", d.ngram, "Word n-grams for MinHash")
-      ->capture_default_str()
-      ->transform(in_range(whole_at_least<size_t>(1)));
-  app.add_option("--num-perm", d.num_perm, "MinHash permutations")
-      ->capture_default_str()
-      ->transform(in_range({.whole = true, .min = 1, .max = 4096, .show_max = true}));
-  app.add_option("--threshold", d.threshold, "Jaccard similarity of a near duplicate")
-      ->capture_default_str()
-      ->transform(in_range({.max = 1, .above_min = true, .show_max = true}));
-  app.add_option("--bands", d.bands, "LSH bands (default: chosen to catch >= 99% at the threshold)")
-      ->transform(in_range(whole_at_least<size_t>(0)));
-  app.add_option("--rows", d.rows, "LSH rows per band (bands x rows <= num-perm)")
-      ->transform(in_range(whole_at_least<size_t>(0)));
-  app.add_option("--seed", d.seed, "Seed for the MinHash permutations")
-      ->capture_default_str()
-      ->transform(in_range(whole_at_least<uint64_t>(0)));
+  add_memory_flags(app, d.memory_bytes, d.tmp);
   app.add_option("--embed-model", d.embed_model,
                  "Also drop semantic duplicates, with embeddings from this model's /v1/embeddings");
   app.add_option("--cosine", d.cosine, "Cosine similarity of a semantic duplicate")
@@ -195,6 +180,9 @@ int run(int argc, char** argv) {
   CLI::App* dedup = app.add_subcommand(
       "dedup", "Drop exact, near (MinHash) and optionally semantic duplicates from any JSONL");
   add_dedup_flags(*dedup, dedup_options, options);
+  dedup->require_subcommand(0, 1);
+  DedupStageFlags dedup_stage_flags;
+  DedupStageCommands dedup_stages = add_dedup_stage_commands(*dedup, dedup_stage_flags);
   DecontamOptions decontam_options;
   CLI::App* decontam = app.add_subcommand(
       "decontam", "Drop records that share a 13-word run with a benchmark's test set");
@@ -245,6 +233,10 @@ int run(int argc, char** argv) {
     }
     if (dedup->parsed()) {
       options.command = "dedup";
+      if (std::optional<ExitCode> code =
+              run_dedup_stage_command(dedup_stages, dedup_stage_flags, options)) {
+        return *code;
+      }
       return run_dedup_command(dedup_options, options);
     }
     if (decontam->parsed()) {

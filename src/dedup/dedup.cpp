@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dedup/dedup_files.h"
+#include "dedup/dedup_stages.h"
 #include "dedup/embedding_cache.h"
 #include "dedup/embedding_client.h"
 #include "dedup/embedding_index.h"
@@ -20,6 +21,7 @@
 #include "input/record_reader.h"
 #include "net/endpoint_balancer.h"
 #include "personagen/error.h"
+#include "util/byte_size.h"
 #include "util/json_text.h"
 #include "util/signal_guard.h"
 
@@ -208,6 +210,33 @@ void write_results(const DedupOptions& options, const InputFiles& input,
   output.commit();
 }
 
+// Half the machine, unless --memory says otherwise; 4 GiB if the machine does not say.
+size_t memory_budget(const DedupOptions& options) {
+  if (options.memory_bytes > 0) return options.memory_bytes;
+  const size_t physical = physical_memory_bytes();
+  return physical > 0 ? physical / 2 : size_t{4} << 30;
+}
+
+DedupStats go_on_out_of_core(const DedupOptions& options, const InputFiles& input, LshBands lsh,
+                             size_t memory, const IndexOutgrewMemory& outgrown,
+                             std::chrono::steady_clock::time_point start) {
+  const std::string why = "dedup: the index held " + format_byte_size(outgrown.bytes) + " after " +
+                          std::to_string(outgrown.records) + " records, over --memory " +
+                          format_byte_size(memory);
+  if (!options.embed_model.empty()) {
+    throw Error(why + "; --embed-model needs the in-memory mode: give it more --memory");
+  }
+  spdlog::warn("{}: going on out of core, with sorted runs in {}", why,
+               options.tmp.empty() ? "$TMPDIR" : options.tmp);
+  DedupOptions from_files = options;
+  from_files.inputs = input.paths();  // standard input was copied to a file already
+  DedupStats stats = run_dedup_out_of_core(from_files, memory, options.tmp);
+  stats.bands = lsh.bands;
+  stats.rows = lsh.rows;
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return stats;
+}
+
 }  // namespace
 
 DedupStats run_dedup(const DedupOptions& options) {
@@ -224,8 +253,14 @@ DedupStats run_dedup(const DedupOptions& options) {
   // The input is read more than once, so standard input is copied to a temporary file first.
   const InputFiles input(options.inputs);
 
+  const size_t memory = memory_budget(options);
   DedupDecisions decisions;
-  run_syntactic_stages(input, options, lsh, decisions, stats);
+  try {
+    run_syntactic_stages(input, options, lsh, memory, decisions, stats);
+  } catch (const IndexOutgrewMemory& outgrown) {
+    decisions = DedupDecisions();  // the out-of-core run needs the memory
+    return go_on_out_of_core(options, input, lsh, memory, outgrown, start);
+  }
   if (!options.embed_model.empty()) {
     semantic_stage(options, input, decisions, stats);
     std::sort(decisions.drops.begin(), decisions.drops.end(),

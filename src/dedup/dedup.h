@@ -21,6 +21,11 @@ struct DedupOptions {
   double threshold = 0.9;         // Jaccard similarity at which a record is a near duplicate
   size_t bands = 0, rows = 0;     // LSH banding; 0 = chosen from num_perm and threshold
   uint64_t seed = 1;              // MinHash permutations and the HNSW graph
+  // The memory the in-memory index may use; past it, the run goes on out of core
+  // (run_dedup_out_of_core), with sorted runs in `tmp` ($TMPDIR when empty). 0 = half the
+  // machine's physical memory.
+  size_t memory_bytes = 0;
+  std::string tmp;
 
   // The optional semantic stage: off while embed_model is empty.
   std::string embed_model;
@@ -59,6 +64,9 @@ struct DedupStats {
 // `cosine` with an earlier kept record's (nearest neighbour by hnswlib); embeddings are cached
 // in `<output>.embeddings` (not with output "-"), so a rerun requests only the missing ones.
 // The same input and options give the same output.
+//
+// When the exact and MinHash index would outgrow memory_bytes, the run starts again out of core
+// (dedup_stages.h), which gives the same output; with embed_model that is an Error instead.
 //
 // Lines that are not usable are counted as rejected, logged as warnings (file:line: reason)
 // and not written. The output (and the report) are written to `<path>.tmp` and renamed at the

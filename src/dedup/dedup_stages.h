@@ -22,8 +22,11 @@ namespace personagen {
 //   4. filter, per input part: that part's kept lines, as they were, and its report lines.
 //
 // Every stage is idempotent: its files are written atomically and a `done` marker last, so a
-// rerun of a finished stage does nothing and a crashed one starts again. Each stage checks that
-// the work directory was made with the same input files and options, and says which differ.
+// rerun of a finished stage does nothing and a crashed one starts again. Only signatures takes
+// the field and the MinHash options; it records them, with its part's files, in WORK, and the
+// later stages take them from there (their `dedup` fields other than inputs, output and report
+// are ignored). buckets checks that every part was made with the same options and part count;
+// filter checks that its part's files are those its signatures stage read; both say what differs.
 
 // Part `index` of `count` (0-based): the input files [index * F / count, (index + 1) * F / count)
 // of the F files the inputs expand to, so each part is a contiguous run of the input.

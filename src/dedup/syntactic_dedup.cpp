@@ -131,9 +131,10 @@ void prepare_records(const InputFiles& files, const DedupOptions& options, const
 // Judges prepared records in input order against the records kept before them.
 class Judge {
  public:
-  Judge(const MinHasher& hasher, LshBands lsh, const DedupOptions& options,
+  Judge(const MinHasher& hasher, LshBands lsh, const DedupOptions& options, size_t memory_bytes,
         DedupDecisions& decisions, DedupStats& stats)
       : options_(options),
+        memory_bytes_(memory_bytes),
         near_(hasher, lsh, options.threshold),
         num_perm_(hasher.num_perm()),
         decisions_(decisions),
@@ -150,6 +151,9 @@ class Judge {
       decide(record, {values, record.shingle_count},
              {values + record.shingle_count, record.shingle_count ? num_perm_ : 0});
     }
+    if (const size_t bytes = memory(); bytes > memory_bytes_) {
+      throw IndexOutgrewMemory{stats_.read, bytes};
+    }
   }
 
   void finish() {
@@ -158,10 +162,18 @@ class Judge {
                    display_name(join_inputs(options_.inputs)), stats_.rejected, kMaxRejectWarnings);
     }
     spdlog::info("dedup: the index of {} kept records holds {} MB", decisions_.kept_lines.size(),
-                 (near_.memory_bytes() + exact_.memory_bytes()) >> 20);
+                 memory() >> 20);
   }
 
  private:
+  // What the index and the decisions hold.
+  size_t memory() const {
+    return near_.memory_bytes() + exact_.memory_bytes() +
+           decisions_.kept_lines.capacity() * sizeof(uint64_t) +
+           decisions_.drops.capacity() * sizeof(DroppedRecord) +
+           kept_ids_.capacity() * sizeof(uint32_t);
+  }
+
   void reject(const PreparedRecord& record) {
     if (++stats_.rejected <= kMaxRejectWarnings) {
       spdlog::warn("{}", record.reject);
@@ -197,6 +209,7 @@ class Judge {
   }
 
   const DedupOptions& options_;
+  size_t memory_bytes_;
   NearDupIndex near_;
   ExactDupIndex exact_;
   size_t num_perm_;
@@ -233,10 +246,10 @@ ExactDupIndex::Key prepare_text(std::string_view text, size_t ngram, const MinHa
 }
 
 void run_syntactic_stages(const InputFiles& input, const DedupOptions& options, LshBands lsh,
-                          DedupDecisions& decisions, DedupStats& stats) {
+                          size_t memory_bytes, DedupDecisions& decisions, DedupStats& stats) {
   // The hasher is only read from here on (each thread signs with its own buffer).
   const MinHasher hasher(options.num_perm, options.seed);
-  Judge judge(hasher, lsh, options, decisions, stats);
+  Judge judge(hasher, lsh, options, memory_bytes, decisions, stats);
   BatchQueue queue;
   std::thread producer(prepare_records, std::cref(input), std::cref(options), std::cref(hasher),
                        std::ref(queue));

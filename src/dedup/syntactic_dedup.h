@@ -46,13 +46,20 @@ void validate_minhash_options(const DedupOptions& options);
 // choose_lsh_bands when neither is given.
 LshBands dedup_banding(const DedupOptions& options);
 
+// Thrown by run_syntactic_stages when its index and decisions would need more than the memory
+// budget it was given: the caller goes on out of core.
+struct IndexOutgrewMemory {
+  uint64_t records = 0;  // lines read when it stopped
+  size_t bytes = 0;      // what the index and decisions held then
+};
+
 // Stages 1 (exact duplicates of the normalized text) and 2 (MinHash near duplicates) in one
 // streaming pass over `input`, filling `decisions` and the counts in `stats`. Records are judged
 // in input order against the records kept before them, so the result does not depend on timing:
 // a second thread only prepares records (parsing, normalizing, shingling, signing) ahead of the
 // one that judges them. Rejected lines are logged as warnings, the first 100 one by one.
-// Throws Error if the input cannot be read.
+// Throws Error if the input cannot be read, IndexOutgrewMemory past `memory_bytes`.
 void run_syntactic_stages(const InputFiles& input, const DedupOptions& options, LshBands lsh,
-                          DedupDecisions& decisions, DedupStats& stats);
+                          size_t memory_bytes, DedupDecisions& decisions, DedupStats& stats);
 
 }  // namespace personagen
