@@ -113,7 +113,8 @@ void add_band_candidates(const std::string& work, const std::vector<SignaturesDo
 
 StageResult dedup_buckets(const StageOptions& options) {
   check_stage_options(options, "dedup buckets", false);
-  const WorkParams params = work_params(options.dedup);
+  const std::vector<SignaturesDone> parts = read_all_signatures(options.work, "dedup buckets");
+  const WorkParams& params = parts.front().params;
   const size_t begin = std::min<size_t>(options.band_begin, params.bands);
   const size_t end = std::min<size_t>(options.band_end, params.bands);
   if (begin >= end) {
@@ -122,8 +123,6 @@ StageResult dedup_buckets(const StageOptions& options) {
                       std::to_string(params.bands) + " bands (0-" + std::to_string(params.bands) +
                       ")");
   }
-  const std::vector<SignaturesDone> parts =
-      read_all_signatures(options.work, params, "dedup buckets");
   const std::string dir = buckets_dir(options.work, begin, end);
   StageResult result;
   if (std::optional<BucketsDone> done = read_buckets_done(dir, params)) {

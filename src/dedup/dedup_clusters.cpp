@@ -103,9 +103,8 @@ uint64_t write_near_drops(const std::string& work, const std::vector<BucketsDone
 
 StageResult dedup_clusters(const StageOptions& options) {
   check_stage_options(options, "dedup clusters", false);
-  const WorkParams params = work_params(options.dedup);
-  const std::vector<SignaturesDone> parts =
-      read_all_signatures(options.work, params, "dedup clusters");
+  const std::vector<SignaturesDone> parts = read_all_signatures(options.work, "dedup clusters");
+  const WorkParams& params = parts.front().params;
   const std::vector<BucketsDone> ranges = read_all_buckets(options.work, params, parts.size());
   const std::string dir = clusters_dir(options.work);
   StageResult result;

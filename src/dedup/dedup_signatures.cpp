@@ -49,11 +49,13 @@ struct SortedOutput {
 
 StageResult dedup_signatures(const StageOptions& options) {
   check_stage_options(options, "dedup signatures", true);
+  validate_minhash_options(options.dedup);
   const WorkParams params = work_params(options.dedup);
   const std::string dir = signatures_dir(options.work, options.part);
   const std::vector<std::string> files = part_files(options.dedup.inputs, options.part);
   StageResult result;
-  if (std::optional<SignaturesDone> done = read_signatures_done(dir, params)) {
+  if (std::optional<SignaturesDone> done = read_signatures_done(dir)) {
+    check_params(dir, done->params, params, "this run");
     if (done->files != files) {
       throw Error(done_path(dir) + ": made from the files " + file_list(done->files) +
                   ", this run's part has " + file_list(files));

@@ -77,9 +77,8 @@ StageResult dedup_filter(const StageOptions& options) {
   if (!o.report.empty() && o.report == o.output) {
     throw usage_error("dedup filter: --report and --output must be different files");
   }
-  const WorkParams params = work_params(o);
-  const std::vector<SignaturesDone> parts =
-      read_all_signatures(options.work, params, "dedup filter");
+  const std::vector<SignaturesDone> parts = read_all_signatures(options.work, "dedup filter");
+  const WorkParams& params = parts.front().params;
   if (parts.size() != options.part.count) {
     throw usage_error("dedup filter: --part " + std::to_string(options.part.index) + "/" +
                       std::to_string(options.part.count) + ", but the signatures were made in " +

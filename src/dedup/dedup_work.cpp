@@ -39,9 +39,8 @@ void write_json(const std::string& dir, const WorkJson& json) {
   write_file_atomic(done_path(dir), json.dump(2) + "\n");
 }
 
-// The marker's JSON after checking its stage and parameters; nullopt if there is none.
-std::optional<WorkJson> read_json(const std::string& dir, const std::string& stage,
-                                  const WorkParams& params) {
+// The marker's JSON after checking its stage; nullopt if there is none.
+std::optional<WorkJson> read_json(const std::string& dir, const std::string& stage) {
   const std::string path = done_path(dir);
   std::optional<std::string> text = read_text_file(path);
   if (!text) {
@@ -54,14 +53,6 @@ std::optional<WorkJson> read_json(const std::string& dir, const std::string& sta
     throw Error(path + ": not the done marker of dedup " + stage +
                 " (a JSON object with \"stage\": \"" + stage + "\" and \"params\")");
   }
-  const WorkJson expected = params_json(params);
-  for (const auto& [name, flag] : flag_names()) {
-    const WorkJson& made = json["params"].contains(name) ? json["params"][name] : WorkJson();
-    if (made != expected[name]) {
-      throw Error(path + ": made with " + flag + " " + made.dump() + ", this run has " +
-                  expected[name].dump());
-    }
-  }
   return json;
 }
 
@@ -72,6 +63,19 @@ T done_field(const WorkJson& json, const char* key, const std::string& dir) {
   } catch (const WorkJson::exception&) {
     throw Error(done_path(dir) + ": \"" + key + "\" is missing or of the wrong type");
   }
+}
+
+WorkParams params_of(const WorkJson& json, const std::string& dir) {
+  const WorkJson& p = json["params"];
+  WorkParams params;
+  params.field = done_field<std::string>(p, "field", dir);
+  params.ngram = done_field<uint64_t>(p, "ngram", dir);
+  params.num_perm = done_field<uint64_t>(p, "num_perm", dir);
+  params.threshold = done_field<double>(p, "threshold", dir);
+  params.bands = done_field<uint64_t>(p, "bands", dir);
+  params.rows = done_field<uint64_t>(p, "rows", dir);
+  params.seed = done_field<uint64_t>(p, "seed", dir);
+  return params;
 }
 
 }  // namespace
@@ -109,7 +113,6 @@ void check_stage_options(const StageOptions& options, const std::string& stage, 
   if (options.part.count == 0 || options.part.index >= options.part.count) {
     throw usage_error(stage + ": --part must be I/N with 0 <= I < N");
   }
-  validate_minhash_options(options.dedup);
 }
 
 std::vector<std::string> part_files(const std::vector<std::string>& inputs, InputPart part) {
@@ -118,6 +121,17 @@ std::vector<std::string> part_files(const std::vector<std::string>& inputs, Inpu
   const size_t begin = part.index * n / part.count, end = (part.index + 1) * n / part.count;
   return {files.begin() + static_cast<std::ptrdiff_t>(begin),
           files.begin() + static_cast<std::ptrdiff_t>(end)};
+}
+
+void check_params(const std::string& dir, const WorkParams& made, const WorkParams& expected,
+                  const std::string& expected_by) {
+  const WorkJson a = params_json(made), b = params_json(expected);
+  for (const auto& [name, flag] : flag_names()) {
+    if (a[name] != b[name]) {
+      throw Error(done_path(dir) + ": made with " + flag + " " + a[name].dump() + ", " +
+                  expected_by + " has " + b[name].dump());
+    }
+  }
 }
 
 WorkParams work_params(const DedupOptions& options) {
@@ -154,12 +168,11 @@ void write_done(const std::string& dir, const ClustersDone& d) {
                            {"near_dropped", d.near_dropped}});
 }
 
-std::optional<SignaturesDone> read_signatures_done(const std::string& dir,
-                                                   const WorkParams& params) {
-  std::optional<WorkJson> json = read_json(dir, "signatures", params);
+std::optional<SignaturesDone> read_signatures_done(const std::string& dir) {
+  std::optional<WorkJson> json = read_json(dir, "signatures");
   if (!json) return std::nullopt;
   SignaturesDone d;
-  d.params = params;
+  d.params = params_of(*json, dir);
   d.part.index = done_field<size_t>(*json, "part", dir);
   d.part.count = done_field<size_t>(*json, "parts", dir);
   d.files = done_field<std::vector<std::string>>(*json, "files", dir);
@@ -170,10 +183,11 @@ std::optional<SignaturesDone> read_signatures_done(const std::string& dir,
 }
 
 std::optional<BucketsDone> read_buckets_done(const std::string& dir, const WorkParams& params) {
-  std::optional<WorkJson> json = read_json(dir, "buckets", params);
+  std::optional<WorkJson> json = read_json(dir, "buckets");
   if (!json) return std::nullopt;
   BucketsDone d;
-  d.params = params;
+  d.params = params_of(*json, dir);
+  check_params(dir, d.params, params, "the signatures");
   d.parts = done_field<uint64_t>(*json, "parts", dir);
   d.band_begin = done_field<uint64_t>(*json, "band_begin", dir);
   d.band_end = done_field<uint64_t>(*json, "band_end", dir);
@@ -183,10 +197,11 @@ std::optional<BucketsDone> read_buckets_done(const std::string& dir, const WorkP
 }
 
 std::optional<ClustersDone> read_clusters_done(const std::string& dir, const WorkParams& params) {
-  std::optional<WorkJson> json = read_json(dir, "clusters", params);
+  std::optional<WorkJson> json = read_json(dir, "clusters");
   if (!json) return std::nullopt;
   ClustersDone d;
-  d.params = params;
+  d.params = params_of(*json, dir);
+  check_params(dir, d.params, params, "the signatures");
   d.parts = done_field<uint64_t>(*json, "parts", dir);
   d.lines = done_field<uint64_t>(*json, "lines", dir);
   d.exact_dropped = done_field<uint64_t>(*json, "exact_dropped", dir);
@@ -196,8 +211,7 @@ std::optional<ClustersDone> read_clusters_done(const std::string& dir, const Wor
 
 // Why the part count is read from the directory names: buckets and clusters are not told it,
 // and a work directory holds the parts of one split only (two splits are an error here).
-std::vector<SignaturesDone> read_all_signatures(const std::string& work, const WorkParams& params,
-                                                const std::string& stage) {
+std::vector<SignaturesDone> read_all_signatures(const std::string& work, const std::string& stage) {
   const std::string dir = work + "/signatures";
   std::error_code error;
   std::set<size_t> counts;
@@ -221,7 +235,10 @@ std::vector<SignaturesDone> read_all_signatures(const std::string& work, const W
   std::vector<SignaturesDone> parts;
   for (size_t index = 0; index < count; ++index) {
     const std::string part_dir = signatures_dir(work, {index, count});
-    std::optional<SignaturesDone> done = read_signatures_done(part_dir, params);
+    std::optional<SignaturesDone> done = read_signatures_done(part_dir);
+    if (done && !parts.empty()) {
+      check_params(part_dir, done->params, parts[0].params, "part 0 of " + std::to_string(count));
+    }
     if (!done) {
       throw Error(stage + ": part " + std::to_string(index) + " of " + std::to_string(count) +
                   " has no signatures yet (" + done_path(part_dir) + ")");

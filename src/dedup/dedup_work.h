@@ -98,8 +98,7 @@ std::string tmp_dir(const StageOptions& options);
 // --- Options.
 
 // Throws a usage Error naming the flag if `options` cannot run `stage` ("dedup signatures", ...):
-// no --output (work) directory, stdin or --embed-model, MinHash options out of range; with
-// `inputs`, no input.
+// no work directory, stdin or --embed-model; with `inputs`, no input.
 void check_stage_options(const StageOptions& options, const std::string& stage, bool inputs);
 // The files of `part` of the files the inputs expand to (expand_inputs).
 std::vector<std::string> part_files(const std::vector<std::string>& inputs, InputPart part);
@@ -142,18 +141,21 @@ void write_done(const std::string& dir, const BucketsDone& done);
 void write_done(const std::string& dir, const ClustersDone& done);
 
 // dir/done.json, or nullopt if there is none. Throws Error naming the file if it is not such a
-// marker, or if it was made with other parameters than `params` ("WORK/...done.json: made with
-// --threshold 0.9, this run has 0.8").
-std::optional<SignaturesDone> read_signatures_done(const std::string& dir,
-                                                   const WorkParams& params);
+// marker; buckets' and clusters' also if made with other parameters than `params` (those of
+// the signatures).
+std::optional<SignaturesDone> read_signatures_done(const std::string& dir);
 std::optional<BucketsDone> read_buckets_done(const std::string& dir, const WorkParams& params);
 std::optional<ClustersDone> read_clusters_done(const std::string& dir, const WorkParams& params);
+// Throws Error("DIR/done.json: made with --threshold 0.9, <expected_by> has 0.8") for the first
+// parameter that differs.
+void check_params(const std::string& dir, const WorkParams& made, const WorkParams& expected,
+                  const std::string& expected_by);
 
 // Every part's signatures, in order, after checking that all N parts of one split are done with
-// `params`. Throws Error naming what is missing or differs ("dedup buckets: part 3 of 4 has no
-// signatures yet (WORK/signatures/part-3-of-4/done.json)"); `stage` starts the message.
-std::vector<SignaturesDone> read_all_signatures(const std::string& work, const WorkParams& params,
-                                                const std::string& stage);
+// the same parameters (the run's, from then on). Throws Error naming what is missing or differs
+// ("dedup buckets: part 3 of 4 has no signatures yet (WORK/signatures/part-3-of-4/done.json)");
+// `stage` starts the message.
+std::vector<SignaturesDone> read_all_signatures(const std::string& work, const std::string& stage);
 
 // The band ranges done in WORK/buckets, after checking that together they cover [0, bands).
 // Throws Error naming the missing bands otherwise.

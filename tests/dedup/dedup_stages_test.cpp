@@ -326,6 +326,16 @@ TEST_F(DedupStagesTest, MismatchesMissingPartsAndTruncatedFilesAreClearErrors) {
             path("work") +
                 "/signatures/part-2-of-3/done.json: made with --threshold 0.9, this run has 0.8");
 
+  // Given part 1 made with another threshold, buckets name it
+  StageOptions part1 = other;
+  part1.part = {1, 3};
+  dedup_signatures(part1);
+  EXPECT_EQ(
+      message([&] { dedup_buckets(s); }),
+      path("work") +
+          "/signatures/part-1-of-3/done.json: made with --threshold 0.8, part 0 of 3 has 0.9");
+  fs::remove_all(path("work/signatures/part-1-of-3"));
+
   // Given all parts, a truncated band file is named
   s.part = {1, 3};
   dedup_signatures(s);
