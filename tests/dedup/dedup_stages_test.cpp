@@ -54,6 +54,54 @@ class DedupStagesTest : public DedupTest {
     return out;
   }
 
+  // The band keys of a text under the default options.
+  static std::vector<uint32_t> band_keys(const std::string& text) {
+    static const LshBands lsh = choose_lsh_bands(128, 0.9);
+    static const MinHasher hasher(128, 1);
+    std::vector<uint32_t> shingles, signature(128), keys;
+    shingle_text(normalize_text(text), 1, shingles);
+    hasher.signature(shingles, signature.data());
+    for (size_t band = 0; band < lsh.bands; ++band) {
+      keys.push_back(NearDupIndex::band_key(signature, band, lsh.rows));
+    }
+    return keys;
+  }
+
+  // crowd.back() and a word: a text whose bands equal crowd.back()'s only where those are the
+  // crowded key (the most common among the crowd), and in one band at least.
+  static std::string twin_in_crowded_buckets_only(const std::vector<std::string>& crowd) {
+    std::vector<std::map<uint32_t, size_t>> counts;
+    for (const std::string& text : crowd) {
+      const std::vector<uint32_t> keys = band_keys(text);
+      counts.resize(keys.size());
+      for (size_t band = 0; band < keys.size(); ++band) ++counts[band][keys[band]];
+    }
+    std::vector<uint32_t> crowded;
+    for (const auto& band : counts) {
+      crowded.push_back(std::max_element(band.begin(), band.end(), [](auto& a, auto& b) {
+                          return a.second < b.second;
+                        })->first);
+    }
+    const std::vector<uint32_t> last = band_keys(crowd.back());
+    for (size_t k = 0; k < 100000; ++k) {
+      const std::string twin = crowd.back() + " e" + std::to_string(k);
+      const std::vector<uint32_t> keys = band_keys(twin);
+      bool in_crowded = false, elsewhere = false;
+      for (size_t band = 0; band < keys.size(); ++band) {
+        if (keys[band] != last[band]) continue;
+        (last[band] == crowded[band] ? in_crowded : elsewhere) = true;
+        // Its place in that bucket is past 64 if more than 64 of the crowd came before it.
+        if (last[band] == crowded[band] &&
+            counts[band][last[band]] <= NearDupIndex::kMaxBucket + 1) {
+          elsewhere = true;
+        }
+      }
+      if (in_crowded && !elsewhere) return twin;
+    }
+    ADD_FAILURE() << "no twin found";
+    return crowd.back();
+  }
+
   // Three input files with every kind of line that dedup meets; see the comments.
   std::vector<std::string> write_inputs() {
     std::mt19937_64 rng(42);
@@ -108,9 +156,14 @@ class DedupStagesTest : public DedupTest {
     }
     // The crowded buckets, then near duplicates of templated records late in them.
     const std::vector<std::string> crowd = templated(300);
-    for (const std::string& text : crowd) lines.push_back(persona_line(text));
+    for (size_t i = 0; i + 1 < crowd.size(); ++i) lines.push_back(persona_line(crowd[i]));
     for (size_t i = 0; i < crowd.size(); i += 7) lines.push_back(persona_line(crowd[i] + " v1"));
     std::shuffle(lines.begin() + 120, lines.end(), rng);
+    // Last, a templated record past the 64th place of its crowded buckets, then a near duplicate
+    // of it (18/19) that shares only crowded buckets with it: in memory it never sees it as a
+    // candidate, and is kept; a staged dedup that ignored the cap would drop it.
+    lines.push_back(persona_line(crowd.back()));
+    lines.push_back(persona_line(twin_in_crowded_buckets_only(crowd)));
 
     const size_t third = lines.size() / 3;
     std::string a, b, c;
@@ -246,6 +299,11 @@ TEST_F(DedupStagesTest, InMemoryOutOfCoreAndStagedGiveTheSameBytes) {
   EXPECT_GT(in_memory.near_dropped, 0u);
   EXPECT_GT(in_memory.rejected, 0u);
   EXPECT_GT(spilled_runs, 0u);
+  // the twin past the cap (the last line) was kept,
+  const std::vector<std::string> in_lines = lines(inputs.back());
+  const std::vector<std::string> out_lines = lines(path("out.jsonl"));
+  EXPECT_EQ(out_lines.back(), in_lines.back());
+  EXPECT_EQ(out_lines[out_lines.size() - 2], in_lines[in_lines.size() - 2]);
   // and all three give the same output and report, byte for byte, and the same counts
   const std::string output = read(path("out.jsonl"));
   const std::string report_text = read(path("report.jsonl"));
