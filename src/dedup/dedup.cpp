@@ -26,16 +26,13 @@
 #include "util/signal_guard.h"
 
 namespace personagen {
-namespace {
 
 // Each kept record may store one 32-bit value per permutation; past a few thousand, the estimate
 // of the Jaccard similarity hardly improves while the memory per record keeps growing. The same
 // bound is on --num-perm in cli.cpp.
 constexpr size_t kMaxPermutations = 4096;
 
-void validate(const DedupOptions& o) {
-  if (o.inputs.empty()) throw usage_error("dedup: --input is required (a JSONL file, or -)");
-  if (o.output.empty()) throw usage_error("dedup: --output is required (a JSONL file, or -)");
+void validate_minhash_options(const DedupOptions& o) {
   if (o.field.empty()) throw usage_error("dedup: --field must name a field");
   if (o.ngram < 1) throw usage_error("dedup: --ngram must be at least 1");
   if (o.num_perm < 1 || o.num_perm > kMaxPermutations) {
@@ -48,6 +45,21 @@ void validate(const DedupOptions& o) {
     throw usage_error("dedup: --bands x --rows must be at most --num-perm (" +
                       std::to_string(o.num_perm) + ")");
   }
+}
+
+LshBands dedup_banding(const DedupOptions& o) {
+  if (o.bands == 0 && o.rows == 0) return choose_lsh_bands(o.num_perm, o.threshold);
+  if (o.rows == 0) return {o.bands, o.num_perm / o.bands};
+  if (o.bands == 0) return {o.num_perm / o.rows, o.rows};
+  return {o.bands, o.rows};
+}
+
+namespace {
+
+void validate(const DedupOptions& o) {
+  if (o.inputs.empty()) throw usage_error("dedup: --input is required (a JSONL file, or -)");
+  if (o.output.empty()) throw usage_error("dedup: --output is required (a JSONL file, or -)");
+  validate_minhash_options(o);
   if (!o.report.empty() && o.report == o.output) {
     throw usage_error("dedup: --report and --output must be different files");
   }
@@ -60,13 +72,6 @@ void validate(const DedupOptions& o) {
   if (o.concurrency < 1) throw usage_error("dedup: --concurrency must be at least 1");
   if (o.batch < 1) throw usage_error("dedup: --batch must be at least 1");
   if (o.max_retries < 0) throw usage_error("dedup: --max-retries must be at least 0");
-}
-
-LshBands banding(const DedupOptions& o) {
-  if (o.bands == 0 && o.rows == 0) return choose_lsh_bands(o.num_perm, o.threshold);
-  if (o.rows == 0) return {o.bands, o.num_perm / o.bands};
-  if (o.bands == 0) return {o.num_perm / o.rows, o.rows};
-  return {o.bands, o.rows};
 }
 
 // Stage 3: fetch the embeddings of the records stages 1 and 2 kept, then decide in input order.
@@ -154,20 +159,6 @@ void semantic_stage(const DedupOptions& options, const InputFiles& input, DedupD
   }
 }
 
-void append_report_line(std::string& out, const DroppedRecord& drop, std::string_view text) {
-  out += "{\"line\":";
-  append_json_int(out, static_cast<int64_t>(drop.line));
-  out += ",\"duplicate_of\":";
-  append_json_int(out, static_cast<int64_t>(drop.duplicate_of));
-  out += ",\"stage\":\"";
-  out += to_string(drop.stage);
-  out += "\",\"similarity\":";
-  append_json_double(out, std::round(drop.similarity * 1e4) / 1e4);
-  out += ",\"text\":";
-  append_json_string(out, report_excerpt(text));
-  out += "}\n";
-}
-
 // The last pass: copies the kept lines as they are and writes the report in input order.
 void write_results(const DedupOptions& options, const InputFiles& input,
                    const DedupDecisions& decisions) {
@@ -251,7 +242,7 @@ DedupStats go_on_out_of_core(const DedupOptions& options, const InputFiles& inpu
 DedupStats run_dedup(const DedupOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   validate(options);
-  const LshBands lsh = banding(options);
+  const LshBands lsh = dedup_banding(options);
   DedupStats stats;
   stats.bands = lsh.bands;
   stats.rows = lsh.rows;

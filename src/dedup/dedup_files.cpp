@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include "input/input_files.h"
 #include "personagen/error.h"
 #include "util/file_io.h"
+#include "util/json_text.h"
 #include "util/utf8.h"
 
 namespace personagen {
@@ -156,6 +158,20 @@ std::string display_name(const std::string& path) {
 std::string_view report_excerpt(std::string_view text) {
   constexpr size_t kReportTextBytes = 200;
   return utf8_prefix(text, kReportTextBytes);
+}
+
+void append_report_line(std::string& out, const DroppedRecord& drop, std::string_view text) {
+  out += "{\"line\":";
+  append_json_int(out, static_cast<int64_t>(drop.line));
+  out += ",\"duplicate_of\":";
+  append_json_int(out, static_cast<int64_t>(drop.duplicate_of));
+  out += ",\"stage\":\"";
+  out += to_string(drop.stage);
+  out += "\",\"similarity\":";
+  append_json_double(out, std::round(drop.similarity * 1e4) / 1e4);
+  out += ",\"text\":";
+  append_json_string(out, report_excerpt(text));
+  out += "}\n";
 }
 
 }  // namespace personagen

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dedup/syntactic_dedup.h"
 #include "input/byte_source.h"
 #include "store/atomic_file.h"
 
@@ -118,5 +119,9 @@ std::string display_name(const std::string& path);
 // The start of a record's text for a report line: at most 200 bytes, ending on a character
 // boundary so that it stays valid UTF-8.
 std::string_view report_excerpt(std::string_view text);
+
+// Appends the report line of a dropped record whose text is `text`: one JSON object with its
+// line, duplicate_of, stage, similarity (4 decimals) and report_excerpt(text), and a newline.
+void append_report_line(std::string& out, const DroppedRecord& drop, std::string_view text);
 
 }  // namespace personagen

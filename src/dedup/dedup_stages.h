@@ -68,8 +68,9 @@ StageResult dedup_filter(const StageOptions& options);
 
 // All four stages on one machine with one part, in a fresh work directory under `tmp` ($TMPDIR
 // when empty) that is removed at the end, keeping the sort buffers within `memory_bytes`: what
-// run_dedup does when the in-memory index would outgrow its memory.
+// run_dedup does when the in-memory index would outgrow its memory. With `spilled_runs`, stores
+// there how many sorted runs went to disk. Throws a usage Error for stdin or embed_model.
 DedupStats run_dedup_out_of_core(const DedupOptions& options, size_t memory_bytes,
-                                 const std::string& tmp);
+                                 const std::string& tmp, uint64_t* spilled_runs = nullptr);
 
 }  // namespace personagen

@@ -20,11 +20,6 @@ constexpr uint32_t kSignatureFlag = uint32_t{1} << 31;
 constexpr size_t kChunkValues = size_t{1} << 20;
 // Each band's table starts small and doubles as it fills, so a small input costs little.
 constexpr size_t kBandInitialSlots = size_t{1} << 12;
-// A band bucket holds at most this many records, kept or dropped as near duplicates (see
-// add_dropped). Past it, a record is not added to that band:
-// it stays findable through its other bands, and a flood of near-identical bands (templated
-// text) cannot make every lookup walk a long run of slots.
-constexpr size_t kMaxBucket = 64;
 // Ids are 32-bit and a slot stores id + 1, with 0 for empty and kDroppedSlot for a member of a
 // bucket that was dropped as a near duplicate: it fills its place but is no candidate.
 constexpr uint32_t kMaxRecords = UINT32_MAX - 1;
@@ -57,6 +52,20 @@ double jaccard_at_least(std::span<const uint32_t> a, std::span<const uint32_t> b
   return static_cast<double>(common) / static_cast<double>(total - common);
 }
 
+// False when two records' shingle counts and shingle bits rule out a Jaccard similarity at the
+// threshold. Why this bound holds: a bit set for one set and not the other comes from at least
+// one element that is not in the other set, so each such bit lowers the most they can share.
+bool may_reach_threshold(uint64_t bits, size_t size, uint64_t other_bits, size_t other_size,
+                         double threshold) {
+  const size_t only_here = static_cast<size_t>(std::popcount(bits & ~other_bits));
+  const size_t only_there = static_cast<size_t>(std::popcount(other_bits & ~bits));
+  if (only_here > size || only_there > other_size) return false;
+  const size_t most_common = std::min(size - only_here, other_size - only_there);
+  const size_t least_union = size + other_size - most_common;
+  return least_union == 0 ||
+         static_cast<double>(most_common) / static_cast<double>(least_union) + 1e-12 >= threshold;
+}
+
 }  // namespace
 
 NearDupIndex::NearDupIndex(const MinHasher& hasher, LshBands lsh, double threshold)
@@ -69,10 +78,19 @@ NearDupIndex::NearDupIndex(const MinHasher& hasher, LshBands lsh, double thresho
   for (Table& table : tables_) table.slots.assign(kBandInitialSlots, 0);
 }
 
+// A band bucket holds at most kMaxBucket records, kept or dropped as near duplicates (see
+// add_dropped). Past it, a record is not added to that band: it stays findable through its
+// other bands, and a flood of near-identical bands (templated text) cannot make every lookup
+// walk a long run of slots.
+uint32_t NearDupIndex::band_key(std::span<const uint32_t> signature, size_t band, size_t rows) {
+  std::string_view bytes(reinterpret_cast<const char*>(signature.data() + band * rows),
+                         rows * sizeof(uint32_t));
+  return key_of(hash64(bytes, band));
+}
+
 uint64_t NearDupIndex::band_hash(std::span<const uint32_t> signature, size_t band) const {
-  std::string_view bytes(reinterpret_cast<const char*>(signature.data() + band * lsh_.rows),
-                         lsh_.rows * sizeof(uint32_t));
-  return hash64(bytes, band);
+  // The table's position comes from the same 32 bits as band_key().
+  return static_cast<uint64_t>(band_key(signature, band, lsh_.rows)) << 32;
 }
 
 void NearDupIndex::grow(Table& table) {
@@ -102,32 +120,37 @@ uint64_t NearDupIndex::bits_of(std::span<const uint32_t> shingles) {
   return bits;
 }
 
-// Why this bound holds: a bit set for one set and not the other comes from at least one element
-// that is not in the other set, so each such bit lowers the most the two can have in common.
-bool NearDupIndex::may_reach_threshold(uint32_t id, uint64_t bits, size_t size) const {
-  const Summary& other = summaries_[id];
-  const size_t other_size = other.size & ~kSignatureFlag;
-  const size_t only_here = static_cast<size_t>(std::popcount(bits & ~other.bits));
-  const size_t only_there = static_cast<size_t>(std::popcount(other.bits & ~bits));
-  if (only_here > size || only_there > other_size) return false;
-  const size_t most_common = std::min(size - only_here, other_size - only_there);
-  const size_t least_union = size + other_size - most_common;
-  return least_union == 0 ||
-         static_cast<double>(most_common) / static_cast<double>(least_union) + 1e-12 >= threshold_;
+NearDupIndex::Values NearDupIndex::values_of(uint32_t id) const {
+  bool is_signature = false;
+  std::span<const uint32_t> values = stored(id, is_signature);
+  const Summary& summary = summaries_[id];
+  Values out;
+  (is_signature ? out.signature : out.shingles) = values;
+  out.shingle_count = summary.size & ~kSignatureFlag;
+  out.bits = summary.bits;
+  return out;
 }
 
-double NearDupIndex::similarity(uint32_t id, std::span<const uint32_t> shingles,
-                                std::span<const uint32_t> signature) {
-  bool is_signature = false;
-  std::span<const uint32_t> other = stored(id, is_signature);
-  const bool this_is_signature = shingles.size() > hasher_.num_perm();
-  if (!is_signature && !this_is_signature) return jaccard_at_least(shingles, other, threshold_);
-  if (!is_signature) {
-    scratch_.resize(hasher_.num_perm());
-    hasher_.signature(other, scratch_.data());
-    other = scratch_;
+double NearDupIndex::similarity(const MinHasher& hasher, double threshold, const Values& record,
+                                const Values& other, std::vector<uint32_t>& scratch) {
+  if (!may_reach_threshold(record.bits, record.shingle_count, other.bits, other.shingle_count,
+                           threshold)) {
+    return -1;
   }
-  return estimate_jaccard(signature, other);
+  const size_t num_perm = hasher.num_perm();
+  if (record.shingle_count <= num_perm && other.shingle_count <= num_perm) {
+    return jaccard_at_least(record.shingles, other.shingles, threshold);
+  }
+  scratch.resize(2 * num_perm);
+  auto signature_of = [&](const Values& values, uint32_t* out) -> std::span<const uint32_t> {
+    if (!values.signature.empty()) return values.signature;
+    hasher.signature(values.shingles, out);
+    return {out, num_perm};
+  };
+  // Called twice in one expression, the order of the calls would not matter: each has its half.
+  std::span<const uint32_t> a = signature_of(record, scratch.data());
+  std::span<const uint32_t> b = signature_of(other, scratch.data() + num_perm);
+  return estimate_jaccard(a, b);
 }
 
 // Why in stages, each with its prefetches first: templated texts give a record a hundred
@@ -153,10 +176,18 @@ std::optional<NearDupIndex::Match> NearDupIndex::find(std::span<const uint32_t> 
     }
   }
   for (uint32_t id : candidates_) __builtin_prefetch(&summaries_[id]);
-  const uint64_t bits = bits_of(shingles);
+  Values record;
+  record.shingles = shingles.size() <= hasher_.num_perm() ? shingles : std::span<const uint32_t>();
+  record.signature = signature;
+  record.shingle_count = static_cast<uint32_t>(shingles.size());
+  record.bits = bits_of(shingles);
   size_t kept = 0;
   for (uint32_t id : candidates_) {
-    if (may_reach_threshold(id, bits, shingles.size())) candidates_[kept++] = id;
+    const Summary& other = summaries_[id];
+    if (may_reach_threshold(record.bits, record.shingle_count, other.bits,
+                            other.size & ~kSignatureFlag, threshold_)) {
+      candidates_[kept++] = id;
+    }
   }
   candidates_.resize(kept);
   // A record found through several bands is judged once; few are left to sort by now.
@@ -178,7 +209,7 @@ std::optional<NearDupIndex::Match> NearDupIndex::find(std::span<const uint32_t> 
   for (size_t i = 0; i < candidates_.size(); ++i) {
     prefetch_values(i + kAhead);
     const uint32_t id = candidates_[i];
-    const double s = similarity(id, shingles, signature);
+    const double s = similarity(hasher_, threshold_, record, values_of(id), scratch_);
     if (s + 1e-12 < threshold_) continue;
     if (!best || s > best->similarity) best = Match{id, s};  // ids ascend: ties keep the earliest
   }

@@ -44,6 +44,31 @@ class NearDupIndex {
   // dedup (dedup_stages.h), which sees the buckets before anything is decided, finds the same.
   void add_dropped(std::span<const uint32_t> signature);
 
+  // --- Shared with the staged dedup (dedup_stages.h), which must judge exactly as find() does.
+
+  // A band bucket holds the first kMaxBucket records that reached the MinHash stage with its key.
+  static constexpr size_t kMaxBucket = 64;
+  // The 32-bit key of band `band` of a signature cut into bands of `rows` values: the high 32 bits
+  // of hash64(the band's bytes, band).
+  static uint32_t band_key(std::span<const uint32_t> signature, size_t band, size_t rows);
+  // A 64-bit map of a record's shingles (bit shingle % 64), for the bound in similarity().
+  static uint64_t bits_of(std::span<const uint32_t> shingles);
+  // A record as similarity() sees it. `shingles` is empty when it has more than num_perm of
+  // them (the signature stands for them); `signature` may be empty when shingles are given, and
+  // is then computed if needed.
+  struct Values {
+    std::span<const uint32_t> shingles;
+    std::span<const uint32_t> signature;
+    uint32_t shingle_count = 0;
+    uint64_t bits = 0;  // bits_of(all its shingles)
+  };
+  // The similarity find() gives `record` with the earlier `other`: -1 when their shingle counts
+  // and bits rule out `threshold`; else the exact Jaccard when both have at most num_perm
+  // shingles (or -1 as soon as it cannot reach the threshold), else the signature estimate.
+  // `scratch` holds signatures computed on the way.
+  static double similarity(const MinHasher& hasher, double threshold, const Values& record,
+                           const Values& other, std::vector<uint32_t>& scratch);
+
   size_t size() const { return refs_.size(); }
   // Bytes held by the tables and the stored records, for the log.
   size_t memory_bytes() const;
@@ -67,12 +92,8 @@ class NearDupIndex {
     uint64_t bits = 0;
     uint32_t size = 0;
   };
-  static uint64_t bits_of(std::span<const uint32_t> shingles);
-  // False when the summaries alone rule out a Jaccard similarity at the threshold: they bound
-  // how many shingles the two sets can share.
-  bool may_reach_threshold(uint32_t id, uint64_t bits, size_t size) const;
-  double similarity(uint32_t id, std::span<const uint32_t> shingles,
-                    std::span<const uint32_t> signature);
+  // The stored record `id` as similarity() sees it.
+  Values values_of(uint32_t id) const;
 
   const MinHasher& hasher_;
   LshBands lsh_;

@@ -100,6 +100,7 @@ void prepare_records(const InputFiles& files, const DedupOptions& options, const
     RecordReader reader(files.paths(), reader_options);
     std::string normalized;
     std::vector<uint32_t> shingles;
+    std::vector<uint32_t> signature;
     Batch batch;
     while (std::optional<InputRecord> input = reader.next()) {
       PreparedRecord& record = batch.records.emplace_back();
@@ -108,16 +109,12 @@ void prepare_records(const InputFiles& files, const DedupOptions& options, const
         record.reject =
             files.name(input->file) + ":" + std::to_string(input->file_line) + ": " + input->reject;
       } else {
-        normalize_text(input->persona, normalized);
-        record.key = ExactDupIndex::key_of(normalized);
-        shingle_text(normalized, options.ngram, shingles);
+        record.key =
+            prepare_text(input->persona, options.ngram, hasher, normalized, shingles, signature);
         record.first_value = static_cast<uint32_t>(batch.values.size());
         record.shingle_count = static_cast<uint32_t>(shingles.size());
         batch.values.insert(batch.values.end(), shingles.begin(), shingles.end());
-        if (!shingles.empty()) {
-          batch.values.resize(batch.values.size() + hasher.num_perm());
-          hasher.signature(shingles, batch.values.data() + batch.values.size() - hasher.num_perm());
-        }
+        batch.values.insert(batch.values.end(), signature.begin(), signature.end());
       }
       if (batch.records.size() == kBatchRecords) {
         if (!queue.push(std::move(batch))) return;
@@ -233,6 +230,19 @@ std::string_view to_string(DedupStage stage) {
       return "semantic";
   }
   return "";
+}
+
+ExactDupIndex::Key prepare_text(std::string_view text, size_t ngram, const MinHasher& hasher,
+                                std::string& normalized, std::vector<uint32_t>& shingles,
+                                std::vector<uint32_t>& signature) {
+  normalize_text(text, normalized);
+  shingle_text(normalized, ngram, shingles);
+  signature.clear();
+  if (!shingles.empty()) {
+    signature.resize(hasher.num_perm());
+    hasher.signature(shingles, signature.data());
+  }
+  return ExactDupIndex::key_of(normalized);
 }
 
 void run_syntactic_stages(const InputFiles& input, const DedupOptions& options, LshBands lsh,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "dedup/dedup.h"
+#include "dedup/exact_dup_index.h"
 #include "dedup/minhash.h"
 
 namespace personagen {
@@ -30,6 +31,20 @@ struct DedupDecisions {
   std::vector<bool> semantic_drop;   // per entry of kept_lines: dropped by stage 3
   std::vector<DroppedRecord> drops;  // sorted by line once every stage has run
 };
+
+// Prepares one usable record's text for stages 1 and 2, as both run_dedup and the staged dedup
+// do: normalizes it into `normalized` and returns its exact key; `shingles` gets its shingles
+// and `signature` its MinHash signature (num_perm values; none without shingles).
+ExactDupIndex::Key prepare_text(std::string_view text, size_t ngram, const MinHasher& hasher,
+                                std::string& normalized, std::vector<uint32_t>& shingles,
+                                std::vector<uint32_t>& signature);
+
+// Throws a usage Error naming the flag if the options of stages 1 and 2 (field, ngram,
+// num_perm, threshold, bands, rows) are out of range. Shared by run_dedup and the staged dedup.
+void validate_minhash_options(const DedupOptions& options);
+// The LSH banding of the options: bands and rows as given, the missing one from num_perm, or
+// choose_lsh_bands when neither is given.
+LshBands dedup_banding(const DedupOptions& options);
 
 // Thrown by run_syntactic_stages when its index and decisions would need more than the memory
 // budget it was given: the caller goes on out of core.

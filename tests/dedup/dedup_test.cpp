@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dedup/dedup_fixture.h"
+#include "dedup/dedup_stages.h"
 #include "dedup/minhash.h"
 #include "dedup/text_normalize.h"
 #include "personagen/error.h"
@@ -306,23 +307,14 @@ std::vector<std::string> generated_texts(size_t bases, std::mt19937_64& rng) {
   return out;
 }
 
-TEST_F(DedupTest, RecallAndPrecisionAgainstExactJaccardAreAtLeast95Percent) {
-  // Given about 5,700 texts with known near duplicates and hard negatives
-  std::mt19937_64 rng(2024);
-  std::vector<std::string> texts = generated_texts(3000, rng);
-  std::string content;
-  for (const std::string& text : texts) content += persona_line(text);
-  std::string in = write("in.jsonl", content);
-
-  // When deduplicated with the paper's settings
-  DedupStats stats = run_dedup(options(in));
-
-  // Then, judged with exact Jaccard over the same shingles:
+// The check of a dedup run over generated_texts, whose drops `report` lists: judged with exact
+// Jaccard over the same shingles, at least 95% recall and precision.
+void expect_recall_and_precision(const std::vector<std::string>& texts,
+                                 const std::vector<Json>& report, const DedupStats& stats) {
   std::vector<std::vector<uint32_t>> sets(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) shingle_text(normalize_text(texts[i]), 1, sets[i]);
   std::map<uint64_t, uint64_t> dropped;  // line -> duplicate_of
-  for (const Json& drop : report(path("report.jsonl")))
-    dropped[drop["line"]] = drop["duplicate_of"];
+  for (const Json& drop : report) dropped[drop["line"]] = drop["duplicate_of"];
   size_t true_drops = 0, should_drop = 0, caught = 0, near_pairs = 0, hard_negatives = 0;
   for (const auto& [line, of] : dropped) {
     true_drops += exact_jaccard(sets[line - 1], sets[of - 1]) >= 0.9;
@@ -361,6 +353,38 @@ TEST_F(DedupTest, RecallAndPrecisionAgainstExactJaccardAreAtLeast95Percent) {
   // on a set that really has both kinds of pairs
   EXPECT_GE(near_pairs, 500u);
   EXPECT_GE(hard_negatives, 500u);
+}
+
+TEST_F(DedupTest, RecallAndPrecisionAgainstExactJaccardAreAtLeast95Percent) {
+  // Given about 5,700 texts with known near duplicates and hard negatives
+  std::mt19937_64 rng(2024);
+  std::vector<std::string> texts = generated_texts(3000, rng);
+  std::string content;
+  for (const std::string& text : texts) content += persona_line(text);
+  std::string in = write("in.jsonl", content);
+
+  // When deduplicated with the paper's settings
+  DedupStats stats = run_dedup(options(in));
+
+  // Then, judged with exact Jaccard over the same shingles, recall and precision are >= 95%
+  expect_recall_and_precision(texts, report(path("report.jsonl")), stats);
+}
+
+TEST_F(DedupTest, OutOfCoreRecallAndPrecisionAgainstExactJaccardAreAtLeast95Percent) {
+  // Given the same texts
+  std::mt19937_64 rng(2024);
+  std::vector<std::string> texts = generated_texts(3000, rng);
+  std::string content;
+  for (const std::string& text : texts) content += persona_line(text);
+  std::string in = write("in.jsonl", content);
+
+  // When deduplicated out of core, in stages, with little memory (dedup_stages.h)
+  uint64_t spilled_runs = 0;
+  DedupStats stats = run_dedup_out_of_core(options(in), 64 << 10, path("tmp"), &spilled_runs);
+
+  // Then recall and precision are as high
+  EXPECT_GT(spilled_runs, 0u);
+  expect_recall_and_precision(texts, report(path("report.jsonl")), stats);
 }
 
 }  // namespace
