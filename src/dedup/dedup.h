@@ -58,12 +58,12 @@ struct DedupStats {
 // byte-order mark), so any schema round-trips.
 //
 // Stage 1 drops exact duplicates of the text after normalization (NFC, case folding, white space
-// collapsed). Stage 2 drops near duplicates: MinHash over word n-grams with LSH banding, a
-// candidate confirmed when its Jaccard similarity with an earlier kept record reaches the
-// threshold. Stage 3, with embed_model, drops records whose embedding has a cosine of at least
-// `cosine` with an earlier kept record's (nearest neighbour by hnswlib); embeddings are cached
-// in `<output>.embeddings` (not with output "-"), so a rerun requests only the missing ones.
-// The same input and options give the same output.
+// collapsed): a line duplicates the first line with its text, even one stage 2 dropped. Stage 2
+// drops near duplicates: MinHash over word n-grams with LSH banding, a candidate confirmed when its
+// Jaccard similarity with an earlier kept record reaches the threshold. Stage 3, with embed_model,
+// drops records whose embedding has a cosine of at least `cosine` with an earlier kept record's
+// (nearest neighbour by hnswlib); embeddings are cached in `<output>.embeddings` (not with output
+// "-"), so a rerun requests only the missing ones. The same input and options give the same output.
 //
 // When the exact and MinHash index would outgrow memory_bytes, the run starts again out of core
 // (dedup_stages.h), which gives the same output; with embed_model that is an Error instead.

@@ -22,25 +22,24 @@ ExactDupIndex::Key ExactDupIndex::key_of(std::string_view text) {
 size_t ExactDupIndex::locate(const Key& key) const {
   const size_t mask = slots_.size() - 1;
   size_t pos = key.low & mask;
-  while (slots_[pos].id_plus_one != 0 &&
-         (slots_[pos].low != key.low || slots_[pos].high != key.high)) {
+  while (slots_[pos].line != 0 && (slots_[pos].low != key.low || slots_[pos].high != key.high)) {
     pos = (pos + 1) & mask;
   }
   return pos;
 }
 
-std::optional<uint32_t> ExactDupIndex::find(const Key& key) const {
+std::optional<uint64_t> ExactDupIndex::find(const Key& key) const {
   const Slot& slot = slots_[locate(key)];
-  if (slot.id_plus_one == 0) return std::nullopt;
-  return slot.id_plus_one - 1;
+  if (slot.line == 0) return std::nullopt;
+  return slot.line;
 }
 
-void ExactDupIndex::add(const Key& key, uint32_t id) {
+void ExactDupIndex::add(const Key& key, uint64_t line) {
   // At most 70% full: past that, linear probing walks ever longer runs of slots.
   if ((used_ + 1) * 10 > slots_.size() * 7) grow();
   Slot& slot = slots_[locate(key)];
-  if (slot.id_plus_one != 0) return;
-  slot = Slot{key.low, key.high, id + 1};
+  if (slot.line != 0) return;
+  slot = Slot{key.low, key.high, line};
   ++used_;
 }
 
@@ -48,7 +47,7 @@ void ExactDupIndex::grow() {
   std::vector<Slot> old(slots_.size() * 2);
   old.swap(slots_);
   for (const Slot& slot : old) {
-    if (slot.id_plus_one != 0) slots_[locate({slot.low, slot.high})] = slot;
+    if (slot.line != 0) slots_[locate({slot.low, slot.high})] = slot;
   }
 }
 

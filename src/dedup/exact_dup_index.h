@@ -8,9 +8,9 @@
 
 namespace personagen {
 
-// The normalized texts seen so far, as 128-bit hashes mapped to the id of the record that holds
-// each. Two different texts share a hash with probability about n^2 / 2^129: never, in practice.
-// Memory: 24 bytes per slot, at most 70% full.
+// The normalized texts seen so far, as 128-bit hashes mapped to the line of the first record that
+// held each, kept or dropped as a near duplicate. Two different texts share a hash with probability
+// about n^2 / 2^129: never, in practice. Memory: 24 bytes per slot, at most 70% full.
 class ExactDupIndex {
  public:
   struct Key {
@@ -22,10 +22,10 @@ class ExactDupIndex {
 
   ExactDupIndex();
 
-  // The id stored for `key`, if any.
-  std::optional<uint32_t> find(const Key& key) const;
-  // Stores `id` for `key`; a key already present keeps its first id.
-  void add(const Key& key, uint32_t id);
+  // The line stored for `key`, if any.
+  std::optional<uint64_t> find(const Key& key) const;
+  // Stores `line` (at least 1) for `key`; a key already present keeps its first line.
+  void add(const Key& key, uint64_t line);
 
   size_t size() const { return used_; }
   size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }
@@ -34,7 +34,7 @@ class ExactDupIndex {
   struct Slot {
     uint64_t low = 0;
     uint64_t high = 0;
-    uint32_t id_plus_one = 0;  // 0: empty
+    uint64_t line = 0;  // 0: empty
   };
   // The slot holding `key`, or the empty slot where it would go.
   size_t locate(const Key& key) const;

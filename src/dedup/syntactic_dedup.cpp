@@ -183,8 +183,11 @@ class Judge {
   void decide(const PreparedRecord& record, std::span<const uint32_t> shingles,
               std::span<const uint32_t> signature) {
     std::vector<uint64_t>& kept = decisions_.kept_lines;
-    if (std::optional<uint32_t> id = exact_.find(record.key)) {
-      decisions_.drops.push_back({record.line, kept[*id], 1.0, DedupStage::exact});
+    // The first line of a text is its keeper, even when it was dropped as a near duplicate: the
+    // staged dedup (dedup_stages.h) sees every line's text before anything is decided, so it can
+    // only judge exact copies this way, and both must give the same result.
+    if (std::optional<uint64_t> first = exact_.find(record.key)) {
+      decisions_.drops.push_back({record.line, *first, 1.0, DedupStage::exact});
       ++stats_.exact_dropped;
       return;
     }
@@ -195,13 +198,14 @@ class Judge {
             {record.line, kept[kept_ids_[match->id]], match->similarity, DedupStage::minhash});
         ++stats_.near_dropped;
         near_.add_dropped(signature);
+        exact_.add(record.key, record.line);
         return;
       }
     }
-    // Kept so far. Exact-index ids are positions in kept_lines; near-index ids map onto them.
+    // Kept so far. Near-index ids map onto positions in kept_lines.
     const auto id = static_cast<uint32_t>(kept.size());
     kept.push_back(record.line);
-    exact_.add(record.key, id);
+    exact_.add(record.key, record.line);
     if (!shingles.empty()) {
       near_.add(shingles, signature);
       kept_ids_.push_back(id);

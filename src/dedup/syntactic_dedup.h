@@ -20,7 +20,9 @@ std::string_view to_string(DedupStage stage);
 // input only when the report is written.
 struct DroppedRecord {
   uint64_t line = 0;
-  uint64_t duplicate_of = 0;  // the line of the earlier kept record it duplicates
+  // The line of the earlier kept record it duplicates; for an exact duplicate, the first line
+  // with its text, which stage 2 may have dropped.
+  uint64_t duplicate_of = 0;
   double similarity = 0;
   DedupStage stage = DedupStage::exact;
 };

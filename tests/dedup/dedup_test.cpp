@@ -80,6 +80,38 @@ TEST_F(DedupTest, DropsNearDuplicatesWithTheirJaccardInTheReport) {
   EXPECT_NEAR(dropped[0]["similarity"].get<double>(), 19.0 / 21.0, 1e-4);
 }
 
+TEST_F(DedupTest, AnExactCopyOfANearDuplicateDuplicatesTheFirstLineOfItsText) {
+  // Given a 20-word persona, a copy with one word changed, and that copy again in capitals
+  std::string base, changed;
+  for (int i = 0; i < 20; ++i) {
+    base += "word" + std::to_string(i) + " ";
+    changed += (i == 0 ? std::string("other") : "word" + std::to_string(i)) + " ";
+  }
+  std::string upper = changed;
+  std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  std::string in =
+      write("in.jsonl", persona_line(base) + persona_line(changed) + persona_line(upper));
+
+  // When deduplicated in memory and out of core
+  DedupStats stats = run_dedup(options(in));
+  DedupOptions out_of_core = options(in);
+  out_of_core.output = path("ooc.jsonl");
+  out_of_core.report = path("ooc-report.jsonl");
+  run_dedup_out_of_core(out_of_core, 4096, path("tmp"));
+
+  // Then line 2 is a near duplicate of line 1, and line 3 an exact duplicate of line 2, the
+  // first line with its text, though line 2 was dropped; both ways alike
+  EXPECT_EQ(stats.kept, 1u);
+  std::vector<Json> dropped = report(path("report.jsonl"));
+  ASSERT_EQ(dropped.size(), 2u);
+  EXPECT_EQ(dropped[0]["stage"], "minhash");
+  EXPECT_EQ(dropped[1]["line"], 3);
+  EXPECT_EQ(dropped[1]["stage"], "exact");
+  EXPECT_EQ(dropped[1]["duplicate_of"], 2);
+  EXPECT_EQ(read(path("ooc-report.jsonl")), read(path("report.jsonl")));
+  EXPECT_EQ(read(path("ooc.jsonl")), read(path("out.jsonl")));
+}
+
 TEST_F(DedupTest, WritesKeptLinesAsTheyWereInInputOrder) {
   // Given records of any shape: extra fields, odd key order, escapes, a BOM and CRLF endings,
   // with blank lines and one duplicate between them
