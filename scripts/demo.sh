@@ -8,11 +8,19 @@
 # With it, it uses that endpoint, $OPENAI_MODEL and $OPENAI_API_KEY, and LIMIT personas per task
 # (default 10) so a first try costs little; with $EMBED_MODEL too, the report embeds a sample with
 # that model (the local server always has embeddings).
+#
+# It shows one record of each task (persona -> output, cut to a line or two) and ends by saying
+# where everything is and what to try next against a real endpoint. BIN_DIR=build/test (say)
+# uses binaries already built there instead of building build/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-scripts/build.sh release >/dev/null
-bin=build/release/personagen
+SECONDS=0
+bin_dir=${BIN_DIR:-build/release}
+if [ -z "${BIN_DIR:-}" ]; then
+  scripts/install-deps.sh
+  scripts/build.sh release >/dev/null
+fi
+bin=$bin_dir/personagen
 out=${OUT:-out/demo}
 method=${METHOD:-persona-few-shot}
 limit=${LIMIT:-0}
@@ -21,7 +29,7 @@ mkdir -p "$out"  # --summary files go beside the task directories, and must have
 if [ -z "${OPENAI_BASE_URL:-}" ]; then
   echo "demo: \$OPENAI_BASE_URL is not set: using the bundled local test server (canned replies, no real LLM)." >&2
   port_file=$(mktemp -u)
-  build/release/personagen-test-server --port 0 --port-file "$port_file" >/dev/null &
+  "$bin_dir"/personagen-test-server --port 0 --port-file "$port_file" >/dev/null &
   server=$!
   trap 'kill $server 2>/dev/null; rm -f "$port_file"' EXIT
   for _ in $(seq 100); do [ -s "$port_file" ] && break; sleep 0.1; done
@@ -34,10 +42,25 @@ else
   [ "$limit" = 0 ] && limit=10
 fi
 
-for task in math reasoning instruction knowledge npc tool; do
+tasks=(math reasoning instruction knowledge npc tool)
+for task in "${tasks[@]}"; do
   "$bin" synth -i examples/personas.jsonl -t "$task" -m "$method" --limit "$limit" \
     -o "$out/$task" --summary "$out/$task.summary.json"
 done
+
+# One record of each task, as a reader would first look at it: the persona, then the start of
+# what the model made of it (JSON outputs compacted onto one line).
+echo
+echo "demo: one record of each task (persona -> output):"
+for task in "${tasks[@]}"; do
+  shard=$(ls "$out/$task/$task"-*.jsonl 2>/dev/null | head -n 1)
+  [ -n "$shard" ] || continue
+  head -n 1 "$shard" | jq -r --arg task "$task" '
+    def line(n): gsub("\\s+"; " ") | if length > n then .[:n] + "..." else . end;
+    "  \($task | . + " " * (12 - length))\(.persona | line(86))\n" +
+    "  \(" " * 12)-> \(.output | line(150))"'
+done
+echo
 
 # The SFT chain (README, "Build an SFT set"): verified solutions of the math problems, without
 # those that quote the example test set or repeat another, as chat messages for fine-tuning.
@@ -62,10 +85,23 @@ fi
 "$bin" report -q -i "$out/math" --compare "$out/reasoning" "$out/instruction" "$out/knowledge" \
   "$out/npc" "$out/tool" "$out/solve" --json "$out/report.json" --html "$out/report.html" \
   ${embed[@]+"${embed[@]}"}
-echo "demo: the report of these records is in $out/report.html (open it in a browser; every figure"
-echo "  is also in $out/report.json); in the terminal: $bin report -i $out/math"
 
 echo
-echo "demo: done. Records are in $out/<task>/; for example:"
-echo "  jq -c '{persona, output: .output[:80]}' $out/math/math-*.jsonl | head -3"
-jq -c '{persona, output: .output[:80]}' "$out"/math/math-*.jsonl | head -3 || true  # head closes the pipe early
+echo "demo: done in ${SECONDS}s. Everything is in $out/:"
+echo "  $out/<task>/        each task's records: JSONL shards, manifest.json, a dataset card"
+echo "  $out/sft.jsonl      the verified (problem, solution) pairs as chat messages"
+echo "  $out/report.html    the report page (open it in a browser; $out/report.json has every figure)"
+echo "  look at records:    jq -c '{persona, output}' $out/math/math-*.jsonl | head -3"
+echo
+if [ -n "${server:-}" ]; then
+  echo "Next, against a real endpoint (any OpenAI-compatible server: OpenAI, vLLM, llama.cpp):"
+  echo "  export OPENAI_API_KEY=...     # if it needs a key"
+  echo "  $bin check --base-url https://api.openai.com/v1 --model gpt-4o-mini"
+  echo "  $bin synth -i examples/personas.jsonl -t math --limit 10 -o out/math \\"
+  echo "    --base-url https://api.openai.com/v1 --model gpt-4o-mini"
+else
+  echo "Next, a bigger run on this endpoint (check it first):"
+  echo "  $bin check --base-url $OPENAI_BASE_URL --model $OPENAI_MODEL"
+  echo "  $bin synth -i examples/personas.jsonl -t math -o out/math \\"
+  echo "    --base-url $OPENAI_BASE_URL --model $OPENAI_MODEL"
+fi

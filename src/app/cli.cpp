@@ -11,6 +11,7 @@
 
 #include "app/api_key.h"
 #include "app/batch_command.h"
+#include "app/check_command.h"
 #include "app/cli_flags.h"
 #include "app/config_file.h"
 #include "app/dedup_commands.h"
@@ -115,6 +116,19 @@ void add_decontam_flags(CLI::App& app, DecontamOptions& d) {
                  "Write one JSON line per dropped record: the test line and words it shares");
 }
 
+// Moves every option of `command` in the default group, but its help flag and `common`, to a
+// group of its own, so that --help lists the common ones first. Options already in a group of
+// their own (render's "accepted and ignored" synth flags) stay there.
+void common_flags_first(CLI::App& command, std::initializer_list<std::string_view> common) {
+  for (CLI::Option* option : command.get_options()) {
+    if (option == command.get_help_ptr() || option->get_group() != "Options") continue;
+    bool is_common = false;
+    for (std::string_view name : common)
+      is_common = is_common || option->check_name(std::string(name));
+    if (!is_common) option->group("More options");
+  }
+}
+
 // The spdlog level called `name`, or nullopt.
 std::optional<spdlog::level::level_enum> parse_log_level(const std::string& name) {
   auto level = spdlog::level::from_str(name);
@@ -151,6 +165,12 @@ int run(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   Options options;
   CLI::App app{"personagen: synthetic data from personas, the Persona Hub method, at scale"};
+  app.footer(
+      "Examples:\n"
+      "  personagen synth -i personas.jsonl -t math -o out/math --model MODEL\n"
+      "  personagen synth -t solve -i out/math -o out/solve --model MODEL\n"
+      "  personagen report -i out/solve --html report.html\n"
+      "Before a long run: personagen check --base-url URL --model MODEL");
   app.set_version_flag("--version", PERSONAGEN_VERSION);
   app.require_subcommand(1);
   // Checked while parsing, like every flag: from the end of parsing on, synth owns the exit
@@ -172,14 +192,19 @@ int run(int argc, char** argv) {
       app.add_subcommand("synth", "Synthesize data: one request per persona, records to shards");
   add_request_flags(*synth, options);
   add_synth_flags(*synth, options);
+  common_flags_first(*synth, {"--input", "--task", "--method", "--model", "--limit", "--output",
+                              "--base-url", "--api-key-file", "--concurrency", "--dry-run"});
   CLI::App* render =
       app.add_subcommand("render", "Print the exact request bodies synth would send; no network");
   add_request_flags(*render, options);
   add_synth_flags(*render, options, /*output_required=*/false);  // accepted, and ignored
+  common_flags_first(*render, {"--input", "--task", "--method", "--model", "--limit"});
   DedupOptions dedup_options;
   CLI::App* dedup = app.add_subcommand(
       "dedup", "Drop exact, near (MinHash) and optionally semantic duplicates from any JSONL");
   add_dedup_flags(*dedup, dedup_options, options);
+  common_flags_first(
+      *dedup, {"--input", "--output", "--field", "--threshold", "--memory", "--embed-model"});
   dedup->require_subcommand(0, 1);
   DedupStageFlags dedup_stage_flags;
   DedupStageCommands dedup_stages = add_dedup_stage_commands(*dedup, dedup_stage_flags);
@@ -189,6 +214,8 @@ int run(int argc, char** argv) {
   add_decontam_flags(*decontam, decontam_options);
   ReportOptions report_options;
   CLI::App* report = add_report_command(app, report_options, options);
+  common_flags_first(*report, {"--input", "--compare", "--html", "--json", "--embed-model"});
+  CLI::App* check = add_check_command(app, options);
   BatchFlags batch_flags;
   BatchCommands batch = add_batch_commands(app, options, batch_flags);
   CLI::App* tasks =
@@ -246,6 +273,10 @@ int run(int argc, char** argv) {
     if (report->parsed()) {
       options.command = "report";
       return run_report_command(report_options, options);
+    }
+    if (check->parsed()) {
+      options.command = "check";
+      return run_check_command(options);
     }
     if (std::optional<ExitCode> code = run_batch_command(batch, options, batch_flags)) return *code;
     if (tasks->parsed()) {

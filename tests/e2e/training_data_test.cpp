@@ -268,12 +268,13 @@ TEST_F(TrainingData, ReasoningIsKeptApartFromTheAnswer) {
 }
 
 TEST_F(TrainingData, TheSftChainGoesFromPersonasToVerifiedProblems) {
-  // Given personas, each with a number early in its text, and a test set quoting persona 2's
+  // Given personas, each with a number in the middle of its text, so that no two share a run of
+  // 13 words, and a test set quoting persona 2's (which its math problem quotes in turn)
   TestServer server;
   std::vector<std::string> people;
   for (int i = 0; i < 4; ++i)
-    people.push_back("Keeper " + std::to_string(i) +
-                     " of a lighthouse on the rocky northern coast who counts ships and storms");
+    people.push_back("Keeper of the lighthouse at cape " + std::to_string(i) +
+                     " on the rocky northern coast who counts ships and storms");
   fs::path in = write_personas("personas.jsonl", people);
   fs::path test = dir_ / "test.jsonl";
   std::ofstream(test) << json{{"question", people[2]}}.dump() << "\n";

@@ -71,6 +71,10 @@ int run(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--batch-fail-validation", options.batch_fail_validation,
                "Every batch fails validation");
+  app.add_flag("--reject-response-format", options.reject_response_format,
+               "Refuse every chat request that carries response_format (400)");
+  app.add_flag("--reject-unknown-model", options.reject_unknown_model,
+               "Refuse chat requests for any model but --model (404)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -134,6 +134,11 @@ std::string error_body(std::string_view message, std::string_view type, int code
   return error_json(message, type, code);
 }
 
+std::string error_body_with_code(std::string_view message, std::string_view type,
+                                 std::string_view code) {
+  return error_json(message, type, code);
+}
+
 std::string unauthorized_body(std::string authorization) {
   if (authorization.starts_with("Bearer ")) authorization.erase(0, 7);
   return error_json("invalid api key: " + authorization, "invalid_request_error",
@@ -181,18 +186,17 @@ std::optional<ChatRequest> parse_chat_request(const std::string& body, std::stri
     chat.model = request["model"].get<std::string>();
   }
   if (auto seed = request.find("seed"); seed != request.end()) chat.seed = seed_of(*seed);
+  if (auto format = request.find("response_format");
+      format != request.end() && format->is_object() &&
+      format->value("type", "") == "json_schema" && format->contains("json_schema")) {
+    const Json& schema = (*format)["json_schema"];
+    if (schema.is_object() && schema.contains("name") && schema["name"].is_string())
+      chat.schema_name = schema["name"].get<std::string>();
+  }
   return chat;
 }
 
 std::string echo_content(const std::string& prompt, size_t index) {
-  std::string tag = echo_tool_name(prompt).substr(std::string_view("echo_tool_").size());
-  if (prompt.find("Who is likely to") != std::string::npos)
-    return "A reader number " + tag + " who found this text in a test server.";
-  if (prompt.find("close relationship") != std::string::npos)
-    return Json::array({"A colleague of echo persona " + tag + ".",
-                        "A sibling of echo persona " + tag + ".",
-                        "A neighbour of echo persona " + tag + "."})
-        .dump();
   Json content = {{"type", "function"},
                   {"function",
                    {{"name", echo_tool_name(prompt)},

@@ -21,6 +21,10 @@ inline constexpr const char* kJsonType = "application/json; charset=utf-8";
 // An OpenAI error body: {"error":{"message":...,"type":...,"code":...}}.
 std::string error_body(std::string_view message, std::string_view type, int code);
 
+// The same with a string code, as OpenAI sends for some errors ("model_not_found").
+std::string error_body_with_code(std::string_view message, std::string_view type,
+                                 std::string_view code);
+
 // A 401 body that quotes the key of `authorization` ("Bearer <key>"), as a careless server
 // might: the client must never print or write what comes back.
 std::string unauthorized_body(std::string authorization);
@@ -47,15 +51,17 @@ struct ChatRequest {
   // Every message with text, in order, as "<role>: <text>\n": for the markers that any message
   // may carry and for a tag that tells one conversation from another.
   std::string transcript;
+  // response_format.json_schema.name when the request has one, else "": which schema a
+  // constrained reply follows.
+  std::string schema_name;
 };
 
 // The model, prompt and the rest of a chat completion request, or nullopt and the reason in
 // `error`.
 std::optional<ChatRequest> parse_chat_request(const std::string& body, std::string& error);
 
-// The content of a normal reply: one object that the text, npc and tool parsers all accept.
-// Persona-creation prompts (recognised by the paper's wording, which our templates keep) get
-// persona-shaped replies instead, unique to the prompt: one persona, or a JSON array of three.
+// The content of the reply to a prompt that nothing else scripts: one object that the text, npc
+// and tool parsers all accept (a function tool, an NPC, the prompt and the request's index).
 std::string echo_content(const std::string& prompt, size_t index);
 
 // Scripted replies (scripted_replies.h). A chat request gets the echo above unless it scripts
@@ -86,6 +92,8 @@ std::string echo_content(const std::string& prompt, size_t index);
 //   conversation     More than one user message: "Assistant reply <k> (<tag>): thanks, here is
 //                    the next step." with <k> the number of user messages and <tag> 8 hex digits
 //                    of the hash of every message, so each conversation turn differs.
+//   task prompt      A prompt of one of personagen's tasks: task_reply() (task_replies.h), a reply
+//                    that looks like the task's (a math problem, an NPC, ...).
 //   echo             Anything else: echo_content(), as it always was.
 // Thinking, for a marker in any message, combined with the content above (several may apply):
 //   [[think]]            the thinking goes in the message's "reasoning_content", and usage gets

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "stable_hash.h"
+#include "task_replies.h"
 
 namespace personagen::testing::detail {
 namespace {
@@ -131,6 +132,7 @@ std::string content_for(const ChatRequest& request, size_t index) {
     return "Assistant reply " + std::to_string(request.user_messages) + " (" +
            tag_of(request.transcript) + "): thanks, here is the next step.";
   }
+  if (std::optional<std::string> task = task_reply(request)) return std::move(*task);
   return echo_content(request.prompt, index);
 }
 

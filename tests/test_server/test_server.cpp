@@ -243,6 +243,12 @@ TestServer::Impl::ChatOutcome TestServer::Impl::chat_outcome(const std::string& 
   }
   if (!format || (format->present && options_.reject_response_format))
     return refused(400, error, "invalid_request_error");
+  if (options_.reject_unknown_model && chat->model != options_.model) {
+    return {404,
+            error_body_with_code("The model `" + chat->model + "` does not exist",
+                                 "invalid_request_error", "model_not_found"),
+            std::nullopt};
+  }
   const Attempt attempt = next_attempt(body, chat->prompt);
   if (!attempt.bad_marker.empty()) {
     return refused(400, "test server: bad fault marker " + attempt.bad_marker,

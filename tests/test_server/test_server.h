@@ -30,6 +30,9 @@ struct ServerOptions {
   // Every chat request that carries "response_format" gets a 400 naming it, as from a server
   // without structured outputs.
   bool reject_response_format = false;
+  // Every chat request that names a model other than `model` gets a 404 naming it, as OpenAI and
+  // vLLM answer a model they do not serve ("model_not_found").
+  bool reject_unknown_model = false;
 };
 
 // The fault kinds used for random faults when ServerOptions::fault_kinds is empty: the quick,
@@ -50,7 +53,9 @@ std::vector<float> test_embedding(std::string_view text);
 
 // A local OpenAI-compatible server for tests and demos.
 //
-// POST /v1/chat/completions answers a chat.completion whose content is one JSON object that
+// POST /v1/chat/completions answers a chat.completion. A prompt of one of personagen's tasks gets
+// a reply that looks like the task's, built from the prompt (task_replies.h: a math problem that
+// names the persona, an NPC object, a tool, ...); any other prompt gets one JSON object that
 // every task's parser accepts (a function tool, an NPC, and the prompt echoed back with the
 // request's arrival index). Markers and conversations script other replies (replies.h lists
 // them): `[[answers: A|B|C]]` gives a worked solution whose \boxed answer the request's "seed"
@@ -60,7 +65,9 @@ std::vector<float> test_embedding(std::string_view text);
 // first N attempts of its exact body (the kinds are listed in faults.h), and with fault_rate > 0
 // any request may get a random one. POST /v1/embeddings answers test_embedding() of each
 // text of "input" (a string or an array of strings), with the same fault markers and random
-// faults. GET /v1/models lists the model.
+// faults. GET /v1/models lists the model; with reject_unknown_model a chat request naming
+// another gets a 404 {"error":{"message":"The model `<name>` does not exist","code":
+// "model_not_found"}}.
 //
 // Structured outputs (schema_replies.h): a chat request's "response_format" is checked. A
 // malformed one (not an object; a type other than text, json_object or json_schema; json_schema

@@ -318,5 +318,47 @@ TEST(TestServerRepliesTest, PlainRequestGetsTheReplyItAlwaysGot) {
   EXPECT_EQ(reply.dump(), expected);
 }
 
+TEST(TestServerRepliesTest, TaskPromptsGetRepliesThatLookLikeTheirTask) {
+  // Given prompts in the wording of personagen's templates, for one persona,
+  TestServer server;
+  auto prompt = [](const std::string& ask) {
+    return "Example 1:\nPersona: A potter\nOld output\n\n" + ask +
+           "\n\nPersona: A baker in Lyon who rises at four\n\nNote: be specific.";
+  };
+  std::string math = prompt("Create a new math problem related to the following persona:");
+  std::string npc = prompt("Create a non-player character (NPC) who is this persona.");
+  std::string tool = prompt("Design one tool (a function that an AI assistant could call).");
+  // then each reply is its task's, names the last persona and carries the prompt's tag,
+  std::string problem = content_for(server, chat_body(math));
+  EXPECT_EQ(problem.rfind("Math problem: For a baker in Lyon who rises at four, ", 0), 0u)
+      << problem;
+  EXPECT_NE(problem.find(tag_of(math)), std::string::npos) << problem;
+  Json character = Json::parse(content_for(server, chat_body(npc)));
+  EXPECT_EQ(character["role"], "Baker, now a guide for travellers");
+  EXPECT_NE(character["backstory"].get<std::string>().find(tag_of(npc)), std::string::npos);
+  Json function = Json::parse(content_for(server, chat_body(tool)))["function"];
+  EXPECT_TRUE(function["name"].get<std::string>().ends_with("_" + tag_of(tool)));
+  // and a schema named after another task gets the schema's instance instead.
+  Json request = Json::parse(chat_body(npc));
+  request["response_format"] = {
+      {"type", "json_schema"},
+      {"json_schema",
+       {{"name", "other"},
+        {"schema", {{"type", "object"}, {"properties", {{"x", {{"type", "string"}}}}}}}}}};
+  EXPECT_EQ(Json::parse(content_for(server, request.dump())),
+            (Json{{"x", "A x from echo " + tag_of(npc)}}));
+}
+
+TEST(TestServerRepliesTest, AnUnknownModelIsRefusedWhenAsked) {
+  ServerOptions options;
+  options.reject_unknown_model = true;
+  TestServer server(options);
+  auto refused = post_chat(server, chat_body("Hello.", "gpt-typo"));
+  EXPECT_EQ(status_of(refused), 404);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(Json::parse(refused->body)["error"]["code"], "model_not_found");
+  EXPECT_EQ(status_of(post_chat(server, chat_body("Hello.", "test-model"))), 200);
+}
+
 }  // namespace
 }  // namespace personagen::testing
