@@ -10,6 +10,7 @@
 
 #include "stable_hash.h"
 #include "task_replies.h"
+#include "util/text_util.h"
 
 namespace personagen::testing::detail {
 namespace {
@@ -25,13 +26,6 @@ std::string tag_of(std::string_view text) {
   char hex[9];
   std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(fnv1a(text) & 0xffffffffU));
   return hex;
-}
-
-std::string_view trimmed(std::string_view text) {
-  constexpr std::string_view kBlanks = " \t\r\n";
-  size_t first = text.find_first_not_of(kBlanks);
-  if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(kBlanks) + 1 - first);
 }
 
 // The entry with each "\\" read as "\": a marker quoted inside JSON text arrives escaped once.
@@ -55,7 +49,7 @@ std::optional<std::vector<std::string>> answers_marker(std::string_view prompt) 
   std::vector<std::string> entries;
   for (size_t start = 0;;) {
     size_t bar = spec.find('|', start);
-    entries.push_back(unescaped(trimmed(spec.substr(start, bar - start))));
+    entries.push_back(unescaped(trim(spec.substr(start, bar - start), " \t\r\n")));
     if (bar == std::string_view::npos) break;
     start = bar + 1;
   }
@@ -85,7 +79,7 @@ std::string judgment(const ChatRequest& request) {
     std::string_view spec = std::string_view(prompt).substr(from, close - from);
     for (size_t start = 0; close != std::string::npos;) {
       size_t comma = spec.find(',', start);
-      scores.emplace_back(trimmed(spec.substr(start, comma - start)));
+      scores.emplace_back(trim(spec.substr(start, comma - start), " \t\r\n"));
       if (comma == std::string_view::npos) break;
       start = comma + 1;
     }

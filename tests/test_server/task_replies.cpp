@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "stable_hash.h"
+#include "util/text_util.h"
+#include "util/utf8.h"
 
 namespace personagen::testing::detail {
 namespace {
@@ -48,21 +50,6 @@ constexpr std::array<Wording, 8> kWordings = {{
 constexpr size_t kMaxPersonaBytes = 200;
 constexpr size_t kMaxCoreBytes = 60;
 
-// `text` cut to at most `bytes`, at a character boundary.
-std::string_view cut(std::string_view text, size_t bytes) {
-  if (text.size() <= bytes) return text;
-  size_t end = bytes;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return text.substr(0, end);
-}
-
-std::string_view trimmed(std::string_view text) {
-  constexpr std::string_view kBlanks = " \t\r\n.";
-  size_t first = text.find_first_not_of(kBlanks);
-  if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(kBlanks) + 1 - first);
-}
-
 // What a reply knows of its request: the persona (or the text) and numbers from the hash.
 struct Subject {
   std::string persona;  // "a retired marine biologist in Lisbon ...": fits after "For" or "I'm"
@@ -92,7 +79,7 @@ std::string_view persona_in(std::string_view prompt) {
     for (size_t line = prompt.find('\n', at); line != std::string_view::npos;
          line = prompt.find('\n', line + 1)) {
       std::string_view rest = prompt.substr(line + 1);
-      std::string_view text = trimmed(rest.substr(0, rest.find('\n')));
+      std::string_view text = trim(rest.substr(0, rest.find('\n')), " \t\r\n.");
       if (text.starts_with(kLabel)) text.remove_prefix(kLabel.size());
       if (!text.empty()) return text;
     }
@@ -100,7 +87,7 @@ std::string_view persona_in(std::string_view prompt) {
   size_t at = prompt.rfind(kLabel);
   if (at == std::string_view::npos) return {};
   std::string_view rest = prompt.substr(at + kLabel.size());
-  return trimmed(rest.substr(0, rest.find('\n')));
+  return trim(rest.substr(0, rest.find('\n')), " \t\r\n.");
 }
 
 Subject subject_of(std::string_view prompt) {
@@ -109,7 +96,7 @@ Subject subject_of(std::string_view prompt) {
   char hex[9];
   std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(s.hash & 0xffffffffU));
   s.tag = hex;
-  std::string_view persona = cut(persona_in(prompt), kMaxPersonaBytes);
+  std::string_view persona = utf8_prefix(persona_in(prompt), kMaxPersonaBytes);
   if (persona.empty()) persona = "A person";
   s.persona = std::string(persona);
   if (s.persona.starts_with("A ") || s.persona.starts_with("An ")) s.persona[0] = 'a';
@@ -119,7 +106,7 @@ Subject subject_of(std::string_view prompt) {
   for (std::string_view stop :
        {" who ", " in ", " at ", ",", " from ", " with ", " on ", ".", " ("})
     core = core.substr(0, core.find(stop));
-  core = cut(core, kMaxCoreBytes);
+  core = utf8_prefix(core, kMaxCoreBytes);
   s.core = core.empty() ? "person" : std::string(core);
   return s;
 }
