@@ -74,7 +74,7 @@ struct Sink {
   std::string write_error;  // why writing to fd failed; stops the transfer
 };
 
-size_t on_body(char* data, size_t size, size_t count, void* user) {
+size_t on_batch_body(char* data, size_t size, size_t count, void* user) {
   auto* sink = static_cast<Sink*>(user);
   size_t bytes = size * count;
   if (sink->fd >= 0) {
@@ -98,7 +98,7 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   return bytes;
 }
 
-size_t on_header(char* data, size_t size, size_t count, void* user) {
+size_t on_batch_header(char* data, size_t size, size_t count, void* user) {
   curl::read_retry_header(std::string_view(data, size * count), static_cast<Sink*>(user)->response);
   return size * count;
 }
@@ -196,9 +196,9 @@ struct BatchApi::Impl {
     curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error);
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // a compressed download is faster
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_batch_body);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_batch_header);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, &sink);
     MimeGuard mime{easy, nullptr};
     if (call.upload_path != nullptr) {

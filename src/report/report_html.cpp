@@ -17,7 +17,7 @@ namespace personagen {
 namespace {
 
 constexpr size_t kMaxBins = 40;  // a histogram chart's most bars
-constexpr size_t kLabelWidth = 40;
+constexpr size_t kChartLabelWidth = 40;
 
 constexpr const char* kStyle = R"css(
 :root{color-scheme:light dark;--bg:#f7f7f5;--card:#fff;--fg:#1f2328;--muted:#5f6872;--line:#dde1e6;
@@ -67,7 +67,7 @@ footer{font-size:.85rem;padding-bottom:32px}
 )css";
 
 std::string label_of(const Figures& f) {
-  return shorten_label(f.label, kLabelWidth);
+  return shorten_label(f.label, kChartLabelWidth);
 }
 
 bool same_edges(const std::vector<const Histogram*>& hs) {

@@ -13,10 +13,10 @@ namespace personagen {
 
 namespace {
 
-constexpr size_t kLabelWidth = 28;    // a column header's most characters
-constexpr size_t kHistogramBins = 8;  // rows of the text histogram
-constexpr size_t kBarWidth = 30;      // characters of its longest bar
-constexpr size_t kOpeningWidth = 56;  // characters of an opening
+constexpr size_t kColumnLabelWidth = 28;  // a column header's most characters
+constexpr size_t kHistogramBins = 8;      // rows of the text histogram
+constexpr size_t kBarWidth = 30;          // characters of its longest bar
+constexpr size_t kOpeningWidth = 56;      // characters of an opening
 constexpr const char* kDot = " \xC2\xB7 ";
 
 std::string pad_left(const std::string& text, size_t width) {
@@ -105,7 +105,7 @@ class TextWriter {
  private:
   void column_widths(const std::vector<ReportSection>& sections) {
     for (const Figures& f : datasets_) {
-      labels_.push_back(shorten_label(f.label, kLabelWidth));
+      labels_.push_back(shorten_label(f.label, kColumnLabelWidth));
       widths_.push_back(datasets_.size() > 1 ? display_width(labels_.back()) : 0);
     }
     for (const ReportSection& s : sections) {

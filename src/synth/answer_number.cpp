@@ -11,7 +11,6 @@ namespace personagen {
 
 namespace {
 
-constexpr size_t npos = std::string_view::npos;
 // A fraction with a larger denominator is written as a decimal: 1/3 stays "1/3", while
 // 0.1234567 (1234567/10^7) reads better, and compares the same, as "0.1234567".
 constexpr uint64_t kMaxFractionDenominator = 1000000;
@@ -31,10 +30,11 @@ struct Number {
 std::optional<Number> parse_decimal(std::string_view s) {
   const size_t dot = s.find('.');
   std::string_view whole = s.substr(0, dot);
-  std::string_view fraction = dot == npos ? std::string_view() : s.substr(dot + 1);
+  std::string_view fraction =
+      dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
   if (whole.empty() && fraction.empty()) return std::nullopt;
   for (std::string_view part : {whole, fraction}) {
-    if (part.find_first_not_of("0123456789") != npos) return std::nullopt;
+    if (part.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
   }
   whole = trim_front(whole, "0");
   fraction = trim_back(fraction, "0");
@@ -89,7 +89,7 @@ std::optional<std::string_view> take_argument(std::string_view& s) {
     return arg;
   }
   const size_t close = s.find('}');
-  if (close == npos) return std::nullopt;
+  if (close == std::string_view::npos) return std::nullopt;
   const std::string_view arg = s.substr(1, close - 1);
   s.remove_prefix(close + 1);
   return arg;
@@ -109,7 +109,7 @@ std::optional<Number> parse_number(std::string_view s) {
     const std::optional<std::string_view> bottom = take_argument(s);
     if (!top || !bottom || !s.empty()) return std::nullopt;
     value = divide(parse_signed(*top), parse_signed(*bottom));
-  } else if (const size_t slash = s.find('/'); slash != npos) {
+  } else if (const size_t slash = s.find('/'); slash != std::string_view::npos) {
     value = divide(parse_decimal(s.substr(0, slash)), parse_signed(s.substr(slash + 1)));
   } else {
     value = parse_decimal(s);
