@@ -17,6 +17,15 @@
 
 namespace personagen {
 
+// The value a plan records for configuration entry `name` (a SynthPlan's `config`), or
+// "<absent>".
+template <class Plan>
+std::string config_value(const Plan& plan, const std::string& name) {
+  for (const auto& [key, value] : plan.config)
+    if (key == name) return value;
+  return "<absent>";
+}
+
 // An input record at line 1 whose text (persona) is `text`, with these extra fields.
 inline InputRecord record(std::string text,
                           std::vector<std::pair<std::string, std::string>> fields = {}) {

@@ -27,12 +27,6 @@ Options judge_options() {
   return o;
 }
 
-std::string config_value(const SynthPlan& plan, const std::string& name) {
-  for (const auto& [key, value] : plan.config)
-    if (key == name) return value;
-  return "<absent>";
-}
-
 TEST(JudgeParser, AGoodReplyBecomesScoresOverallAndReason) {
   // Given a reply that is exactly the object
   ParsedOutput out = parse_judgment(kGood);

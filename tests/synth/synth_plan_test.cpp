@@ -179,12 +179,6 @@ TEST(SynthPlan, UsageErrorsNameTheProblem) {
   EXPECT_NO_THROW(make_plan(o));  // without the flag, the field may set it
 }
 
-std::string config_value(const SynthPlan& plan, const std::string& name) {
-  for (const auto& [k, v] : plan.config)
-    if (k == name) return v;
-  return "<absent>";
-}
-
 // The body and custom_id of the request for one persona under `o`.
 struct Built {
   nlohmann::json body;

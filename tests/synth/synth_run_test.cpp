@@ -100,7 +100,7 @@ HttpResponse invalid_reply(int prompt_tokens, int completion_tokens) {
   return response;
 }
 
-const char* const kTool =
+const char* const kScheduleTool =
     R"({"type":"function","function":{"name":"get_schedule","description":"Looks up shifts.",)"
     R"("parameters":{"type":"object","properties":{"day":{"type":"string"}}}})";
 
@@ -209,7 +209,7 @@ TEST_F(SynthRunTest, AReplyTheParserRefusesIsRetriedThenFailsAsInvalidOutput) {
   Options o = options("tool", persona_lines(2));
   FakeTransport transport([](const HttpRequest& request, int) {
     if (persona_of(request, kPersonas) == kPersonas[1]) return invalid_reply(10, 5);
-    return FakeTransport::ok(completion_json(kTool, 10, 5));
+    return FakeTransport::ok(completion_json(kScheduleTool, 10, 5));
   });
 
   // When the run goes to the end
@@ -369,7 +369,7 @@ TEST_F(SynthRunTest, BilledTokensCountRepliesThatWereRetriedAsInvalid) {
     billed_prompt += static_cast<uint64_t>(prompt);
     billed_completion += static_cast<uint64_t>(completion);
     return invalid ? invalid_reply(prompt, completion)
-                   : FakeTransport::ok(completion_json(kTool, prompt, completion));
+                   : FakeTransport::ok(completion_json(kScheduleTool, prompt, completion));
   });
 
   // When the run goes to the end
