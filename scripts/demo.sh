@@ -26,6 +26,9 @@ method=${METHOD:-persona-few-shot}
 limit=${LIMIT:-0}
 mkdir -p "$out"  # --summary files go beside the task directories, and must have a place to go
 
+# $OPENAI_BASE_URL as the demo prints it: any user:password@ before the host masked as ***@.
+shown_url=$(printf '%s' "${OPENAI_BASE_URL:-}" | sed -E 's#^([A-Za-z][A-Za-z0-9+.-]*://)?[^/@]*@#\1***@#')
+
 if [ -z "${OPENAI_BASE_URL:-}" ]; then
   echo "demo: \$OPENAI_BASE_URL is not set: using the bundled local test server (canned replies, no real LLM)." >&2
   port_file=$(mktemp -u)
@@ -37,7 +40,7 @@ if [ -z "${OPENAI_BASE_URL:-}" ]; then
   export OPENAI_BASE_URL="http://127.0.0.1:$(cat "$port_file")/v1"
   export OPENAI_MODEL=${OPENAI_MODEL:-test-model}
 else
-  echo "demo: using $OPENAI_BASE_URL" >&2
+  echo "demo: using $shown_url" >&2
   : "${OPENAI_MODEL:?set OPENAI_MODEL to the model to use}"
   [ "$limit" = 0 ] && limit=10
 fi
@@ -53,7 +56,7 @@ done
 echo
 echo "demo: one record of each task (persona -> output):"
 for task in "${tasks[@]}"; do
-  shard=$(ls "$out/$task/$task"-*.jsonl 2>/dev/null | head -n 1)
+  shard=$(compgen -G "$out/$task/$task-*.jsonl" | head -n 1 || true)
   [ -n "$shard" ] || continue
   head -n 1 "$shard" | jq -r --arg task "$task" '
     def line(n): gsub("\\s+"; " ") | if length > n then .[:n] + "..." else . end;
@@ -101,7 +104,7 @@ if [ -n "${server:-}" ]; then
   echo "    --base-url https://api.openai.com/v1 --model gpt-4o-mini"
 else
   echo "Next, a bigger run on this endpoint (check it first):"
-  echo "  $bin check --base-url $OPENAI_BASE_URL --model $OPENAI_MODEL"
+  echo "  $bin check --base-url $shown_url --model $OPENAI_MODEL"
   echo "  $bin synth -i examples/personas.jsonl -t math -o out/math \\"
-  echo "    --base-url $OPENAI_BASE_URL --model $OPENAI_MODEL"
+  echo "    --base-url $shown_url --model $OPENAI_MODEL"
 fi

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "app/api_key.h"
@@ -15,6 +16,7 @@
 #include "net/batch_api.h"
 #include "net/endpoint_balancer.h"
 #include "net/openai_client.h"
+#include "net/url.h"
 #include "personagen/http_transport.h"
 #include "synth/output_parsers.h"
 #include "synth/schemas.h"
@@ -43,6 +45,31 @@ constexpr const char* kCheckSchema =
 
 enum class Level { ok, warn, fail };
 
+// `text` with every word that starts "sk-" masked as "sk-***", up to the first character that
+// no key, whole or starred, holds (a blank, a quote, a parenthesis, ...): a server's error message
+// may quote part of the key ("Incorrect API key provided: sk-proj-****abcd"), which
+// without_api_key(), matching the whole key, leaves alone.
+std::string without_key_fragments(std::string_view text) {
+  auto word_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  };
+  std::string out;
+  size_t at = 0;
+  for (size_t found; (found = text.find("sk-", at)) != std::string_view::npos;) {
+    if (found > 0 && word_char(text[found - 1])) {
+      out.append(text.substr(at, found + 3 - at));
+      at = found + 3;
+      continue;
+    }
+    size_t end = found + 3;
+    while (end < text.size() && (word_char(text[end]) || text[end] == '*')) ++end;
+    out.append(text.substr(at, found - at)).append("sk-***");
+    at = end;
+  }
+  return out.append(text.substr(at));
+}
+
 // Prints an endpoint's findings as they come, masked, and counts them.
 class Findings {
  public:
@@ -50,11 +77,13 @@ class Findings {
 
   void line(Level level, const std::string& what) {
     const char* label = level == Level::ok ? "ok  " : level == Level::warn ? "warn" : "FAIL";
-    write_stdout(without_api_key(std::string("  ") + label + "  " + what + "\n", options_));
+    raw(std::string("  ") + label + "  " + what + "\n");
     if (level == Level::warn) ++warnings_;
     if (level == Level::fail) ++failures_;
   }
-  void raw(const std::string& text) { write_stdout(without_api_key(text, options_)); }
+  void raw(const std::string& text) {
+    write_stdout(without_key_fragments(without_api_key(text, options_)));
+  }
   size_t failures() const { return failures_; }
   size_t warnings() const { return warnings_; }
 
@@ -129,6 +158,18 @@ long status_in(const std::string& message) {
   return std::stol(code);
 }
 
+// Whether a BatchApi error for `call` ("GET /v1/models") is about a reply the server did send, a
+// 2xx that could not be read (an HTML page from a proxy, a list without "data", one over the size
+// limit), rather than a transport error. BatchApi words these as "<call>: the reply...",
+// "<call>: list: ..." and "<call>: a model: ..." (batch_api.cpp, batch_objects.cpp).
+bool unreadable_reply(const std::string& message) {
+  size_t colon = message.find(": ");
+  if (colon == std::string::npos) return false;
+  std::string_view rest = std::string_view(message).substr(colon + 2);
+  return rest.starts_with("the reply") || rest.starts_with("list: ") ||
+         rest.starts_with("a model: ");
+}
+
 // GET /models. Returns false when the endpoint's check should stop: the key was refused or the
 // server could not be reached (every other request would fail the same way).
 bool check_models(const std::string& base, const std::string& api_key, const Options& options,
@@ -144,6 +185,11 @@ bool check_models(const std::string& base, const std::string& api_key, const Opt
       out.line(Level::fail, "models: " + key_advice(api_key) + " (" + message + ")");
       return false;
     }
+    if (status == 0 && unreadable_reply(message)) {
+      out.line(Level::warn, "models: the reply could not be read (" + message +
+                                "): a proxy's page instead of the API? the chat request decides");
+      return true;
+    }
     if (status == 0) {
       out.line(Level::fail, "models: the server was not reached (" + message + ")");
       return false;
@@ -153,18 +199,57 @@ bool check_models(const std::string& base, const std::string& api_key, const Opt
   }
 }
 
-// The tiny chat request. Returns whether it worked.
+// The "error"."code" of an OpenAI error body, or "" when it has none.
+std::string error_code(const std::string& body) {
+  nlohmann::json reply = nlohmann::json::parse(body, nullptr, false);
+  if (!reply.is_object()) return "";
+  auto error = reply.find("error");
+  if (error == reply.end() || !error->is_object()) return "";
+  auto code = error->find("code");
+  return code != error->end() && code->is_string() ? code->get<std::string>() : "";
+}
+
+// Whether a failed chat reply says the model does not exist: a 404, the code "model_not_found",
+// or a message naming the model as not there. Other 400s that mention "model" (as "'max_tokens'
+// is not supported with this model" does) are about something else.
+bool refused_model(const HttpResponse& response, const std::string& model) {
+  if (response.error != TransportError::none) return false;
+  if (response.status == 404 || error_code(response.body) == "model_not_found") return true;
+  const std::string message = error_message(response.body);
+  return !model.empty() && message.find(model) != std::string::npos &&
+         (message.find("not exist") != std::string::npos ||
+          message.find("not found") != std::string::npos);
+}
+
+// Whether a failed chat reply is a 400 naming max_tokens, as OpenAI's reasoning models (o1, o3,
+// gpt-5) answer it: "Unsupported parameter: 'max_tokens' ... use 'max_completion_tokens'".
+bool refused_max_tokens(const HttpResponse& response) {
+  return response.error == TransportError::none && response.status == 400 &&
+         error_message(response.body).find("max_tokens") != std::string::npos;
+}
+
+// The tiny chat request. Returns whether a synth run's chat requests would work; sets
+// `no_max_tokens` when the server refuses max_tokens, so the next request leaves it out.
 bool check_chat(Transport& transport, const std::string& api_key, const Options& options,
-                Findings& out) {
+                bool& no_max_tokens, Findings& out) {
   SamplingParams sampling;
   sampling.max_tokens = kChatMaxTokens;
   Reply reply = post_once(transport, build_chat_body(options.model, kChatPrompt, sampling));
+  if (refused_max_tokens(reply.response)) {
+    // synth sends max_tokens only with --max-tokens (SamplingParams::max_tokens is unset
+    // otherwise, and build_chat_body() then leaves it out), so a run without it works here.
+    no_max_tokens = true;
+    out.line(Level::warn,
+             "chat: the server refuses max_tokens (a reasoning model?); synth works without "
+             "--max-tokens (" +
+                 failure_text(reply.response, options.timeout_seconds) + ")");
+    return true;
+  }
   if (!reply.ok()) {
     std::string what = failure_text(reply.response, options.timeout_seconds);
     if (refused_key(reply.response.status))
       what = key_advice(api_key) + " (" + what + ")";
-    else if (reply.response.status == 404 ||
-             (reply.response.status == 400 && what.find("model") != std::string::npos))
+    else if (refused_model(reply.response, options.model))
       what = "model \"" + options.model + "\" was refused (" + what + ")";
     out.line(Level::fail, "chat: " + what);
     return false;
@@ -197,7 +282,7 @@ bool check_chat(Transport& transport, const std::string& api_key, const Options&
 // The response_format request: a refusal fails the check when --structured asks for it outright,
 // and warns under auto, where only the JSON tasks need it.
 void check_structured(Transport& transport, const Options& options, Structured mode,
-                      Findings& out) {
+                      bool no_max_tokens, Findings& out) {
   RequestExtras extras;
   const bool object = mode == Structured::json_object;
   extras.response_format = object ? std::string(R"({"type":"json_object"})")
@@ -205,7 +290,7 @@ void check_structured(Transport& transport, const Options& options, Structured m
                                                          std::string_view(kCheckSchema));
   const std::string kind = object ? "json_object" : "json_schema";
   SamplingParams sampling;
-  sampling.max_tokens = kStructuredMaxTokens;
+  if (!no_max_tokens) sampling.max_tokens = kStructuredMaxTokens;
   Reply reply =
       post_once(transport, build_chat_body(options.model, kStructuredPrompt, sampling, extras));
   if (!reply.ok()) {
@@ -238,7 +323,8 @@ void check_structured(Transport& transport, const Options& options, Structured m
 bool check_endpoint(const std::string& base, const std::string& api_key, const Options& options,
                     Structured mode, Findings& out) {
   const size_t failures_before = out.failures();
-  out.raw("check " + base + (options.model.empty() ? "" : " (model " + options.model + ")") + "\n");
+  out.raw("check " + display_url(base) +
+          (options.model.empty() ? "" : " (model " + options.model + ")") + "\n");
   std::optional<std::vector<std::string>> ids;
   if (!check_models(base, api_key, options, ids, out)) return false;
   const bool listed = ids && std::find(ids->begin(), ids->end(), options.model) != ids->end();
@@ -259,7 +345,8 @@ bool check_endpoint(const std::string& base, const std::string& api_key, const O
   transport_options.max_connections = 1;
   transport_options.max_reply_bytes = kMaxReplyBytes;
   std::unique_ptr<Transport> transport = make_curl_transport(transport_options);
-  const bool chat = check_chat(*transport, api_key, options, out);
+  bool no_max_tokens = false;
+  const bool chat = check_chat(*transport, api_key, options, no_max_tokens, out);
   if (ids && !listed) {
     std::string what = "models: \"" + options.model + "\" is not among the " +
                        std::to_string(ids->size()) + " the server offers (" + some_models(*ids) +
@@ -270,7 +357,8 @@ bool check_endpoint(const std::string& base, const std::string& api_key, const O
       out.line(Level::fail, what);
     }
   }
-  if (chat && mode != Structured::off) check_structured(*transport, options, mode, out);
+  if (chat && mode != Structured::off)
+    check_structured(*transport, options, mode, no_max_tokens, out);
   return out.failures() == failures_before;
 }
 

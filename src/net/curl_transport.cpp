@@ -14,6 +14,7 @@
 #include "net/curl_common.h"
 #include "net/curl_event_loop.h"
 #include "net/endpoint_balancer.h"
+#include "net/url.h"
 #include "personagen/error.h"
 #include "personagen/http_transport.h"
 #include "util/text_util.h"
@@ -24,15 +25,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using curl::error_text;
 using curl::map_curl_error;
-
-// `url` for a log line: any user:password@ before the host is masked.
-std::string display_url(std::string_view url) {
-  size_t scheme = url.find("://");
-  size_t host = scheme == std::string_view::npos ? 0 : scheme + 3;
-  size_t at = url.find('@', host);
-  if (at == std::string_view::npos || url.find('/', host) < at) return std::string(url);
-  return std::string(url.substr(0, host)) + "***@" + std::string(url.substr(at + 1));
-}
 
 // Whether a request's outcome says its endpoint is unwell: it could not be reached or did not
 // answer, or it answered that it is failing or overloaded. Other 4xx replies, and a reply over

@@ -1,6 +1,7 @@
 // `personagen check` from the real binary against the test server in the setups a user meets
 // before a first run: all good, a wrong key, a wrong model name, a server without
-// response_format, and several endpoints at once (issue 16).
+// response_format, several endpoints at once, a reasoning model that refuses max_tokens, a
+// proxy's page for the model list, and secrets in the base URL or a server's message (issue 16).
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -140,6 +141,67 @@ TEST_F(E2E, CheckChecksEachEndpointAndFailsIfOneIsDown) {
   EXPECT_NE(r.out.find("the server was not reached"), std::string::npos) << r.out;
   EXPECT_NE(last_line(r.out).find("1 of 2 endpoints"), std::string::npos) << r.out;
   EXPECT_EQ(lines_starting(r.out, "ok"), 3) << r.out;
+}
+
+TEST_F(E2E, CheckPassesWithAWarningWhereTheModelRefusesMaxTokens) {
+  // Given a server that answers max_tokens as OpenAI's reasoning models do (a 400 that says
+  // "this model"),
+  ServerOptions options;
+  options.reject_max_tokens = true;
+  TestServer server(options);
+  // when check runs,
+  Result r = run({"check", "--model", "test-model"}, server.base_url());
+  // then it warns that max_tokens is refused, does not call the model refused, and passes:
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(lines_starting(r.out, "FAIL"), 0) << r.out;
+  EXPECT_EQ(lines_starting(r.out, "warn"), 1) << r.out;
+  EXPECT_NE(r.out.find("the server refuses max_tokens (a reasoning model?); synth works without "
+                       "--max-tokens"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("was refused"), std::string::npos) << r.out;
+  EXPECT_EQ(last_line(r.out).rfind("verdict: ok", 0), 0u) << r.out;
+  // within three requests, the structured one without max_tokens, and accepted.
+  EXPECT_EQ(requests_seen(server), 3u);
+  ASSERT_EQ(server.chat_request_count(), 2u);
+  EXPECT_FALSE(json::parse(server.chat_requests()[1]).contains("max_tokens"));
+  EXPECT_NE(r.out.find("json_schema accepted"), std::string::npos) << r.out;
+}
+
+TEST_F(E2E, CheckWarnsOnAnUnreadableModelListAndGoesOn) {
+  // Given a server whose GET /models answers 200 with an HTML page (a proxy's),
+  ServerOptions options;
+  options.models_html = true;
+  TestServer server(options);
+  // when check runs,
+  Result r = run({"check", "--model", "test-model"}, server.base_url());
+  // then the list only warns, the server is not called unreachable, and the chat checks run.
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(lines_starting(r.out, "warn"), 1) << r.out;
+  EXPECT_NE(r.out.find("models: the reply could not be read"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("not reached"), std::string::npos) << r.out;
+  EXPECT_EQ(server.chat_request_count(), 2u);
+  EXPECT_EQ(last_line(r.out).rfind("verdict: ok", 0), 0u) << r.out;
+}
+
+TEST_F(E2E, CheckMasksAPasswordInTheBaseUrlAndAKeyTheServerQuotesInPart) {
+  // Given a server whose 401 quotes the start and end of the key it was sent, as OpenAI's does,
+  ServerOptions options;
+  options.api_key = "sk-right-key-123";
+  options.partial_key_in_401 = true;
+  TestServer server(options);
+  std::string base = server.base_url();
+  base.insert(base.find("://") + 3, "user:hunter2pass@");
+  // when check runs with a wrong key and a base URL with a password,
+  Result r = run({"check", "--base-url", base, "--model", "test-model"}, "",
+                 {{"OPENAI_API_KEY", "sk-wrong-key-456"}});
+  // then it says the key was refused, and shows neither the password nor any part of the key.
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("API key was refused"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Incorrect API key provided: sk-***"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("://***@127.0.0.1"), std::string::npos) << r.out;
+  for (const char* secret : {"hunter2pass", "sk-wrong", "-456"})
+    EXPECT_EQ((r.out + r.err).find(secret), std::string::npos) << secret << "\n" << r.out << r.err;
 }
 
 TEST_F(E2E, CheckRefusesABadStructuredValue) {

@@ -37,9 +37,18 @@ constexpr time_t kKeepAliveSeconds = 2;
 // reconnect every few requests, so let a connection serve far more than a test sends on it.
 constexpr size_t kKeepAliveMaxRequests = 1000;
 
-void reply_unauthorized(const httplib::Request& req, httplib::Response& res) {
+void reply_unauthorized(const httplib::Request& req, httplib::Response& res, bool partial_key) {
   res.status = 401;
-  res.set_content(unauthorized_body(req.get_header_value("Authorization")), kJsonType);
+  std::string key = req.get_header_value("Authorization");
+  if (partial_key) {
+    if (key.starts_with("Bearer ")) key.erase(0, 7);
+    key = key.size() > 12 ? key.substr(0, 8) + "****" + key.substr(key.size() - 4) : "****";
+    res.set_content(error_body_with_code("Incorrect API key provided: " + key,
+                                         "invalid_request_error", "invalid_api_key"),
+                    kJsonType);
+    return;
+  }
+  res.set_content(unauthorized_body(key), kJsonType);
 }
 
 // Checks the options, so the server refuses them before it binds anything.
@@ -93,7 +102,11 @@ TestServer::Impl::Impl(ServerOptions options)
     return httplib::Server::HandlerResponse::Unhandled;
   });
   server_.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
-    if (!authorized(req)) return reply_unauthorized(req, res);
+    if (!authorized(req)) return reply_unauthorized(req, res, options_.partial_key_in_401);
+    if (options_.models_html) {
+      res.set_content("<html><body>Please log in</body></html>", "text/html");
+      return;
+    }
     res.set_content(models_body(options_.model), kJsonType);
   });
   server_.Post("/v1/chat/completions",
@@ -104,7 +117,7 @@ TestServer::Impl::Impl(ServerOptions options)
   batches_.route(server_, [this](httplib::Server::Handler handler) -> httplib::Server::Handler {
     return
         [this, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
-          if (!authorized(req)) return reply_unauthorized(req, res);
+          if (!authorized(req)) return reply_unauthorized(req, res, options_.partial_key_in_401);
           handler(req, res);
         };
   });
@@ -220,7 +233,7 @@ void TestServer::Impl::on_chat(const httplib::Request& req, httplib::Response& r
     }
   } in_flight{*this};
 
-  if (!authorized(req)) return reply_unauthorized(req, res);
+  if (!authorized(req)) return reply_unauthorized(req, res, options_.partial_key_in_401);
   ChatOutcome outcome = chat_outcome(req.body, index);
   if (outcome.fault) return inject(*outcome.fault, res, outcome.body, Delivery::socket);
   res.status = outcome.status;
@@ -243,6 +256,13 @@ TestServer::Impl::ChatOutcome TestServer::Impl::chat_outcome(const std::string& 
   }
   if (!format || (format->present && options_.reject_response_format))
     return refused(400, error, "invalid_request_error");
+  if (options_.reject_max_tokens && body.find("\"max_tokens\"") != std::string::npos) {
+    return {400,
+            error_body_with_code("Unsupported parameter: 'max_tokens' is not supported with this "
+                                 "model. Use 'max_completion_tokens' instead.",
+                                 "invalid_request_error", "unsupported_parameter"),
+            std::nullopt};
+  }
   if (options_.reject_unknown_model && chat->model != options_.model) {
     return {404,
             error_body_with_code("The model `" + chat->model + "` does not exist",
@@ -300,7 +320,7 @@ void TestServer::Impl::on_embeddings(const httplib::Request& req, httplib::Respo
     embedding_bodies_.push_back(req.body);
   }
   changed_.notify_all();
-  if (!authorized(req)) return reply_unauthorized(req, res);
+  if (!authorized(req)) return reply_unauthorized(req, res, options_.partial_key_in_401);
   std::string error;
   std::optional<EmbeddingsRequest> embeddings = parse_embeddings_request(req.body, error);
   if (!embeddings) return reply_error(res, 400, error, "invalid_request_error", 400);

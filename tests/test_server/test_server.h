@@ -33,6 +33,14 @@ struct ServerOptions {
   // Every chat request that names a model other than `model` gets a 404 naming it, as OpenAI and
   // vLLM answer a model they do not serve ("model_not_found").
   bool reject_unknown_model = false;
+  // Every chat request that carries "max_tokens" gets a 400 as OpenAI's reasoning models (o1, o3,
+  // gpt-5) answer it: "Unsupported parameter: 'max_tokens' ... Use 'max_completion_tokens'".
+  bool reject_max_tokens = false;
+  // GET /v1/models answers 200 with an HTML page, as a proxy's login page would.
+  bool models_html = false;
+  // A 401 quotes the key as OpenAI does, its start and last 4 characters ("Incorrect API key
+  // provided: sk-wrong****-456"), rather than whole.
+  bool partial_key_in_401 = false;
 };
 
 // The fault kinds used for random faults when ServerOptions::fault_kinds is empty: the quick,
