@@ -1,6 +1,7 @@
 #include "app/dedup_stage_commands.h"
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "app/cli_flags.h"
@@ -65,18 +66,23 @@ void add_minhash_flags(CLI::App& app, DedupOptions& d) {
       ->transform(in_range(whole_at_least<uint64_t>(0)));
 }
 
-void add_memory_flags(CLI::App& app, size_t& bytes, std::string& tmp) {
+void add_memory_flags(CLI::App& app, size_t& bytes, std::string& tmp, bool stage) {
   app.add_option_function<std::string>(
          "--memory", [&bytes](const std::string& text) { bytes = *parse_byte_size(text); },
-         "Memory for the index or the sort buffers, e.g. 4G or 512M (default: half the machine); "
-         "past it, sorted runs go to --tmp")
+         stage ? "Memory for the sort buffers, e.g. 4G or 512M, at least 1M (default: 1G); past "
+                 "it, sorted runs go to --tmp"
+               : "Memory for the index or the sort buffers, e.g. 4G or 512M, at least 1M "
+                 "(default: half the machine); past it, sorted runs go to --tmp")
       ->check(CLI::Validator(
           [](std::string& text) {
-            return parse_byte_size(text) ? std::string()
-                                         : std::string("expected a size such as 4G or 512M");
+            const std::optional<size_t> size = parse_byte_size(text);
+            if (!size) return std::string("expected a size such as 4G or 512M");
+            return *size < kMinMemoryBytes ? std::string("at least 1M") : std::string();
           },
           "SIZE"));
-  app.add_option("--tmp", tmp, "Directory for the sorted runs (default: $TMPDIR, else /tmp)");
+  app.add_option("--tmp", tmp,
+                 stage ? "Directory for the sorted runs (default: WORK/tmp)"
+                       : "Directory for the sorted runs (default: $TMPDIR, else /tmp)");
 }
 
 void parse_band_range(const std::string& text, size_t& begin, size_t& end) {
@@ -105,7 +111,7 @@ DedupStageCommands add_dedup_stage_commands(CLI::App& dedup, DedupStageFlags& f)
   add_part_flag(*c.signatures, f.part);
   add_work_flag(*c.signatures, s.work);
   add_minhash_flags(*c.signatures, s.dedup);
-  add_memory_flags(*c.signatures, s.memory_bytes, s.tmp);
+  add_memory_flags(*c.signatures, s.memory_bytes, s.tmp, true);
 
   c.buckets = add_stage(dedup, "buckets",
                         "Stage 2: merge every part's band keys for a range of bands; verify the "
@@ -113,13 +119,13 @@ DedupStageCommands add_dedup_stage_commands(CLI::App& dedup, DedupStageFlags& f)
   add_work_flag(*c.buckets, s.work);
   c.buckets->add_option("--bands", f.bands,
                         "The bands of this job, e.g. 0-5 (inclusive, 0-based; default: all)");
-  add_memory_flags(*c.buckets, s.memory_bytes, s.tmp);
+  add_memory_flags(*c.buckets, s.memory_bytes, s.tmp, true);
 
   c.clusters = add_stage(dedup, "clusters",
                          "Stage 3: the exact duplicates, then each near duplicate's earlier kept "
                          "record, in input order");
   add_work_flag(*c.clusters, s.work);
-  add_memory_flags(*c.clusters, s.memory_bytes, s.tmp);
+  add_memory_flags(*c.clusters, s.memory_bytes, s.tmp, true);
 
   c.filter = add_stage(dedup, "filter", "Stage 4: copy part I/N's kept records to --output");
   add_input_flag(*c.filter, s.dedup.inputs);

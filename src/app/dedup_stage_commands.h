@@ -18,8 +18,13 @@ namespace personagen {
 // --field, --ngram, --num-perm, --threshold, --bands, --rows and --seed.
 void add_minhash_flags(CLI::App& app, DedupOptions& d);
 
-// --memory SIZE (into `bytes`) and --tmp DIR.
-void add_memory_flags(CLI::App& app, size_t& bytes, std::string& tmp);
+// The least --memory any dedup command takes: below it the sort buffers would spill a run for
+// every few records.
+inline constexpr size_t kMinMemoryBytes = size_t{1} << 20;
+
+// --memory SIZE (into `bytes`; at least 1M) and --tmp DIR, with the help of `dedup` itself or,
+// with `stage`, of a stage command (default 1 GiB, WORK/tmp).
+void add_memory_flags(CLI::App& app, size_t& bytes, std::string& tmp, bool stage = false);
 
 struct DedupStageFlags {
   StageOptions stage;

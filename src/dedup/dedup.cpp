@@ -230,7 +230,9 @@ DedupStats go_on_out_of_core(const DedupOptions& options, const InputFiles& inpu
                options.tmp.empty() ? "$TMPDIR" : options.tmp);
   DedupOptions from_files = options;
   from_files.inputs = input.paths();  // standard input was copied to a file already
-  DedupStats stats = run_dedup_out_of_core(from_files, memory, options.tmp);
+  // The in-memory pass warned of the rejected lines it read: counted again, not warned again.
+  DedupStats stats =
+      run_dedup_out_of_core(from_files, memory, options.tmp, nullptr, outgrown.records);
   stats.bands = lsh.bands;
   stats.rows = lsh.rows;
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -12,6 +12,7 @@
 #include "dedup/near_dup_index.h"
 #include "dedup/record_file.h"
 #include "dedup/spill_sort.h"
+#include "dedup/stage_lock.h"
 #include "personagen/error.h"
 
 namespace personagen {
@@ -125,11 +126,14 @@ StageResult dedup_buckets(const StageOptions& options) {
   }
   const std::string dir = buckets_dir(options.work, begin, end);
   StageResult result;
+  const StageLock lock(lock_path(dir), "buckets", options.work);
+  const uint64_t digest = markers_digest(parts);
   if (std::optional<BucketsDone> done = read_buckets_done(dir, params)) {
     if (done->parts != parts.size()) {
       throw Error(done_path(dir) + ": made from " + std::to_string(done->parts) +
                   " parts, the signatures have " + std::to_string(parts.size()));
     }
+    check_inputs_digest(dir, done->inputs_digest, digest, "dedup buckets");
     result.already_done = true;
     result.pairs = done->candidates;
     return result;
@@ -138,8 +142,10 @@ StageResult dedup_buckets(const StageOptions& options) {
   std::filesystem::create_directories(dir, error);
   if (error) throw Error(dir + ": cannot create the directory: " + error.message());
 
-  const RunDirectory runs(tmp_dir(options),
-                          "buckets-" + std::to_string(begin) + "-" + std::to_string(end));
+  const std::string prefix =
+      run_prefix(options, "buckets-bands-" + std::to_string(begin) + "-" + std::to_string(end));
+  RunDirectory::remove_leftovers(tmp_dir(options), prefix);
+  const RunDirectory runs(tmp_dir(options), prefix);
   SpillSorter<CandidatePair> candidates(runs, "candidates", options.memory_bytes);
   for (size_t band = begin; band < end; ++band) {
     add_band_candidates(options.work, parts, band, candidates);
@@ -154,6 +160,7 @@ StageResult dedup_buckets(const StageOptions& options) {
   done.parts = parts.size();
   done.band_begin = begin;
   done.band_end = end;
+  done.inputs_digest = digest;
   RecordFileWriter pairs(dir + "/pairs", sizeof(VerifiedPair), true);
   candidates.finish(true, [&](const CandidatePair& pair) {
     ++done.candidates;

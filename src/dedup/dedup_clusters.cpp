@@ -9,6 +9,7 @@
 #include "dedup/dedup_work.h"
 #include "dedup/record_file.h"
 #include "dedup/spill_sort.h"
+#include "dedup/stage_lock.h"
 #include "dedup/syntactic_dedup.h"
 #include "personagen/error.h"
 
@@ -108,11 +109,14 @@ StageResult dedup_clusters(const StageOptions& options) {
   const std::vector<BucketsDone> ranges = read_all_buckets(options.work, params, parts.size());
   const std::string dir = clusters_dir(options.work);
   StageResult result;
+  const StageLock lock(lock_path(dir), "clusters", options.work);
+  const uint64_t digest = markers_digest(parts, ranges);
   if (std::optional<ClustersDone> done = read_clusters_done(dir, params)) {
     if (done->parts != parts.size()) {
       throw Error(done_path(dir) + ": made from " + std::to_string(done->parts) +
                   " parts, the signatures have " + std::to_string(parts.size()));
     }
+    check_inputs_digest(dir, done->inputs_digest, digest, "dedup clusters");
     result.already_done = true;
     result.pairs = done->exact_dropped + done->near_dropped;
     return result;
@@ -124,11 +128,14 @@ StageResult dedup_clusters(const StageOptions& options) {
   ClustersDone done;
   done.params = params;
   done.parts = parts.size();
+  done.inputs_digest = digest;
   for (const SignaturesDone& part : parts) {
     done.lines += part.lines;
     result.records += part.read;
   }
-  const RunDirectory runs(tmp_dir(options), "clusters");
+  const std::string prefix = run_prefix(options, "clusters");
+  RunDirectory::remove_leftovers(tmp_dir(options), prefix);
+  const RunDirectory runs(tmp_dir(options), prefix);
   const std::string exact_path = runs.path() + "/exact";
   const std::string near_path = runs.path() + "/near";
   done.exact_dropped = write_exact_drops(options.work, parts, runs, options.memory_bytes,

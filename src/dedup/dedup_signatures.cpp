@@ -14,6 +14,7 @@
 #include "dedup/near_dup_index.h"
 #include "dedup/record_file.h"
 #include "dedup/spill_sort.h"
+#include "dedup/stage_lock.h"
 #include "dedup/syntactic_dedup.h"
 #include "input/record_reader.h"
 #include "personagen/error.h"
@@ -54,12 +55,14 @@ StageResult dedup_signatures(const StageOptions& options) {
   const std::string dir = signatures_dir(options.work, options.part);
   const std::vector<std::string> files = part_files(options.dedup.inputs, options.part);
   StageResult result;
+  const StageLock lock(lock_path(dir), "signatures", options.work);
   if (std::optional<SignaturesDone> done = read_signatures_done(dir)) {
     check_params(dir, done->params, params, "this run");
     if (done->files != files) {
       throw Error(done_path(dir) + ": made from the files " + file_list(done->files) +
                   ", this run's part has " + file_list(files));
     }
+    check_inputs_unchanged(dir, *done, "dedup signatures");
     result.already_done = true;
     result.records = done->read;
     return result;
@@ -69,8 +72,11 @@ StageResult dedup_signatures(const StageOptions& options) {
   if (error) throw Error(dir + ": cannot create the directory: " + error.message());
 
   // From here on every file is written as .tmp and renamed when complete; done.json comes last.
-  const RunDirectory runs(tmp_dir(options),
-                          "signatures-part-" + std::to_string(options.part.index));
+  const std::string prefix =
+      run_prefix(options, "signatures-part-" + std::to_string(options.part.index) + "-of-" +
+                              std::to_string(options.part.count));
+  RunDirectory::remove_leftovers(tmp_dir(options), prefix);
+  const RunDirectory runs(tmp_dir(options), prefix);
   const size_t bands = params.bands;
   const size_t memory = options.memory_bytes / (bands + 1);
   SortedOutput<ExactEntry> exact(runs, dir, "exact", memory);
@@ -86,6 +92,9 @@ StageResult dedup_signatures(const StageOptions& options) {
   done.params = params;
   done.part = options.part;
   done.files = files;
+  // Stamped before reading: a change while this stage reads is then seen by the next stage.
+  done.stamps = file_stamps(files);
+  uint64_t warned = 0;  // rejected lines warned of, or that would have been past the cap
   if (!files.empty()) {
     const MinHasher hasher(params.num_perm, params.seed);
     ReaderOptions reader_options;
@@ -99,7 +108,8 @@ StageResult dedup_signatures(const StageOptions& options) {
       ++done.read;
       ValueRef ref;
       if (!record->ok()) {
-        if (++done.rejected <= kMaxPartRejectWarnings) {
+        ++done.rejected;
+        if (done.read > options.warned_records && ++warned <= kMaxPartRejectWarnings) {
           spdlog::warn("{}:{}: {}", files[record->file], record->file_line, record->reject);
         }
         index.write(ref);
@@ -124,7 +134,7 @@ StageResult dedup_signatures(const StageOptions& options) {
     done.lines = reader.position().line - 1;
     while (index.count() < done.lines) index.write(ValueRef{});
   }
-  if (done.rejected > kMaxPartRejectWarnings) {
+  if (warned > kMaxPartRejectWarnings) {
     spdlog::warn("dedup signatures: {} lines rejected in all ({} shown)", done.rejected,
                  kMaxPartRejectWarnings);
   }

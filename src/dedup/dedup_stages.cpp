@@ -91,6 +91,7 @@ StageResult dedup_filter(const StageOptions& options) {
                 std::to_string(options.part.count) + " has other files than " +
                 done_path(signatures_dir(options.work, part.part)) + " names");
   }
+  check_inputs_unchanged(signatures_dir(options.work, part.part), part, "dedup filter");
   const std::string clusters = clusters_dir(options.work);
   if (!read_clusters_done(clusters, params)) {
     throw Error("dedup filter: no clusters yet (" + done_path(clusters) +
@@ -164,7 +165,8 @@ StageResult dedup_filter(const StageOptions& options) {
 }
 
 DedupStats run_dedup_out_of_core(const DedupOptions& options, size_t memory_bytes,
-                                 const std::string& tmp, uint64_t* spilled_runs) {
+                                 const std::string& tmp, uint64_t* spilled_runs,
+                                 uint64_t warned_records) {
   const auto start = std::chrono::steady_clock::now();
   if (options.inputs.empty()) throw usage_error("dedup: --input is required (a JSONL file)");
   if (options.output.empty()) throw usage_error("dedup: --output is required (a JSONL file, or -)");
@@ -181,6 +183,7 @@ DedupStats run_dedup_out_of_core(const DedupOptions& options, size_t memory_byte
   stage.work = work.path();
   stage.memory_bytes = memory_bytes;
   stage.tmp = work.path() + "/tmp";
+  stage.warned_records = warned_records;
   uint64_t runs = dedup_signatures(stage).spilled_runs;
   runs += dedup_buckets(stage).spilled_runs;
   runs += dedup_clusters(stage).spilled_runs;

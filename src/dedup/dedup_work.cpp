@@ -1,6 +1,9 @@
 #include "dedup/dedup_work.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -13,6 +16,7 @@
 #include "personagen/error.h"
 #include "store/atomic_file.h"
 #include "util/file_io.h"
+#include "util/hash.h"
 
 namespace personagen {
 namespace {
@@ -39,14 +43,17 @@ void write_json(const std::string& dir, const WorkJson& json) {
   write_file_atomic(done_path(dir), json.dump(2) + "\n");
 }
 
-// The marker's JSON after checking its stage; nullopt if there is none.
-std::optional<WorkJson> read_json(const std::string& dir, const std::string& stage) {
+// The marker's JSON after checking its stage; nullopt if there is none. With `hash`, stores
+// hash64 of its text there.
+std::optional<WorkJson> read_json(const std::string& dir, const std::string& stage,
+                                  uint64_t* hash = nullptr) {
   const std::string path = done_path(dir);
   std::optional<std::string> text = read_text_file(path);
   if (!text) {
     if (file_size(path)) throw Error(path + ": cannot read");
     return std::nullopt;
   }
+  if (hash) *hash = hash64(*text);
   WorkJson json = WorkJson::parse(*text, nullptr, false);
   if (json.is_discarded() || !json.is_object() || json.value("stage", "") != stage ||
       !json.contains("params") || !json["params"].is_object()) {
@@ -97,8 +104,19 @@ std::string tmp_dir(const StageOptions& options) {
   return options.tmp.empty() ? options.work + "/tmp" : options.tmp;
 }
 
+std::string run_prefix(const StageOptions& options, const std::string& name) {
+  if (options.tmp.empty()) return name;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(hash64(absolute_path(options.work))));
+  return name + "-" + std::string(hex, 8);
+}
+std::string lock_path(const std::string& dir) {
+  return dir + ".lock";
+}
+
 void check_stage_options(const StageOptions& options, const std::string& stage, bool inputs) {
-  if (options.work.empty()) throw usage_error(stage + ": --output must name the work directory");
+  if (options.work.empty()) throw usage_error(stage + ": -o/--work must name the work directory");
   if (!options.dedup.embed_model.empty()) {
     throw usage_error(stage + ": --embed-model is not available in stages; run dedup without them");
   }
@@ -140,12 +158,62 @@ WorkParams work_params(const DedupOptions& options) {
           lsh.bands,     lsh.rows,      options.seed};
 }
 
+namespace {
+std::optional<FileStamp> stamp_of(const std::string& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return std::nullopt;
+  return FileStamp{static_cast<uint64_t>(st.st_size),
+                   int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+}  // namespace
+
+std::vector<FileStamp> file_stamps(const std::vector<std::string>& files) {
+  std::vector<FileStamp> stamps;
+  for (const std::string& file : files) {
+    std::optional<FileStamp> stamp = stamp_of(file);
+    if (!stamp) throw_io_error(file, "cannot examine");
+    stamps.push_back(*stamp);
+  }
+  return stamps;
+}
+
+void check_inputs_unchanged(const std::string& dir, const SignaturesDone& done,
+                            const std::string& stage) {
+  for (size_t f = 0; f < done.files.size(); ++f) {
+    if (stamp_of(done.files[f]) != done.stamps[f]) {
+      throw Error(stage + ": " + done.files[f] + " changed since its signatures were made (" +
+                  done_path(dir) + "): use a fresh work directory");
+    }
+  }
+}
+
+uint64_t markers_digest(const std::vector<SignaturesDone>& signatures,
+                        const std::vector<BucketsDone>& buckets) {
+  std::string hashes;
+  for (const SignaturesDone& s : signatures) hashes += std::to_string(s.marker_hash) + ",";
+  for (const BucketsDone& b : buckets) hashes += std::to_string(b.marker_hash) + ",";
+  return hash64(hashes);
+}
+
+void check_inputs_digest(const std::string& dir, uint64_t made, uint64_t now,
+                         const std::string& stage) {
+  if (made == now) return;
+  throw Error(stage + ": " + done_path(dir) + " was made from other done markers than " +
+              "the work directory now holds (a stage before it was redone or its input " +
+              "changed): use a fresh work directory");
+}
+
 void write_done(const std::string& dir, const SignaturesDone& d) {
+  WorkJson stamps = WorkJson::array();
+  for (const FileStamp& stamp : d.stamps) {
+    stamps.push_back(WorkJson{{"size", stamp.size}, {"mtime_ns", stamp.mtime_ns}});
+  }
   write_json(dir, WorkJson{{"stage", "signatures"},
                            {"params", params_json(d.params)},
                            {"part", d.part.index},
                            {"parts", d.part.count},
                            {"files", d.files},
+                           {"stamps", stamps},
                            {"lines", d.lines},
                            {"read", d.read},
                            {"rejected", d.rejected}});
@@ -157,7 +225,8 @@ void write_done(const std::string& dir, const BucketsDone& d) {
                            {"band_begin", d.band_begin},
                            {"band_end", d.band_end},
                            {"candidates", d.candidates},
-                           {"pairs", d.pairs}});
+                           {"pairs", d.pairs},
+                           {"inputs_digest", d.inputs_digest}});
 }
 void write_done(const std::string& dir, const ClustersDone& d) {
   write_json(dir, WorkJson{{"stage", "clusters"},
@@ -165,17 +234,25 @@ void write_done(const std::string& dir, const ClustersDone& d) {
                            {"parts", d.parts},
                            {"lines", d.lines},
                            {"exact_dropped", d.exact_dropped},
-                           {"near_dropped", d.near_dropped}});
+                           {"near_dropped", d.near_dropped},
+                           {"inputs_digest", d.inputs_digest}});
 }
 
 std::optional<SignaturesDone> read_signatures_done(const std::string& dir) {
-  std::optional<WorkJson> json = read_json(dir, "signatures");
-  if (!json) return std::nullopt;
   SignaturesDone d;
+  std::optional<WorkJson> json = read_json(dir, "signatures", &d.marker_hash);
+  if (!json) return std::nullopt;
   d.params = params_of(*json, dir);
   d.part.index = done_field<size_t>(*json, "part", dir);
   d.part.count = done_field<size_t>(*json, "parts", dir);
   d.files = done_field<std::vector<std::string>>(*json, "files", dir);
+  for (const WorkJson& stamp : done_field<std::vector<WorkJson>>(*json, "stamps", dir)) {
+    d.stamps.push_back(
+        {done_field<uint64_t>(stamp, "size", dir), done_field<int64_t>(stamp, "mtime_ns", dir)});
+  }
+  if (d.stamps.size() != d.files.size()) {
+    throw Error(done_path(dir) + ": \"stamps\" must have one entry per file");
+  }
   d.lines = done_field<uint64_t>(*json, "lines", dir);
   d.read = done_field<uint64_t>(*json, "read", dir);
   d.rejected = done_field<uint64_t>(*json, "rejected", dir);
@@ -183,9 +260,9 @@ std::optional<SignaturesDone> read_signatures_done(const std::string& dir) {
 }
 
 std::optional<BucketsDone> read_buckets_done(const std::string& dir, const WorkParams& params) {
-  std::optional<WorkJson> json = read_json(dir, "buckets");
-  if (!json) return std::nullopt;
   BucketsDone d;
+  std::optional<WorkJson> json = read_json(dir, "buckets", &d.marker_hash);
+  if (!json) return std::nullopt;
   d.params = params_of(*json, dir);
   check_params(dir, d.params, params, "the signatures");
   d.parts = done_field<uint64_t>(*json, "parts", dir);
@@ -193,6 +270,7 @@ std::optional<BucketsDone> read_buckets_done(const std::string& dir, const WorkP
   d.band_end = done_field<uint64_t>(*json, "band_end", dir);
   d.candidates = done_field<uint64_t>(*json, "candidates", dir);
   d.pairs = done_field<uint64_t>(*json, "pairs", dir);
+  d.inputs_digest = done_field<uint64_t>(*json, "inputs_digest", dir);
   return d;
 }
 
@@ -206,6 +284,7 @@ std::optional<ClustersDone> read_clusters_done(const std::string& dir, const Wor
   d.lines = done_field<uint64_t>(*json, "lines", dir);
   d.exact_dropped = done_field<uint64_t>(*json, "exact_dropped", dir);
   d.near_dropped = done_field<uint64_t>(*json, "near_dropped", dir);
+  d.inputs_digest = done_field<uint64_t>(*json, "inputs_digest", dir);
   return d;
 }
 

@@ -94,6 +94,12 @@ std::string clusters_dir(const std::string& work);
 std::string done_path(const std::string& dir);
 // options.tmp, or WORK/tmp.
 std::string tmp_dir(const StageOptions& options);
+// The prefix of a stage's run directory in tmp_dir: `name` ("signatures-part-1-of-4"), and when
+// --tmp is given (it may be shared by other work directories) "-" and a hash of WORK's path.
+// Under its stage's lock a stage removes the leftovers with its prefix (a killed run's).
+std::string run_prefix(const StageOptions& options, const std::string& name);
+// The lock file of a stage's output directory `dir`: "dir.lock" (WORK/clusters.lock).
+std::string lock_path(const std::string& dir);
 
 // --- Options.
 
@@ -116,23 +122,37 @@ struct WorkParams {
 // The parameters of `options`, with the banding resolved (dedup_banding).
 WorkParams work_params(const DedupOptions& options);
 
+// What a file was when a stage read it: a later change of either means its signatures are stale.
+struct FileStamp {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+// The stamps of `files`, in order. Throws Error naming a file that cannot be examined.
+std::vector<FileStamp> file_stamps(const std::vector<std::string>& files);
+
 struct SignaturesDone {
   WorkParams params;
   InputPart part;
   std::vector<std::string> files;  // the part's input files
+  std::vector<FileStamp> stamps;   // one per file, as signatures read them
   uint64_t lines = 0;              // lines in the part, blank ones included
   uint64_t read = 0, rejected = 0;
+  uint64_t marker_hash = 0;  // on reading: hash64 of the done.json text (not written)
 };
 struct BucketsDone {
   WorkParams params;
   uint64_t parts = 0;
   uint64_t band_begin = 0, band_end = 0;
   uint64_t candidates = 0, pairs = 0;  // distinct candidate pairs, and those verified
+  uint64_t inputs_digest = 0;          // markers_digest of the signatures it read
+  uint64_t marker_hash = 0;            // on reading: hash64 of the done.json text (not written)
 };
 struct ClustersDone {
   WorkParams params;
   uint64_t parts = 0, lines = 0;
   uint64_t exact_dropped = 0, near_dropped = 0;
+  uint64_t inputs_digest = 0;  // markers_digest of the signatures and buckets it read
 };
 
 // Writes dir/done.json atomically. Throws Error naming it on failure.
@@ -150,6 +170,21 @@ std::optional<ClustersDone> read_clusters_done(const std::string& dir, const Wor
 // parameter that differs.
 void check_params(const std::string& dir, const WorkParams& made, const WorkParams& expected,
                   const std::string& expected_by);
+
+// Throws Error("FILE changed since its signatures were made (DIR/done.json): use a fresh work
+// directory") for the first of `done`'s files whose size or mtime is not as recorded; `stage`
+// starts the message.
+void check_inputs_unchanged(const std::string& dir, const SignaturesDone& done,
+                            const std::string& stage);
+
+// A digest of the done markers a stage read (their marker_hash, in order): buckets and clusters
+// record it, and a rerun that finds other markers fails instead of redoing or keeping stale work.
+uint64_t markers_digest(const std::vector<SignaturesDone>& signatures,
+                        const std::vector<BucketsDone>& buckets = {});
+// Throws Error("STAGE: DIR/done.json was made from other done markers than WORK now holds (...):
+// use a fresh work directory") unless `made` == `now`.
+void check_inputs_digest(const std::string& dir, uint64_t made, uint64_t now,
+                         const std::string& stage);
 
 // Every part's signatures, in order, after checking that all N parts of one split are done with
 // the same parameters (the run's, from then on). Throws Error naming what is missing or differs

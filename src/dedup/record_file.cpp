@@ -87,16 +87,16 @@ RecordFileReader::RecordFileReader(std::string path, size_t record_size)
     : path_(std::move(path)), record_size_(record_size) {
   fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw_io_error(path_, "cannot open");
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0) throw_io_error(path_, "cannot examine");
-  const auto size = static_cast<uint64_t>(st.st_size);
-  RecordFileHeader header{};
-  RecordFileTrailer trailer{};
   auto fail = [&](const std::string& what) {
     ::close(fd_);
     fd_ = -1;
     throw Error(path_ + ": " + what);
   };
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) fail("cannot examine: " + errno_text());
+  const auto size = static_cast<uint64_t>(st.st_size);
+  RecordFileHeader header{};
+  RecordFileTrailer trailer{};
   if (size < sizeof header || ::pread(fd_, &header, sizeof header, 0) != sizeof header ||
       std::memcmp(header.magic, kRecordFileMagic, sizeof kRecordFileMagic) != 0) {
     fail("not a dedup work file (no PGDEDUP header)");

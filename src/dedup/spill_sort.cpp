@@ -18,6 +18,19 @@ RunDirectory::RunDirectory(const std::string& parent, const std::string& prefix)
   if (::mkdtemp(path_.data()) == nullptr) throw_io_error(path_, "cannot create a directory");
 }
 
+void RunDirectory::remove_leftovers(const std::string& parent, const std::string& prefix) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(parent, error)) {
+    const std::string name = entry.path().filename().string();
+    // mkdtemp's names: the prefix, a dot and six characters.
+    if (name.size() == prefix.size() + 7 && name.starts_with(prefix + ".") &&
+        entry.is_directory()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(entry.path(), ignored);
+    }
+  }
+}
+
 RunDirectory::~RunDirectory() {
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);

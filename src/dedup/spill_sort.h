@@ -21,6 +21,9 @@ class RunDirectory {
  public:
   RunDirectory(const std::string& parent, const std::string& prefix);
   ~RunDirectory();
+  // Removes the directories `parent`/`prefix`.XXXXXX a killed run left behind. Only for a caller
+  // that holds the lock of the stage the prefix names, so that no live run's directory goes.
+  static void remove_leftovers(const std::string& parent, const std::string& prefix);
   RunDirectory(const RunDirectory&) = delete;
   RunDirectory& operator=(const RunDirectory&) = delete;
   const std::string& path() const { return path_; }
@@ -105,6 +108,8 @@ class SpillSorter {
         capacity_(std::max<size_t>(1, memory_bytes / sizeof(T))) {}
 
   void add(const T& record) {
+    // Why reserve: push_back would grow the buffer by doubling, past the share of memory.
+    if (buffer_.capacity() < capacity_) buffer_.reserve(capacity_);
     if (buffer_.size() == capacity_) spill();
     buffer_.push_back(record);
   }
@@ -135,6 +140,9 @@ class SpillSorter {
     buffer_.clear();
     buffer_.shrink_to_fit();
   }
+
+  // The bytes the buffer holds, at most memory_bytes (or one record).
+  size_t buffer_bytes() const { return buffer_.capacity() * sizeof(T); }
 
   // Runs written because the buffer was full.
   uint64_t spilled_runs() const { return spilled_; }

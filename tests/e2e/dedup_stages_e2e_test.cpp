@@ -128,6 +128,14 @@ TEST_F(DedupStagesE2E, BadStageFlagsAndMissingPartsAreOneLineErrors) {
   Result size = dedup({"dedup", "-o", dir_ / "out.jsonl", "--memory", "lots"}, inputs);
   EXPECT_EQ(size.exit_code, 2);
   EXPECT_NE(size.err.find("expected a size such as 4G"), std::string::npos) << size.err;
+  // --memory below 1M, on dedup and on a stage: refused
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"dedup", "-o", dir_ / "out.jsonl", "--memory", "512K"},
+        std::vector<std::string>{"dedup", "signatures", "-o", work, "--memory", "512K"}}) {
+    Result small = dedup(args, inputs);
+    EXPECT_EQ(small.exit_code, 2) << small.err;
+    EXPECT_NE(small.err.find("--memory: at least 1M"), std::string::npos) << small.err;
+  }
   // A flag of another stage is refused, not ignored
   Result foreign = dedup({"dedup", "clusters", "-o", work, "--threshold", "0.5"});
   EXPECT_EQ(foreign.exit_code, 2) << foreign.err;
