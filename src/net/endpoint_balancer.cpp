@@ -4,6 +4,7 @@
 #include <set>
 #include <string_view>
 
+#include "net/url.h"
 #include "personagen/error.h"
 
 namespace personagen {
@@ -103,7 +104,7 @@ void check_base_urls(const std::vector<std::string>& base_urls, const std::strin
     }
     while (url.size() > 1 && url.ends_with('/')) url.remove_suffix(1);
     if (!seen.insert(url).second) {
-      throw usage_error(prefix + "--base-url (or $OPENAI_BASE_URL) names " + std::string(url) +
+      throw usage_error(prefix + "--base-url (or $OPENAI_BASE_URL) names " + display_url(url) +
                         " twice");
     }
   }

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <string>
 #include <vector>
+
+#include "personagen/error.h"
 
 namespace personagen {
 namespace {
@@ -195,6 +198,17 @@ TEST(EndpointBalancerTest, OneEndpointIsAlwaysPicked) {
   EXPECT_EQ(balancer.pick(t0), 0u);
   EXPECT_EQ(balancer.pick(t0), 0u);
   EXPECT_EQ(balancer.outstanding(0), 2u);
+}
+
+TEST(CheckBaseUrls, ARepeatedUrlIsNamedWithoutItsPassword) {
+  try {
+    check_base_urls({"https://user:secret@gpu01/v1", "https://user:secret@gpu01/v1/"}, "synth: ");
+    FAIL() << "a URL named twice was accepted";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("https://***@gpu01/v1 twice"), std::string::npos) << message;
+    EXPECT_EQ(message.find("secret"), std::string::npos) << message;
+  }
 }
 
 }  // namespace
