@@ -36,27 +36,32 @@ class ValueStore {
     }
   }
 
-  // The values of `line` as NearDupIndex::similarity takes them, valid until the next call
-  // with the same `slot` (0 or 1).
-  NearDupIndex::Values get(uint64_t line, int slot) {
-    Cached& cached = cache_[slot];
-    if (cached.line != line) {
-      auto it = std::upper_bound(parts_.begin(), parts_.end(), line,
-                                 [](uint64_t l, const Part& p) { return l <= p.offset; });
-      const Part& part = *(it - 1);
-      ValueRef ref;
-      part.index.read_at(line - part.offset - 1, 1, &ref);
-      cached.values.resize(ref.stored);
-      if (ref.stored > 0) part.values.read_at(ref.offset, ref.stored, cached.values.data());
-      cached.ref = ref;
-      cached.line = line;
+  // One line's values, held by the caller: a bucket keeps its members' values in memory.
+  struct Held {
+    uint64_t line = 0;
+    ValueRef ref;
+    std::vector<uint32_t> values;
+
+    // The values as NearDupIndex::similarity takes them, valid while this is unchanged.
+    NearDupIndex::Values view() const {
+      NearDupIndex::Values out;
+      std::span<const uint32_t> stored = values;
+      (ref.stored < ref.shingle_count ? out.signature : out.shingles) = stored;
+      out.shingle_count = ref.shingle_count;
+      out.bits = ref.bits;
+      return out;
     }
-    NearDupIndex::Values out;
-    std::span<const uint32_t> stored = cached.values;
-    (cached.ref.stored < cached.ref.shingle_count ? out.signature : out.shingles) = stored;
-    out.shingle_count = cached.ref.shingle_count;
-    out.bits = cached.ref.bits;
-    return out;
+  };
+
+  // Reads the values of `line` into `out`.
+  void read(uint64_t line, Held& out) const {
+    auto it = std::upper_bound(parts_.begin(), parts_.end(), line,
+                               [](uint64_t l, const Part& p) { return l <= p.offset; });
+    const Part& part = *(it - 1);
+    part.index.read_at(line - part.offset - 1, 1, &out.ref);
+    out.values.resize(out.ref.stored);
+    if (out.ref.stored > 0) part.values.read_at(out.ref.offset, out.ref.stored, out.values.data());
+    out.line = line;
   }
 
  private:
@@ -65,22 +70,21 @@ class ValueStore {
     RecordFileReader index;
     RecordFileReader values;
   };
-  struct Cached {
-    uint64_t line = 0;
-    ValueRef ref;
-    std::vector<uint32_t> values;
-  };
   std::vector<Part> parts_;
-  Cached cache_[2];
 };
 
-// The candidate pairs of one band's buckets, merged over all parts.
+// The verified pairs of one band's buckets, merged over all parts.
 // Why this reproduces NearDupIndex: a bucket's members are the first kMaxBucket records with
 // its key that reach the MinHash stage. A record whose exact key an earlier one in the bucket
 // has is an exact duplicate (equal texts have equal bands): it never reaches that stage.
 // Member j's candidates are the members before it; from the 65th record on, the first 64.
-void add_band_candidates(const std::string& work, const std::vector<SignaturesDone>& parts,
-                         size_t band, SpillSorter<CandidatePair>& candidates) {
+// Why verified here: a crowded bucket gives each later record 64 candidates, and spilling them
+// all before verifying (16 bytes each, per band) took more disk than the input by far; the
+// members' values are held instead, and only pairs at the threshold are kept. A pair found in
+// several bands is verified in each, and kept once.
+void add_band_pairs(const std::string& work, const std::vector<SignaturesDone>& parts, size_t band,
+                    const ValueStore& store, const MinHasher& hasher, double threshold,
+                    SpillSorter<VerifiedPair>& pairs, uint64_t& checked) {
   MergeReader<BandEntry> merge;
   uint64_t offset = 0;
   for (const SignaturesDone& part : parts) {
@@ -90,6 +94,9 @@ void add_band_candidates(const std::string& work, const std::vector<SignaturesDo
     offset += part.lines;
   }
   std::vector<BandEntry> members;
+  std::vector<ValueStore::Held> held(NearDupIndex::kMaxBucket);  // the members' values
+  ValueStore::Held current;
+  std::vector<uint32_t> scratch;
   bool any = false;
   uint32_t key = 0;
   for (BandEntry entry; merge.next(entry);) {
@@ -98,15 +105,26 @@ void add_band_candidates(const std::string& work, const std::vector<SignaturesDo
       key = entry.band_key;
       any = true;
     }
-    if (members.size() < NearDupIndex::kMaxBucket) {
+    const bool joins = members.size() < NearDupIndex::kMaxBucket;
+    if (joins) {
       const bool seen = std::any_of(members.begin(), members.end(), [&](const BandEntry& m) {
         return m.key_low == entry.key_low && m.key_high == entry.key_high;
       });
       if (seen) continue;
     }
     // Past a full bucket, an exact duplicate may still yield pairs here: clusters skips them.
-    for (const BandEntry& member : members) candidates.add({entry.line, member.line});
-    if (members.size() < NearDupIndex::kMaxBucket) members.push_back(entry);
+    store.read(entry.line, current);
+    for (size_t m = 0; m < members.size(); ++m) {
+      ++checked;
+      const double s =
+          NearDupIndex::similarity(hasher, threshold, current.view(), held[m].view(), scratch);
+      if (s + 1e-12 < threshold) continue;  // as NearDupIndex::find judges
+      pairs.add(VerifiedPair{entry.line, members[m].line, s});
+    }
+    if (joins) {
+      std::swap(held[members.size()], current);
+      members.push_back(entry);
+    }
   }
 }
 
@@ -146,34 +164,28 @@ StageResult dedup_buckets(const StageOptions& options) {
       run_prefix(options, "buckets-bands-" + std::to_string(begin) + "-" + std::to_string(end));
   RunDirectory::remove_leftovers(tmp_dir(options), prefix);
   const RunDirectory runs(tmp_dir(options), prefix);
-  SpillSorter<CandidatePair> candidates(runs, "candidates", options.memory_bytes);
+  const MinHasher hasher(params.num_perm, params.seed);
+  const ValueStore store(options.work, parts);
+  SpillSorter<VerifiedPair> verified(runs, "pairs", options.memory_bytes);
+  uint64_t checked = 0;
   for (size_t band = begin; band < end; ++band) {
-    add_band_candidates(options.work, parts, band, candidates);
+    add_band_pairs(options.work, parts, band, store, hasher, params.threshold, verified, checked);
   }
 
-  // Each distinct pair is verified once, in (j, i) order, which is the order of the file.
-  const MinHasher hasher(params.num_perm, params.seed);
-  ValueStore store(options.work, parts);
-  std::vector<uint32_t> scratch;
   BucketsDone done;
   done.params = params;
   done.parts = parts.size();
   done.band_begin = begin;
   done.band_end = end;
   done.inputs_digest = digest;
+  done.candidates = checked;
   RecordFileWriter pairs(dir + "/pairs", sizeof(VerifiedPair), true);
-  candidates.finish(true, [&](const CandidatePair& pair) {
-    ++done.candidates;
-    const double s = NearDupIndex::similarity(hasher, params.threshold, store.get(pair.j, 0),
-                                              store.get(pair.i, 1), scratch);
-    if (s + 1e-12 < params.threshold) return;  // as NearDupIndex::find judges
-    pairs.write(VerifiedPair{pair.j, pair.i, s});
-  });
+  verified.finish(true, [&](const VerifiedPair& pair) { pairs.write(pair); });
   done.pairs = pairs.count();
   pairs.commit();
   write_done(dir, done);
   result.pairs = done.candidates;
-  result.spilled_runs = candidates.spilled_runs();
+  result.spilled_runs = verified.spilled_runs();
   return result;
 }
 
