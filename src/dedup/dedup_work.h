@@ -60,13 +60,6 @@ struct ValueRef {
   uint64_t bits = 0;  // NearDupIndex::bits_of(its shingles)
 };
 
-// A candidate pair of buckets: record j may be a near duplicate of the earlier record i.
-struct CandidatePair {
-  uint64_t j = 0, i = 0;
-  bool operator<(const CandidatePair& o) const { return j != o.j ? j < o.j : i < o.i; }
-  bool operator==(const CandidatePair& o) const { return j == o.j && i == o.i; }
-};
-
 // `pairs`: a candidate pair whose similarity reached the threshold, by (j, i).
 struct VerifiedPair {
   uint64_t j = 0, i = 0;

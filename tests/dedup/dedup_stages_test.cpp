@@ -232,18 +232,18 @@ TEST_F(DedupStagesTest, SpillSorterMergesManyRunsInOrderOnceEach) {
   // Given 1,000 pairs in random order, each twice, and a buffer of 3 records (hundreds of runs,
   // more than one merge can take at once)
   std::mt19937_64 rng(3);
-  std::vector<CandidatePair> pairs;
-  for (uint64_t j = 0; j < 1000; ++j) pairs.push_back({j, rng() % 7});
-  std::vector<CandidatePair> input = pairs;
+  std::vector<VerifiedPair> pairs;
+  for (uint64_t j = 0; j < 1000; ++j) pairs.push_back({j, rng() % 7, 0.5});
+  std::vector<VerifiedPair> input = pairs;
   input.insert(input.end(), pairs.begin(), pairs.end());
   std::shuffle(input.begin(), input.end(), rng);
   const RunDirectory runs(path("runs"), "test");
-  SpillSorter<CandidatePair> sorter(runs, "pairs", 3 * sizeof(CandidatePair));
+  SpillSorter<VerifiedPair> sorter(runs, "pairs", 3 * sizeof(VerifiedPair));
 
   // When sorted with unique
-  for (const CandidatePair& pair : input) sorter.add(pair);
-  std::vector<CandidatePair> sorted;
-  sorter.finish(true, [&](const CandidatePair& pair) { sorted.push_back(pair); });
+  for (const VerifiedPair& pair : input) sorter.add(pair);
+  std::vector<VerifiedPair> sorted;
+  sorter.finish(true, [&](const VerifiedPair& pair) { sorted.push_back(pair); });
 
   // Then each pair comes once, in order, and the runs are gone
   std::sort(pairs.begin(), pairs.end());
