@@ -31,6 +31,8 @@ class ValueStore {
         throw Error(p.index.path() + ": " + std::to_string(p.index.count()) + " entries, " +
                     done_path(dir) + " says the part has " + std::to_string(part.lines) + " lines");
       }
+      p.index.map();
+      p.values.map();
       parts_.push_back(std::move(p));
       offset += part.lines;
     }
@@ -38,7 +40,7 @@ class ValueStore {
 
   // One line's values, held by the caller: a bucket keeps its members' values in memory.
   struct Held {
-    uint64_t line = 0;
+    uint64_t line = 0;  // 0: none (lines count from 1)
     ValueRef ref;
     std::vector<uint32_t> values;
 
@@ -113,15 +115,17 @@ void add_band_pairs(const std::string& work, const std::vector<SignaturesDone>& 
       if (seen) continue;
     }
     // Past a full bucket, an exact duplicate may still yield pairs here: clusters skips them.
-    store.read(entry.line, current);
+    // Values are read only for a bucket of two or more: most buckets hold one record.
+    if (!members.empty()) store.read(entry.line, current);
     for (size_t m = 0; m < members.size(); ++m) {
+      if (held[m].line != members[m].line) store.read(members[m].line, held[m]);
       ++checked;
       const double s =
           NearDupIndex::similarity(hasher, threshold, current.view(), held[m].view(), scratch);
       if (s + 1e-12 < threshold) continue;  // as NearDupIndex::find judges
       pairs.add(VerifiedPair{entry.line, members[m].line, s});
     }
-    if (joins) {
+    if (joins) {  // held[size] holds its values if they were read, else another line's
       std::swap(held[members.size()], current);
       members.push_back(entry);
     }

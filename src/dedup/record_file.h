@@ -49,7 +49,7 @@ class RecordFileWriter {
   std::FILE* plain_ = nullptr;
 };
 
-// Reads a RecordFileWriter's file, sequentially or at any record (pread).
+// Reads a RecordFileWriter's file, sequentially or at any record (pread, or memory after map()).
 class RecordFileReader {
  public:
   // Throws Error naming the file if it cannot be opened, is not such a file, has records of
@@ -73,6 +73,10 @@ class RecordFileReader {
   // Records [index, index + count) into `records`, wherever the sequential reading is. Throws
   // Error naming the file if they are not all there.
   void read_at(uint64_t index, size_t count, void* records) const;
+  // Maps the file into memory, so that read_at() copies without a system call: buckets reads
+  // every bucket member's values at random, and a pread each took four fifths of its time.
+  // The stages' files are complete and never change once written. Throws Error naming the file.
+  void map();
 
  private:
   std::string path_;
@@ -80,6 +84,8 @@ class RecordFileReader {
   uint64_t count_ = 0;
   uint64_t next_ = 0;  // the index of the record next() reads
   int fd_ = -1;
+  const char* map_ = nullptr;  // after map(): the whole file
+  size_t map_size_ = 0;
   std::vector<char> buffer_;
   size_t begin_ = 0, end_ = 0;  // buffer_[begin_, end_) holds records next() has not returned
 };

@@ -19,6 +19,7 @@
 #include "dedup/dedup_fixture.h"
 #include "dedup/dedup_stages.h"
 #include "dedup/dedup_work.h"
+#include "dedup/record_file.h"
 #include "dedup/spill_sort.h"
 #include "personagen/error.h"
 
@@ -179,6 +180,33 @@ TEST_F(DedupStagesSafetyTest, SpillSorterReservesItsShareOnce) {
   sorter.finish(false, [&](uint64_t v) { out.push_back(v); });
   ASSERT_EQ(out.size(), 250u);
   EXPECT_TRUE(std::is_sorted(out.begin(), out.end()));
+}
+
+TEST_F(DedupStagesSafetyTest, AMappedRecordFileReadsWhatPreadReads) {
+  // Given a record file of 1,000 numbers
+  RecordFileWriter writer(path("n"), sizeof(uint64_t), true);
+  for (uint64_t i = 0; i < 1000; ++i) writer.write(i * 7);
+  writer.commit();
+
+  // When one reader maps it and another does not
+  RecordFileReader plain(path("n"), sizeof(uint64_t));
+  RecordFileReader mapped(path("n"), sizeof(uint64_t));
+  mapped.map();
+
+  // Then both read the same records anywhere, and both refuse one past the end
+  for (uint64_t index : {0u, 1u, 500u, 998u}) {
+    uint64_t a[2] = {}, b[2] = {};
+    plain.read_at(index, 2, a);
+    mapped.read_at(index, 2, b);
+    EXPECT_EQ(a[0], index * 7);
+    EXPECT_EQ(b[0], a[0]);
+    EXPECT_EQ(b[1], a[1]);
+  }
+  uint64_t past = 0;
+  EXPECT_THROW(mapped.read_at(1000, 1, &past), Error);
+  RecordFileReader moved(std::move(mapped));
+  moved.read_at(999, 1, &past);
+  EXPECT_EQ(past, 999u * 7);
 }
 
 }  // namespace
