@@ -1,9 +1,7 @@
 // Stage 2 of the staged dedup: the verified candidate pairs of a range of bands (dedup_stages.h).
 #include <algorithm>
-#include <filesystem>
 #include <optional>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "dedup/dedup_stages.h"
@@ -151,23 +149,13 @@ StageResult dedup_buckets(const StageOptions& options) {
   const StageLock lock(lock_path(dir), "buckets", options.work);
   const uint64_t digest = markers_digest(parts);
   if (std::optional<BucketsDone> done = read_buckets_done(dir, params)) {
-    if (done->parts != parts.size()) {
-      throw Error(done_path(dir) + ": made from " + std::to_string(done->parts) +
-                  " parts, the signatures have " + std::to_string(parts.size()));
-    }
-    check_inputs_digest(dir, done->inputs_digest, digest, "dedup buckets");
+    check_made_from(dir, done->parts, parts.size(), done->inputs_digest, digest, "dedup buckets");
     result.already_done = true;
     result.pairs = done->candidates;
     return result;
   }
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) throw Error(dir + ": cannot create the directory: " + error.message());
-
-  const std::string prefix =
-      run_prefix(options, "buckets-bands-" + std::to_string(begin) + "-" + std::to_string(end));
-  RunDirectory::remove_leftovers(tmp_dir(options), prefix);
-  const RunDirectory runs(tmp_dir(options), prefix);
+  const RunDirectory runs = begin_stage(
+      options, dir, "buckets-bands-" + std::to_string(begin) + "-" + std::to_string(end));
   const MinHasher hasher(params.num_perm, params.seed);
   const ValueStore store(options.work, parts);
   SpillSorter<VerifiedPair> verified(runs, "pairs", options.memory_bytes);

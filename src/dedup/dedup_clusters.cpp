@@ -1,8 +1,6 @@
 // Stage 3 of the staged dedup: which records are dropped, and for which (dedup_stages.h).
-#include <filesystem>
 #include <optional>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "dedup/dedup_stages.h"
@@ -112,19 +110,11 @@ StageResult dedup_clusters(const StageOptions& options) {
   const StageLock lock(lock_path(dir), "clusters", options.work);
   const uint64_t digest = markers_digest(parts, ranges);
   if (std::optional<ClustersDone> done = read_clusters_done(dir, params)) {
-    if (done->parts != parts.size()) {
-      throw Error(done_path(dir) + ": made from " + std::to_string(done->parts) +
-                  " parts, the signatures have " + std::to_string(parts.size()));
-    }
-    check_inputs_digest(dir, done->inputs_digest, digest, "dedup clusters");
+    check_made_from(dir, done->parts, parts.size(), done->inputs_digest, digest, "dedup clusters");
     result.already_done = true;
     result.pairs = done->exact_dropped + done->near_dropped;
     return result;
   }
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) throw Error(dir + ": cannot create the directory: " + error.message());
-
   ClustersDone done;
   done.params = params;
   done.parts = parts.size();
@@ -133,9 +123,7 @@ StageResult dedup_clusters(const StageOptions& options) {
     done.lines += part.lines;
     result.records += part.read;
   }
-  const std::string prefix = run_prefix(options, "clusters");
-  RunDirectory::remove_leftovers(tmp_dir(options), prefix);
-  const RunDirectory runs(tmp_dir(options), prefix);
+  const RunDirectory runs = begin_stage(options, dir, "clusters");
   const std::string exact_path = runs.path() + "/exact";
   const std::string near_path = runs.path() + "/near";
   done.exact_dropped = write_exact_drops(options.work, parts, runs, options.memory_bytes,

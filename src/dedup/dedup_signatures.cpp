@@ -1,11 +1,9 @@
 // Stage 1 of the staged dedup: a part's exact keys, band keys and MinHash values (dedup_stages.h).
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "dedup/dedup_stages.h"
@@ -67,16 +65,10 @@ StageResult dedup_signatures(const StageOptions& options) {
     result.records = done->read;
     return result;
   }
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) throw Error(dir + ": cannot create the directory: " + error.message());
-
   // From here on every file is written as .tmp and renamed when complete; done.json comes last.
-  const std::string prefix =
-      run_prefix(options, "signatures-part-" + std::to_string(options.part.index) + "-of-" +
-                              std::to_string(options.part.count));
-  RunDirectory::remove_leftovers(tmp_dir(options), prefix);
-  const RunDirectory runs(tmp_dir(options), prefix);
+  const RunDirectory runs = begin_stage(options, dir,
+                                        "signatures-part-" + std::to_string(options.part.index) +
+                                            "-of-" + std::to_string(options.part.count));
   const size_t bands = params.bands;
   const size_t memory = options.memory_bytes / (bands + 1);
   SortedOutput<ExactEntry> exact(runs, dir, "exact", memory);

@@ -115,6 +115,16 @@ std::string lock_path(const std::string& dir) {
   return dir + ".lock";
 }
 
+RunDirectory begin_stage(const StageOptions& options, const std::string& dir,
+                         const std::string& name) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) throw Error(dir + ": cannot create the directory: " + error.message());
+  const std::string prefix = run_prefix(options, name);
+  RunDirectory::remove_leftovers(tmp_dir(options), prefix);
+  return RunDirectory(tmp_dir(options), prefix);
+}
+
 void check_stage_options(const StageOptions& options, const std::string& stage, bool inputs) {
   if (options.work.empty()) throw usage_error(stage + ": -o/--work must name the work directory");
   if (!options.dedup.embed_model.empty()) {
@@ -195,9 +205,13 @@ uint64_t markers_digest(const std::vector<SignaturesDone>& signatures,
   return hash64(hashes);
 }
 
-void check_inputs_digest(const std::string& dir, uint64_t made, uint64_t now,
-                         const std::string& stage) {
-  if (made == now) return;
+void check_made_from(const std::string& dir, uint64_t made_parts, uint64_t parts,
+                     uint64_t made_digest, uint64_t digest, const std::string& stage) {
+  if (made_parts != parts) {
+    throw Error(done_path(dir) + ": made from " + std::to_string(made_parts) +
+                " parts, the signatures have " + std::to_string(parts));
+  }
+  if (made_digest == digest) return;
   throw Error(stage + ": " + done_path(dir) + " was made from other done markers than " +
               "the work directory now holds (a stage before it was redone or its input " +
               "changed): use a fresh work directory");

@@ -8,6 +8,7 @@
 
 #include "dedup/dedup.h"
 #include "dedup/dedup_stages.h"
+#include "dedup/spill_sort.h"
 
 namespace personagen {
 
@@ -93,6 +94,11 @@ std::string tmp_dir(const StageOptions& options);
 std::string run_prefix(const StageOptions& options, const std::string& name);
 // The lock file of a stage's output directory `dir`: "dir.lock" (WORK/clusters.lock).
 std::string lock_path(const std::string& dir);
+// Starts a stage that is not done, under its lock: creates its output directory `dir`, removes
+// the run directories a killed run of it left in tmp_dir (run_prefix(options, name)), and
+// returns a fresh one. Throws Error naming a directory it cannot create.
+RunDirectory begin_stage(const StageOptions& options, const std::string& dir,
+                         const std::string& name);
 
 // --- Options.
 
@@ -174,10 +180,12 @@ void check_inputs_unchanged(const std::string& dir, const SignaturesDone& done,
 // record it, and a rerun that finds other markers fails instead of redoing or keeping stale work.
 uint64_t markers_digest(const std::vector<SignaturesDone>& signatures,
                         const std::vector<BucketsDone>& buckets = {});
-// Throws Error("STAGE: DIR/done.json was made from other done markers than WORK now holds (...):
-// use a fresh work directory") unless `made` == `now`.
-void check_inputs_digest(const std::string& dir, uint64_t made, uint64_t now,
-                         const std::string& stage);
+// Checks that the done stage in `dir` was made from `parts` parts and the done markers whose
+// markers_digest is `digest`. Throws Error("DIR/done.json: made from N parts, ...") or
+// Error("STAGE: DIR/done.json was made from other done markers than WORK now holds (...): use
+// a fresh work directory").
+void check_made_from(const std::string& dir, uint64_t made_parts, uint64_t parts,
+                     uint64_t made_digest, uint64_t digest, const std::string& stage);
 
 // Every part's signatures, in order, after checking that all N parts of one split are done with
 // the same parameters (the run's, from then on). Throws Error naming what is missing or differs
