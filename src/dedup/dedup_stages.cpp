@@ -17,12 +17,36 @@
 #include "dedup/dedup_work.h"
 #include "dedup/record_file.h"
 #include "dedup/spill_sort.h"
+#include "dedup/stage_lock.h"
 #include "dedup/syntactic_dedup.h"
 #include "input/record_reader.h"
 #include "personagen/error.h"
 
 namespace personagen {
 namespace {
+
+// The out-of-core run's work directories are PARENT/personagen-dedup.XXXXXX, each locked
+// (run.lock) by its run for as long as it lives.
+constexpr char kOutOfCorePrefix[] = "personagen-dedup";
+
+// Removes the work directories that killed runs (Ctrl-C, the OOM killer) left in `parent`: those
+// whose lock nobody holds. One without a lock file yet is a run starting up, and stays.
+void remove_abandoned_work(const std::string& parent) {
+  const std::string prefix = std::string(kOutOfCorePrefix) + ".";
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(parent, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() != prefix.size() + 6 || !name.starts_with(prefix)) continue;
+    const std::string lock = entry.path().string() + "/run.lock";
+    if (!std::filesystem::exists(lock, error)) continue;
+    try {
+      const StageLock abandoned(lock, "out-of-core run", entry.path().string());
+      std::filesystem::remove_all(entry.path(), error);
+    } catch (const Error&) {
+      // a live run's
+    }
+  }
+}
 
 std::optional<size_t> parse_count(std::string_view text) {
   size_t value = 0;
@@ -176,8 +200,10 @@ DedupStats run_dedup_out_of_core(const DedupOptions& options, size_t memory_byte
     parent = std::filesystem::temp_directory_path(error).string();
     if (error) parent = "/tmp";
   }
-  // Removed at the end, also on an error: nothing in it outlives the run.
-  const RunDirectory work(parent, "personagen-dedup");
+  // Removed at the end, also on an error; a killed run's is removed by the next run.
+  remove_abandoned_work(parent);
+  const RunDirectory work(parent, kOutOfCorePrefix);
+  const StageLock lock(work.path() + "/run.lock", "out-of-core run", work.path());
   StageOptions stage;
   stage.dedup = options;
   stage.work = work.path();

@@ -132,6 +132,34 @@ TEST_F(DedupStagesSafetyTest, AKilledRunsSpillDirectoryIsRemovedByTheNextRun) {
   EXPECT_TRUE(fs::exists(path("work/tmp/signatures-part-1-of-2.abc123")));
 }
 
+TEST_F(DedupStagesSafetyTest, AKilledOutOfCoreRunsWorkIsRemovedByTheNextButALiveOnesIsNot) {
+  // Given in the temporary directory a killed run's work (its lock free), a live run's (locked),
+  // and one made a moment ago (no lock file yet)
+  const std::string tmp = path("tmp");
+  for (const char* name : {"killed", "livexx", "youngx"}) {
+    fs::create_directories(tmp + "/personagen-dedup." + name);
+  }
+  write("tmp/personagen-dedup.killed/run.lock", "");
+  write("tmp/personagen-dedup.killed/signatures/part-0-of-1/exact", "x");
+  const std::string live_lock = tmp + "/personagen-dedup.livexx/run.lock";
+  const int fd = ::open(live_lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+
+  // When an out-of-core run goes through
+  const std::string in = write("in.jsonl", "{\"persona\": \"a nurse\"}\n");
+  run_dedup_out_of_core(options(in), size_t{1} << 20, tmp);
+  ::close(fd);
+
+  // Then only the killed run's work is gone, and the run left nothing of its own
+  EXPECT_FALSE(fs::exists(tmp + "/personagen-dedup.killed"));
+  EXPECT_TRUE(fs::exists(live_lock));
+  EXPECT_TRUE(fs::exists(tmp + "/personagen-dedup.youngx"));
+  size_t entries = 0;
+  for (const auto& entry : fs::directory_iterator(tmp)) entries += !entry.path().empty();
+  EXPECT_EQ(entries, 2u);
+}
+
 TEST_F(DedupStagesSafetyTest, GoingOnOutOfCoreWarnsOfARejectedLineOnce) {
   // Given a bad line, and an index that outgrows its memory at once
   DedupOptions o = options(write("in.jsonl", R"({"persona": "a nurse"})"
