@@ -165,12 +165,6 @@ int run(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   Options options;
   CLI::App app{"personagen: synthetic data from personas, the Persona Hub method, at scale"};
-  app.footer(
-      "Examples:\n"
-      "  personagen synth -i personas.jsonl -t math -o out/math --model MODEL\n"
-      "  personagen synth -t solve -i out/math -o out/solve --model MODEL\n"
-      "  personagen report -i out/solve --html report.html\n"
-      "Before a long run: personagen check --base-url URL --model MODEL");
   app.set_version_flag("--version", PERSONAGEN_VERSION);
   app.require_subcommand(1);
   // Checked while parsing, like every flag: from the end of parsing on, synth owns the exit
@@ -224,6 +218,14 @@ int run(int argc, char** argv) {
                     "Directory of templates replacing the embedded ones");
   tasks->add_option("--world", options.world_file, "Game world description for the npc task");
 
+  // Set last: CLI11 copies a footer into the subcommands made after it, and these examples are
+  // for `personagen --help` only.
+  app.footer(
+      "Examples:\n"
+      "  personagen synth -i personas.jsonl -t math -o out/math --model MODEL\n"
+      "  personagen synth -t solve -i out/math -o out/solve --model MODEL\n"
+      "  personagen report -i out/solve --html report.html\n"
+      "Before a long run: personagen check --base-url URL --model MODEL");
   refuse_api_key_flag(argc, argv);
   try {
     app.parse(argc, argv);

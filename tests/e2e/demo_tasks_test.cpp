@@ -161,6 +161,12 @@ TEST_F(E2E, HelpEndsWithExamplesAndListsTheCommonFlagsFirst) {
   ASSERT_NE(rare, std::string::npos) << synth.out;
   for (const char* flag : {"--input", "--task", "--output", "--model", "--base-url"})
     EXPECT_LT(synth.out.find(flag), rare) << flag << "\n" << synth.out;
+  // The examples are the top level's: no subcommand's help repeats them.
+  for (std::vector<std::string> help : std::vector<std::vector<std::string>>{
+           {"synth", "--help"}, {"dedup", "buckets", "--help"}, {"report", "--help"}}) {
+    Result sub = run(help, "");
+    EXPECT_EQ(sub.out.find("Examples:"), std::string::npos) << help[0] << "\n" << sub.out;
+  }
 }
 
 }  // namespace
