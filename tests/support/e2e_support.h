@@ -34,6 +34,10 @@ namespace personagen::e2e {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+// The generation tasks, as `personagen tasks` lists them.
+inline constexpr const char* kBuiltinTasks[] = {"math",      "reasoning", "instruction",
+                                                "knowledge", "npc",       "tool"};
+
 inline std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
