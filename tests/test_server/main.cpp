@@ -75,6 +75,12 @@ int run(int argc, char** argv) {
                "Refuse every chat request that carries response_format (400)");
   app.add_flag("--reject-unknown-model", options.reject_unknown_model,
                "Refuse chat requests for any model but --model (404)");
+  app.add_flag("--reject-max-tokens", options.reject_max_tokens,
+               "Refuse chat requests with max_tokens, as reasoning models do (400)");
+  app.add_flag("--models-html", options.models_html,
+               "Answer /v1/models with an HTML page, as a misrouted proxy does");
+  app.add_flag("--partial-key-in-401", options.partial_key_in_401,
+               "Quote part of a wrong key in the 401, as OpenAI does");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
