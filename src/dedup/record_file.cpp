@@ -1,7 +1,6 @@
 #include "dedup/record_file.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -124,17 +123,13 @@ RecordFileReader::RecordFileReader(std::string path, size_t record_size)
 }
 
 RecordFileReader::~RecordFileReader() {
-  if (map_) ::munmap(const_cast<char*>(map_), map_size_);
   if (fd_ >= 0) ::close(fd_);
 }
 
 void RecordFileReader::map() {
-  if (map_) return;
-  const size_t size = sizeof(RecordFileHeader) + count_ * record_size_ + sizeof(RecordFileTrailer);
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd_, 0);
-  if (map == MAP_FAILED) throw_io_error(path_, "cannot map into memory");
-  map_ = static_cast<const char*>(map);
-  map_size_ = size;
+  if (map_.mapped()) return;
+  map_ = MappedFile(
+      fd_, sizeof(RecordFileHeader) + count_ * record_size_ + sizeof(RecordFileTrailer), path_);
 }
 
 RecordFileReader::RecordFileReader(RecordFileReader&& other) noexcept
@@ -143,8 +138,7 @@ RecordFileReader::RecordFileReader(RecordFileReader&& other) noexcept
       count_(other.count_),
       next_(other.next_),
       fd_(std::exchange(other.fd_, -1)),
-      map_(std::exchange(other.map_, nullptr)),
-      map_size_(other.map_size_),
+      map_(std::move(other.map_)),
       buffer_(std::move(other.buffer_)),
       begin_(other.begin_),
       end_(other.end_) {}
@@ -171,8 +165,8 @@ void RecordFileReader::read_at(uint64_t index, size_t count, void* records) cons
   auto* out = static_cast<char*>(records);
   size_t left = count * record_size_;
   auto offset = static_cast<off_t>(sizeof(RecordFileHeader) + index * record_size_);
-  if (map_) {
-    std::memcpy(out, map_ + offset, left);
+  if (map_.mapped()) {
+    std::memcpy(out, map_.bytes().data() + offset, left);
     return;
   }
   while (left > 0) {

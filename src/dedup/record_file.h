@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "store/atomic_file.h"
+#include "util/mapped_file.h"
 
 namespace personagen {
 
@@ -84,8 +85,7 @@ class RecordFileReader {
   uint64_t count_ = 0;
   uint64_t next_ = 0;  // the index of the record next() reads
   int fd_ = -1;
-  const char* map_ = nullptr;  // after map(): the whole file
-  size_t map_size_ = 0;
+  MappedFile map_;  // after map(): the whole file
   std::vector<char> buffer_;
   size_t begin_ = 0, end_ = 0;  // buffer_[begin_, end_) holds records next() has not returned
 };
