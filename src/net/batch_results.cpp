@@ -143,7 +143,7 @@ BatchResults::BatchResults(const std::vector<std::string>& paths) {
   for (const std::string& path : paths) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw_io_error(path, "cannot open the batch results");
-    files_.push_back({path, fd});
+    files_.push_back({path, fd, {}});
     uint32_t file = static_cast<uint32_t>(files_.size() - 1);
     uint64_t line = 0;
     uint64_t carry_offset = 0;  // of carry's first byte in the file
@@ -182,6 +182,7 @@ BatchResults::BatchResults(const std::vector<std::string>& paths) {
       carry.erase(0, begin);
       carry_offset += begin;
     }
+    files_.back().map = MappedFile(fd, carry_offset + carry.size(), path);
   }
   // Sorted by hash, then in file order; of the results for one custom_id only the first success
   // (else the first) stays.
@@ -222,6 +223,8 @@ BatchResults::~BatchResults() {
 }
 
 std::string_view BatchResults::read_line(const Entry& e, std::string& buffer) const {
+  const std::string_view mapped = files_[e.file].map.bytes();
+  if (e.offset + e.length <= mapped.size()) return mapped.substr(e.offset, e.length);
   buffer.resize(e.length);
   size_t done = 0;
   while (done < e.length) {

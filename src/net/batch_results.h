@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "personagen/http_transport.h"
+#include "util/mapped_file.h"
 
 namespace personagen {
 
@@ -27,9 +28,10 @@ struct BatchResult {
 BatchResult parse_batch_result(std::string_view line, std::string_view where);
 
 // The result files of an import, indexed by custom_id. The index holds 24 bytes per result (the
-// custom_id's hash and where its line is); a line is read again, with pread, when its request
-// asks for it. So the memory is bounded by the results given, never by the input they answer,
-// and no result file is held in memory.
+// custom_id's hash and where its line is); a line is read again when its request asks for it,
+// from the file mapped into memory (util/mapped_file.h: a pread per line took much of an
+// import's time). So the memory it allocates is bounded by the results given, never by the input
+// they answer; the mapped pages are the page cache's, which the kernel may drop at any time.
 class BatchResults {
  public:
   // Reads and indexes every line of `paths` (blank lines skipped). Throws Error naming the file
@@ -63,6 +65,7 @@ class BatchResults {
   struct File {
     std::string path;
     int fd = -1;
+    MappedFile map;  // the bytes indexed
   };
   // The line of `e`, read into `buffer`; its 1-based number is not kept, so errors name the
   // byte offset.
