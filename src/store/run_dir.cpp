@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "personagen/error.h"
+#include "store/kept_samples.h"
 #include "store/shard_writer.h"
 #include "util/file_io.h"
 #include "util/hash.h"
@@ -183,24 +184,48 @@ bool read_at(int fd, uint64_t offset, size_t size, std::string& out) {
 
 }  // namespace
 
-std::vector<RequestId> read_failed_requests(const std::string& path) {
-  std::ifstream in(path);
+std::optional<uint64_t> FailedRequests::kept_at(uint64_t line) const {
+  auto it = std::lower_bound(kept.begin(), kept.end(), line,
+                             [](const Kept& k, uint64_t l) { return k.line < l; });
+  if (it == kept.end() || it->line != line) return std::nullopt;
+  return it->offset;
+}
+
+FailedRequests read_failed_requests(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot read");
-  std::vector<RequestId> requests;
+  FailedRequests failed;
+  failed.path = path;
+  std::vector<RequestId>& requests = failed.requests;
   std::string text;
-  for (uint64_t number = 1; std::getline(in, text); ++number) {
+  uint64_t offset = 0;
+  for (uint64_t number = 1; std::getline(in, text); ++number, offset += text.size() + 1) {
     if (text.empty()) continue;
     auto json = nlohmann::json::parse(text, nullptr, false);
+    std::string where = path + ":" + std::to_string(number);
     if (json.is_discarded() || !json.contains("line") || !json["line"].is_number_unsigned() ||
         (json.contains("request") && !json["request"].is_number_unsigned()))
-      throw Error(path + ":" + std::to_string(number) +
-                  ": expected a failure record with a \"line\" and a \"request\"");
-    requests.push_back(
-        RequestId{json["line"].get<uint64_t>(), json.value("request", kEveryRequest)});
+      throw Error(where + ": expected a failure record with a \"line\" and a \"request\"");
+    uint64_t line = json["line"].get<uint64_t>();
+    requests.push_back(RequestId{line, json.value("request", kEveryRequest)});
+    // Checked now, so that a retry pass never starts on samples it cannot read back.
+    if (json.contains("kept_samples") && !parse_kept_samples(text, where).empty())
+      failed.kept.push_back({line, offset});
   }
   std::sort(requests.begin(), requests.end());
   requests.erase(std::unique(requests.begin(), requests.end()), requests.end());
-  return requests;
+  // A line's failures are written together, and only the first keeps its samples; should two,
+  // the first in the file counts.
+  auto by_line = [](const FailedRequests::Kept& a, const FailedRequests::Kept& b) {
+    return a.line < b.line;
+  };
+  std::stable_sort(failed.kept.begin(), failed.kept.end(), by_line);
+  auto same_line = [](const FailedRequests::Kept& a, const FailedRequests::Kept& b) {
+    return a.line == b.line;
+  };
+  failed.kept.erase(std::unique(failed.kept.begin(), failed.kept.end(), same_line),
+                    failed.kept.end());
+  return failed;
 }
 
 std::optional<InputFingerprint> fingerprint_input(const std::string& path,
@@ -306,7 +331,7 @@ RunStart RunDir::prepare(const Options& options, const RunConfig& config, const 
     log_retry_changes(dir_, retry_changes);
     manifest->config = config;
     RunStart start{RunStart::Kind::resume, std::move(manifest), {}};
-    if (start.manifest->retry_pass) start.retry_requests = read_failed_requests(retry_source());
+    if (start.manifest->retry_pass) start.retry = read_failed_requests(retry_source());
     return start;
   }
   if (!options.retry_failed) return {RunStart::Kind::complete, std::move(manifest), {}};
@@ -328,7 +353,7 @@ RunStart RunDir::start_retry_pass(Manifest manifest, const RunConfig& config,
         std::rename(failures().c_str(), retry_source().c_str()) != 0)
       throw Error(failures() + ": cannot move aside for --retry-failed: " + std::strerror(errno));
   }
-  std::vector<RequestId> requests = read_failed_requests(retry_source());
+  FailedRequests requests = read_failed_requests(retry_source());
   log_retry_changes(dir_, changes);
   manifest.config = config;  // a resume of this pass compares against what it asks with
 

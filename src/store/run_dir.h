@@ -11,6 +11,23 @@
 
 namespace personagen {
 
+// The requests of a failures file: what a --retry-failed pass or a batch's next round sends
+// again.
+struct FailedRequests {
+  // solve: a failed line whose failure record keeps its samples that succeeded ("kept_samples",
+  // store/kept_samples.h), and the byte offset of that record in `path`.
+  struct Kept {
+    uint64_t line = 0;
+    uint64_t offset = 0;
+  };
+  std::string path;                 // the file they were read from
+  std::vector<RequestId> requests;  // sorted, unique; index kEveryRequest: all of the line's
+  std::vector<Kept> kept;           // sorted by line, one per line
+
+  // Where in `path` the samples that `line` keeps are, if it keeps any.
+  std::optional<uint64_t> kept_at(uint64_t line) const;
+};
+
 // How a synth invocation starts in its output directory.
 struct RunStart {
   enum class Kind {
@@ -23,9 +40,9 @@ struct RunStart {
   // input fingerprint. For a resume: the checkpoint, with the configuration of this invocation
   // (a --retry-failed pass may have changed its sampling).
   std::optional<Manifest> manifest;
-  // For a retry pass: the requests to send again, sorted (index kEveryRequest: all of the
-  // line's). Empty otherwise.
-  std::vector<RequestId> retry_requests;
+  // For a retry pass: the requests to send again, read from failures.retry.jsonl. Empty
+  // otherwise.
+  FailedRequests retry;
 };
 
 // The configuration names a --retry-failed pass may change: how the endpoint is asked, not which
@@ -48,9 +65,11 @@ std::vector<InputFingerprint> fingerprint_inputs(
     const std::vector<std::string>& files, std::optional<uint64_t> last_length = std::nullopt);
 
 // The requests of the failure records in `path` (line and index within the line), sorted and
-// unique. A record without "request" (written before failures named it) means every request of
-// its line. Throws Error naming the file and line of a line that is not a failure record.
-std::vector<RequestId> read_failed_requests(const std::string& path);
+// unique, and the records that keep a solve line's samples that succeeded. A record without
+// "request" (written before failures named it) means every request of its line. Throws Error
+// naming the file and line of a line that is not a failure record, or whose "kept_samples" are
+// not well-formed.
+FailedRequests read_failed_requests(const std::string& path);
 
 // The output directory of a synth run. It is locked for the object's lifetime, so two runs can
 // never interleave their writes into the same directory.

@@ -20,13 +20,13 @@ std::string training_reject(const SynthPlan& plan, const InputRecord& record) {
   return {};
 }
 
-bool retry_wants(const std::vector<RequestId>& failed, OutputKind kind, uint64_t line,
-                 size_t unit) {
-  auto it = std::lower_bound(failed.begin(), failed.end(), RequestId{line, 0});
-  if (it == failed.end() || it->line != line) return false;
-  if (kind == OutputKind::solution) return true;
-  return std::binary_search(failed.begin(), failed.end(), RequestId{line, unit}) ||
-         std::binary_search(failed.begin(), failed.end(), RequestId{line, kEveryRequest});
+bool retry_wants(const FailedRequests& failed, OutputKind kind, uint64_t line, size_t unit) {
+  const std::vector<RequestId>& requests = failed.requests;
+  auto it = std::lower_bound(requests.begin(), requests.end(), RequestId{line, 0});
+  if (it == requests.end() || it->line != line) return false;
+  if (kind == OutputKind::solution && !failed.kept_at(line)) return true;
+  return std::binary_search(requests.begin(), requests.end(), RequestId{line, unit}) ||
+         std::binary_search(requests.begin(), requests.end(), RequestId{line, kEveryRequest});
 }
 
 WalkCounts walk_requests(const SynthPlan& plan, uint64_t limit, RequestBuilder& builder,

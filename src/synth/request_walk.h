@@ -7,6 +7,7 @@
 
 #include "personagen/input_record.h"
 #include "personagen/request_id.h"
+#include "store/run_dir.h"
 #include "synth/synth_plan.h"
 
 namespace personagen {
@@ -14,10 +15,11 @@ namespace personagen {
 // Why a training task cannot use this line (no text, no persona to play the user), or "".
 std::string training_reject(const SynthPlan& plan, const InputRecord& record);
 
-// Whether a --retry-failed pass sends request `unit` of `line` again, given the failed requests
-// (sorted; index kEveryRequest: all of the line's). A solve line's vote needs all its samples, so
-// one failed sample sends the whole line again.
-bool retry_wants(const std::vector<RequestId>& failed, OutputKind kind, uint64_t line, size_t unit);
+// Whether a --retry-failed pass (or a batch's next round) sends request `unit` of `line` again,
+// given the failed requests. A solve line's vote needs all its samples: when its failure keeps
+// the samples that succeeded, only the failed ones are sent (the pass restores the others);
+// without them (a failures file written before they were kept) every sample is sent again.
+bool retry_wants(const FailedRequests& failed, OutputKind kind, uint64_t line, size_t unit);
 
 // What a walk saw of the input.
 struct WalkCounts {

@@ -57,7 +57,7 @@ SynthRun::SynthRun(const Options& options, const SynthPlan& plan, RecordSink& si
       manifest_path_(dir.empty() ? "" : dir + "/manifest.json"),
       manifest_(start.manifest ? std::move(*start.manifest) : Manifest{}),
       durable_(manifest_.checkpoint),
-      retry_requests_(std::move(start.retry_requests)),
+      retry_(std::move(start.retry)),
       watermark_(manifest_.checkpoint.next, manifest_.checkpoint.selected_below,
                  manifest_.checkpoint.done_above),
       reader_(plan.input_files, plan.reader,
@@ -217,20 +217,6 @@ bool SynthRun::next(Job& job) {
   }
   if (!sampled_) watermark_.set_read_position(reader_.position());
   return false;
-}
-
-// Registers a line's request units: one per relation (text-to-persona) and sample (--samples), in
-// a retry pass only those that failed. next() builds them one at a time, as the pool asks.
-void SynthRun::start_line(InputRecord record) {
-  Pending& pending = pending_[record.line];
-  pending.requests.resize(plan_.units());
-  for (size_t index = plan_.units(); index-- > 0;) {
-    if (!retry_wanted(record.line, index)) continue;
-    ++pending.remaining;
-    unbuilt_.push_back(index);  // in reverse, so the first request is built first
-  }
-  building_ = record.line;
-  pending.record = std::move(record);
 }
 
 bool SynthRun::build_next(Job& job) {

@@ -136,6 +136,12 @@ class SynthRun final : private JobOwner {
   void add_sample(Request& request, Judged& judged, int attempts);
   // solve: once every sample is in, the vote decides: a record, unverified.jsonl or a failure.
   void settle_solve(Pending& p);
+  // solve, a failed line: its first failure keeps the samples that succeeded.
+  void keep_samples(Pending& p);
+  // solve, a retry pass: the samples the line's failure kept take their places again, so that
+  // only the failed ones are sent. Throws Error if the kept and the failed samples are not the
+  // line's K samples.
+  void restore_kept_samples(Pending& p);
   void checkpoint();
   void complete();
   // Records in the checkpoint where the run stands: the files' state `writer`, the watermark,
@@ -159,8 +165,8 @@ class SynthRun final : private JobOwner {
   RecordSink& sink_;
   std::string manifest_path_;  // empty for stdout
   Manifest manifest_;
-  Checkpoint durable_;                     // the last checkpoint written
-  std::vector<RequestId> retry_requests_;  // a retry pass's requests, sorted
+  Checkpoint durable_;    // the last checkpoint written
+  FailedRequests retry_;  // a retry pass's requests, from failures.retry.jsonl
   Watermark watermark_;
   RecordReader reader_;
   Selection selection_;

@@ -1,5 +1,5 @@
 // SynthRun: where its input lines come from (the reader, or a sample drawn at start-up), and
-// which of them a retry pass sends again.
+// which of their requests a run sends: all, or in a retry pass those that failed.
 #include <algorithm>
 #include <filesystem>
 
@@ -43,14 +43,30 @@ ReadPosition SynthRun::read_position(const InputRecord& record) const {
 // the input, rejects included, is already settled.
 bool SynthRun::in_retry_list(const InputRecord& record) {
   if (!retry_pass()) return true;
-  if (!retry_requests_.empty() && record.line > retry_requests_.back().line) input_done_ = true;
-  auto it =
-      std::lower_bound(retry_requests_.begin(), retry_requests_.end(), RequestId{record.line, 0});
-  return record.ok() && it != retry_requests_.end() && it->line == record.line;
+  const std::vector<RequestId>& requests = retry_.requests;
+  if (!requests.empty() && record.line > requests.back().line) input_done_ = true;
+  auto it = std::lower_bound(requests.begin(), requests.end(), RequestId{record.line, 0});
+  return record.ok() && it != requests.end() && it->line == record.line;
+}
+
+// Registers a line's request units: one per relation (text-to-persona) and sample (--samples), in
+// a retry pass only those that failed (and a solve line's samples that succeeded before, back in
+// their places). next() builds them one at a time, as the pool asks.
+void SynthRun::start_line(InputRecord record) {
+  Pending& pending = pending_[record.line];
+  pending.requests.resize(plan_.units());
+  for (size_t index = plan_.units(); index-- > 0;) {
+    if (!retry_wanted(record.line, index)) continue;
+    ++pending.remaining;
+    unbuilt_.push_back(index);  // in reverse, so the first request is built first
+  }
+  building_ = record.line;
+  pending.record = std::move(record);
+  if (plan_.kind == OutputKind::solution && retry_pass()) restore_kept_samples(pending);
 }
 
 bool SynthRun::retry_wanted(uint64_t line, uint64_t index) const {
-  return !retry_pass() || retry_wants(retry_requests_, plan_.kind, line, index);
+  return !retry_pass() || retry_wants(retry_, plan_.kind, line, index);
 }
 
 }  // namespace personagen

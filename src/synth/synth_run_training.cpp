@@ -1,5 +1,6 @@
 // SynthRun: the training tasks whose line needs more than one reply. converse builds a
 // conversation request by request; solve gathers K samples and lets their answers vote.
+#include "store/kept_samples.h"
 #include "synth/answer.h"
 #include "synth/synth_run.h"
 #include "synth/tasks.h"
@@ -73,12 +74,21 @@ void SynthRun::add_sample(Request& request, Judged& judged, int attempts) {
 // The paper's filter: a problem is kept when at least M of its K solutions reach the same final
 // answer. A line without agreement goes to unverified.jsonl with its votes, so nothing vanishes.
 // A failed sample votes for nothing; if the others still agree the line is kept (the failure is
-// in its samples), else the line fails and a retry pass sends it again.
+// in its samples), else the line fails, keeping the samples that succeeded with its failures, and
+// a retry pass sends only the failed samples again.
 void SynthRun::settle_solve(Pending& p) {
   std::vector<std::optional<std::string>> answers;
-  std::vector<SolveSample> samples;
-  for (Request& request : p.requests) {
+  for (const Request& request : p.requests)
     answers.push_back(request.failure.empty() ? request.normalized : std::nullopt);
+  Votes votes = tally(answers);
+  bool verified = votes.best >= plan_.agree;
+  if (!verified && !p.failures.empty()) {
+    keep_samples(p);  // a failed line: its failures are written, with the samples kept
+    return;
+  }
+  p.failures.clear();
+  std::vector<SolveSample> samples;
+  for (const Request& request : p.requests) {
     SolveSample& s = samples.emplace_back();
     s.custom_id = request.custom_id;
     s.output = request.output;
@@ -89,10 +99,6 @@ void SynthRun::settle_solve(Pending& p) {
     s.usage = request.usage;
     s.attempts = request.attempts;
   }
-  Votes votes = tally(answers);
-  bool verified = votes.best >= plan_.agree;
-  if (!verified && !p.failures.empty()) return;  // a failed line: its failures are written
-  p.failures.clear();
   SourceFields source = source_fields(p.record);
   std::string agreement = votes.agreement(plan_.samples);
   SolveRecord r;
@@ -115,6 +121,58 @@ void SynthRun::settle_solve(Pending& p) {
     sink_.write_unverified(json_);
     ++totals().unverified;
   }
+}
+
+// The samples that succeeded were billed: the line's first failure keeps them (with their usage
+// and attempts), so that a retry pass puts them back and sends only the failed ones.
+void SynthRun::keep_samples(Pending& p) {
+  std::vector<KeptSample> kept;
+  for (size_t index = 0; index < p.requests.size(); ++index) {
+    Request& request = p.requests[index];
+    if (!request.failure.empty() || request.custom_id.empty()) continue;
+    KeptSample& k = kept.emplace_back();
+    k.request = index;
+    k.custom_id = std::move(request.custom_id);
+    k.output = std::move(request.output);
+    k.answer = std::move(request.answer);
+    k.reasoning = std::move(request.reasoning);
+    k.finish_reason = std::move(request.finish_reason);
+    k.usage = request.usage;
+    k.attempts = request.attempts;
+  }
+  add_kept_samples(kept, p.failures.front());
+}
+
+// Their usage and attempts were counted in the totals when they were billed; they are not
+// counted again, and the record shows them as they were.
+void SynthRun::restore_kept_samples(Pending& p) {
+  uint64_t line = p.record.line;
+  std::optional<uint64_t> offset = retry_.kept_at(line);
+  if (!offset) return;
+  std::vector<bool> restored(p.requests.size());
+  for (KeptSample& k : read_kept_samples(retry_.path, *offset)) {
+    if (k.request >= p.requests.size())
+      throw Error(retry_.path + ": at offset " + std::to_string(*offset) + ": kept sample " +
+                  std::to_string(k.request) + " of input line " + std::to_string(line) +
+                  " is past --samples " + std::to_string(plan_.samples));
+    if (retry_wanted(line, k.request)) continue;  // it failed too: sent again
+    Request& request = p.requests[k.request];
+    request.custom_id = std::move(k.custom_id);
+    request.output = std::move(k.output);
+    request.answer = std::move(k.answer);
+    request.normalized = normalize_answer(request.answer);
+    request.reasoning = std::move(k.reasoning);
+    request.finish_reason = std::move(k.finish_reason);
+    request.usage = k.usage;
+    request.attempts = k.attempts;
+    restored[k.request] = true;
+  }
+  for (size_t index = 0; index < p.requests.size(); ++index)
+    if (!restored[index] && !retry_wanted(line, index))
+      throw Error(retry_.path + ": input line " + std::to_string(line) + "'s sample " +
+                  std::to_string(index) + " is neither kept nor failed (expected its " +
+                  std::to_string(p.requests.size()) +
+                  " samples among the line's failures and their \"kept_samples\")");
 }
 
 }  // namespace personagen

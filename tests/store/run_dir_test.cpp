@@ -347,14 +347,14 @@ TEST_F(RunDirTest, RetryFailedMayChangeSamplingOnlyAndRecordsIt) {
   // When --retry-failed raises --max-tokens, then the retry pass starts for the failed line
   RunStart start = prepare(retry, config("2048"));
   EXPECT_EQ(start.kind, RunStart::Kind::resume);
-  EXPECT_EQ(start.retry_requests, (std::vector<RequestId>{{2, kEveryRequest}}));
+  EXPECT_EQ(start.retry.requests, (std::vector<RequestId>{{2, kEveryRequest}}));
   // And the manifest records the new value before anything else happens
   std::optional<Manifest> recorded = read_manifest(out_ + "/manifest.json");
   EXPECT_TRUE(recorded->retry_pass);
   EXPECT_EQ(recorded->config, config("2048"));
   // So resuming that pass compares against it
   EXPECT_NE(refusal(options(), config()).find("max_tokens was \"2048\""), std::string::npos);
-  EXPECT_EQ(prepare(options(), config("2048")).retry_requests,
+  EXPECT_EQ(prepare(options(), config("2048")).retry.requests,
             (std::vector<RequestId>{{2, kEveryRequest}}));
 }
 

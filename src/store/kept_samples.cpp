@@ -1,0 +1,102 @@
+#include "store/kept_samples.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <type_traits>
+
+#include "personagen/error.h"
+#include "store/record_fields.h"
+
+namespace personagen {
+
+using namespace record_fields;
+
+namespace {
+
+// Reads member `key` of `object` into `out` if it has the type `T`; false if it is missing or
+// has another type.
+template <typename T>
+bool kept_member(const nlohmann::json& object, const char* key, T& out) {
+  auto it = object.find(key);
+  if (it == object.end()) return false;
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!it->is_string()) return false;
+  } else if constexpr (std::is_unsigned_v<T>) {
+    if (!it->is_number_unsigned()) return false;
+  } else {
+    if (!it->is_number_integer()) return false;
+  }
+  out = it->get<T>();
+  return true;
+}
+
+bool kept_usage(const nlohmann::json& sample, Usage& usage) {
+  auto it = sample.find("usage");
+  if (it == sample.end() || !it->is_object()) return false;
+  if (it->contains("reasoning_tokens") &&
+      !kept_member(*it, "reasoning_tokens", usage.reasoning_tokens))
+    return false;
+  return kept_member(*it, "prompt_tokens", usage.prompt_tokens) &&
+         kept_member(*it, "completion_tokens", usage.completion_tokens) &&
+         kept_member(*it, "total_tokens", usage.total_tokens);
+}
+
+}  // namespace
+
+void add_kept_samples(std::span<const KeptSample> samples, std::string& failure) {
+  if (samples.empty() || failure.empty() || failure.back() != '}') return;
+  failure.pop_back();
+  failure += ",\"kept_samples\":[";
+  for (const KeptSample& s : samples) {
+    if (failure.back() != '[') failure += ',';
+    failure += '{';
+    number_field(failure, "request", static_cast<int64_t>(s.request));
+    field(failure, "custom_id", s.custom_id);
+    field(failure, "output", s.output);
+    field(failure, "answer", s.answer);
+    if (!s.reasoning.empty()) field(failure, "reasoning", s.reasoning);
+    field(failure, "finish_reason", s.finish_reason);
+    append_usage(failure, s.usage);
+    number_field(failure, "attempts", s.attempts);
+    failure += '}';
+  }
+  failure += "]}";
+}
+
+std::vector<KeptSample> parse_kept_samples(std::string_view text, const std::string& where) {
+  auto bad = [&where](const std::string& what) {
+    return Error(where + ": " + what + " (expected a failure record whose \"kept_samples\" " +
+                 "is an array of {\"request\", \"custom_id\", \"output\", \"answer\", " +
+                 "\"finish_reason\", \"usage\", \"attempts\"})");
+  };
+  auto json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) throw bad("not a JSON object");
+  auto kept = json.find("kept_samples");
+  if (kept == json.end()) return {};
+  if (!kept->is_array()) throw bad("\"kept_samples\" is not an array");
+  std::vector<KeptSample> out;
+  for (const nlohmann::json& sample : *kept) {
+    KeptSample& s = out.emplace_back();
+    std::string label = "kept sample " + std::to_string(out.size());
+    if (!sample.is_object() || !kept_member(sample, "request", s.request) ||
+        !kept_member(sample, "custom_id", s.custom_id) ||
+        !kept_member(sample, "output", s.output) || !kept_member(sample, "answer", s.answer) ||
+        !kept_member(sample, "finish_reason", s.finish_reason) || !kept_usage(sample, s.usage) ||
+        !kept_member(sample, "attempts", s.attempts))
+      throw bad(label + " lacks a field or has one of the wrong type");
+    if (sample.contains("reasoning") && !kept_member(sample, "reasoning", s.reasoning))
+      throw bad(label + "'s \"reasoning\" is not a string");
+  }
+  return out;
+}
+
+std::vector<KeptSample> read_kept_samples(const std::string& path, uint64_t offset) {
+  std::string where = path + ": at offset " + std::to_string(offset);
+  std::ifstream in(path, std::ios::binary);
+  std::string text;
+  if (!in || !in.seekg(static_cast<std::streamoff>(offset)) || !std::getline(in, text))
+    throw Error(where + ": cannot read the failure record that keeps a line's samples");
+  return parse_kept_samples(text, where);
+}
+
+}  // namespace personagen

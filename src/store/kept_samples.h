@@ -1,0 +1,43 @@
+#pragma once
+
+// solve: the samples of a failed line that succeeded. They were billed, so they are kept in the
+// line's failure record, as its "kept_samples", and a --retry-failed pass (or a batch's next
+// round) sends only the samples that failed; the vote then sees all K again.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/openai_client.h"
+
+namespace personagen {
+
+// One sample that succeeded, as its solve record would show it, with the usage and attempts it
+// was billed for.
+struct KeptSample {
+  uint64_t request = 0;  // the sample's index within its line, as a failure's "request"
+  std::string custom_id;
+  std::string output;  // the solution
+  std::string answer;  // the final answer, as written
+  std::string reasoning;
+  std::string finish_reason;
+  Usage usage;
+  int attempts = 0;
+};
+
+// Adds "kept_samples":[{"request","custom_id","output","answer","reasoning"?,"finish_reason",
+// "usage","attempts"},...] as the last member of `failure`, a record that format_failure wrote.
+// Nothing when `samples` is empty.
+void add_kept_samples(std::span<const KeptSample> samples, std::string& failure);
+
+// The "kept_samples" of the failure record `text`; empty when it has none. Throws Error naming
+// `where` (a file and its line or offset) if they are not as add_kept_samples writes them.
+std::vector<KeptSample> parse_kept_samples(std::string_view text, const std::string& where);
+
+// The "kept_samples" of the failure record that starts at byte `offset` of the file `path`.
+// Throws Error naming the file and the offset if it cannot be read or is not well-formed.
+std::vector<KeptSample> read_kept_samples(const std::string& path, uint64_t offset);
+
+}  // namespace personagen
