@@ -27,11 +27,7 @@ timed() {
   shift
   rc=0
   /usr/bin/time -v -o "$work/$name.time" "$@" 2>"$work/$name.stderr" || rc=$?
-  read -r wall cpu rss_mb < <(awk -F': ' '
-    /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
-    /User time/ || /System time/ { c += $2 }
-    /Maximum resident set size/ { m = $2 / 1024 }
-    END { printf "%.2f %.2f %.1f\n", w, c, m }' "$work/$name.time")
+  read -r wall cpu rss_mb < <(time_figures "$work/$name.time")
   [ "$rc" = 0 ] || say "$name: exit $rc: $(head -c 300 "$work/$name.stderr")"
 }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }

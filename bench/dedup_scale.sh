@@ -33,28 +33,35 @@ if [ ! -f "$personas" ] || [ "$(wc -l <"$personas")" != "$n" ]; then
   bench/gen_personas.py "$n" "$personas"
 fi
 
-# run NAME DIR COMMAND...: runs COMMAND under /usr/bin/time while sampling the size of DIR (the
-# temporary or work directory) every half second; appends "NAME wall cpu rss_mb disk_mb" to
-# $work/times.
+# run NAME DIR COMMAND...: runs COMMAND under /usr/bin/time while sampling, every half second,
+# the size of DIR (the temporary or work directory) and the command's anonymous memory (RssAnon:
+# its RSS less the files it maps, which buckets does with the signatures' values; the kernel may
+# drop those pages at any time); appends "NAME wall cpu rss_mb anon_mb disk_mb" to $work/times.
 run() {
-  local name=$1 dir=$2 rc=0 peak=0 size sampler
+  local name=$1 dir=$2 rc=0 peak=0 anon=0 size timer sampler wall cpu rss
   shift 2
   mkdir -p "$dir"
-  (while :; do du -sb "$dir" 2>/dev/null | cut -f1; sleep 0.5; done) >"$work/$name.du" &
+  /usr/bin/time -v -o "$work/$name.time" "$@" 2>"$work/$name.stderr" &
+  timer=$!
+  (while :; do
+    du -sb "$dir" 2>/dev/null | cut -f1 >>"$work/$name.du"
+    for child in $(pgrep -P "$timer"); do
+      awk '/^RssAnon:/ { print $2 }' "/proc/$child/status" 2>/dev/null >>"$work/$name.anon"
+    done
+    sleep 0.5
+  done) &
   sampler=$!
-  /usr/bin/time -v -o "$work/$name.time" "$@" 2>"$work/$name.stderr" || rc=$?
+  wait "$timer" || rc=$?
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
   [ "$rc" = 0 ] || say "$name: exit $rc: $(tail -c 300 "$work/$name.stderr")"
   while read -r size; do [ "${size:-0}" -gt "$peak" ] && peak=$size; done <"$work/$name.du"
-  awk -F': ' -v name="$name" -v disk="$peak" '
-    /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
-    /User time/ || /System time/ { c += $2 }
-    /Maximum resident set size/ { m = $2 / 1024 }
-    END { printf "%s %.2f %.2f %.1f %.1f\n", name, w, c, m, disk / 1048576 }' \
-    "$work/$name.time" >>"$work/times"
+  while read -r size; do [ "${size:-0}" -gt "$anon" ] && anon=$size; done <"$work/$name.anon"
+  read -r wall cpu rss < <(time_figures "$work/$name.time")
+  awk -v f="$name $wall $cpu $rss" -v anon="$anon" -v disk="$peak" \
+    'BEGIN { printf "%s %.1f %.1f\n", f, anon / 1024, disk / 1048576 }' >>"$work/times"
 }
 
-rm -f "$work/times"
+rm -f "$work/times" "$work"/*.du "$work"/*.anon
 rm -rf "$work/tmp" "$work/stages" "$work/out"
 mkdir -p "$work/out"
 
@@ -94,9 +101,9 @@ echo
 echo "dedup of $n personas ($(du -h "$personas" | cut -f1)); kept $kept in memory;"
 echo "out of core: $(same "$work/out/ooc.jsonl"); staged: $(same "$work/out/staged.jsonl")"
 echo
-echo "| run | wall s | CPU s | peak RSS MB | peak disk MB |"
-echo "|---|---:|---:|---:|---:|"
-awk '{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$work/times"
+echo "| run | wall s | CPU s | peak RSS MB | peak anonymous MB | peak disk MB |"
+echo "|---|---:|---:|---:|---:|---:|"
+awk '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' "$work/times"
 echo
 echo "Intermediates in the work directory (bytes per input record):"
 echo

@@ -33,11 +33,7 @@ rm -f "$work/report.json"
 rc=0
 /usr/bin/time -v -o "$work/report.time" "$pg" report -i "$records" --json "$work/report.json" \
   --quiet 2>"$work/report.stderr" || rc=$?
-read -r wall cpu rss_mb < <(awk -F': ' '
-  /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
-  /User time/ || /System time/ { c += $2 }
-  /Maximum resident set size/ { m = $2 / 1024 }
-  END { printf "%.2f %.2f %.1f\n", w, c, m }' "$work/report.time")
+read -r wall cpu rss_mb < <(time_figures "$work/report.time")
 [ "$rc" = 0 ] || say "report: exit $rc: $(head -c 300 "$work/report.stderr")"
 
 # The records the report counted: "records" of the first "run" object in the JSON.

@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2016,SC2034
-# Sourced by bench/run.sh and bench/profile.sh from the repository root.
+# Sourced by the bench/ scripts from the repository root.
 # start_server DIR: renders bench/nginx.conf.in into DIR, starts nginx with one worker on a free
 # 127.0.0.1 port ($PORT if set), waits until it answers with bench/completion.json (and /solve/
 # with bench/completion-solve.json), and stops it when the calling script exits, at niceness $NICE
@@ -62,6 +62,16 @@ EOF
     exit 1
   fi
   nginx_worker=$(pgrep -P "$nginx_pid" | head -n 1)
+}
+
+# time_figures FILE: "WALL CPU RSS_MB" from GNU time -v's report FILE: wall and CPU (user + system)
+# seconds, and the peak RSS in MB.
+time_figures() {
+  awk -F': ' '
+    /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
+    /User time/ || /System time/ { c += $2 }
+    /Maximum resident set size/ { m = $2 / 1024 }
+    END { printf "%.2f %.2f %.1f\n", w, c, m }' "$1"
 }
 
 # personagen_binary LOGDIR: sets pg to $PERSONAGEN, or builds build/bench-release (Release) and
