@@ -221,8 +221,8 @@ DedupStats go_on_out_of_core(const DedupOptions& options, const InputFiles& inpu
                              size_t memory, const IndexOutgrewMemory& outgrown,
                              std::chrono::steady_clock::time_point start) {
   const std::string why = "dedup: the index held " + format_byte_size(outgrown.bytes) + " after " +
-                          std::to_string(outgrown.records) + " records, over --memory " +
-                          format_byte_size(memory);
+                          std::to_string(outgrown.records) +
+                          " records, past its share of --memory " + format_byte_size(memory);
   if (!options.embed_model.empty()) {
     throw Error(why + "; --embed-model needs the in-memory mode: give it more --memory");
   }

@@ -35,8 +35,7 @@ std::optional<uint64_t> ExactDupIndex::find(const Key& key) const {
 }
 
 void ExactDupIndex::add(const Key& key, uint64_t line) {
-  // At most 70% full: past that, linear probing walks ever longer runs of slots.
-  if ((used_ + 1) * 10 > slots_.size() * 7) grow();
+  if (table_full(used_ + 1, slots_.size())) grow();
   Slot& slot = slots_[locate(key)];
   if (slot.line != 0) return;
   slot = Slot{key.low, key.high, line};

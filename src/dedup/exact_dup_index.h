@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "dedup/index_growth.h"
+
 namespace personagen {
 
 // The normalized texts seen so far, as 128-bit hashes mapped to the line of the first record that
@@ -29,6 +31,12 @@ class ExactDupIndex {
 
   size_t size() const { return used_; }
   size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }
+  // What it may take while `more` keys go in.
+  GrowthBytes growth(size_t more) const {
+    GrowthBytes g;
+    g.table(slots_.size(), used_, more, sizeof(Slot));
+    return g;
+  }
 
  private:
   struct Slot {

@@ -247,8 +247,7 @@ void NearDupIndex::add_dropped(std::span<const uint32_t> signature) {
 void NearDupIndex::enter_bands(std::span<const uint32_t> signature, uint32_t slot) {
   for (size_t band = 0; band < lsh_.bands; ++band) {
     Table& table = tables_[band];
-    // At most 70% full: past that, linear probing walks ever longer runs of slots.
-    if ((table.used + 1) * 10 > table.slots.size() * 7) grow(table);
+    if (table_full(table.used + 1, table.slots.size())) grow(table);
     const uint64_t hash = band_hash(signature, band);
     const uint32_t key = key_of(hash);
     const size_t mask = table.slots.size() - 1;
@@ -259,6 +258,19 @@ void NearDupIndex::enter_bands(std::span<const uint32_t> signature, uint32_t slo
     table.slots[pos] = static_cast<uint64_t>(key) << 32 | slot;
     ++table.used;
   }
+}
+
+GrowthBytes NearDupIndex::growth(size_t more) const {
+  // Each record enters every band's table, so all of them may double in one batch.
+  GrowthBytes g;
+  for (const Table& table : tables_) g.table(table.slots.size(), table.used, more, 8);
+  g.vector(refs_.size(), refs_.capacity(), more, sizeof(uint64_t));
+  g.vector(summaries_.size(), summaries_.capacity(), more, sizeof(Summary));
+  // A record stores at most num_perm values (its shingles, else its signature), in chunks that
+  // are reserved whole.
+  const size_t chunk_values = std::max(kChunkValues, hasher_.num_perm());
+  g.after += (chunks_.size() + 1) * chunk_values * 4 + more * hasher_.num_perm() * 4;
+  return g;
 }
 
 size_t NearDupIndex::memory_bytes() const {

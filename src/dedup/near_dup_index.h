@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "dedup/index_growth.h"
 #include "dedup/minhash.h"
 
 namespace personagen {
@@ -72,6 +73,8 @@ class NearDupIndex {
   size_t size() const { return refs_.size(); }
   // Bytes held by the tables and the stored records, for the log.
   size_t memory_bytes() const;
+  // What they may take while `more` records go in.
+  GrowthBytes growth(size_t more) const;
 
  private:
   // One band's table: slots of (32 bits of the band hash << 32 | id + 1), 0 when empty.

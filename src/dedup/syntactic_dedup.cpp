@@ -141,6 +141,10 @@ class Judge {
         stats_(stats) {}
 
   void judge(const Batch& batch) {
+    // Checked before the batch, for the most it may take: the tables double in the same batch.
+    if (const size_t bytes = memory_after(batch.records.size()); bytes > memory_bytes_) {
+      throw IndexOutgrewMemory{stats_.read, bytes};
+    }
     for (const PreparedRecord& record : batch.records) {
       ++stats_.read;
       if (!record.reject.empty()) {
@@ -150,9 +154,6 @@ class Judge {
       const uint32_t* values = batch.values.data() + record.first_value;
       decide(record, {values, record.shingle_count},
              {values + record.shingle_count, record.shingle_count ? num_perm_ : 0});
-    }
-    if (const size_t bytes = memory(); bytes > memory_bytes_) {
-      throw IndexOutgrewMemory{stats_.read, bytes};
     }
   }
 
@@ -166,6 +167,17 @@ class Judge {
   }
 
  private:
+  // The most the index and the decisions may hold while `more` records are judged.
+  size_t memory_after(size_t more) const {
+    GrowthBytes g = near_.growth(more);
+    g.add(exact_.growth(more));
+    g.vector(decisions_.kept_lines.size(), decisions_.kept_lines.capacity(), more,
+             sizeof(uint64_t));
+    g.vector(decisions_.drops.size(), decisions_.drops.capacity(), more, sizeof(DroppedRecord));
+    g.vector(kept_ids_.size(), kept_ids_.capacity(), more, sizeof(uint32_t));
+    return g.peak();
+  }
+
   // What the index and the decisions hold.
   size_t memory() const {
     return near_.memory_bytes() + exact_.memory_bytes() +
@@ -213,9 +225,8 @@ class Judge {
   }
 
   const DedupOptions& options_;
-  // The index's share of --memory: a sixteenth stays for what memory() does not count, the
-  // prepared batches in flight and the reader's buffers. With none kept back, 10M personas under
-  // --memory 2G peaked 2.5% over it (bench/RESULTS.md, issue 15).
+  // The index's share of --memory: a sixteenth stays for what memory_after() does not count,
+  // the prepared batches in flight and the reader's buffers.
   size_t memory_bytes_;
   NearDupIndex near_;
   ExactDupIndex exact_;

@@ -273,5 +273,41 @@ TEST(NearDupIndex, DroppedRecordsAreNoCandidates) {
   EXPECT_EQ(index.size(), 1u);
 }
 
+TEST(NearDupIndex, GrowthForeseesWhatABatchTakesAndTheDoublingsOnTheWay) {
+  // Given an empty index, and batches of 1,000 distinct records
+  MinHasher hasher(128, 1);
+  NearDupIndex index(hasher, choose_lsh_bands(128, 0.9), 0.9);
+  std::mt19937 rng(5);
+  bool saw_doubling = false;
+  for (int batch = 0; batch < 20; ++batch) {
+    // When its growth is asked before each batch
+    const GrowthBytes g = index.growth(1000);
+    saw_doubling |= g.moving > 0;
+    for (int i = 0; i < 1000; ++i) {
+      std::vector<uint32_t> set(5);
+      for (uint32_t& v : set) v = static_cast<uint32_t>(rng());
+      std::sort(set.begin(), set.end());
+      index.add(set, signature_of(hasher, set));
+    }
+    // Then what it holds after the batch is within the forecast
+    EXPECT_LE(index.memory_bytes(), g.after) << "batch " << batch;
+  }
+  EXPECT_TRUE(saw_doubling);
+}
+
+TEST(GrowthBytes, CountsTheDoubledSizeAndTheOldBufferWhileItMoves) {
+  GrowthBytes g;
+  g.table(16, 11, 0, 8);  // 11 of 16: within 70%, no growth
+  EXPECT_EQ(g.after, 128u);
+  EXPECT_EQ(g.moving, 0u);
+  g.table(16, 11, 1, 8);  // the 12th passes 70%: 32 slots, while the old 16 move
+  EXPECT_EQ(g.after, 128u + 256u);
+  EXPECT_EQ(g.moving, 128u);
+  g.vector(4, 4, 5, 4);  // 9 elements: 16, the last move from 8
+  EXPECT_EQ(g.after, 128u + 256u + 64u);
+  EXPECT_EQ(g.moving, 128u);
+  EXPECT_EQ(g.peak(), g.after + 128u);
+}
+
 }  // namespace
 }  // namespace personagen
