@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "personagen/error.h"
+#include "personagen/request_id.h"
 #include "store/record_fields.h"
 
 namespace personagen {
@@ -88,6 +89,31 @@ std::vector<KeptSample> parse_kept_samples(std::string_view text, const std::str
       throw bad(label + "'s \"reasoning\" is not a string");
   }
   return out;
+}
+
+void check_kept_line(std::span<const uint64_t> kept, std::span<const uint64_t> failed,
+                     uint64_t samples, const std::string& where) {
+  std::string k = std::to_string(samples);
+  auto bad = [&](const std::string& what) {
+    return Error(
+        where + ": " + what + " (expected its " + k + " samples, 0 to " +
+        std::to_string(samples - 1) +
+        ", each either kept in \"kept_samples\" or the \"request\" of one of its failures)");
+  };
+  std::vector<char> seen(samples);
+  auto mark = [&](uint64_t index, const char* what) {
+    if (index == kEveryRequest)
+      throw bad("a failure names no \"request\" though the line keeps samples");
+    if (index >= samples)
+      throw bad(std::string(what) + " " + std::to_string(index) + " is past --samples " + k);
+    if (seen[index])
+      throw bad("sample " + std::to_string(index) + " is kept twice, or kept and failed");
+    seen[index] = 1;
+  };
+  for (uint64_t index : kept) mark(index, "kept sample");
+  for (uint64_t index : failed) mark(index, "failed sample");
+  for (uint64_t index = 0; index < samples; ++index)
+    if (!seen[index]) throw bad("sample " + std::to_string(index) + " is neither kept nor failed");
 }
 
 std::vector<KeptSample> read_kept_samples(const std::string& path, uint64_t offset) {

@@ -36,6 +36,14 @@ void add_kept_samples(std::span<const KeptSample> samples, std::string& failure)
 // `where` (a file and its line or offset) if they are not as add_kept_samples writes them.
 std::vector<KeptSample> parse_kept_samples(std::string_view text, const std::string& where);
 
+// A solve line whose failure keeps samples is sent again sample by sample: the samples it keeps
+// (their "request") and those that failed (`failed`, sorted; kEveryRequest: all of them) must be
+// its `samples` (--samples K) samples 0 to K-1, each once. Else a retry would pay for a sample
+// again or never settle the line. Throws Error naming `where` (a file, its line and the input
+// line) and what was expected.
+void check_kept_line(std::span<const uint64_t> kept, std::span<const uint64_t> failed,
+                     uint64_t samples, const std::string& where);
+
 // The "kept_samples" of the failure record that starts at byte `offset` of the file `path`.
 // Throws Error naming the file and the offset if it cannot be read or is not well-formed.
 std::vector<KeptSample> read_kept_samples(const std::string& path, uint64_t offset);

@@ -66,7 +66,8 @@ class SynthRun final : private JobOwner {
 
  private:
   // One request of a line, from when it is built until the line is written. A retry pass builds
-  // only the requests that failed; the others stay empty.
+  // only the requests that failed; the others stay empty, but for a solve line whose failure
+  // kept its samples that succeeded: those are restored into their places (restore_kept_samples).
   struct Request {
     std::string custom_id;
     std::string prompt;  // kept only for --format chat
@@ -139,8 +140,7 @@ class SynthRun final : private JobOwner {
   // solve, a failed line: its first failure keeps the samples that succeeded.
   void keep_samples(Pending& p);
   // solve, a retry pass: the samples the line's failure kept take their places again, so that
-  // only the failed ones are sent. Throws Error if the kept and the failed samples are not the
-  // line's K samples.
+  // only the failed ones are sent (read_failed_requests checked they fit the line).
   void restore_kept_samples(Pending& p);
   void checkpoint();
   void complete();

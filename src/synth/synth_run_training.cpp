@@ -1,5 +1,7 @@
 // SynthRun: the training tasks whose line needs more than one reply. converse builds a
 // conversation request by request; solve gathers K samples and lets their answers vote.
+#include <cassert>
+
 #include "store/kept_samples.h"
 #include "synth/answer.h"
 #include "synth/synth_run.h"
@@ -144,18 +146,13 @@ void SynthRun::keep_samples(Pending& p) {
 }
 
 // Their usage and attempts were counted in the totals when they were billed; they are not
-// counted again, and the record shows them as they were.
+// counted again, and the record shows them as they were. read_failed_requests checked that the
+// kept and the failed samples are the line's K, each once, before anything was sent.
 void SynthRun::restore_kept_samples(Pending& p) {
-  uint64_t line = p.record.line;
-  std::optional<uint64_t> offset = retry_.kept_at(line);
+  std::optional<uint64_t> offset = retry_.kept_at(p.record.line);
   if (!offset) return;
-  std::vector<bool> restored(p.requests.size());
   for (KeptSample& k : read_kept_samples(retry_.path, *offset)) {
-    if (k.request >= p.requests.size())
-      throw Error(retry_.path + ": at offset " + std::to_string(*offset) + ": kept sample " +
-                  std::to_string(k.request) + " of input line " + std::to_string(line) +
-                  " is past --samples " + std::to_string(plan_.samples));
-    if (retry_wanted(line, k.request)) continue;  // it failed too: sent again
+    assert(k.request < p.requests.size() && !retry_wanted(p.record.line, k.request));
     Request& request = p.requests[k.request];
     request.custom_id = std::move(k.custom_id);
     request.output = std::move(k.output);
@@ -165,14 +162,7 @@ void SynthRun::restore_kept_samples(Pending& p) {
     request.finish_reason = std::move(k.finish_reason);
     request.usage = k.usage;
     request.attempts = k.attempts;
-    restored[k.request] = true;
   }
-  for (size_t index = 0; index < p.requests.size(); ++index)
-    if (!restored[index] && !retry_wanted(line, index))
-      throw Error(retry_.path + ": input line " + std::to_string(line) + "'s sample " +
-                  std::to_string(index) + " is neither kept nor failed (expected its " +
-                  std::to_string(p.requests.size()) +
-                  " samples among the line's failures and their \"kept_samples\")");
 }
 
 }  // namespace personagen

@@ -100,7 +100,7 @@ TEST_F(KeptSamplesTest, ReadFailedRequestsFindsTheFailureThatKeepsALinesSamples)
   write_file(path("failures.jsonl"), first + kept + "\n");
 
   // When it is read
-  FailedRequests failed = read_failed_requests(path("failures.jsonl"));
+  FailedRequests failed = read_failed_requests(path("failures.jsonl"), 3);
 
   // Then it lists the failed requests, and the offset of the record that keeps line 4's samples
   EXPECT_EQ(failed.path, path("failures.jsonl"));
@@ -120,8 +120,41 @@ TEST_F(KeptSamplesTest, ReadFailedRequestsFindsTheFailureThatKeepsALinesSamples)
 TEST_F(KeptSamplesTest, AFailuresFileWithBadKeptSamplesIsRefusedNamingItsLine) {
   write_file(path("failures.jsonl"),
              failure(1, 0) + "\n" + R"({"line":2,"request":0,"kept_samples":[1]})" + "\n");
-  std::string text = error_of([&] { read_failed_requests(path("failures.jsonl")); });
+  std::string text = error_of([&] { read_failed_requests(path("failures.jsonl"), 3); });
   EXPECT_NE(text.find(path("failures.jsonl") + ":2: kept sample 1"), std::string::npos) << text;
+}
+
+TEST_F(KeptSamplesTest, ALineWhoseKeptAndFailedSamplesAreNotItsKIsRefusedNamingTheRecord) {
+  // A failures file where line 4 keeps samples 0 and 2 and its other failures are `failed`
+  auto refusal = [this](const std::vector<std::string>& failed, uint64_t samples) {
+    std::string kept = failure(4, 1);
+    add_kept_samples(two_samples(), kept);
+    std::string text = failure(7, 0) + "\n" + kept + "\n";
+    for (const std::string& f : failed) text += f + "\n";
+    write_file(path("failures.jsonl"), text);
+    return error_of([&] { read_failed_requests(path("failures.jsonl"), samples); });
+  };
+  std::string where = path("failures.jsonl") + ":2: input line 4: ";
+  // Then samples 0 to 2 each once are accepted
+  EXPECT_EQ(refusal({}, 3), "");
+  // And a failed sample past K is refused (the line would keep its samples and send nothing)
+  std::string text = refusal({failure(4, 3)}, 3);
+  EXPECT_NE(text.find(where + "failed sample 3 is past --samples 3"), std::string::npos) << text;
+  EXPECT_NE(text.find("(expected its 3 samples, 0 to 2, each either kept"), std::string::npos)
+      << text;
+  // And so is a kept sample past K
+  text = refusal({}, 2);
+  EXPECT_NE(text.find(where + "kept sample 2 is past --samples 2"), std::string::npos) << text;
+  // And a sample both kept and failed
+  text = refusal({failure(4, 0)}, 3);
+  EXPECT_NE(text.find(where + "sample 0 is kept twice, or kept and failed"), std::string::npos)
+      << text;
+  // And one neither kept nor failed
+  text = refusal({}, 4);
+  EXPECT_NE(text.find(where + "sample 3 is neither kept nor failed"), std::string::npos) << text;
+  // And a failure of the whole line (no "request") beside kept samples
+  text = refusal({R"({"line":4})"}, 3);
+  EXPECT_NE(text.find(where + "a failure names no \"request\""), std::string::npos) << text;
 }
 
 }  // namespace
