@@ -1,16 +1,14 @@
 #include "store/kept_samples.h"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
 #include "personagen/error.h"
 #include "personagen/request_id.h"
-#include "store/record_fields.h"
 
 namespace personagen {
-
-using namespace record_fields;
 
 namespace {
 
@@ -44,22 +42,17 @@ bool kept_usage(const nlohmann::json& sample, Usage& usage) {
 
 }  // namespace
 
-void add_kept_samples(std::span<const KeptSample> samples, std::string& failure) {
-  if (samples.empty() || failure.empty() || failure.back() != '}') return;
+void add_kept_samples(std::span<const SolveSample> samples, std::string& failure) {
+  auto kept = [](const SolveSample& s) { return s.failure.empty() && !s.custom_id.empty(); };
+  if (std::none_of(samples.begin(), samples.end(), kept) || failure.empty() ||
+      failure.back() != '}')
+    return;
   failure.pop_back();
   failure += ",\"kept_samples\":[";
-  for (const KeptSample& s : samples) {
+  for (size_t index = 0; index < samples.size(); ++index) {
+    if (!kept(samples[index])) continue;
     if (failure.back() != '[') failure += ',';
-    failure += '{';
-    number_field(failure, "request", static_cast<int64_t>(s.request));
-    field(failure, "custom_id", s.custom_id);
-    field(failure, "output", s.output);
-    field(failure, "answer", s.answer);
-    if (!s.reasoning.empty()) field(failure, "reasoning", s.reasoning);
-    field(failure, "finish_reason", s.finish_reason);
-    append_usage(failure, s.usage);
-    number_field(failure, "attempts", s.attempts);
-    failure += '}';
+    append_sample(failure, samples[index], index);
   }
   failure += "]}";
 }

@@ -11,11 +11,12 @@
 #include <vector>
 
 #include "net/openai_client.h"
+#include "store/training_records.h"
 
 namespace personagen {
 
-// One sample that succeeded, as its solve record would show it, with the usage and attempts it
-// was billed for.
+// One sample that succeeded, as read back from a failure's "kept_samples": its solve record's
+// fields (SolveSample, which wrote it) owned, with the usage and attempts it was billed for.
 struct KeptSample {
   uint64_t request = 0;  // the sample's index within its line, as a failure's "request"
   std::string custom_id;
@@ -28,9 +29,10 @@ struct KeptSample {
 };
 
 // Adds "kept_samples":[{"request","custom_id","output","answer","reasoning"?,"finish_reason",
-// "usage","attempts"},...] as the last member of `failure`, a record that format_failure wrote.
-// Nothing when `samples` is empty.
-void add_kept_samples(std::span<const KeptSample> samples, std::string& failure);
+// "usage","attempts"},...] as the last member of `failure`, a record that format_failure wrote:
+// those of a line's `samples` (all K, in order) that succeeded, each with its index as
+// "request". Nothing when none did.
+void add_kept_samples(std::span<const SolveSample> samples, std::string& failure);
 
 // The "kept_samples" of the failure record `text`; empty when it has none. Throws Error naming
 // `where` (a file and its line or offset) if they are not as add_kept_samples writes them.

@@ -137,8 +137,6 @@ class SynthRun final : private JobOwner {
   void add_sample(Request& request, Judged& judged, int attempts);
   // solve: once every sample is in, the vote decides: a record, unverified.jsonl or a failure.
   void settle_solve(Pending& p);
-  // solve, a failed line: its first failure keeps the samples that succeeded.
-  void keep_samples(Pending& p);
   // solve, a retry pass: the samples the line's failure kept take their places again, so that
   // only the failed ones are sent (read_failed_requests checked they fit the line).
   void restore_kept_samples(Pending& p);

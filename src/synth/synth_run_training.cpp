@@ -80,17 +80,9 @@ void SynthRun::add_sample(Request& request, Judged& judged, int attempts) {
 // a retry pass sends only the failed samples again.
 void SynthRun::settle_solve(Pending& p) {
   std::vector<std::optional<std::string>> answers;
-  for (const Request& request : p.requests)
-    answers.push_back(request.failure.empty() ? request.normalized : std::nullopt);
-  Votes votes = tally(answers);
-  bool verified = votes.best >= plan_.agree;
-  if (!verified && !p.failures.empty()) {
-    keep_samples(p);  // a failed line: its failures are written, with the samples kept
-    return;
-  }
-  p.failures.clear();
   std::vector<SolveSample> samples;
   for (const Request& request : p.requests) {
+    answers.push_back(request.failure.empty() ? request.normalized : std::nullopt);
     SolveSample& s = samples.emplace_back();
     s.custom_id = request.custom_id;
     s.output = request.output;
@@ -101,6 +93,16 @@ void SynthRun::settle_solve(Pending& p) {
     s.usage = request.usage;
     s.attempts = request.attempts;
   }
+  Votes votes = tally(answers);
+  bool verified = votes.best >= plan_.agree;
+  if (!verified && !p.failures.empty()) {
+    // A failed line: its failures are written, the first keeping the samples that succeeded
+    // (billed, with their usage and attempts), so that a retry pass puts them back and sends
+    // only the failed ones.
+    add_kept_samples(samples, p.failures.front());
+    return;
+  }
+  p.failures.clear();
   SourceFields source = source_fields(p.record);
   std::string agreement = votes.agreement(plan_.samples);
   SolveRecord r;
@@ -123,26 +125,6 @@ void SynthRun::settle_solve(Pending& p) {
     sink_.write_unverified(json_);
     ++totals().unverified;
   }
-}
-
-// The samples that succeeded were billed: the line's first failure keeps them (with their usage
-// and attempts), so that a retry pass puts them back and sends only the failed ones.
-void SynthRun::keep_samples(Pending& p) {
-  std::vector<KeptSample> kept;
-  for (size_t index = 0; index < p.requests.size(); ++index) {
-    Request& request = p.requests[index];
-    if (!request.failure.empty() || request.custom_id.empty()) continue;
-    KeptSample& k = kept.emplace_back();
-    k.request = index;
-    k.custom_id = std::move(request.custom_id);
-    k.output = std::move(request.output);
-    k.answer = std::move(request.answer);
-    k.reasoning = std::move(request.reasoning);
-    k.finish_reason = std::move(request.finish_reason);
-    k.usage = request.usage;
-    k.attempts = request.attempts;
-  }
-  add_kept_samples(kept, p.failures.front());
 }
 
 // Their usage and attempts were counted in the totals when they were billed; they are not

@@ -34,11 +34,13 @@ class KeptSamplesTest : public TempDirTest {
     return out;
   }
 
-  static std::vector<KeptSample> two_samples() {
-    std::vector<KeptSample> samples(2);
+  // A line's three samples: 0 and 2 succeeded, 1 failed.
+  static std::vector<SolveSample> two_samples() {
+    std::vector<SolveSample> samples(3);
     samples[0] = {
-        0, "pg-a", "Solution A \"quoted\"\n\\boxed{7}", "7", "thought", "stop", {10, 5, 15, 2}, 1};
-    samples[1] = {2, "pg-c", "Solution C \\boxed{9}", "9", "", "stop", {11, 6, 17, 0}, 3};
+        "pg-a", "Solution A \"quoted\"\n\\boxed{7}", "7", "thought", "stop", "", {10, 5, 15, 2}, 1};
+    samples[1] = {"pg-b", "", "", "", "", "HTTP 500", {}, 2};
+    samples[2] = {"pg-c", "Solution C \\boxed{9}", "9", "", "stop", "", {11, 6, 17, 0}, 3};
     return samples;
   }
 };
@@ -47,7 +49,7 @@ TEST_F(KeptSamplesTest, AFailureKeepsItsSamplesAsAnAddedFieldAndReadsThemBack) {
   // Given a formatted failure, when the samples are added
   std::string plain = failure(4, 1);
   std::string with = plain;
-  std::vector<KeptSample> samples = two_samples();
+  std::vector<SolveSample> samples = two_samples();
   add_kept_samples(samples, with);
 
   // Then every field of the failure is as it was, and "kept_samples" is the last one
@@ -63,21 +65,24 @@ TEST_F(KeptSamplesTest, AFailureKeepsItsSamplesAsAnAddedFieldAndReadsThemBack) {
   std::vector<KeptSample> back = parse_kept_samples(with, "f.jsonl:1");
   ASSERT_EQ(back.size(), 2u);
   for (size_t i = 0; i < back.size(); ++i) {
-    EXPECT_EQ(back[i].request, samples[i].request);
-    EXPECT_EQ(back[i].custom_id, samples[i].custom_id);
-    EXPECT_EQ(back[i].output, samples[i].output);
-    EXPECT_EQ(back[i].answer, samples[i].answer);
-    EXPECT_EQ(back[i].reasoning, samples[i].reasoning);
-    EXPECT_EQ(back[i].finish_reason, samples[i].finish_reason);
-    EXPECT_EQ(back[i].usage.prompt_tokens, samples[i].usage.prompt_tokens);
-    EXPECT_EQ(back[i].usage.completion_tokens, samples[i].usage.completion_tokens);
-    EXPECT_EQ(back[i].usage.total_tokens, samples[i].usage.total_tokens);
-    EXPECT_EQ(back[i].usage.reasoning_tokens, samples[i].usage.reasoning_tokens);
-    EXPECT_EQ(back[i].attempts, samples[i].attempts);
+    const SolveSample& written = samples[i * 2];  // the failed sample 1 is not kept
+    EXPECT_EQ(back[i].request, i * 2);
+    EXPECT_EQ(back[i].custom_id, written.custom_id);
+    EXPECT_EQ(back[i].output, written.output);
+    EXPECT_EQ(back[i].answer, written.answer);
+    EXPECT_EQ(back[i].reasoning, written.reasoning);
+    EXPECT_EQ(back[i].finish_reason, written.finish_reason);
+    EXPECT_EQ(back[i].usage.prompt_tokens, written.usage.prompt_tokens);
+    EXPECT_EQ(back[i].usage.completion_tokens, written.usage.completion_tokens);
+    EXPECT_EQ(back[i].usage.total_tokens, written.usage.total_tokens);
+    EXPECT_EQ(back[i].usage.reasoning_tokens, written.usage.reasoning_tokens);
+    EXPECT_EQ(back[i].attempts, written.attempts);
   }
   // And a failure without samples is left as it is and has none
   std::string none = plain;
   add_kept_samples({}, none);
+  EXPECT_EQ(none, plain);
+  add_kept_samples(std::span(samples).subspan(1, 1), none);  // only a failed one
   EXPECT_EQ(none, plain);
   EXPECT_TRUE(parse_kept_samples(plain, "f.jsonl:1").empty());
 }

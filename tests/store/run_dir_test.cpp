@@ -365,7 +365,7 @@ TEST_F(RunDirTest, ARetryListThatDoesNotFitItsLineIsRefusedBeforeFailuresJsonlIs
   record_run(true, fingerprint_input(input_));
   RunConfig solve = config();
   solve.emplace_back("samples", "3");
-  KeptSample kept;
+  SolveSample kept;
   kept.custom_id = "pg-a";
   kept.output = "\\boxed{7}";
   kept.answer = "7";
