@@ -1,7 +1,8 @@
 // solve --retry-failed on the real binary: a failed line keeps the samples that succeeded (they
 // were billed) in its failure, and a retry pass, live or as a batch's next round, sends only the
-// failed samples and votes with the kept ones; a failures file without kept samples still sends
-// every sample again.
+// failed samples and votes with the kept ones, however often the line fails again; a list that
+// does not fit its line is refused before anything is sent. (That a failures file without kept
+// samples sends every sample again is unit-tested: RetryWants, KeptSamplesTest.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -118,35 +119,6 @@ TEST_F(SolveRetry, ARetryPassSendsOnlyTheFailedSamplesAndVotesWithTheKeptOne) {
   EXPECT_EQ(summary["totals"]["billed_prompt_tokens"].get<int64_t>(),
             first["totals"]["billed_prompt_tokens"].get<int64_t>() +
                 run_totals["billed_prompt_tokens"].get<int64_t>());
-}
-
-TEST_F(SolveRetry, AFailuresFileWithoutKeptSamplesSendsEverySampleAgain) {
-  // Given the same failed line, its failures as a version before kept samples wrote them (each
-  // line padded with spaces to its length, as the manifest recorded the file's)
-  TestServer server;
-  ASSERT_EQ(fail_problem_a(server).size(), 2u);
-  std::string text = read_file(out_ / "failures.jsonl");
-  std::string older;
-  for (size_t begin = 0, nl; (nl = text.find('\n', begin)) != std::string::npos; begin = nl + 1) {
-    std::string line = text.substr(begin, nl - begin);
-    json f = json::parse(line);
-    f.erase("kept_samples");
-    std::string shorter = f.dump();
-    older += shorter + std::string(line.size() - shorter.size(), ' ') + "\n";
-  }
-  ASSERT_EQ(older.size(), text.size());
-  std::ofstream(out_ / "failures.jsonl", std::ios::trunc) << older;
-
-  // When --retry-failed runs
-  size_t before = server.chat_request_count();
-  Result r = run(args("retry.json", true), server.base_url());
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-
-  // Then all three samples of problem A were sent again, and A is kept
-  EXPECT_EQ(server.chat_request_count() - before, 3u);
-  EXPECT_EQ(requests_of(server, before, "Problem A"), 3u);
-  EXPECT_EQ(read_json(dir_ / "retry.json")["this_run"]["requests"], 3);
-  EXPECT_EQ(read_shards(out_, "solve").size(), 2u);
 }
 
 TEST_F(SolveRetry, AFailedSamplePastKIsRefusedBeforeAnythingIsSentAndTheRunStaysAsItWas) {
