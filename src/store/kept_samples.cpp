@@ -58,15 +58,20 @@ void add_kept_samples(std::span<const SolveSample> samples, std::string& failure
 }
 
 std::vector<KeptSample> parse_kept_samples(std::string_view text, const std::string& where) {
+  auto record = nlohmann::json::parse(text, nullptr, false);
+  if (record.is_discarded()) record = nullptr;  // refused as not an object
+  return read_kept_samples(record, where);
+}
+
+std::vector<KeptSample> read_kept_samples(const nlohmann::json& record, const std::string& where) {
   auto bad = [&where](const std::string& what) {
     return Error(where + ": " + what + " (expected a failure record whose \"kept_samples\" " +
                  "is an array of {\"request\", \"custom_id\", \"output\", \"answer\", " +
                  "\"finish_reason\", \"usage\", \"attempts\"})");
   };
-  auto json = nlohmann::json::parse(text, nullptr, false);
-  if (json.is_discarded() || !json.is_object()) throw bad("not a JSON object");
-  auto kept = json.find("kept_samples");
-  if (kept == json.end()) return {};
+  if (!record.is_object()) throw bad("not a JSON object");
+  auto kept = record.find("kept_samples");
+  if (kept == record.end()) return {};
   if (!kept->is_array()) throw bad("\"kept_samples\" is not an array");
   std::vector<KeptSample> out;
   for (const nlohmann::json& sample : *kept) {
@@ -109,11 +114,12 @@ void check_kept_line(std::span<const uint64_t> kept, std::span<const uint64_t> f
     if (!seen[index]) throw bad("sample " + std::to_string(index) + " is neither kept nor failed");
 }
 
-std::vector<KeptSample> read_kept_samples(const std::string& path, uint64_t offset) {
-  std::string where = path + ": at offset " + std::to_string(offset);
-  std::ifstream in(path, std::ios::binary);
+std::vector<KeptSample> KeptSamplesReader::at(uint64_t offset) {
+  std::string where = path_ + ": at offset " + std::to_string(offset);
+  if (!in_.is_open()) in_.open(path_, std::ios::binary);
+  in_.clear();  // the last read may have reached the end
   std::string text;
-  if (!in || !in.seekg(static_cast<std::streamoff>(offset)) || !std::getline(in, text))
+  if (!in_ || !in_.seekg(static_cast<std::streamoff>(offset)) || !std::getline(in_, text))
     throw Error(where + ": cannot read the failure record that keeps a line's samples");
   return parse_kept_samples(text, where);
 }

@@ -5,9 +5,12 @@
 // round) sends only the samples that failed; the vote then sees all K again.
 
 #include <cstdint>
+#include <fstream>
+#include <nlohmann/json_fwd.hpp>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "net/openai_client.h"
@@ -37,6 +40,8 @@ void add_kept_samples(std::span<const SolveSample> samples, std::string& failure
 // The "kept_samples" of the failure record `text`; empty when it has none. Throws Error naming
 // `where` (a file and its line or offset) if they are not as add_kept_samples writes them.
 std::vector<KeptSample> parse_kept_samples(std::string_view text, const std::string& where);
+// The same, of a record already parsed.
+std::vector<KeptSample> read_kept_samples(const nlohmann::json& record, const std::string& where);
 
 // A solve line whose failure keeps samples is sent again sample by sample: the samples it keeps
 // (their "request") and those that failed (`failed`, sorted; kEveryRequest: all of them) must be
@@ -46,8 +51,18 @@ std::vector<KeptSample> parse_kept_samples(std::string_view text, const std::str
 void check_kept_line(std::span<const uint64_t> kept, std::span<const uint64_t> failed,
                      uint64_t samples, const std::string& where);
 
-// The "kept_samples" of the failure record that starts at byte `offset` of the file `path`.
-// Throws Error naming the file and the offset if it cannot be read or is not well-formed.
-std::vector<KeptSample> read_kept_samples(const std::string& path, uint64_t offset);
+// Reads the kept samples of failure records by their offset in one failures file, which it
+// opens at the first read and keeps open.
+class KeptSamplesReader {
+ public:
+  explicit KeptSamplesReader(std::string path) : path_(std::move(path)) {}
+  // The "kept_samples" of the failure record that starts at byte `offset`. Throws Error naming
+  // the file and the offset if it cannot be read or is not well-formed.
+  std::vector<KeptSample> at(uint64_t offset);
+
+ private:
+  std::string path_;
+  std::ifstream in_;
+};
 
 }  // namespace personagen

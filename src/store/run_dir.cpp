@@ -233,7 +233,7 @@ FailedRequests read_failed_requests(const std::string& path, uint64_t samples) {
     if (!json.contains("kept_samples")) continue;
     // Checked now, so that a retry pass never starts on samples it cannot read back.
     std::vector<uint64_t> kept;
-    for (const KeptSample& k : parse_kept_samples(text, where)) kept.push_back(k.request);
+    for (const KeptSample& k : read_kept_samples(json, where)) kept.push_back(k.request);
     if (!kept.empty()) keeping.push_back({{line, offset}, std::move(where), std::move(kept)});
   }
   std::sort(requests.begin(), requests.end());

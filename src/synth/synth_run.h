@@ -15,6 +15,7 @@
 #include "personagen/options.h"
 #include "personagen/progress.h"
 #include "store/journal.h"
+#include "store/kept_samples.h"
 #include "store/manifest.h"
 #include "store/output_record.h"
 #include "store/run_dir.h"
@@ -163,8 +164,9 @@ class SynthRun final : private JobOwner {
   RecordSink& sink_;
   std::string manifest_path_;  // empty for stdout
   Manifest manifest_;
-  Checkpoint durable_;    // the last checkpoint written
-  FailedRequests retry_;  // a retry pass's requests, from failures.retry.jsonl
+  Checkpoint durable_;             // the last checkpoint written
+  FailedRequests retry_;           // a retry pass's requests, from failures.retry.jsonl
+  KeptSamplesReader kept_reader_;  // solve: the samples kept in retry_.path
   Watermark watermark_;
   RecordReader reader_;
   Selection selection_;

@@ -133,7 +133,7 @@ void SynthRun::settle_solve(Pending& p) {
 void SynthRun::restore_kept_samples(Pending& p) {
   std::optional<uint64_t> offset = retry_.kept_at(p.record.line);
   if (!offset) return;
-  for (KeptSample& k : read_kept_samples(retry_.path, *offset)) {
+  for (KeptSample& k : kept_reader_.at(*offset)) {
     assert(k.request < p.requests.size() && !retry_wanted(p.record.line, k.request));
     Request& request = p.requests[k.request];
     request.custom_id = std::move(k.custom_id);

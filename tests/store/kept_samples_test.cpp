@@ -113,13 +113,18 @@ TEST_F(KeptSamplesTest, ReadFailedRequestsFindsTheFailureThatKeepsALinesSamples)
   ASSERT_EQ(failed.kept.size(), 1u);
   EXPECT_EQ(failed.kept_at(4), std::optional<uint64_t>(first.size()));
   EXPECT_EQ(failed.kept_at(7), std::nullopt);
-  std::vector<KeptSample> back = read_kept_samples(failed.path, *failed.kept_at(4));
+  KeptSamplesReader reader(failed.path);
+  std::vector<KeptSample> back = reader.at(*failed.kept_at(4));
   ASSERT_EQ(back.size(), 2u);
   EXPECT_EQ(back[1].custom_id, "pg-c");
 
   // And an offset that holds no failure record is an error naming the file and the offset
-  std::string text = error_of([&] { read_kept_samples(failed.path, 3); });
+  std::string text = error_of([&] { reader.at(3); });
   EXPECT_NE(text.find(path("failures.jsonl") + ": at offset 3"), std::string::npos) << text;
+  text = error_of([&] { reader.at(first.size() + kept.size() + 1); });  // the end
+  EXPECT_NE(text.find(": cannot read the failure record"), std::string::npos) << text;
+  // And the reader, which stays open, still reads a record after those
+  EXPECT_EQ(reader.at(*failed.kept_at(4)).size(), 2u);
 }
 
 TEST_F(KeptSamplesTest, AFailuresFileWithBadKeptSamplesIsRefusedNamingItsLine) {
