@@ -1,15 +1,14 @@
 #include "store/kept_samples.h"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
 #include "personagen/error.h"
-#include "store/record_fields.h"
+#include "personagen/request_id.h"
 
 namespace personagen {
-
-using namespace record_fields;
 
 namespace {
 
@@ -43,36 +42,36 @@ bool kept_usage(const nlohmann::json& sample, Usage& usage) {
 
 }  // namespace
 
-void add_kept_samples(std::span<const KeptSample> samples, std::string& failure) {
-  if (samples.empty() || failure.empty() || failure.back() != '}') return;
+void add_kept_samples(std::span<const SolveSample> samples, std::string& failure) {
+  auto kept = [](const SolveSample& s) { return s.failure.empty() && !s.custom_id.empty(); };
+  if (std::none_of(samples.begin(), samples.end(), kept) || failure.empty() ||
+      failure.back() != '}')
+    return;
   failure.pop_back();
   failure += ",\"kept_samples\":[";
-  for (const KeptSample& s : samples) {
+  for (size_t index = 0; index < samples.size(); ++index) {
+    if (!kept(samples[index])) continue;
     if (failure.back() != '[') failure += ',';
-    failure += '{';
-    number_field(failure, "request", static_cast<int64_t>(s.request));
-    field(failure, "custom_id", s.custom_id);
-    field(failure, "output", s.output);
-    field(failure, "answer", s.answer);
-    if (!s.reasoning.empty()) field(failure, "reasoning", s.reasoning);
-    field(failure, "finish_reason", s.finish_reason);
-    append_usage(failure, s.usage);
-    number_field(failure, "attempts", s.attempts);
-    failure += '}';
+    append_sample(failure, samples[index], index);
   }
   failure += "]}";
 }
 
 std::vector<KeptSample> parse_kept_samples(std::string_view text, const std::string& where) {
+  auto record = nlohmann::json::parse(text, nullptr, false);
+  if (record.is_discarded()) record = nullptr;  // refused as not an object
+  return read_kept_samples(record, where);
+}
+
+std::vector<KeptSample> read_kept_samples(const nlohmann::json& record, const std::string& where) {
   auto bad = [&where](const std::string& what) {
     return Error(where + ": " + what + " (expected a failure record whose \"kept_samples\" " +
                  "is an array of {\"request\", \"custom_id\", \"output\", \"answer\", " +
                  "\"finish_reason\", \"usage\", \"attempts\"})");
   };
-  auto json = nlohmann::json::parse(text, nullptr, false);
-  if (json.is_discarded() || !json.is_object()) throw bad("not a JSON object");
-  auto kept = json.find("kept_samples");
-  if (kept == json.end()) return {};
+  if (!record.is_object()) throw bad("not a JSON object");
+  auto kept = record.find("kept_samples");
+  if (kept == record.end()) return {};
   if (!kept->is_array()) throw bad("\"kept_samples\" is not an array");
   std::vector<KeptSample> out;
   for (const nlohmann::json& sample : *kept) {
@@ -90,11 +89,37 @@ std::vector<KeptSample> parse_kept_samples(std::string_view text, const std::str
   return out;
 }
 
-std::vector<KeptSample> read_kept_samples(const std::string& path, uint64_t offset) {
-  std::string where = path + ": at offset " + std::to_string(offset);
-  std::ifstream in(path, std::ios::binary);
+void check_kept_line(std::span<const uint64_t> kept, std::span<const uint64_t> failed,
+                     uint64_t samples, const std::string& where) {
+  std::string k = std::to_string(samples);
+  auto bad = [&](const std::string& what) {
+    return Error(
+        where + ": " + what + " (expected its " + k + " samples, 0 to " +
+        std::to_string(samples - 1) +
+        ", each either kept in \"kept_samples\" or the \"request\" of one of its failures)");
+  };
+  std::vector<char> seen(samples);
+  auto mark = [&](uint64_t index, const char* what) {
+    if (index == kEveryRequest)
+      throw bad("a failure names no \"request\" though the line keeps samples");
+    if (index >= samples)
+      throw bad(std::string(what) + " " + std::to_string(index) + " is past --samples " + k);
+    if (seen[index])
+      throw bad("sample " + std::to_string(index) + " is kept twice, or kept and failed");
+    seen[index] = 1;
+  };
+  for (uint64_t index : kept) mark(index, "kept sample");
+  for (uint64_t index : failed) mark(index, "failed sample");
+  for (uint64_t index = 0; index < samples; ++index)
+    if (!seen[index]) throw bad("sample " + std::to_string(index) + " is neither kept nor failed");
+}
+
+std::vector<KeptSample> KeptSamplesReader::at(uint64_t offset) {
+  std::string where = path_ + ": at offset " + std::to_string(offset);
+  if (!in_.is_open()) in_.open(path_, std::ios::binary);
+  in_.clear();  // the last read may have reached the end
   std::string text;
-  if (!in || !in.seekg(static_cast<std::streamoff>(offset)) || !std::getline(in, text))
+  if (!in_ || !in_.seekg(static_cast<std::streamoff>(offset)) || !std::getline(in_, text))
     throw Error(where + ": cannot read the failure record that keeps a line's samples");
   return parse_kept_samples(text, where);
 }

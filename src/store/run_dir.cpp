@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -182,6 +183,20 @@ bool read_at(int fd, uint64_t offset, size_t size, std::string& out) {
   return true;
 }
 
+// The samples of a line (--samples K) as `config` records them: synth writes "samples" only
+// when it is not 1.
+uint64_t configured_samples(const RunConfig& config) {
+  for (const auto& [name, value] : config) {
+    if (name != "samples") continue;
+    uint64_t samples = 0;
+    auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), samples);
+    if (error != std::errc() || end != value.data() + value.size() || samples == 0)
+      throw Error("the configuration's \"samples\" is \"" + value + "\" (expected a count)");
+    return samples;
+  }
+  return 1;
+}
+
 }  // namespace
 
 std::optional<uint64_t> FailedRequests::kept_at(uint64_t line) const {
@@ -191,12 +206,19 @@ std::optional<uint64_t> FailedRequests::kept_at(uint64_t line) const {
   return it->offset;
 }
 
-FailedRequests read_failed_requests(const std::string& path) {
+FailedRequests read_failed_requests(const std::string& path, uint64_t samples) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot read");
   FailedRequests failed;
   failed.path = path;
   std::vector<RequestId>& requests = failed.requests;
+  // The records that keep a line's samples, in file order: where, and which samples they keep.
+  struct Keeping {
+    FailedRequests::Kept kept;
+    std::string where;
+    std::vector<uint64_t> samples;
+  };
+  std::vector<Keeping> keeping;
   std::string text;
   uint64_t offset = 0;
   for (uint64_t number = 1; std::getline(in, text); ++number, offset += text.size() + 1) {
@@ -208,23 +230,29 @@ FailedRequests read_failed_requests(const std::string& path) {
       throw Error(where + ": expected a failure record with a \"line\" and a \"request\"");
     uint64_t line = json["line"].get<uint64_t>();
     requests.push_back(RequestId{line, json.value("request", kEveryRequest)});
+    if (!json.contains("kept_samples")) continue;
     // Checked now, so that a retry pass never starts on samples it cannot read back.
-    if (json.contains("kept_samples") && !parse_kept_samples(text, where).empty())
-      failed.kept.push_back({line, offset});
+    std::vector<uint64_t> kept;
+    for (const KeptSample& k : read_kept_samples(json, where)) kept.push_back(k.request);
+    if (!kept.empty()) keeping.push_back({{line, offset}, std::move(where), std::move(kept)});
   }
   std::sort(requests.begin(), requests.end());
   requests.erase(std::unique(requests.begin(), requests.end()), requests.end());
   // A line's failures are written together, and only the first keeps its samples; should two,
   // the first in the file counts.
-  auto by_line = [](const FailedRequests::Kept& a, const FailedRequests::Kept& b) {
-    return a.line < b.line;
-  };
-  std::stable_sort(failed.kept.begin(), failed.kept.end(), by_line);
-  auto same_line = [](const FailedRequests::Kept& a, const FailedRequests::Kept& b) {
-    return a.line == b.line;
-  };
-  failed.kept.erase(std::unique(failed.kept.begin(), failed.kept.end(), same_line),
-                    failed.kept.end());
+  std::stable_sort(keeping.begin(), keeping.end(),
+                   [](const Keeping& a, const Keeping& b) { return a.kept.line < b.kept.line; });
+  for (size_t i = 0; i < keeping.size(); ++i) {
+    const Keeping& k = keeping[i];
+    if (i > 0 && keeping[i - 1].kept.line == k.kept.line) continue;
+    std::vector<uint64_t> failed_samples;
+    auto it = std::lower_bound(requests.begin(), requests.end(), RequestId{k.kept.line, 0});
+    for (; it != requests.end() && it->line == k.kept.line; ++it)
+      failed_samples.push_back(it->index);
+    check_kept_line(k.samples, failed_samples, samples,
+                    k.where + ": input line " + std::to_string(k.kept.line));
+    failed.kept.push_back(k.kept);
+  }
   return failed;
 }
 
@@ -331,7 +359,8 @@ RunStart RunDir::prepare(const Options& options, const RunConfig& config, const 
     log_retry_changes(dir_, retry_changes);
     manifest->config = config;
     RunStart start{RunStart::Kind::resume, std::move(manifest), {}};
-    if (start.manifest->retry_pass) start.retry = read_failed_requests(retry_source());
+    if (start.manifest->retry_pass)
+      start.retry = read_failed_requests(retry_source(), configured_samples(config));
     return start;
   }
   if (!options.retry_failed) return {RunStart::Kind::complete, std::move(manifest), {}};
@@ -346,14 +375,24 @@ RunStart RunDir::start_retry_pass(Manifest manifest, const RunConfig& config,
   SideFileState& failed = writer.side(SideFile::failures);
   bool already_moved = failed.bytes > 0 && file_size(failures()).value_or(0) == 0 &&
                        file_size(retry_source()).value_or(0) == failed.bytes;
-  if (!already_moved) {
+  uint64_t samples = configured_samples(config);
+  FailedRequests requests;
+  if (already_moved) {
+    requests = read_failed_requests(retry_source(), samples);
+  } else {
     std::filesystem::remove(retry_source());  // a leftover of an earlier, finished retry pass
     if (failed.bytes == 0) return {RunStart::Kind::complete, std::move(manifest), {}};
-    if (::truncate(failures().c_str(), static_cast<off_t>(failed.bytes)) != 0 ||
-        std::rename(failures().c_str(), retry_source().c_str()) != 0)
+    // Cut to what the checkpoint counts (as a resume would) and read before the move: a list
+    // the pass cannot use is refused while failures.jsonl is still where a plain rerun
+    // expects it. The move keeps the bytes, so the offsets of kept samples stay right.
+    if (::truncate(failures().c_str(), static_cast<off_t>(failed.bytes)) != 0)
+      throw Error(failures() + ": cannot cut to its checkpointed length for --retry-failed: " +
+                  std::strerror(errno));
+    requests = read_failed_requests(failures(), samples);
+    if (std::rename(failures().c_str(), retry_source().c_str()) != 0)
       throw Error(failures() + ": cannot move aside for --retry-failed: " + std::strerror(errno));
+    requests.path = retry_source();
   }
-  FailedRequests requests = read_failed_requests(retry_source());
   log_retry_changes(dir_, changes);
   manifest.config = config;  // a resume of this pass compares against what it asks with
 

@@ -68,8 +68,10 @@ std::vector<InputFingerprint> fingerprint_inputs(
 // unique, and the records that keep a solve line's samples that succeeded. A record without
 // "request" (written before failures named it) means every request of its line. Throws Error
 // naming the file and line of a line that is not a failure record, or whose "kept_samples" are
-// not well-formed.
-FailedRequests read_failed_requests(const std::string& path);
+// not well-formed or, with the line's failed samples, not its `samples` (--samples K) samples
+// each once (check_kept_line): so a retry pass or a batch's next round refuses before it sends
+// anything.
+FailedRequests read_failed_requests(const std::string& path, uint64_t samples);
 
 // The output directory of a synth run. It is locked for the object's lifetime, so two runs can
 // never interleave their writes into the same directory.

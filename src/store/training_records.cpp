@@ -16,8 +16,11 @@ Usage sum_usage(std::span<const SolveSample> samples) {
   return total;
 }
 
-void append_sample(std::string& out, const SolveSample& s) {
+}  // namespace
+
+void append_sample(std::string& out, const SolveSample& s, std::optional<uint64_t> request) {
   out += '{';
+  if (request) number_field(out, "request", static_cast<int64_t>(*request));
   field(out, "custom_id", s.custom_id);
   if (!s.failure.empty()) {
     field(out, "failure", s.failure);
@@ -27,11 +30,10 @@ void append_sample(std::string& out, const SolveSample& s) {
     if (!s.reasoning.empty()) field(out, "reasoning", s.reasoning);
     field(out, "finish_reason", s.finish_reason);
   }
+  if (request) append_usage(out, s.usage);
   number_field(out, "attempts", s.attempts);
   out += '}';
 }
-
-}  // namespace
 
 void format_solve_record(OutputFormat format, const SolveRecord& r, std::string& out) {
   out.clear();

@@ -5,6 +5,7 @@
 // record is its scores rather than a text. respond writes an OutputRecord.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -28,6 +29,12 @@ struct SolveSample {
   Usage usage;
   int attempts = 0;
 };
+
+// `s` as a solve record's "samples" show it: {"custom_id", "output", "answer", "reasoning"?,
+// "finish_reason" (or "failure"), "attempts"}. With `request` (a failure's "kept_samples"), that
+// index first and the sample's "usage" as well.
+void append_sample(std::string& out, const SolveSample& s,
+                   std::optional<uint64_t> request = std::nullopt);
 
 // A problem solved K times. Written to the shards when at least M answers agree, else to
 // unverified.jsonl (always as a record, whatever --format).

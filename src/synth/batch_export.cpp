@@ -222,7 +222,7 @@ BatchState export_failed(const std::string& dir_path, const BatchLimits& limits,
     throw usage_error(out + ": an import is unfinished; rerun batch import to finish it first");
   std::string failures = out + "/" + std::string(side_file_info(SideFile::failures).file_name);
   FailedRequests failed;
-  if (file_size(failures).value_or(0) > 0) failed = read_failed_requests(failures);
+  if (file_size(failures).value_or(0) > 0) failed = read_failed_requests(failures, plan.samples);
   if (failed.requests.empty()) {
     status.note(out + ": nothing failed; nothing to send again");
     return *state;

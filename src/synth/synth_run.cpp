@@ -58,6 +58,7 @@ SynthRun::SynthRun(const Options& options, const SynthPlan& plan, RecordSink& si
       manifest_(start.manifest ? std::move(*start.manifest) : Manifest{}),
       durable_(manifest_.checkpoint),
       retry_(std::move(start.retry)),
+      kept_reader_(retry_.path),
       watermark_(manifest_.checkpoint.next, manifest_.checkpoint.selected_below,
                  manifest_.checkpoint.done_above),
       reader_(plan.input_files, plan.reader,

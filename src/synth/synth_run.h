@@ -15,6 +15,7 @@
 #include "personagen/options.h"
 #include "personagen/progress.h"
 #include "store/journal.h"
+#include "store/kept_samples.h"
 #include "store/manifest.h"
 #include "store/output_record.h"
 #include "store/run_dir.h"
@@ -66,7 +67,8 @@ class SynthRun final : private JobOwner {
 
  private:
   // One request of a line, from when it is built until the line is written. A retry pass builds
-  // only the requests that failed; the others stay empty.
+  // only the requests that failed; the others stay empty, but for a solve line whose failure
+  // kept its samples that succeeded: those are restored into their places (restore_kept_samples).
   struct Request {
     std::string custom_id;
     std::string prompt;  // kept only for --format chat
@@ -136,11 +138,8 @@ class SynthRun final : private JobOwner {
   void add_sample(Request& request, Judged& judged, int attempts);
   // solve: once every sample is in, the vote decides: a record, unverified.jsonl or a failure.
   void settle_solve(Pending& p);
-  // solve, a failed line: its first failure keeps the samples that succeeded.
-  void keep_samples(Pending& p);
   // solve, a retry pass: the samples the line's failure kept take their places again, so that
-  // only the failed ones are sent. Throws Error if the kept and the failed samples are not the
-  // line's K samples.
+  // only the failed ones are sent (read_failed_requests checked they fit the line).
   void restore_kept_samples(Pending& p);
   void checkpoint();
   void complete();
@@ -165,8 +164,9 @@ class SynthRun final : private JobOwner {
   RecordSink& sink_;
   std::string manifest_path_;  // empty for stdout
   Manifest manifest_;
-  Checkpoint durable_;    // the last checkpoint written
-  FailedRequests retry_;  // a retry pass's requests, from failures.retry.jsonl
+  Checkpoint durable_;             // the last checkpoint written
+  FailedRequests retry_;           // a retry pass's requests, from failures.retry.jsonl
+  KeptSamplesReader kept_reader_;  // solve: the samples kept in retry_.path
   Watermark watermark_;
   RecordReader reader_;
   Selection selection_;

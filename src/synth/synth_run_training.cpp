@@ -1,5 +1,7 @@
 // SynthRun: the training tasks whose line needs more than one reply. converse builds a
 // conversation request by request; solve gathers K samples and lets their answers vote.
+#include <cassert>
+
 #include "store/kept_samples.h"
 #include "synth/answer.h"
 #include "synth/synth_run.h"
@@ -78,17 +80,9 @@ void SynthRun::add_sample(Request& request, Judged& judged, int attempts) {
 // a retry pass sends only the failed samples again.
 void SynthRun::settle_solve(Pending& p) {
   std::vector<std::optional<std::string>> answers;
-  for (const Request& request : p.requests)
-    answers.push_back(request.failure.empty() ? request.normalized : std::nullopt);
-  Votes votes = tally(answers);
-  bool verified = votes.best >= plan_.agree;
-  if (!verified && !p.failures.empty()) {
-    keep_samples(p);  // a failed line: its failures are written, with the samples kept
-    return;
-  }
-  p.failures.clear();
   std::vector<SolveSample> samples;
   for (const Request& request : p.requests) {
+    answers.push_back(request.failure.empty() ? request.normalized : std::nullopt);
     SolveSample& s = samples.emplace_back();
     s.custom_id = request.custom_id;
     s.output = request.output;
@@ -99,6 +93,16 @@ void SynthRun::settle_solve(Pending& p) {
     s.usage = request.usage;
     s.attempts = request.attempts;
   }
+  Votes votes = tally(answers);
+  bool verified = votes.best >= plan_.agree;
+  if (!verified && !p.failures.empty()) {
+    // A failed line: its failures are written, the first keeping the samples that succeeded
+    // (billed, with their usage and attempts), so that a retry pass puts them back and sends
+    // only the failed ones.
+    add_kept_samples(samples, p.failures.front());
+    return;
+  }
+  p.failures.clear();
   SourceFields source = source_fields(p.record);
   std::string agreement = votes.agreement(plan_.samples);
   SolveRecord r;
@@ -123,39 +127,14 @@ void SynthRun::settle_solve(Pending& p) {
   }
 }
 
-// The samples that succeeded were billed: the line's first failure keeps them (with their usage
-// and attempts), so that a retry pass puts them back and sends only the failed ones.
-void SynthRun::keep_samples(Pending& p) {
-  std::vector<KeptSample> kept;
-  for (size_t index = 0; index < p.requests.size(); ++index) {
-    Request& request = p.requests[index];
-    if (!request.failure.empty() || request.custom_id.empty()) continue;
-    KeptSample& k = kept.emplace_back();
-    k.request = index;
-    k.custom_id = std::move(request.custom_id);
-    k.output = std::move(request.output);
-    k.answer = std::move(request.answer);
-    k.reasoning = std::move(request.reasoning);
-    k.finish_reason = std::move(request.finish_reason);
-    k.usage = request.usage;
-    k.attempts = request.attempts;
-  }
-  add_kept_samples(kept, p.failures.front());
-}
-
 // Their usage and attempts were counted in the totals when they were billed; they are not
-// counted again, and the record shows them as they were.
+// counted again, and the record shows them as they were. read_failed_requests checked that the
+// kept and the failed samples are the line's K, each once, before anything was sent.
 void SynthRun::restore_kept_samples(Pending& p) {
-  uint64_t line = p.record.line;
-  std::optional<uint64_t> offset = retry_.kept_at(line);
+  std::optional<uint64_t> offset = retry_.kept_at(p.record.line);
   if (!offset) return;
-  std::vector<bool> restored(p.requests.size());
-  for (KeptSample& k : read_kept_samples(retry_.path, *offset)) {
-    if (k.request >= p.requests.size())
-      throw Error(retry_.path + ": at offset " + std::to_string(*offset) + ": kept sample " +
-                  std::to_string(k.request) + " of input line " + std::to_string(line) +
-                  " is past --samples " + std::to_string(plan_.samples));
-    if (retry_wanted(line, k.request)) continue;  // it failed too: sent again
+  for (KeptSample& k : kept_reader_.at(*offset)) {
+    assert(k.request < p.requests.size() && !retry_wanted(p.record.line, k.request));
     Request& request = p.requests[k.request];
     request.custom_id = std::move(k.custom_id);
     request.output = std::move(k.output);
@@ -165,14 +144,7 @@ void SynthRun::restore_kept_samples(Pending& p) {
     request.finish_reason = std::move(k.finish_reason);
     request.usage = k.usage;
     request.attempts = k.attempts;
-    restored[k.request] = true;
   }
-  for (size_t index = 0; index < p.requests.size(); ++index)
-    if (!restored[index] && !retry_wanted(line, index))
-      throw Error(retry_.path + ": input line " + std::to_string(line) + "'s sample " +
-                  std::to_string(index) + " is neither kept nor failed (expected its " +
-                  std::to_string(p.requests.size()) +
-                  " samples among the line's failures and their \"kept_samples\")");
 }
 
 }  // namespace personagen

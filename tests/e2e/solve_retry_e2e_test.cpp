@@ -1,9 +1,11 @@
 // solve --retry-failed on the real binary: a failed line keeps the samples that succeeded (they
 // were billed) in its failure, and a retry pass, live or as a batch's next round, sends only the
-// failed samples and votes with the kept ones; a failures file without kept samples still sends
-// every sample again.
+// failed samples and votes with the kept ones, however often the line fails again; a list that
+// does not fit its line is refused before anything is sent. (That a failures file without kept
+// samples sends every sample again is unit-tested: RetryWants, KeptSamplesTest.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -119,58 +121,36 @@ TEST_F(SolveRetry, ARetryPassSendsOnlyTheFailedSamplesAndVotesWithTheKeptOne) {
                 run_totals["billed_prompt_tokens"].get<int64_t>());
 }
 
-TEST_F(SolveRetry, AFailuresFileWithoutKeptSamplesSendsEverySampleAgain) {
-  // Given the same failed line, its failures as a version before kept samples wrote them (each
-  // line padded with spaces to its length, as the manifest recorded the file's)
+TEST_F(SolveRetry, AFailedSamplePastKIsRefusedBeforeAnythingIsSentAndTheRunStaysAsItWas) {
+  // Given problem A's failures where the second names sample 7 of 3 (same length): with its
+  // kept sample, the line would send nothing and vanish from the retry pass
   TestServer server;
   ASSERT_EQ(fail_problem_a(server).size(), 2u);
   std::string text = read_file(out_ / "failures.jsonl");
-  std::string older;
-  for (size_t begin = 0, nl; (nl = text.find('\n', begin)) != std::string::npos; begin = nl + 1) {
-    std::string line = text.substr(begin, nl - begin);
-    json f = json::parse(line);
-    f.erase("kept_samples");
-    std::string shorter = f.dump();
-    older += shorter + std::string(line.size() - shorter.size(), ' ') + "\n";
-  }
-  ASSERT_EQ(older.size(), text.size());
-  std::ofstream(out_ / "failures.jsonl", std::ios::trunc) << older;
-
-  // When --retry-failed runs
-  size_t before = server.chat_request_count();
-  Result r = run(args("retry.json", true), server.base_url());
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-
-  // Then all three samples of problem A were sent again, and A is kept
-  EXPECT_EQ(server.chat_request_count() - before, 3u);
-  EXPECT_EQ(requests_of(server, before, "Problem A"), 3u);
-  EXPECT_EQ(read_json(dir_ / "retry.json")["this_run"]["requests"], 3);
-  EXPECT_EQ(read_shards(out_, "solve").size(), 2u);
-}
-
-TEST_F(SolveRetry, ASampleNeitherKeptNorFailedIsAnErrorNamingTheFile) {
-  // Given problem A's failures where the second names another line (same length): A's sample
-  // that it named is then neither failed nor kept
-  TestServer server;
-  ASSERT_EQ(fail_problem_a(server).size(), 2u);
-  std::string text = read_file(out_ / "failures.jsonl");
-  size_t second = text.find('\n') + 1;
-  size_t at = text.find("\"line\":1,", second);
+  size_t at = text.find("\"request\":", text.find('\n') + 1);
   ASSERT_NE(at, std::string::npos) << text;
-  text[at + 7] = '2';
+  text[at + 10] = '7';
   std::ofstream(out_ / "failures.jsonl", std::ios::trunc) << text;
 
-  // When --retry-failed runs, then it stops with one line naming the file and the sample
+  // When --retry-failed runs, then it stops before sending anything, with one line naming the
+  // file, the record and what it expected
   size_t before = server.chat_request_count();
   Result r = run(args("retry.json", true), server.base_url());
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_TRUE(contains(r.err, (out_ / "failures.retry.jsonl").string() + ": input line 1's sample"))
+  EXPECT_TRUE(contains(r.err, (out_ / "failures.jsonl").string() +
+                                  ":1: input line 1: failed sample 7 is past --samples 3"))
       << r.err;
-  EXPECT_TRUE(contains(r.err, "is neither kept nor failed")) << r.err;
+  EXPECT_TRUE(contains(r.err, "expected its 3 samples, 0 to 2")) << r.err;
+  EXPECT_EQ(server.chat_request_count(), before);
+  // And failures.jsonl is still in place, so a plain rerun finds the run as it was
+  EXPECT_EQ(read_file(out_ / "failures.jsonl"), text);
+  EXPECT_FALSE(fs::exists(out_ / "failures.retry.jsonl"));
+  Result plain = run(args("plain.json", false), server.base_url());
+  EXPECT_EQ(plain.exit_code, 3) << plain.err;
   EXPECT_EQ(server.chat_request_count(), before);
 }
 
-TEST_F(SolveRetry, ABatchsNextRoundExportsOnlyTheFailedSampleAndItsImportVotesWithTheKept) {
+TEST_F(SolveRetry, ABatchLineThatFailsAgainKeepsTheOldAndTheNewSamplesUntilItsVoteIsIn) {
   // Given a solve batch of one problem whose samples answer 7, 9 and 7 (by seed)
   TestServer server;
   std::ofstream(dir_ / "one.jsonl")
@@ -180,56 +160,74 @@ TEST_F(SolveRetry, ABatchsNextRoundExportsOnlyTheFailedSampleAndItsImportVotesWi
                          "--samples", "3", "--agree", "2", "--extra-body", R"({"seed": 0})", "-q"},
                         "");
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
-  std::vector<ExportedRequest> requests = exported_requests(batch);
-  ASSERT_EQ(requests.size(), 3u);
-  // And a batch that ran samples 0 and 1 (7 and 9) but expired before sample 2
   httplib::Client client("127.0.0.1", server.port());
-  std::string output, errors;
-  for (const ExportedRequest& request : requests) {
-    if (request.body["seed"] == 2)
-      errors += expired_line(request.custom_id);
-    else
-      output += result_line(request.custom_id, 200, answer(client, request.body));
-  }
-  std::ofstream(dir_ / "output.jsonl") << output;
-  std::ofstream(dir_ / "errors.jsonl") << errors;
-  Result first = run({"batch", "import", "-i", dir_ / "output.jsonl", "-i", dir_ / "errors.jsonl",
-                      "-o", batch, "-q"},
-                     "");
-  // Then the line fails, keeping samples 0 and 1
-  ASSERT_EQ(first.exit_code, 3) << first.err;
+  // Answers the requests of a round whose seed is in `answered` and expires the others, then
+  // imports them; the import's exit code.
+  auto round = [&](const std::vector<ExportedRequest>& requests, std::vector<int> answered) {
+    std::string results;
+    for (const ExportedRequest& request : requests) {
+      int seed = request.body["seed"];
+      results += std::find(answered.begin(), answered.end(), seed) != answered.end()
+                     ? result_line(request.custom_id, 200, answer(client, request.body))
+                     : expired_line(request.custom_id);
+    }
+    std::ofstream(dir_ / "results.jsonl", std::ios::trunc) << results;
+    Result imported = run({"batch", "import", "-i", dir_ / "results.jsonl", "-o", batch, "-q"}, "");
+    EXPECT_NE(imported.exit_code, 1) << imported.err;
+    return imported.exit_code;
+  };
+  auto kept_requests = [&] {
+    std::vector<json> failures = read_jsonl(read_file(batch / "failures.jsonl"));
+    std::vector<int> kept;
+    if (!failures.empty() && failures[0].contains("kept_samples"))
+      for (const json& k : failures[0]["kept_samples"]) kept.push_back(k["request"]);
+    return kept;
+  };
+
+  // When round 0 answers sample 0 (7) only, then the line fails, keeping sample 0
+  std::vector<ExportedRequest> r0 = exported_requests(batch);
+  ASSERT_EQ(r0.size(), 3u);
+  EXPECT_EQ(round(r0, {0}), 3);
+  EXPECT_EQ(kept_requests(), (std::vector<int>{0}));
+  auto sample0 = std::find_if(r0.begin(), r0.end(),
+                              [](const ExportedRequest& r) { return r.body["seed"] == 0; });
+  ASSERT_NE(sample0, r0.end());
+
+  // When round 1 sends samples 1 and 2, answers sample 1 (9) and expires sample 2
+  ASSERT_EQ(run({"batch", "export", "--retry-failed", batch, "-q"}, "").exit_code, 0);
+  std::vector<ExportedRequest> r1 = exported_requests(batch, "requests-r1-");
+  ASSERT_EQ(r1.size(), 2u);
+  EXPECT_EQ(round(r1, {1}), 3);
+  // Then the line fails again, its new failure keeping the old sample 0 as it was and sample 1
+  EXPECT_EQ(kept_requests(), (std::vector<int>{0, 1}));
   std::vector<json> failures = read_jsonl(read_file(batch / "failures.jsonl"));
   ASSERT_EQ(failures.size(), 1u);
-  ASSERT_EQ(failures[0]["kept_samples"].size(), 2u);
-  uint64_t requests_before = read_json(batch / "manifest.json")["checkpoint"]["totals"]["requests"];
+  EXPECT_EQ(failures[0]["request"], 2);
+  EXPECT_EQ(failures[0]["kept_samples"][0]["custom_id"], sample0->custom_id);
 
-  // When the failures are exported again
-  Result retry = run({"batch", "export", "--retry-failed", batch, "-q"}, "");
-  ASSERT_EQ(retry.exit_code, 0) << retry.err;
-  // Then the next round holds sample 2 alone
-  std::vector<ExportedRequest> again = exported_requests(batch, "requests-r1-");
-  ASSERT_EQ(again.size(), 1u);
-  EXPECT_EQ(again[0].body["seed"], 2);
-
-  // When it is answered (7) and imported
-  std::ofstream(dir_ / "retry.jsonl")
-      << result_line(again[0].custom_id, 200, answer(client, again[0].body));
-  Result second = run({"batch", "import", "-i", dir_ / "retry.jsonl", "-o", batch, "-q"}, "");
-  ASSERT_EQ(second.exit_code, 0) << second.err;
-  // Then the problem is kept by 7, 9, 7 with the first round's two samples as they were
+  // When round 2 sends sample 2 alone and it answers 7
+  ASSERT_EQ(run({"batch", "export", "--retry-failed", batch, "-q"}, "").exit_code, 0);
+  std::vector<ExportedRequest> r2 = exported_requests(batch, "requests-r2-");
+  ASSERT_EQ(r2.size(), 1u);
+  EXPECT_EQ(r2[0].body["seed"], 2);
+  auto requests = [&] {
+    return read_json(batch / "manifest.json")["checkpoint"]["totals"]["requests"].get<uint64_t>();
+  };
+  uint64_t requests_before = requests();
+  EXPECT_EQ(round(r2, {2}), 0);
+  // Then the problem is kept by 7, 9, 7, with the samples of rounds 0 and 1 as they were
   std::vector<json> records = read_shards(batch, "solve");
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0]["agreement"], "2/3");
   EXPECT_EQ(records[0]["answer"], "7");
-  const json& kept = failures[0]["kept_samples"];
-  for (const json& k : kept) {
+  for (const json& k : failures[0]["kept_samples"]) {
     const json& sample = records[0]["samples"][k["request"].get<size_t>()];
     EXPECT_EQ(sample["custom_id"], k["custom_id"]);
     EXPECT_EQ(sample["output"], k["output"]);
   }
+  EXPECT_EQ(records[0]["samples"][2]["custom_id"], r2[0].custom_id);
   // And the round counted its one request only
-  uint64_t requests_after = read_json(batch / "manifest.json")["checkpoint"]["totals"]["requests"];
-  EXPECT_EQ(requests_after - requests_before, 1u);
+  EXPECT_EQ(requests() - requests_before, 1u);
   EXPECT_TRUE(read_file(batch / "failures.jsonl").empty());
 }
 

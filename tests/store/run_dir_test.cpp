@@ -12,6 +12,7 @@
 
 #include "input/input_files.h"
 #include "personagen/error.h"
+#include "store/kept_samples.h"
 #include "store/manifest.h"
 #include "store/shard_writer.h"
 #include "support/unit_support.h"
@@ -356,6 +357,43 @@ TEST_F(RunDirTest, RetryFailedMayChangeSamplingOnlyAndRecordsIt) {
   EXPECT_NE(refusal(options(), config()).find("max_tokens was \"2048\""), std::string::npos);
   EXPECT_EQ(prepare(options(), config("2048")).retry.requests,
             (std::vector<RequestId>{{2, kEveryRequest}}));
+}
+
+TEST_F(RunDirTest, ARetryListThatDoesNotFitItsLineIsRefusedBeforeFailuresJsonlIsMoved) {
+  // Given a finished solve run (3 samples) whose failure of input line 2 keeps sample 0 but names
+  // sample 3 as the one that failed: a pass would send nothing for the line and lose it
+  record_run(true, fingerprint_input(input_));
+  RunConfig solve = config();
+  solve.emplace_back("samples", "3");
+  SolveSample kept;
+  kept.custom_id = "pg-a";
+  kept.output = "\\boxed{7}";
+  kept.answer = "7";
+  kept.finish_reason = "stop";
+  std::string failure = R"({"line":2,"request":3})";
+  add_kept_samples({&kept, 1}, failure);
+  failure += "\n";
+  write_file(out_ + "/failures.jsonl", failure);
+  Manifest m = *read_manifest(out_ + "/manifest.json");
+  m.config = solve;
+  m.checkpoint.writer.side(SideFile::failures).bytes = failure.size();
+  write_manifest(out_ + "/manifest.json", m);
+
+  // When --retry-failed is prepared, then it refuses naming the file, its line and what it expected
+  Options retry = options();
+  retry.retry_failed = true;
+  std::string text = error_of([&] { prepare(retry, solve); });
+  EXPECT_NE(
+      text.find(out_ + "/failures.jsonl:1: input line 2: failed sample 3 is past --samples 3"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("expected its 3 samples, 0 to 2"), std::string::npos) << text;
+  // And failures.jsonl is where it was and the manifest records no retry pass
+  EXPECT_EQ(read_file(out_ + "/failures.jsonl"), failure);
+  EXPECT_FALSE(fs::exists(out_ + "/failures.retry.jsonl"));
+  EXPECT_FALSE(read_manifest(out_ + "/manifest.json")->retry_pass);
+  // So a plain rerun still finds the run complete
+  EXPECT_EQ(prepare(options(), solve).kind, RunStart::Kind::complete);
 }
 
 }  // namespace

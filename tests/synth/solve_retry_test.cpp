@@ -43,14 +43,5 @@ TEST(RetryWants, AnOlderFailuresFileWithoutKeptSamplesSendsEverySampleOfASolveLi
   EXPECT_TRUE(retry_wants(failed, OutputKind::text, 5, 1));
 }
 
-TEST(RetryWants, KeptAtFindsALinesOffset) {
-  FailedRequests failed;
-  failed.kept = {{2, 0}, {5, 120}, {9, 480}};
-  EXPECT_EQ(failed.kept_at(5), std::optional<uint64_t>(120));
-  EXPECT_EQ(failed.kept_at(2), std::optional<uint64_t>(0));
-  EXPECT_EQ(failed.kept_at(4), std::nullopt);
-  EXPECT_EQ(failed.kept_at(10), std::nullopt);
-}
-
 }  // namespace
 }  // namespace personagen
