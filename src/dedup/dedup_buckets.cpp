@@ -158,7 +158,7 @@ StageResult dedup_buckets(const StageOptions& options) {
       options, dir, "buckets-bands-" + std::to_string(begin) + "-" + std::to_string(end));
   const MinHasher hasher(params.num_perm, params.seed);
   const ValueStore store(options.work, parts);
-  SpillSorter<VerifiedPair> verified(runs, "pairs", options.memory_bytes);
+  SpillSorter<VerifiedPair> verified(runs, "pairs", sort_memory(options));
   uint64_t checked = 0;
   for (size_t band = begin; band < end; ++band) {
     add_band_pairs(options.work, parts, band, store, hasher, params.threshold, verified, checked);

@@ -126,7 +126,7 @@ StageResult dedup_clusters(const StageOptions& options) {
   const RunDirectory runs = begin_stage(options, dir, "clusters");
   const std::string exact_path = runs.path() + "/exact";
   const std::string near_path = runs.path() + "/near";
-  done.exact_dropped = write_exact_drops(options.work, parts, runs, options.memory_bytes,
+  done.exact_dropped = write_exact_drops(options.work, parts, runs, sort_memory(options),
                                          exact_path, result.spilled_runs);
   done.near_dropped = write_near_drops(options.work, ranges, done.lines, exact_path, near_path);
 

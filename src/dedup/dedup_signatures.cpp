@@ -70,7 +70,7 @@ StageResult dedup_signatures(const StageOptions& options) {
                                         "signatures-part-" + std::to_string(options.part.index) +
                                             "-of-" + std::to_string(options.part.count));
   const size_t bands = params.bands;
-  const size_t memory = options.memory_bytes / (bands + 1);
+  const size_t memory = sort_memory(options) / (bands + 1);
   SortedOutput<ExactEntry> exact(runs, dir, "exact", memory);
   std::vector<std::unique_ptr<SortedOutput<BandEntry>>> band_files;
   for (size_t band = 0; band < bands; ++band) {

@@ -111,6 +111,10 @@ std::string run_prefix(const StageOptions& options, const std::string& name) {
                 static_cast<unsigned long long>(hash64(absolute_path(options.work))));
   return name + "-" + std::string(hex, 8);
 }
+size_t sort_memory(const StageOptions& options) {
+  return options.memory_bytes - options.memory_bytes / 16;
+}
+
 std::string lock_path(const std::string& dir) {
   return dir + ".lock";
 }
