@@ -140,7 +140,9 @@ std::optional<std::string_view> answer_after_phrase(std::string_view text) {
     if (at != npos && (start == npos || at + phrase.size() > start)) start = at + phrase.size();
   }
   if (start == npos) return std::nullopt;
-  std::string_view rest = trim_front(text.substr(start), " \t*:");
+  // Blanks within a line (\f and \v too: the fuzzer sent them) and Markdown emphasis.
+  constexpr std::string_view kBlankOrStar = " \t\f\v*";
+  std::string_view rest = trim_front(text.substr(start), " \t\f\v*:");
   rest = rest.substr(0, rest.find_first_of("\r\n"));
   // A sentence ends at a period followed by a blank; "3.5" goes on.
   for (size_t dot = rest.find('.'); dot != npos; dot = rest.find('.', dot + 1)) {
@@ -149,7 +151,7 @@ std::optional<std::string_view> answer_after_phrase(std::string_view text) {
       break;
     }
   }
-  rest = trim(trim_back(trim(rest, " \t*"), "."), " \t*");
+  rest = trim(trim_back(trim(rest, kBlankOrStar), "."), kBlankOrStar);
   if (rest.empty()) return std::nullopt;
   return rest;
 }

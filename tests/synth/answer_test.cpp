@@ -173,6 +173,9 @@ TEST(ExtractAnswer, FallbackPhrases) {
   EXPECT_EQ(extract_answer("The answer is 2. Wait, no. The answer is 5."), "5");
   // A phrase with nothing after it.
   EXPECT_EQ(extract_answer("The answer is ."), std::nullopt);
+  // Blanks around it are any within a line, \f and \v too (found by fuzz_completion).
+  EXPECT_EQ(extract_answer("final answer:\v\v\f 7\v"), "7");
+  EXPECT_EQ(extract_answer("final answer:\v\v"), std::nullopt);
 }
 
 TEST(ExtractAnswer, BoxBeatsPhrase) {
